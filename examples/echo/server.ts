@@ -1,0 +1,30 @@
+/**
+ * Echo server: text comes back as text, binary as binary.
+ *   PORT=9001 pnpm echo        (env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count)
+ */
+import { Handler, Server, type MessageType } from 'wsz';
+
+class Echo extends Handler {
+  clientMessage(data: Buffer, type: MessageType): void {
+    if (type === 'text') this.conn.writeText(data);
+    else this.conn.writeBin(data);
+  }
+}
+
+const env = process.env;
+const server = new Server(Echo, {
+  port: Number(env.PORT ?? 9001),
+  address: env.ADDRESS ?? '127.0.0.1',
+  ...(env.MAX_MESSAGE_SIZE ? { maxMessageSize: Number(env.MAX_MESSAGE_SIZE) } : {}),
+  ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
+  ...(env.MAX_CONN ? { maxConn: Number(env.MAX_CONN) } : {}),
+});
+
+const address = await server.listen();
+console.log(`echo server listening on ${typeof address === 'string' ? address : `${address.address}:${address.port}`}`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.stop().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,84 @@
+import type { MessageBuffers } from '../protocol/message-assembler.js';
+
+/** Sizes and counts of a {@link BufferPool} (websocket.zig's `buffers` config). */
+export interface BufferPoolOptions {
+  smallSize: number;
+  /** How many free small buffers to keep; null keeps as many as there are connections. */
+  smallPool: number | null;
+  largeSize: number;
+  largePool: number;
+}
+
+/** Counters of a {@link BufferPool}. */
+export interface BufferPoolStats {
+  /** Buffers handed out from a free list. */
+  hits: number;
+  /** Pool-sized buffers that had to be allocated because the free list was empty. */
+  misses: number;
+  /** Buffers larger than `largeSize`, allocated for one message and then dropped. */
+  dynamic: number;
+}
+
+/**
+ * Two free lists of fixed-size buffers, small and large, for message assembly and outgoing
+ * batches. A request above `largeSize` gets a one-off ("dynamic") buffer. Each pooled buffer
+ * owns its whole ArrayBuffer, so its size class is known from any view of it.
+ */
+export class BufferPool implements MessageBuffers {
+  private readonly options: BufferPoolOptions;
+  private readonly small: ArrayBuffer[] = [];
+  private readonly large: ArrayBuffer[] = [];
+  /** Bound of the small free list when `smallPool` is null (the server sets it to its connection count). */
+  smallLimit: number;
+  readonly stats: BufferPoolStats = { hits: 0, misses: 0, dynamic: 0 };
+
+  constructor(options: BufferPoolOptions) {
+    this.options = options;
+    this.smallLimit = options.smallPool ?? 0;
+  }
+
+  acquire(size: number): Buffer {
+    const { smallSize, largeSize } = this.options;
+    let free: ArrayBuffer[] | null = null;
+    let capacity = size;
+    if (size <= smallSize) {
+      free = this.small;
+      capacity = smallSize;
+    } else if (size <= largeSize) {
+      free = this.large;
+      capacity = largeSize;
+    }
+    if (free === null) {
+      this.stats.dynamic++;
+      return Buffer.allocUnsafeSlow(size);
+    }
+    const reused = free.pop();
+    if (reused) {
+      this.stats.hits++;
+      return Buffer.from(reused);
+    }
+    this.stats.misses++;
+    return Buffer.allocUnsafeSlow(capacity);
+  }
+
+  release(buffer: Buffer): void {
+    const ab = buffer.buffer as ArrayBuffer;
+    const { smallSize, largeSize, largePool, smallPool } = this.options;
+    if (ab.byteLength === smallSize) {
+      if (this.small.length < (smallPool ?? this.smallLimit)) this.small.push(ab);
+    } else if (ab.byteLength === largeSize) {
+      if (this.large.length < largePool) this.large.push(ab);
+    }
+  }
+
+  /** True when `buffer` is a view of a pooled buffer (it will be reused after release). */
+  owns(buffer: Uint8Array): boolean {
+    const n = buffer.buffer.byteLength;
+    return n === this.options.smallSize || n === this.options.largeSize;
+  }
+
+  /** Free buffers on hand, for stats. */
+  get free(): { small: number; large: number } {
+    return { small: this.small.length, large: this.large.length };
+  }
+}

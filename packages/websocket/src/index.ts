@@ -1,0 +1,14 @@
+/**
+ * wsz: a WebSocket server framework for Node.js modeled on websocket.zig.
+ * @module
+ */
+export { Server, type ServerStats } from './server/server.js';
+export { Handler, type HandlerHooks, type HandlerClass, type HookResult, type AppOf } from './server/handler.js';
+export { Conn, type CloseOptions, type WriteData } from './server/conn.js';
+export { Handshake, RequestHeaders } from './server/handshake.js';
+export { resolveConfig, type ServerConfig, type ResolvedConfig } from './server/config.js';
+export { scopedLogger, type Logger, type LogLevel } from './server/log.js';
+export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buffers/pool.js';
+export { Opcode, type MessageType } from './protocol/opcodes.js';
+export { CloseCode, closeCodeIsValid } from './protocol/close-codes.js';
+export { ProtocolError, HandshakeError } from './protocol/errors.js';

@@ -1,0 +1,32 @@
+/**
+ * A violation of RFC 6455 (or RFC 7692) by the peer. It carries the close code to send, decided
+ * where the rule lives; the connection layer only reports it.
+ */
+export class ProtocolError extends Error {
+  /** The close code the connection is failed with (1002, 1007, 1009, ...). */
+  readonly closeCode: number;
+
+  constructor(closeCode: number, message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.closeCode = closeCode;
+  }
+}
+
+/**
+ * A refused opening handshake: it carries the HTTP status to answer with and any extra response
+ * headers. Throw one from a handler's `init` to refuse an upgrade with a status of your choice.
+ */
+export class HandshakeError extends Error {
+  /** HTTP status code of the refusal (400, 401, 403, 405, 426, 431, 503, ...). */
+  readonly status: number;
+  /** Extra response headers, such as `Sec-WebSocket-Version: 13` on a 426. */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'HandshakeError';
+    this.status = status;
+    this.headers = headers;
+  }
+}

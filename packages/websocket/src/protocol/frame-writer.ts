@@ -1,0 +1,98 @@
+import { MAX_CLOSE_REASON_BYTES, closeCodeIsValid } from './close-codes.js';
+import { applyMask } from './mask.js';
+import { opcodeIsControl } from './opcodes.js';
+
+/** Bytes of the header of a frame carrying `payloadLength` bytes (RFC 6455 5.2). */
+export function frameHeaderLength(payloadLength: number, masked: boolean): number {
+  return (payloadLength < 126 ? 2 : payloadLength < 0x10000 ? 4 : 10) + (masked ? 4 : 0);
+}
+
+/** Options of one frame header. */
+export interface FrameHeaderOptions {
+  /** FIN bit: last frame of its message (default true). */
+  fin?: boolean;
+  /** RSV1 bit: payload compressed under RFC 7692 (default false). */
+  rsv1?: boolean;
+  /**
+   * Masking key as a 32-bit word in platform byte order (see `maskWord`), for client frames.
+   * The caller masks the payload with the same word; undefined writes an unmasked (server) frame.
+   */
+  mask?: number;
+}
+
+/**
+ * Writes the header of a frame into `target` at `offset` and returns the offset just past it.
+ * Only the header is encoded: the payload is written or sent by the caller, never copied here.
+ */
+export function writeFrameHeader(
+  target: Buffer,
+  offset: number,
+  opcode: number,
+  payloadLength: number,
+  options?: FrameHeaderOptions,
+): number {
+  let b0 = opcode;
+  if (options?.fin !== false) b0 |= 0x80;
+  if (options?.rsv1) b0 |= 0x40;
+  const maskBit = options?.mask !== undefined ? 0x80 : 0;
+  let p = offset;
+  target[p++] = b0;
+  if (payloadLength < 126) {
+    target[p++] = maskBit | payloadLength;
+  } else if (payloadLength < 0x10000) {
+    target[p++] = maskBit | 126;
+    target[p++] = payloadLength >>> 8;
+    target[p++] = payloadLength & 0xff;
+  } else {
+    target[p++] = maskBit | 127;
+    target.writeUInt32BE(Math.floor(payloadLength / 0x100000000), p);
+    target.writeUInt32BE(payloadLength >>> 0, p + 4);
+    p += 8;
+  }
+  if (options?.mask !== undefined) {
+    // The key bytes in memory order are the word's bytes in platform order.
+    const key = new Uint32Array([options.mask]);
+    target.set(new Uint8Array(key.buffer), p);
+    p += 4;
+  }
+  return p;
+}
+
+/**
+ * Encodes a whole frame into one new buffer: the pre-framed message of `writeFramed`, and
+ * convenient in tests. With `mask`, the payload copy is masked (the input is not modified).
+ */
+export function encodeFrame(opcode: number, payload: Uint8Array | string, options?: FrameHeaderOptions): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  if (opcodeIsControl(opcode) && body.length > 125) {
+    throw new RangeError(`control frame payload is ${body.length} bytes; RFC 6455 5.5 allows at most 125`);
+  }
+  const masked = options?.mask !== undefined;
+  const out = Buffer.allocUnsafe(frameHeaderLength(body.length, masked) + body.length);
+  const at = writeFrameHeader(out, 0, opcode, body.length, options);
+  out.set(body, at);
+  if (masked) applyMask(out, at, out.length, options.mask!, 0);
+  return out;
+}
+
+/**
+ * The payload of a close frame: a 2-byte code and a UTF-8 reason of at most 123 bytes. Throws a
+ * RangeError for a code that may not be sent or a reason that is too long.
+ */
+export function encodeClosePayload(code?: number, reason = ''): Buffer {
+  if (code === undefined) {
+    if (reason !== '') throw new RangeError('a close reason needs a close code');
+    return Buffer.alloc(0);
+  }
+  if (!Number.isInteger(code) || !closeCodeIsValid(code)) {
+    throw new RangeError(`close code ${code} may not be sent: use 1000-1003, 1007-1014 or 3000-4999`);
+  }
+  const length = Buffer.byteLength(reason, 'utf8');
+  if (length > MAX_CLOSE_REASON_BYTES) {
+    throw new RangeError(`close reason is ${length} bytes of UTF-8; RFC 6455 5.5 allows at most ${MAX_CLOSE_REASON_BYTES}`);
+  }
+  const out = Buffer.allocUnsafe(2 + length);
+  out.writeUInt16BE(code, 0);
+  out.write(reason, 2, 'utf8');
+  return out;
+}

@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import { HandshakeError } from './errors.js';
+
+/** RFC 6455 1.3: the GUID appended to the client's key before hashing. */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** A parsed HTTP request head: the request line and the header fields in order. */
+export interface RequestHead {
+  method: string;
+  /** The raw request target, e.g. `/chat?room=1`. */
+  target: string;
+  /** HTTP version as `major.minor`. */
+  version: string;
+  /** Header fields in order, names lower-cased, values with surrounding white space removed. */
+  headers: Array<[name: string, value: string]>;
+}
+
+/** What an upgrade request asked for, once it is known to be valid. */
+export interface UpgradeRequest extends RequestHead {
+  key: string;
+  /** Subprotocols offered in Sec-WebSocket-Protocol, in order of preference. */
+  protocols: string[];
+  /** The raw Sec-WebSocket-Extensions offers (all occurrences joined), or ''. */
+  extensions: string;
+}
+
+/** Index just past the blank line that ends a request head in `buf[0..length)`, or -1. */
+export function findHeadEnd(buf: Buffer, from: number, length: number): number {
+  const at = buf.subarray(0, length).indexOf('\r\n\r\n', Math.max(0, from - 3), 'latin1');
+  return at < 0 ? -1 : at + 4;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/;
+const BASE64_16_BYTES = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+
+/** Parses a request head (without its final blank line) into method, target and headers. */
+export function parseRequestHead(head: string): RequestHead | HandshakeError {
+  const lines = head.split('\r\n');
+  const m = REQUEST_LINE.exec(lines[0]!);
+  if (!m) return new HandshakeError(400, 'malformed HTTP request line');
+  if (Number(m[3]) < 1 || (m[3] === '1' && m[4] === '0')) {
+    // RFC 6455 4.1: the handshake is an HTTP/1.1 (or later) request.
+    return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
+  }
+  const headers: Array<[string, string]> = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon) : '';
+    if (!TOKEN.test(name)) return new HandshakeError(400, 'malformed header line');
+    headers.push([name.toLowerCase(), line.slice(colon + 1).trim()]);
+  }
+  return { method: m[1]!, target: m[2]!, version: `${m[3]}.${m[4]}`, headers };
+}
+
+/** All values of header `name` (lower-case) joined with ", " as RFC 9110 5.3 allows, or undefined. */
+export function headerValue(headers: ReadonlyArray<readonly [string, string]>, name: string): string | undefined {
+  let value: string | undefined;
+  for (const [n, v] of headers) {
+    if (n === name) value = value === undefined ? v : `${value}, ${v}`;
+  }
+  return value;
+}
+
+/** Comma-separated tokens of a header value, trimmed, empty elements dropped. */
+export function headerTokens(value: string | undefined): string[] {
+  if (!value) return [];
+  return value.split(',').map((t) => t.trim()).filter((t) => t !== '');
+}
+
+/**
+ * Checks an opening handshake against RFC 6455 4.2.1. Returns the upgrade or the refusal:
+ * 405 for a method other than GET, 426 for a version other than 13, 400 for anything else.
+ */
+export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeError {
+  if (head.method !== 'GET') {
+    return new HandshakeError(405, `method ${head.method} not allowed: a WebSocket upgrade is a GET`, { Allow: 'GET' });
+  }
+  const h = head.headers;
+  if (headerValue(h, 'host') === undefined) return new HandshakeError(400, 'missing Host header');
+  if (!headerTokens(headerValue(h, 'upgrade')).some((t) => t.toLowerCase() === 'websocket')) {
+    return new HandshakeError(400, "missing or invalid Upgrade header: expected 'websocket'");
+  }
+  if (!headerTokens(headerValue(h, 'connection')).some((t) => t.toLowerCase() === 'upgrade')) {
+    return new HandshakeError(400, "missing or invalid Connection header: expected 'Upgrade'");
+  }
+  if (headerValue(h, 'sec-websocket-version') !== '13') {
+    return new HandshakeError(426, 'unsupported Sec-WebSocket-Version: this server speaks version 13', {
+      'Sec-WebSocket-Version': '13',
+    });
+  }
+  const key = headerValue(h, 'sec-websocket-key');
+  if (key === undefined || !BASE64_16_BYTES.test(key)) {
+    return new HandshakeError(400, 'missing or invalid Sec-WebSocket-Key: expected 16 bytes in base64');
+  }
+  const protocols = headerTokens(headerValue(h, 'sec-websocket-protocol'));
+  if (!protocols.every((p) => TOKEN.test(p)) || new Set(protocols).size !== protocols.length) {
+    return new HandshakeError(400, 'invalid Sec-WebSocket-Protocol header');
+  }
+  return { ...head, key, protocols, extensions: headerValue(h, 'sec-websocket-extensions') ?? '' };
+}
+
+/** RFC 6455 4.2.2: the Sec-WebSocket-Accept value for a client's key. */
+export function acceptKey(key: string): string {
+  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+}
+
+/** True when `value` may stand in an HTTP header field (no CR, LF or NUL). */
+export function headerValueIsSafe(value: string): boolean {
+  return !/[\r\n\0]/.test(value);
+}
+
+/** True when `name` is a valid HTTP header field name (an RFC 9110 token). */
+export function headerNameIsValid(name: string): boolean {
+  return TOKEN.test(name);
+}
+
+function headerLines(headers: Iterable<readonly [string, string]>): string {
+  let out = '';
+  for (const [name, value] of headers) out += `${name}: ${value}\r\n`;
+  return out;
+}
+
+/** The 101 Switching Protocols response that completes a handshake. */
+export function switchingProtocolsResponse(
+  key: string,
+  protocol?: string,
+  headers: Iterable<readonly [string, string]> = [],
+): string {
+  return (
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    `Sec-WebSocket-Accept: ${acceptKey(key)}\r\n` +
+    (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
+    headerLines(headers) +
+    '\r\n'
+  );
+}
+
+/** A complete HTTP error response whose plain-text body is the reason; the connection then closes. */
+export function errorResponse(status: number, reason: string, headers: Record<string, string> = {}): string {
+  const body = `${reason}\n`;
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+    'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    headerLines(Object.entries(headers)) +
+    '\r\n' +
+    body
+  );
+}

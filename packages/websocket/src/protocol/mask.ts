@@ -1,0 +1,50 @@
+import { endianness } from 'node:os';
+
+const littleEndian = endianness() === 'LE';
+
+// Below this many bytes a byte loop beats creating a Uint32Array view over the payload.
+const WORD_THRESHOLD = 32;
+
+/**
+ * Reads the 4 masking-key bytes at `offset` as one 32-bit word in platform byte order, so that
+ * XOR with a Uint32Array element masks 4 payload bytes at once.
+ */
+export function maskWord(src: Uint8Array, offset: number): number {
+  return littleEndian
+    ? (src[offset]! | (src[offset + 1]! << 8) | (src[offset + 2]! << 16) | (src[offset + 3]! << 24)) >>> 0
+    : ((src[offset]! << 24) | (src[offset + 1]! << 16) | (src[offset + 2]! << 8) | src[offset + 3]!) >>> 0;
+}
+
+/** The mask byte that applies to payload byte `index` (RFC 6455 5.3: key byte index mod 4). */
+function maskByte(word: number, index: number): number {
+  const shift = littleEndian ? (index & 3) * 8 : 24 - (index & 3) * 8;
+  return (word >>> shift) & 0xff;
+}
+
+/** The word that masks 4 bytes when the first of them is payload byte `phase` (mod 4). */
+function rotate(word: number, phase: number): number {
+  if ((phase & 3) === 0) return word;
+  const bits = (phase & 3) * 8;
+  return littleEndian ? ((word >>> bits) | (word << (32 - bits))) >>> 0 : ((word << bits) | (word >>> (32 - bits))) >>> 0;
+}
+
+/**
+ * XORs `data[start..end)` in place with the masking key `word` (see {@link maskWord}), where
+ * `data[start]` is payload byte number `phase` of its frame. Masking and unmasking are the same
+ * operation. Works a 32-bit word at a time over the aligned middle of the range.
+ */
+export function applyMask(data: Uint8Array, start: number, end: number, word: number, phase: number): void {
+  let i = start;
+  let p = phase;
+  if (end - start >= WORD_THRESHOLD) {
+    // Lead bytes up to 4-byte alignment, so the Uint32Array view below is legal.
+    while (((data.byteOffset + i) & 3) !== 0) data[i++]! ^= maskByte(word, p++);
+    const words = (end - i) >>> 2;
+    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
+    const m = rotate(word, p);
+    for (let w = 0; w < words; w++) view[w]! ^= m;
+    i += words << 2;
+    p += words << 2;
+  }
+  while (i < end) data[i++]! ^= maskByte(word, p++);
+}

@@ -1,0 +1,187 @@
+import { CloseCode, closeCodeIsValid } from './close-codes.js';
+import { ProtocolError } from './errors.js';
+import type { FrameHeader, FrameSink } from './frame-reader.js';
+import { Opcode, type MessageType } from './opcodes.js';
+import { Utf8Validator, utf8IsValid } from './utf8.js';
+
+/** Where the assembler gets message buffers from (a pool on the server, plain allocation in tests). */
+export interface MessageBuffers {
+  /** A buffer of at least `size` bytes. */
+  acquire(size: number): Buffer;
+  /** Gives back a buffer from `acquire` once nobody reads it any more. */
+  release(buffer: Buffer): void;
+}
+
+/** Allocates every buffer and lets the garbage collector have it back. */
+export const allocatingBuffers: MessageBuffers = {
+  acquire: (size) => Buffer.allocUnsafe(size),
+  release: () => {},
+};
+
+/** Receives complete messages and control frames from a {@link MessageAssembler}. */
+export interface MessageSink {
+  /**
+   * A complete text or binary message. When `owned` is true, `data` is a view of a buffer from
+   * the assembler's {@link MessageBuffers} and the sink must `release(data)` when done with it;
+   * otherwise it is a view of the input chunk.
+   */
+  onMessage(data: Buffer, type: MessageType, owned: boolean): void;
+  /** A ping frame and its payload (at most 125 bytes). */
+  onPing(data: Buffer): void;
+  /** A pong frame and its payload (at most 125 bytes). */
+  onPong(data: Buffer): void;
+  /** A valid close frame; `code` is 1005 when the frame had no payload. */
+  onClose(code: number, reason: string): void;
+}
+
+/** Options of a {@link MessageAssembler}. */
+export interface MessageAssemblerOptions {
+  /** Largest message accepted, counted across fragments; larger ones fail with 1009. */
+  maxMessageSize: number;
+  /** Where buffers for messages that are not delivered as a view of the input come from. */
+  buffers?: MessageBuffers;
+}
+
+/**
+ * Turns frames into messages (RFC 6455 5.4 to 5.6): enforces the fragmentation rules, the size
+ * limit before any excess is buffered, UTF-8 validity of text as its bytes arrive, and the close
+ * frame's shape. A message that arrives as one frame within one input chunk is delivered as a
+ * view of that chunk with no copy; anything else is gathered in a buffer from `buffers`.
+ */
+export class MessageAssembler implements FrameSink {
+  private readonly sink: MessageSink;
+  private readonly maxMessageSize: number;
+  private readonly buffers: MessageBuffers;
+  private readonly utf8 = new Utf8Validator();
+
+  /** A data message is in progress (its first frame had FIN clear). */
+  private fragmented = false;
+  private messageType: MessageType = 'binary';
+  private buffer: Buffer | null = null;
+  private length = 0;
+
+  private opcode = 0;
+  private fin = false;
+  private frameLength = 0;
+  private firstPiece = true;
+  private control: Buffer | null = null;
+  private controlLength = 0;
+
+  constructor(sink: MessageSink, options: MessageAssemblerOptions) {
+    this.sink = sink;
+    this.maxMessageSize = options.maxMessageSize;
+    this.buffers = options.buffers ?? allocatingBuffers;
+  }
+
+  onFrameHeader(h: FrameHeader): ProtocolError | undefined {
+    this.opcode = h.opcode;
+    this.fin = h.fin;
+    this.frameLength = h.length;
+    this.firstPiece = true;
+    if (h.opcode >= Opcode.Close) {
+      this.controlLength = 0;
+      return undefined;
+    }
+    if (h.opcode === Opcode.Continuation) {
+      if (!this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'continuation frame without a message to continue');
+    } else {
+      if (this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'new message started inside a fragmented message');
+      this.messageType = h.opcode === Opcode.Text ? 'text' : 'binary';
+      if (this.messageType === 'text') this.utf8.reset();
+    }
+    if (this.length + h.length > this.maxMessageSize) {
+      return new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`);
+    }
+    this.fragmented = !h.fin;
+    return undefined;
+  }
+
+  onFramePayload(data: Buffer, start: number, end: number, last: boolean): ProtocolError | undefined {
+    if (this.opcode >= Opcode.Close) return this.controlPayload(data, start, end, last);
+
+    if (this.messageType === 'text') {
+      if (!this.utf8.feed(data, start, end)) return new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+      if (last && this.fin && !this.utf8.complete) {
+        return new ProtocolError(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 sequence');
+      }
+    }
+
+    if (last && this.firstPiece && this.fin && this.length === 0) {
+      // The whole message is one frame in one chunk: hand out a view, copy nothing.
+      this.sink.onMessage(data.subarray(start, end), this.messageType, false);
+      return undefined;
+    }
+    this.firstPiece = false;
+    this.append(data, start, end);
+    if (last && this.fin) {
+      const message = this.buffer!.subarray(0, this.length);
+      this.buffer = null;
+      this.length = 0;
+      this.sink.onMessage(message, this.messageType, true);
+    }
+    return undefined;
+  }
+
+  /** Releases any partly assembled message (the connection is going away). */
+  reset(): void {
+    if (this.buffer) this.buffers.release(this.buffer);
+    this.buffer = null;
+    this.length = 0;
+    this.fragmented = false;
+  }
+
+  private append(data: Buffer, start: number, end: number): void {
+    const needed = this.length + (end - start);
+    if (this.buffer === null || this.buffer.length < needed) {
+      // Size for the whole current frame at once, so a frame split over many chunks grows once.
+      const want = Math.max(this.length + this.frameLength, this.buffer ? Math.min(this.buffer.length * 2, this.maxMessageSize) : 0);
+      const grown = this.buffers.acquire(Math.max(want, needed));
+      if (this.buffer) {
+        this.buffer.copy(grown, 0, 0, this.length);
+        this.buffers.release(this.buffer);
+      }
+      this.buffer = grown;
+    }
+    data.copy(this.buffer, this.length, start, end);
+    this.length = needed;
+  }
+
+  private controlPayload(data: Buffer, start: number, end: number, last: boolean): ProtocolError | undefined {
+    let payload: Buffer;
+    if (last && this.firstPiece) {
+      payload = data.subarray(start, end);
+    } else {
+      this.firstPiece = false;
+      const control = (this.control ??= Buffer.allocUnsafe(125));
+      data.copy(control, this.controlLength, start, end);
+      this.controlLength += end - start;
+      if (!last) return undefined;
+      payload = control.subarray(0, this.controlLength);
+    }
+    switch (this.opcode) {
+      case Opcode.Ping:
+        this.sink.onPing(payload);
+        return undefined;
+      case Opcode.Pong:
+        this.sink.onPong(payload);
+        return undefined;
+      default:
+        return this.closeFrame(payload);
+    }
+  }
+
+  private closeFrame(payload: Buffer): ProtocolError | undefined {
+    if (payload.length === 0) {
+      this.sink.onClose(CloseCode.NoStatus, '');
+      return undefined;
+    }
+    // RFC 6455 5.5.1: a body starts with a 2-byte code.
+    if (payload.length === 1) return new ProtocolError(CloseCode.ProtocolError, 'close frame with a 1-byte payload');
+    const code = payload.readUInt16BE(0);
+    if (!closeCodeIsValid(code)) return new ProtocolError(CloseCode.ProtocolError, `invalid close code ${code}`);
+    const reason = payload.subarray(2);
+    if (!utf8IsValid(reason)) return new ProtocolError(CloseCode.InvalidPayload, 'close reason is not valid UTF-8');
+    this.sink.onClose(code, reason.toString('utf8'));
+    return undefined;
+  }
+}

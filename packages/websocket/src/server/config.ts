@@ -1,0 +1,148 @@
+import type { Logger, LogLevel } from './log.js';
+
+/**
+ * Server configuration, in websocket.zig's shape (camelCase) and with its defaults. Every field
+ * is optional; {@link resolveConfig} fills in the defaults and rejects invalid values.
+ */
+export interface ServerConfig {
+  /** TCP port to listen on (default 9882; 0 picks a free port, see `server.address`). */
+  port?: number;
+  /** Address to bind (default '127.0.0.1'). */
+  address?: string;
+  /** Listen on this Unix socket path instead of TCP (a stale socket file is removed first). */
+  unixPath?: string | null;
+  /** Most connections open at once, handshaking ones included; beyond it upgrades get HTTP 503 (default 16384). */
+  maxConn?: number;
+  /** Largest message accepted, counted across fragments; larger ones are closed with 1009 (default 65536). */
+  maxMessageSize?: number;
+  handshake?: {
+    /** Milliseconds a client has to send its complete upgrade request (default 10000). */
+    timeout?: number;
+    /** Largest upgrade request in bytes; larger ones get HTTP 431 (default 1024). */
+    maxSize?: number;
+    /** Request headers kept for `handshake.headers`; further ones are dropped (default 10). */
+    maxHeaders?: number;
+    /** Handshake buffers kept for reuse (default 32). */
+    count?: number;
+  };
+  buffers?: {
+    /** Size of a small buffer (default 2048). */
+    smallSize?: number;
+    /** Free small buffers kept; null keeps one per connection (default null). */
+    smallPool?: number | null;
+    /** Size of a large buffer (default min(2 * smallSize, maxMessageSize)). */
+    largeSize?: number;
+    /** Free large buffers kept (default 8). */
+    largePool?: number;
+  };
+  threadPool?: {
+    /** Worker threads running handlers; 0 runs them on the I/O thread (default 0 until worker threads land). */
+    count?: number;
+    /** Messages waiting for a worker before reading pauses (default 500). */
+    backlog?: number;
+    /** Per-worker buffer size in bytes (default 32768). */
+    bufferSize?: number;
+  };
+  /** Milliseconds to wait for the peer's side of a close handshake before dropping the TCP connection (default 5000). */
+  closeTimeout?: number;
+  /** Log level of the 'wsz' logger (default 'info'; 'silent' under a test runner; env WSZ_LOG_LEVEL overrides). */
+  logLevel?: LogLevel;
+  /** Where log lines go (default: console.error). */
+  logger?: Logger;
+}
+
+/** A {@link ServerConfig} with every default filled in. */
+export interface ResolvedConfig {
+  port: number;
+  address: string;
+  unixPath: string | null;
+  maxConn: number;
+  maxMessageSize: number;
+  handshake: { timeout: number; maxSize: number; maxHeaders: number; count: number };
+  buffers: { smallSize: number; smallPool: number | null; largeSize: number; largePool: number };
+  threadPool: { count: number; backlog: number; bufferSize: number };
+  closeTimeout: number;
+  logLevel: LogLevel | undefined;
+  logger: Logger | undefined;
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+
+function integer(path: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(`invalid config ${path}: ${String(value)}; expected an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function object(path: string, value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) throw new TypeError(`invalid config ${path}: expected an object`);
+  return value as Record<string, unknown>;
+}
+
+const KNOWN: Record<string, string[]> = {
+  '': ['port', 'address', 'unixPath', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'closeTimeout', 'logLevel', 'logger'],
+  handshake: ['timeout', 'maxSize', 'maxHeaders', 'count'],
+  buffers: ['smallSize', 'smallPool', 'largeSize', 'largePool'],
+  threadPool: ['count', 'backlog', 'bufferSize'],
+};
+
+function rejectUnknown(path: string, value: Record<string, unknown>): void {
+  for (const key of Object.keys(value)) {
+    if (!KNOWN[path]!.includes(key)) {
+      const where = path ? `${path}.${key}` : key;
+      throw new TypeError(`unknown config ${where}; known ${path ? `${path} ` : ''}fields: ${KNOWN[path]!.join(', ')}`);
+    }
+  }
+}
+
+/** Fills in defaults and validates; throws a TypeError naming the bad field and what it takes. */
+export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
+  const c = object('', config);
+  rejectUnknown('', c);
+  const hs = object('handshake', c.handshake);
+  const bf = object('buffers', c.buffers);
+  const tp = object('threadPool', c.threadPool);
+  rejectUnknown('handshake', hs);
+  rejectUnknown('buffers', bf);
+  rejectUnknown('threadPool', tp);
+
+  const address = c.address ?? '127.0.0.1';
+  if (typeof address !== 'string' || address === '') throw new TypeError('invalid config address: expected a host name or IP');
+  const unixPath = c.unixPath ?? null;
+  if (unixPath !== null && (typeof unixPath !== 'string' || unixPath === '')) {
+    throw new TypeError('invalid config unixPath: expected a file system path');
+  }
+  const logLevel = c.logLevel;
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as string)) {
+    throw new TypeError(`invalid config logLevel: ${String(logLevel)}; expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const maxMessageSize = integer('maxMessageSize', c.maxMessageSize, 65536, 1);
+  const smallSize = integer('buffers.smallSize', bf.smallSize, 2048, 128);
+  const smallPool = bf.smallPool === null || bf.smallPool === undefined ? null : integer('buffers.smallPool', bf.smallPool, 0, 0);
+  const largeSize = integer('buffers.largeSize', bf.largeSize, Math.max(smallSize, Math.min(2 * smallSize, maxMessageSize)), smallSize);
+  return {
+    port: integer('port', c.port, 9882, 0, 65535),
+    address,
+    unixPath,
+    maxConn: integer('maxConn', c.maxConn, 16384, 1),
+    maxMessageSize,
+    handshake: {
+      timeout: integer('handshake.timeout', hs.timeout, 10_000, 1),
+      maxSize: integer('handshake.maxSize', hs.maxSize, 1024, 64, 65536),
+      maxHeaders: integer('handshake.maxHeaders', hs.maxHeaders, 10, 0),
+      count: integer('handshake.count', hs.count, 32, 0),
+    },
+    buffers: { smallSize, smallPool, largeSize, largePool: integer('buffers.largePool', bf.largePool, 8, 0) },
+    threadPool: {
+      count: integer('threadPool.count', tp.count, 0, 0, 256),
+      backlog: integer('threadPool.backlog', tp.backlog, 500, 1),
+      bufferSize: integer('threadPool.bufferSize', tp.bufferSize, 32768, 1024),
+    },
+    closeTimeout: integer('closeTimeout', c.closeTimeout, 5000, 1),
+    logLevel: logLevel as LogLevel | undefined,
+    logger: c.logger as Logger | undefined,
+  };
+}

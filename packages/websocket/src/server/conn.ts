@@ -1,0 +1,111 @@
+import { encodeClosePayload } from '../protocol/frame-writer.js';
+import { Opcode, opcodeIsControl, opcodeIsKnown } from '../protocol/opcodes.js';
+
+/** Data a write accepts: text (UTF-8 encoded on the way out) or bytes. */
+export type WriteData = string | Uint8Array;
+
+/** Options of {@link Conn.close}. */
+export interface CloseOptions {
+  /** Close code (default 1000): 1000-1003, 1007-1014 or 3000-4999. */
+  code?: number;
+  /** Reason, at most 123 bytes of UTF-8. */
+  reason?: string;
+}
+
+/**
+ * Where a {@link Conn} sends its frames: the I/O connection itself when handlers run inline, or
+ * a proxy to it from a worker thread. Not for users.
+ */
+export interface ConnTransport {
+  /** Queues one frame; false when the connection is closing or closed (nothing is sent). */
+  sendFrame(opcode: number, data: WriteData, fin: boolean): boolean;
+  /** Starts the close handshake with an already encoded close payload. */
+  sendClose(payload: Buffer): void;
+  /** Whether a close frame was sent or the socket is gone. */
+  readonly closed: boolean;
+}
+
+/**
+ * A WebSocket connection as handlers see it. Writes are queued and flushed together at the end
+ * of the current tick, so several writes from one hook leave in one system call.
+ *
+ * Every write returns false, and sends nothing, once the connection is closing or closed: a
+ * handler racing a disconnect need not check first.
+ */
+export class Conn {
+  /** A number unique among this server's connections. */
+  readonly id: number;
+  /** The peer's IP address ('' on a Unix socket). */
+  readonly remoteAddress: string;
+  /** The peer's port (0 on a Unix socket). */
+  readonly remotePort: number;
+  /** The subprotocol agreed in the handshake, or undefined. */
+  protocol: string | undefined;
+  private readonly transport: ConnTransport;
+
+  /** Built by the server; handlers receive theirs in `init`. */
+  constructor(id: number, remoteAddress: string, remotePort: number, transport: ConnTransport) {
+    this.id = id;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.transport = transport;
+  }
+
+  /** Sends `data` as a text message (websocket.zig's `write`). */
+  write(data: WriteData): boolean {
+    return this.transport.sendFrame(Opcode.Text, data, true);
+  }
+
+  /** Sends `data` as a text message. Bytes must be valid UTF-8. */
+  writeText(data: WriteData): boolean {
+    return this.transport.sendFrame(Opcode.Text, data, true);
+  }
+
+  /** Sends `data` as a binary message. */
+  writeBin(data: WriteData): boolean {
+    return this.transport.sendFrame(Opcode.Binary, data, true);
+  }
+
+  /** Sends a ping (payload at most 125 bytes). */
+  writePing(data: WriteData = ''): boolean {
+    return this.writeFrame(Opcode.Ping, data);
+  }
+
+  /** Sends a pong (payload at most 125 bytes), e.g. from a `clientPing` hook. */
+  writePong(data: WriteData = ''): boolean {
+    return this.writeFrame(Opcode.Pong, data);
+  }
+
+  /**
+   * Sends one frame with any data or control opcode. With `fin: false` on a text or binary
+   * frame, it starts a fragmented message to be continued with `Opcode.Continuation` frames.
+   */
+  writeFrame(opcode: number, data: WriteData, options?: { fin?: boolean }): boolean {
+    const fin = options?.fin ?? true;
+    if (!opcodeIsKnown(opcode) || opcode === Opcode.Close) {
+      throw new RangeError(`cannot write opcode ${opcode}: use 0-2, 9 or 10 (close with conn.close())`);
+    }
+    if (opcodeIsControl(opcode)) {
+      const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+      if (length > 125) throw new RangeError(`control frame payload is ${length} bytes; RFC 6455 5.5 allows at most 125`);
+      if (!fin) throw new RangeError('control frames cannot be fragmented (RFC 6455 5.5)');
+    }
+    return this.transport.sendFrame(opcode, data, fin);
+  }
+
+  /**
+   * Starts the close handshake: sends a close frame with `code` (default 1000) and `reason`,
+   * then ends the TCP connection when the peer answers, or after `closeTimeout`. Throws a
+   * RangeError for a code that may not be sent or a reason over 123 bytes. Closing twice is a no-op.
+   */
+  close(options: CloseOptions = {}): void {
+    const payload = encodeClosePayload(options.code ?? 1000, options.reason ?? '');
+    if (this.transport.closed) return;
+    this.transport.sendClose(payload);
+  }
+
+  /** Whether the connection is closing or closed (no more writes go out). */
+  isClosed(): boolean {
+    return this.transport.closed;
+  }
+}

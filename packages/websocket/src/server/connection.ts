@@ -1,0 +1,428 @@
+import type { Socket } from 'node:net';
+import type { BufferPool } from '../buffers/pool.js';
+import { CloseCode, MAX_CLOSE_REASON_BYTES } from '../protocol/close-codes.js';
+import { HandshakeError, type ProtocolError } from '../protocol/errors.js';
+import { FrameReader } from '../protocol/frame-reader.js';
+import { encodeClosePayload, frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
+import { errorResponse, findHeadEnd, parseRequestHead, switchingProtocolsResponse, validateUpgrade } from '../protocol/handshake.js';
+import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
+import { Opcode, type MessageType } from '../protocol/opcodes.js';
+import type { ResolvedConfig } from './config.js';
+import { Conn, type ConnTransport, type WriteData } from './conn.js';
+import type { Dispatcher, DispatchTarget } from './dispatcher.js';
+import { Handshake } from './handshake.js';
+import type { Logger } from './log.js';
+import { Outbox } from './outbox.js';
+
+/** What a connection needs from its server. */
+export interface ServerCore {
+  readonly config: ResolvedConfig;
+  readonly log: Logger;
+  readonly pool: BufferPool;
+  readonly dispatcher: Dispatcher;
+  readonly app: unknown;
+  /** Connections past their handshake (or with `init` running), counted against maxConn. */
+  upgraded: number;
+  /** Called once when the socket is gone. */
+  forget(connection: Connection): void;
+  /** Handshake buffers for requests that arrive in several chunks. */
+  takeHeadBuffer(): Buffer;
+  returnHeadBuffer(buffer: Buffer): void;
+}
+
+const enum Phase {
+  /** Reading the upgrade request. */
+  Request,
+  /** `init` is running; the socket is paused. */
+  Init,
+  /** The handshake is done: frames flow. */
+  Open,
+  /** Refused with an HTTP error, or the socket is gone: nothing more is read or written. */
+  Done,
+}
+
+/** Payloads from this size up are written by reference instead of copied into the batch. */
+const BY_REFERENCE = 64 * 1024;
+
+const CONNECTION = Symbol('wsz.connection');
+type TaggedSocket = Socket & { [CONNECTION]: Connection };
+
+// Socket listeners shared by every connection: no closures per connection.
+function onData(this: TaggedSocket, chunk: Buffer): void {
+  this[CONNECTION].data(chunk);
+}
+function onClose(this: TaggedSocket): void {
+  this[CONNECTION].socketClosed();
+}
+function onError(this: TaggedSocket, error: Error): void {
+  this[CONNECTION].server.log.debug(`connection ${this[CONNECTION].id}: socket error: ${error.message}`);
+}
+
+// Writes requested outside a socket 'data' callback are flushed together in one microtask.
+const toFlush: Connection[] = [];
+function flushAll(): void {
+  for (let i = 0; i < toFlush.length; i++) toFlush[i]!.flush();
+  toFlush.length = 0;
+}
+
+/**
+ * One accepted socket through its whole life: the upgrade request, `init`, the 101, then frames
+ * (read through the protocol core, control frames answered here), the close handshake, and the
+ * end. It is the I/O side of a connection; handler hooks reach it through the dispatcher and the
+ * public {@link Conn}.
+ */
+export class Connection implements ConnTransport, MessageSink, DispatchTarget {
+  readonly id: number;
+  readonly server: ServerCore;
+  readonly socket: Socket;
+  readonly conn: Conn;
+  slot: unknown = null;
+
+  private phase = Phase.Request;
+  private timer: NodeJS.Timeout | null = null;
+  private head: Buffer | null = null;
+  private headLength = 0;
+  private leftover: Buffer[] | null = null;
+  private key = '';
+  private handshake: Handshake | null = null;
+  private handlerOpen = false;
+  /** Counted in `server.upgraded`. */
+  private counted = false;
+
+  private reader: FrameReader | null = null;
+  private assembler: MessageAssembler | null = null;
+  private readonly outbox = new Outbox();
+  private inData = false;
+  private flushQueued = false;
+  private closeSent = false;
+  private closeReceived = false;
+  private ending = false;
+  private pausedByHooks = false;
+
+  constructor(id: number, socket: Socket, server: ServerCore) {
+    this.id = id;
+    this.socket = socket;
+    this.server = server;
+    this.conn = new Conn(id, socket.remoteAddress ?? '', socket.remotePort ?? 0, this);
+    (socket as TaggedSocket)[CONNECTION] = this;
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+    this.timer = setTimeout(() => this.handshakeTimedOut(), server.config.handshake.timeout);
+  }
+
+  /** Every chunk the socket reads. */
+  data(chunk: Buffer): void {
+    if (this.phase === Phase.Open) {
+      const reader = this.reader!;
+      if (reader.failed) return; // after a close frame or a protocol error, input is discarded
+      this.inData = true;
+      const error = reader.push(chunk);
+      this.inData = false;
+      if (error) this.fail(error);
+      this.flush();
+    } else if (this.phase === Phase.Request) {
+      this.requestData(chunk);
+    } else if (this.phase === Phase.Init) {
+      (this.leftover ??= []).push(chunk); // arrived before pause took effect
+    }
+  }
+
+  // ---- handshake -------------------------------------------------------------------------
+
+  private requestData(chunk: Buffer): void {
+    const max = this.server.config.handshake.maxSize;
+    if (this.head === null && chunk.length >= 4) {
+      // Usual case: the whole request in the first chunk, parsed in place.
+      const end = findHeadEnd(chunk, 0, Math.min(chunk.length, max));
+      if (end > 0) return this.requestComplete(chunk, end, chunk.length);
+    }
+    const head = (this.head ??= this.server.takeHeadBuffer());
+    const from = this.headLength;
+    const take = Math.min(chunk.length, max - from);
+    chunk.copy(head, from, 0, take);
+    this.headLength += take;
+    const end = findHeadEnd(head, from, this.headLength);
+    if (end < 0) {
+      if (this.headLength >= max) this.refuse(new HandshakeError(431, `handshake request larger than ${max} bytes`));
+      return;
+    }
+    // Pipelined frames after the request: the part beyond what fit in the head buffer too.
+    this.requestComplete(head, end, this.headLength, take < chunk.length ? chunk.subarray(take) : null);
+  }
+
+  private requestComplete(buf: Buffer, end: number, length: number, rest: Buffer | null = null): void {
+    const head = parseRequestHead(buf.toString('latin1', 0, end - 4));
+    const upgrade = head instanceof HandshakeError ? head : validateUpgrade(head);
+    if (upgrade instanceof HandshakeError) return this.refuse(upgrade);
+    const server = this.server;
+    if (server.upgraded >= server.config.maxConn) {
+      return this.refuse(new HandshakeError(503, `server at its limit of ${server.config.maxConn} connections; try again later`, { 'Retry-After': '1' }));
+    }
+    // Bytes after the request are the first frames: keep them (copied out of a reusable head buffer).
+    if (end < length) (this.leftover ??= []).push(buf === this.head ? Buffer.from(buf.subarray(end, length)) : buf.subarray(end, length));
+    if (rest) (this.leftover ??= []).push(rest);
+    this.releaseHead();
+
+    this.counted = true;
+    server.upgraded++;
+    this.key = upgrade.key;
+    const handshake = new Handshake(upgrade, this.conn.remoteAddress, this.conn.remotePort, server.config.handshake.maxHeaders);
+    this.handshake = handshake;
+    this.phase = Phase.Init;
+    let pending: void | Promise<void>;
+    try {
+      pending = server.dispatcher.open(this, handshake, server.app);
+    } catch (error) {
+      return this.initRefused(error);
+    }
+    if (pending) {
+      this.socket.pause();
+      pending.then(
+        () => this.initDone(),
+        (error: unknown) => this.initRefused(error),
+      );
+    } else {
+      this.initDone();
+    }
+  }
+
+  private initDone(): void {
+    this.handlerOpen = true;
+    if (this.phase !== Phase.Init) {
+      // The socket went away while an async init ran: the handler exists, so it gets its close.
+      this.server.dispatcher.closed(this);
+      return;
+    }
+    this.clearTimer();
+    const handshake = this.handshake!;
+    this.handshake = null;
+    this.conn.protocol = handshake.protocol;
+    this.socket.write(switchingProtocolsResponse(this.key, handshake.protocol, handshake.responseHeaders), 'latin1');
+    this.phase = Phase.Open;
+    const config = this.server.config;
+    this.assembler = new MessageAssembler(this, { maxMessageSize: config.maxMessageSize, buffers: this.server.pool });
+    this.reader = new FrameReader(this.assembler, { role: 'server' });
+    this.server.dispatcher.afterInit(this);
+    const leftover = this.leftover;
+    this.leftover = null;
+    if (leftover) for (const chunk of leftover) this.data(chunk);
+    if (!this.pausedByHooks) this.socket.resume();
+  }
+
+  private initRefused(error: unknown): void {
+    this.uncount();
+    if (this.phase !== Phase.Init) return;
+    const status = (error as { status?: unknown } | null)?.status;
+    if (typeof status === 'number' && status >= 400 && status <= 599) {
+      this.server.log.debug(`connection ${this.id}: init refused the upgrade with ${status}: ${(error as Error).message}`);
+      this.refuse(new HandshakeError(status, (error as Error).message || 'upgrade refused', (error as HandshakeError).headers ?? {}));
+    } else {
+      this.server.log.warn(`connection ${this.id}: init threw; refusing the upgrade with 400`, error);
+      this.refuse(new HandshakeError(400, 'upgrade refused by the server'));
+    }
+  }
+
+  /** Answers the request with an HTTP error and closes. */
+  private refuse(error: HandshakeError): void {
+    this.server.log.debug(`connection ${this.id}: handshake refused, ${error.status}: ${error.message}`);
+    this.phase = Phase.Done;
+    this.releaseHead();
+    this.leftover = null;
+    const socket = this.socket;
+    if (socket.writable) socket.end(errorResponse(error.status, error.message, error.headers), 'latin1');
+    socket.resume(); // read (and drop) until the peer closes, so its FIN is seen
+    this.armTimer(this.server.config.closeTimeout);
+  }
+
+  private handshakeTimedOut(): void {
+    this.timer = null;
+    this.server.log.debug(`connection ${this.id}: no complete handshake within ${this.server.config.handshake.timeout} ms`);
+    this.socket.destroy();
+  }
+
+  private releaseHead(): void {
+    if (this.head) this.server.returnHeadBuffer(this.head);
+    this.head = null;
+    this.headLength = 0;
+  }
+
+  // ---- frames from the peer (MessageSink) -----------------------------------------------
+
+  onMessage(data: Buffer, type: MessageType, owned: boolean): void {
+    if (this.closeSent) {
+      if (owned) this.server.pool.release(data);
+      return;
+    }
+    this.server.dispatcher.message(this, data, type, owned);
+  }
+
+  onPing(data: Buffer): void {
+    if (this.closeSent) return;
+    if (this.server.dispatcher.hooks.clientPing) this.server.dispatcher.ping(this, data);
+    else this.sendFrame(Opcode.Pong, data, true);
+  }
+
+  onPong(data: Buffer): void {
+    if (this.server.dispatcher.hooks.clientPong) this.server.dispatcher.pong(this, data);
+  }
+
+  onClose(code: number, reason: string): void {
+    this.closeReceived = true;
+    this.reader!.stop();
+    if (this.closeSent) return this.endTcp(); // the answer to our close
+    if (this.server.dispatcher.hooks.clientClose) this.server.dispatcher.clientClose(this, code, reason);
+    else this.clientCloseDone(code);
+  }
+
+  /** Completes the close handshake the peer started, echoing its code (RFC 6455 5.5.1). */
+  clientCloseDone(code: number): void {
+    if (this.closeSent || this.phase !== Phase.Open) return;
+    this.sendClose(code === CloseCode.NoStatus ? Buffer.alloc(0) : encodeClosePayload(code));
+  }
+
+  /** Fails the connection (RFC 6455 7.1.7): close frame with the error's code, then end TCP. */
+  private fail(error: ProtocolError): void {
+    this.server.log.debug(`connection ${this.id}: protocol error, closing with ${error.closeCode}: ${error.message}`);
+    if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, truncateReason(error.message)));
+    this.endTcp();
+  }
+
+  // ---- writes (ConnTransport) -----------------------------------------------------------
+
+  get closed(): boolean {
+    return this.closeSent || this.phase === Phase.Done;
+  }
+
+  sendFrame(opcode: number, data: WriteData, fin: boolean): boolean {
+    if (this.phase !== Phase.Open || this.closeSent) {
+      if (this.phase === Phase.Init || this.phase === Phase.Request) {
+        throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
+      }
+      return false;
+    }
+    const outbox = this.outbox;
+    if (typeof data === 'string') {
+      const length = Buffer.byteLength(data, 'utf8');
+      const buf = outbox.reserve(frameHeaderLength(length, false) + length);
+      const at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
+      outbox.commit(at + buf.write(data, at, 'utf8'));
+    } else if (data.length >= BY_REFERENCE && !this.server.pool.owns(data)) {
+      const buf = outbox.reserve(10);
+      outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin }));
+      outbox.flush(this.socket, data);
+      return true;
+    } else {
+      const buf = outbox.reserve(frameHeaderLength(data.length, false) + data.length);
+      const at = writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin });
+      buf.set(data, at);
+      outbox.commit(at + data.length);
+    }
+    this.scheduleFlush();
+    return true;
+  }
+
+  sendClose(payload: Buffer): void {
+    if (this.closeSent || this.phase !== Phase.Open) return;
+    this.sendFrame(Opcode.Close, payload, true);
+    this.closeSent = true;
+    this.flush();
+    if (this.closeReceived) this.endTcp();
+    else this.armTimer(this.server.config.closeTimeout); // the peer has this long to answer
+  }
+
+  private scheduleFlush(): void {
+    if (this.inData || this.flushQueued) return;
+    this.flushQueued = true;
+    if (toFlush.push(this) === 1) queueMicrotask(flushAll);
+  }
+
+  /** Hands everything written this tick to the socket in one write. */
+  flush(): void {
+    this.flushQueued = false;
+    if (this.outbox.pending > 0) this.outbox.flush(this.socket);
+  }
+
+  /** Half-closes TCP after our close frame; the peer's FIN (or the close timeout) finishes it. */
+  private endTcp(): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.flush();
+    this.socket.end();
+    this.armTimer(this.server.config.closeTimeout);
+  }
+
+  // ---- flow control and hook failures (DispatchTarget) ----------------------------------
+
+  releaseMessage(data: Buffer): void {
+    this.server.pool.release(data);
+  }
+
+  hookFailed(hook: string, error: unknown): void {
+    this.server.log.error(`connection ${this.id}: ${hook} hook failed; closing with 1011`, error);
+    if (this.phase === Phase.Open && !this.closeSent) this.sendClose(encodeClosePayload(CloseCode.InternalError, 'internal error'));
+  }
+
+  pauseReading(): void {
+    this.pausedByHooks = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.pausedByHooks = false;
+    if (this.phase === Phase.Open) this.socket.resume();
+  }
+
+  // ---- the end ---------------------------------------------------------------------------
+
+  /** Starts the close handshake for a server stop (1001), or drops a connection still handshaking. */
+  shutdown(): void {
+    if (this.phase === Phase.Open) this.sendClose(encodeClosePayload(CloseCode.GoingAway, 'server stopping'));
+    else this.socket.destroy();
+  }
+
+  /** Drops the TCP connection now. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** The socket is gone (any cause): release everything, run `close` once. */
+  socketClosed(): void {
+    this.phase = Phase.Done;
+    this.clearTimer();
+    this.releaseHead();
+    this.leftover = null;
+    this.outbox.discard();
+    this.assembler?.reset();
+    this.reader?.stop();
+    this.uncount();
+    this.server.forget(this);
+    if (this.handlerOpen) this.server.dispatcher.closed(this);
+  }
+
+  private uncount(): void {
+    if (this.counted) this.server.upgraded--;
+    this.counted = false;
+  }
+
+  private armTimer(ms: number): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.socket.destroy();
+    }, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** Cuts a reason to what a close frame can carry, at a character boundary. */
+function truncateReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
+  let out = reason;
+  while (Buffer.byteLength(out) > MAX_CLOSE_REASON_BYTES) out = out.slice(0, -1);
+  return out;
+}

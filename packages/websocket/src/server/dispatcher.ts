@@ -1,0 +1,47 @@
+import type { MessageType } from '../protocol/opcodes.js';
+import type { Conn } from './conn.js';
+import type { Handshake } from './handshake.js';
+
+/**
+ * What the I/O side needs from a connection to hand it events: its public Conn, a slot the
+ * dispatcher may keep per-connection state in, and the means to release buffers, fail the
+ * connection, and stop or resume reading. Implemented by the server's Connection.
+ */
+export interface DispatchTarget {
+  readonly conn: Conn;
+  /** Per-connection state owned by the dispatcher (the handler, its queue, ...). */
+  slot: unknown;
+  /** Returns a message buffer that was delivered with `owned` set. */
+  releaseMessage(data: Buffer): void;
+  /** Closes the connection after a hook failed (1011). */
+  hookFailed(hook: string, error: unknown): void;
+  /** Answers the peer's close frame once a `clientClose` hook settled without answering it. */
+  clientCloseDone(code: number): void;
+  /** Flow control: stop reading from the socket while hooks fall behind, and resume. */
+  pauseReading(): void;
+  resumeReading(): void;
+}
+
+/**
+ * Runs handler hooks for connections, in order per connection. The inline dispatcher calls them
+ * on the I/O thread; the thread pool runs them on workers. The I/O side calls these methods and
+ * never touches a handler itself.
+ */
+export interface Dispatcher {
+  /** Which optional hooks the handler class defines (the I/O side answers pings and closes itself otherwise). */
+  readonly hooks: { clientPing: boolean; clientPong: boolean; clientClose: boolean };
+  /**
+   * Creates the connection's handler and runs `init`. Returns nothing when `init` completed
+   * synchronously, a promise when it is async; throws or rejects to refuse the upgrade.
+   */
+  open(target: DispatchTarget, handshake: Handshake, app: unknown): void | Promise<void>;
+  afterInit(target: DispatchTarget): void;
+  message(target: DispatchTarget, data: Buffer, type: MessageType, owned: boolean): void;
+  ping(target: DispatchTarget, data: Buffer): void;
+  pong(target: DispatchTarget, data: Buffer): void;
+  clientClose(target: DispatchTarget, code: number, reason: string): void;
+  /** The connection ended: run `close` once, after every hook already queued. */
+  closed(target: DispatchTarget): void;
+  /** Resolves once every `close` hook started so far has settled. */
+  idle(): Promise<void>;
+}

@@ -1,0 +1,66 @@
+import type { MessageType } from '../protocol/opcodes.js';
+import type { Conn } from './conn.js';
+import type { Handshake } from './handshake.js';
+
+/** What a hook may return: nothing, or a promise the server waits for before the next hook of the connection. */
+export type HookResult = void | Promise<void>;
+
+/**
+ * The hooks a handler may define. Only `clientMessage` is required; the server detects the rest.
+ * A server creates one handler per connection (`new HandlerClass()`) and calls its hooks one at a
+ * time, in order, never overlapping, even when a hook returns a promise.
+ */
+export interface HandlerHooks<App = unknown> {
+  /**
+   * Runs before the 101 response. Throw (or reject) to refuse the upgrade: the client gets HTTP
+   * 400, or the `status` the error carries (a {@link HandshakeError}, or any error with a numeric
+   * `status` from 400 to 599, such as 401 or 403).
+   */
+  init?(handshake: Handshake, conn: Conn, app: App): HookResult;
+  /** Runs after the 101 response was written; the first hook that may write frames. */
+  afterInit?(): HookResult;
+  /**
+   * A complete text or binary message. `data` is valid until the hook returns (or its promise
+   * settles): copy it (`Buffer.from(data)`) to keep it longer.
+   */
+  clientMessage(data: Buffer, type: MessageType): HookResult;
+  /** A ping; when absent the server answers with a pong carrying the same payload. */
+  clientPing?(data: Buffer): HookResult;
+  /** A pong. */
+  clientPong?(data: Buffer): HookResult;
+  /**
+   * The peer's close frame (`code` is 1005 when it had none). When absent the server answers the
+   * close handshake echoing the code; when present, call `conn.close()` to answer (if the hook
+   * does not, the server answers after it).
+   */
+  clientClose?(code: number, reason: string): HookResult;
+  /** Runs exactly once when a connection whose `init` succeeded ends, for whatever reason. */
+  close?(): HookResult;
+}
+
+/** A handler class: the server calls `new HandlerClass()` once per connection. */
+export type HandlerClass<H extends HandlerHooks<any> = HandlerHooks<any>> = new () => H;
+
+/** The app type a handler expects from `listen(app)`. */
+export type AppOf<H> = H extends { app: infer A } ? A : H extends { init(h: Handshake, c: Conn, app: infer A): HookResult } ? A : unknown;
+
+/**
+ * A convenient base class: `conn` and `app` are set before `init` runs, so hooks can use
+ * `this.conn` and `this.app` without an `init` of their own.
+ *
+ * ```ts
+ * class Echo extends Handler {
+ *   clientMessage(data: Buffer, type: MessageType) {
+ *     type === 'text' ? this.conn.writeText(data) : this.conn.writeBin(data);
+ *   }
+ * }
+ * ```
+ */
+export abstract class Handler<App = unknown> implements HandlerHooks<App> {
+  /** This handler's connection (set by the server before `init`). */
+  conn!: Conn;
+  /** The app given to `listen(app)` (set by the server before `init`). */
+  app!: App;
+
+  abstract clientMessage(data: Buffer, type: MessageType): HookResult;
+}

@@ -1,0 +1,188 @@
+import type { MessageType } from '../protocol/opcodes.js';
+import type { Dispatcher, DispatchTarget } from './dispatcher.js';
+import { Handler, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
+import type { Handshake } from './handshake.js';
+
+const enum Kind {
+  AfterInit,
+  Message,
+  Ping,
+  Pong,
+  ClientClose,
+  Close,
+}
+
+/** A hook call waiting for the connection's previous hook to settle. */
+interface Pending {
+  kind: Kind;
+  data: Buffer | null;
+  type: MessageType;
+  owned: boolean;
+  code: number;
+  reason: string;
+}
+
+/** Per-connection state: the handler and the hooks waiting behind an unsettled promise. */
+class Slot {
+  handler: HandlerHooks<unknown>;
+  busy = false;
+  closed = false;
+  queue: Pending[] | null = null;
+  constructor(handler: HandlerHooks<unknown>) {
+    this.handler = handler;
+  }
+}
+
+function isPromise(value: unknown): value is Promise<void> {
+  return typeof (value as Promise<void> | undefined)?.then === 'function';
+}
+
+/**
+ * Runs hooks on the I/O thread (`threadPool.count = 0`). A hook that returns synchronously costs
+ * a direct call; one that returns a promise makes the connection's later events wait in a queue
+ * until it settles, so hooks of one connection never overlap. When `backlog` events are waiting,
+ * the connection stops reading until the queue drains.
+ */
+export class InlineDispatcher implements Dispatcher {
+  readonly hooks: Dispatcher['hooks'];
+  private readonly HandlerClass: HandlerClass;
+  private readonly backlog: number;
+  private closing = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(HandlerClass: HandlerClass, backlog: number) {
+    this.HandlerClass = HandlerClass;
+    this.backlog = backlog;
+    const p = HandlerClass.prototype as HandlerHooks<unknown>;
+    this.hooks = {
+      clientPing: typeof p.clientPing === 'function',
+      clientPong: typeof p.clientPong === 'function',
+      clientClose: typeof p.clientClose === 'function',
+    };
+  }
+
+  open(target: DispatchTarget, handshake: Handshake, app: unknown): void | Promise<void> {
+    const handler: HandlerHooks<unknown> = new this.HandlerClass();
+    if (handler instanceof Handler) {
+      (handler as Handler).conn = target.conn;
+      (handler as Handler).app = app;
+    }
+    const result = (handler as HandlerHooks<unknown>).init?.(handshake, target.conn, app);
+    if (isPromise(result)) {
+      return result.then(() => {
+        target.slot = new Slot(handler);
+      });
+    }
+    target.slot = new Slot(handler);
+  }
+
+  afterInit(target: DispatchTarget): void {
+    this.run(target, Kind.AfterInit, null, 'binary', false, 0, '');
+  }
+
+  message(target: DispatchTarget, data: Buffer, type: MessageType, owned: boolean): void {
+    this.run(target, Kind.Message, data, type, owned, 0, '');
+  }
+
+  ping(target: DispatchTarget, data: Buffer): void {
+    this.run(target, Kind.Ping, Buffer.from(data), 'binary', false, 0, '');
+  }
+
+  pong(target: DispatchTarget, data: Buffer): void {
+    this.run(target, Kind.Pong, Buffer.from(data), 'binary', false, 0, '');
+  }
+
+  clientClose(target: DispatchTarget, code: number, reason: string): void {
+    this.run(target, Kind.ClientClose, null, 'binary', false, code, reason);
+  }
+
+  closed(target: DispatchTarget): void {
+    const slot = target.slot as Slot | null;
+    if (!slot || slot.closed) return;
+    slot.closed = true;
+    this.closing++;
+    // Events still waiting will never matter: the peer is gone. Only `close` remains to run.
+    if (slot.queue) {
+      for (const p of slot.queue) if (p.owned && p.data) target.releaseMessage(p.data);
+      slot.queue = null;
+    }
+    this.run(target, Kind.Close, null, 'binary', false, 0, '');
+  }
+
+  idle(): Promise<void> {
+    if (this.closing === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private run(target: DispatchTarget, kind: Kind, data: Buffer | null, type: MessageType, owned: boolean, code: number, reason: string): void {
+    const slot = target.slot as Slot;
+    if (slot.closed && kind !== Kind.Close) {
+      if (owned && data) target.releaseMessage(data);
+      return;
+    }
+    if (slot.busy) {
+      const queue = (slot.queue ??= []);
+      queue.push({ kind, data, type, owned, code, reason });
+      if (queue.length === this.backlog) target.pauseReading();
+      return;
+    }
+    this.invoke(target, slot, kind, data, type, owned, code, reason);
+  }
+
+  private invoke(target: DispatchTarget, slot: Slot, kind: Kind, data: Buffer | null, type: MessageType, owned: boolean, code: number, reason: string): void {
+    let result: HookResult;
+    try {
+      result = this.call(slot.handler, kind, data, type, code, reason);
+    } catch (error) {
+      this.settled(target, slot, kind, data, owned, code, error, true);
+      return;
+    }
+    if (isPromise(result)) {
+      slot.busy = true;
+      result.then(
+        () => this.settled(target, slot, kind, data, owned, code, undefined, false),
+        (error: unknown) => this.settled(target, slot, kind, data, owned, code, error, true),
+      );
+    } else {
+      this.settled(target, slot, kind, data, owned, code, undefined, false);
+    }
+  }
+
+  private call(h: HandlerHooks<unknown>, kind: Kind, data: Buffer | null, type: MessageType, code: number, reason: string): HookResult {
+    switch (kind) {
+      case Kind.Message:
+        return h.clientMessage(data!, type);
+      case Kind.AfterInit:
+        return h.afterInit?.();
+      case Kind.Ping:
+        return h.clientPing!(data!);
+      case Kind.Pong:
+        return h.clientPong!(data!);
+      case Kind.ClientClose:
+        return h.clientClose!(code, reason);
+      case Kind.Close:
+        return h.close?.();
+    }
+  }
+
+  private settled(target: DispatchTarget, slot: Slot, kind: Kind, data: Buffer | null, owned: boolean, code: number, error: unknown, failed: boolean): void {
+    if (owned && data) target.releaseMessage(data);
+    if (failed) target.hookFailed(hookName(kind), error);
+    if (kind === Kind.ClientClose) target.clientCloseDone(code);
+    if (kind === Kind.Close) {
+      if (--this.closing === 0) for (const w of this.idleWaiters.splice(0)) w();
+      return;
+    }
+    slot.busy = false;
+    const queue = slot.queue;
+    if (queue && queue.length > 0) {
+      const next = queue.shift()!;
+      if (queue.length === this.backlog - 1) target.resumeReading();
+      this.invoke(target, slot, next.kind, next.data, next.type, next.owned, next.code, next.reason);
+    }
+  }
+}
+
+function hookName(kind: Kind): string {
+  return ['afterInit', 'clientMessage', 'clientPing', 'clientPong', 'clientClose', 'close'][kind]!;
+}

@@ -1,0 +1,155 @@
+import { rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { BufferPool } from '../buffers/pool.js';
+import { resolveConfig, type ResolvedConfig, type ServerConfig } from './config.js';
+import { Connection, type ServerCore } from './connection.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { AppOf, HandlerClass, HandlerHooks } from './handler.js';
+import { InlineDispatcher } from './inline-dispatcher.js';
+import { scopedLogger, type Logger } from './log.js';
+
+/** Counters a server keeps; see {@link Server.stats}. */
+export interface ServerStats {
+  /** Open sockets, handshaking ones included. */
+  connections: number;
+  /** Connections past the handshake (or running `init`). */
+  upgraded: number;
+  /** Buffer pool counters: hits, misses, one-off (dynamic) allocations, and free buffers on hand. */
+  pool: { hits: number; misses: number; dynamic: number; freeSmall: number; freeLarge: number };
+}
+
+/**
+ * A WebSocket server generic over the user's handler class: one handler per connection, its hooks
+ * called in order (see {@link HandlerHooks}).
+ *
+ * ```ts
+ * const server = new Server(Echo, { port: 9001 });
+ * await server.listen(app);
+ * // ...
+ * await server.stop();
+ * ```
+ */
+export class Server<H extends HandlerHooks<any>> implements ServerCore {
+  /** The configuration in force, defaults filled in. */
+  readonly config: ResolvedConfig;
+  /** The server's logger (scope 'wsz'). */
+  readonly log: Logger;
+  /** @internal */ readonly pool: BufferPool;
+  /** @internal */ readonly dispatcher: Dispatcher;
+  /** @internal */ app: unknown = undefined;
+  /** @internal */ upgraded = 0;
+
+  private readonly connections = new Set<Connection>();
+  private readonly headBuffers: Buffer[] = [];
+  private listener: NetServer | null = null;
+  private nextId = 1;
+  private stopping: Promise<void> | null = null;
+
+  /**
+   * @param HandlerClass the handler class; the server calls `new HandlerClass()` per connection
+   * @param config settings in websocket.zig's shape; invalid ones throw a TypeError here
+   */
+  constructor(HandlerClass: HandlerClass<H>, config: ServerConfig = {}) {
+    if (typeof HandlerClass !== 'function' || typeof HandlerClass.prototype?.clientMessage !== 'function') {
+      throw new TypeError('new Server(HandlerClass, config): HandlerClass must be a class with a clientMessage(data, type) method');
+    }
+    this.config = resolveConfig(config);
+    this.log = scopedLogger('wsz', this.config.logLevel, this.config.logger);
+    this.pool = new BufferPool(this.config.buffers);
+    if (this.config.threadPool.count > 0) {
+      this.log.warn(`threadPool.count ${this.config.threadPool.count}: worker threads are not available yet; handlers run on the I/O thread`);
+    }
+    this.dispatcher = new InlineDispatcher(HandlerClass, this.config.threadPool.backlog);
+  }
+
+  /**
+   * Starts listening; `app` reaches every handler's `init` (and `this.app` on {@link Handler}s).
+   * Resolves with the bound address once the server accepts connections.
+   */
+  listen(app?: AppOf<H>): Promise<AddressInfo | string> {
+    if (this.listener) return Promise.reject(new Error('server.listen(): this server is already listening; create another Server to listen twice'));
+    this.app = app;
+    const listener = createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.accept(socket));
+    this.listener = listener;
+    const { unixPath, port, address } = this.config;
+    return new Promise((resolve, reject) => {
+      listener.once('error', (error) => {
+        this.listener = null;
+        reject(new Error(`server.listen(): cannot listen on ${unixPath ?? `${address}:${port}`}: ${error.message}`, { cause: error }));
+      });
+      const ready = (): void => {
+        listener.on('error', (error) => this.log.error(`listener error: ${error.message}`));
+        const bound = listener.address()!;
+        this.log.info(`listening on ${typeof bound === 'string' ? bound : `${bound.address}:${bound.port}`}`);
+        resolve(bound);
+      };
+      if (unixPath) {
+        rmSync(unixPath, { force: true });
+        listener.listen({ path: unixPath, backlog: 1024 }, ready);
+      } else {
+        listener.listen({ port, host: address, backlog: 1024 }, ready);
+      }
+    });
+  }
+
+  /** The bound address (`{ address, family, port }`, or the Unix path), or null when not listening. */
+  get address(): AddressInfo | string | null {
+    return this.listener?.address() ?? null;
+  }
+
+  /**
+   * Stops gracefully: stops accepting, sends 1001 (going away) to every connection, waits for the
+   * close handshakes up to `closeTimeout`, drops what remains, and resolves once every `close`
+   * hook has run. Safe to call more than once (later calls get the same promise).
+   */
+  stop(): Promise<void> {
+    return (this.stopping ??= this.shutdown());
+  }
+
+  /** Connection and buffer pool counters. */
+  stats(): ServerStats {
+    const free = this.pool.free;
+    return {
+      connections: this.connections.size,
+      upgraded: this.upgraded,
+      pool: { ...this.pool.stats, freeSmall: free.small, freeLarge: free.large },
+    };
+  }
+
+  private async shutdown(): Promise<void> {
+    const listener = this.listener;
+    const closed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
+    for (const c of this.connections) c.shutdown();
+    const deadline = Date.now() + this.config.closeTimeout;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const c of this.connections) c.destroy();
+    await closed;
+    await this.dispatcher.idle();
+    this.log.info('stopped');
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const connection = new Connection(this.nextId++, socket, this);
+    this.connections.add(connection);
+    if (this.config.buffers.smallPool === null) this.pool.smallLimit = this.connections.size;
+  }
+
+  /** @internal */
+  forget(connection: Connection): void {
+    this.connections.delete(connection);
+  }
+
+  /** @internal */
+  takeHeadBuffer(): Buffer {
+    return this.headBuffers.pop() ?? Buffer.allocUnsafe(this.config.handshake.maxSize);
+  }
+
+  /** @internal */
+  returnHeadBuffer(buffer: Buffer): void {
+    if (this.headBuffers.length < this.config.handshake.count) this.headBuffers.push(buffer);
+  }
+}
