@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Conn, HandlerHooks, MessageType, Server } from 'wsz';
+import { recordingHandler, startServer, type Events } from '../helpers/server.js';
+
+/** Runs `script` in a child `node --experimental-websocket` (Node 20's built-in WHATWG WebSocket). */
+function runClient(script: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '--input-type=module', '-e', script], { env: { ...process.env, ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill(), 15_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+const CLIENT = `
+const ws = new WebSocket('ws://127.0.0.1:' + process.env.PORT + '/interop', ['chat']);
+ws.binaryType = 'arraybuffer';
+const got = [];
+const large = 'x'.repeat(200000);
+const bytes = new Uint8Array(70000).map((_, i) => i & 255);
+const send = [() => ws.send('hello'), () => ws.send(''), () => ws.send(new Uint8Array([1, 2, 3])), () => ws.send(new Uint8Array(0)), () => ws.send(large), () => ws.send(bytes), () => ws.send('κόσμε €𝄞')];
+let next = 0;
+ws.onopen = () => send[next++]();
+ws.onmessage = (e) => {
+  if (typeof e.data === 'string') got.push(['text', e.data.length > 50 ? 'len' + e.data.length + ':' + (e.data === large) : e.data]);
+  else { const u = new Uint8Array(e.data); got.push(['binary', u.length > 50 ? 'len' + u.length + ':' + u.every((v, i) => v === (i & 255)) : Array.from(u).join(',')]); }
+  if (next < send.length) send[next++](); else ws.close(4321, 'done here');
+};
+ws.onclose = (e) => { console.log(JSON.stringify({ protocol: ws.protocol, got, code: e.code, reason: e.reason, wasClean: e.wasClean })); };
+ws.onerror = (e) => { console.error('error', e.message); };
+`;
+
+describe("interop: Node 20's built-in WebSocket client", () => {
+  let server: Server<HandlerHooks<unknown>>;
+  let port: number;
+  const events: Events = [];
+
+  beforeAll(async () => {
+    const s = await startServer(
+      recordingHandler(events, {
+        init: (h) => h.selectProtocol('chat'),
+        clientMessage: (conn: Conn, data: Buffer, type: MessageType) => {
+          if (type === 'text') conn.writeText(data);
+          else conn.writeBin(data);
+        },
+      }),
+      { maxMessageSize: 1 << 20 },
+    );
+    server = s.server;
+    port = s.port;
+  });
+  afterAll(() => server.stop());
+
+  it('exchanges text, binary, empty and large messages, then closes cleanly', async () => {
+    const r = await runClient(CLIENT, { PORT: String(port) });
+    expect(r.err).toBe('');
+    const result = JSON.parse(r.out);
+    expect(result).toEqual({
+      protocol: 'chat',
+      got: [
+        ['text', 'hello'],
+        ['text', ''],
+        ['binary', '1,2,3'],
+        ['binary', ''],
+        ['text', 'len200000:true'],
+        ['binary', 'len70000:true'],
+        ['text', 'κόσμε €𝄞'],
+      ],
+      code: 4321,
+      reason: '', // the server echoes the code only (RFC 6455 5.5.1), as ws does
+      wasClean: true,
+    });
+    expect(events.at(-1)).toBe('close');
+  });
+});
