@@ -3,7 +3,7 @@ import { endianness } from 'node:os';
 const littleEndian = endianness() === 'LE';
 
 // Below this many bytes a byte loop beats creating a Uint32Array view over the payload.
-const WORD_THRESHOLD = 32;
+const WORD_THRESHOLD = 64;
 
 /**
  * Reads the 4 masking-key bytes at `offset` as one 32-bit word in platform byte order, so that
@@ -40,11 +40,38 @@ export function applyMask(data: Uint8Array, start: number, end: number, word: nu
     // Lead bytes up to 4-byte alignment, so the Uint32Array view below is legal.
     while (((data.byteOffset + i) & 3) !== 0) data[i++]! ^= maskByte(word, p++);
     const words = (end - i) >>> 2;
-    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
-    const m = rotate(word, p);
-    for (let w = 0; w < words; w++) view[w]! ^= m;
+    // Int32Array, not Uint32Array: V8 keeps int32 elements unboxed; uint32 above 2^31 are doubles.
+    const view = new Int32Array(data.buffer, data.byteOffset + i, words);
+    const m = rotate(word, p) | 0;
+    const unrolled = words & ~3;
+    let w = 0;
+    for (; w < unrolled; w += 4) {
+      view[w]! ^= m;
+      view[w + 1]! ^= m;
+      view[w + 2]! ^= m;
+      view[w + 3]! ^= m;
+    }
+    for (; w < words; w++) view[w]! ^= m;
     i += words << 2;
     p += words << 2;
   }
-  while (i < end) data[i++]! ^= maskByte(word, p++);
+  if (i < end) maskBytes(data, i, end, word, p);
+}
+
+/** Byte-wise masking for short runs: the 4 key bytes hoisted, 4 bytes per iteration. */
+function maskBytes(data: Uint8Array, start: number, end: number, word: number, phase: number): void {
+  const k0 = maskByte(word, phase);
+  const k1 = maskByte(word, phase + 1);
+  const k2 = maskByte(word, phase + 2);
+  const k3 = maskByte(word, phase + 3);
+  let i = start;
+  for (const last = end - 3; i < last; i += 4) {
+    data[i]! ^= k0;
+    data[i + 1]! ^= k1;
+    data[i + 2]! ^= k2;
+    data[i + 3]! ^= k3;
+  }
+  if (i < end) data[i++]! ^= k0;
+  if (i < end) data[i++]! ^= k1;
+  if (i < end) data[i]! ^= k2;
 }

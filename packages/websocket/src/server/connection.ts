@@ -42,7 +42,7 @@ const enum Phase {
 }
 
 /** Payloads from this size up are written by reference instead of copied into the batch. */
-const BY_REFERENCE = 64 * 1024;
+const BY_REFERENCE = Number(process.env.WSZ_BYREF ?? 64 * 1024);
 
 const CONNECTION = Symbol('wsz.connection');
 type TaggedSocket = Socket & { [CONNECTION]: Connection };
@@ -114,7 +114,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
   /** Every chunk the socket reads. */
   data(chunk: Buffer): void {
     if (this.phase === Phase.Open) {
-      const reader = this.reader!;
+      const reader = this.reader ?? this.startReading();
       if (reader.failed) return; // after a close frame or a protocol error, input is discarded
       this.inData = true;
       const error = reader.push(chunk);
@@ -199,15 +199,19 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     this.handshake = null;
     this.conn.protocol = handshake.protocol;
     this.socket.write(switchingProtocolsResponse(this.key, handshake.protocol, handshake.responseHeaders), 'latin1');
+    this.key = ''; // a slice of the request head: keeping it would keep the whole head alive
     this.phase = Phase.Open;
-    const config = this.server.config;
-    this.assembler = new MessageAssembler(this, { maxMessageSize: config.maxMessageSize, buffers: this.server.pool });
-    this.reader = new FrameReader(this.assembler, { role: 'server' });
     this.server.dispatcher.afterInit(this);
     const leftover = this.leftover;
     this.leftover = null;
     if (leftover) for (const chunk of leftover) this.data(chunk);
     if (!this.pausedByHooks) this.socket.resume();
+  }
+
+  /** The frame reader and message assembler, made on the first frame bytes: idle connections never pay for them. */
+  private startReading(): FrameReader {
+    this.assembler = new MessageAssembler(this, { maxMessageSize: this.server.config.maxMessageSize, buffers: this.server.pool });
+    return (this.reader = new FrameReader(this.assembler, { role: 'server' }));
   }
 
   private initRefused(error: unknown): void {
