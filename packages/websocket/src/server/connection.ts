@@ -42,7 +42,7 @@ const enum Phase {
 }
 
 /** Payloads from this size up are written by reference instead of copied into the batch. */
-const BY_REFERENCE = Number(process.env.WSZ_BYREF ?? 64 * 1024);
+const BY_REFERENCE = 64 * 1024;
 
 const CONNECTION = Symbol('wsz.connection');
 type TaggedSocket = Socket & { [CONNECTION]: Connection };
