@@ -1,15 +1,10 @@
 /**
  * Echo server: text comes back as text, binary as binary.
- *   PORT=9001 pnpm echo        (env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count)
+ *   PORT=9001 pnpm echo
+ * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline).
  */
-import { Handler, Server, type MessageType } from 'wsz';
-
-class Echo extends Handler {
-  clientMessage(data: Buffer, type: MessageType): void {
-    if (type === 'text') this.conn.writeText(data);
-    else this.conn.writeBin(data);
-  }
-}
+import { Server } from 'wsz';
+import { Echo } from './handler.js';
 
 const env = process.env;
 const server = new Server(Echo, {
@@ -23,6 +18,7 @@ const server = new Server(Echo, {
 const address = await server.listen();
 console.log(`echo server listening on ${typeof address === 'string' ? address : `${address.address}:${address.port}`}`);
 
+// Ctrl-C or a TERM: close every connection with 1001, run their close hooks, end the workers.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     server.stop().then(() => process.exit(0));

@@ -47,7 +47,7 @@ export function recordingHandler(events: Events, b: Behaviour = {}): new () => H
 
 /** Starts a server on an ephemeral 127.0.0.1 port; returns it and its port. */
 export async function startServer(HandlerClass: new () => HandlerHooks<unknown>, config: ServerConfig = {}, app?: unknown): Promise<{ server: Server<HandlerHooks<unknown>>; port: number }> {
-  const server = new Server(HandlerClass, { port: 0, logLevel: 'silent', closeTimeout: 1000, ...config });
+  const server = new Server(HandlerClass, { port: 0, logLevel: 'silent', closeTimeout: 1000, ...config, threadPool: { count: 0, ...config.threadPool } });
   const address = (await server.listen(app)) as AddressInfo;
   return { server, port: address.port };
 }

@@ -36,11 +36,11 @@ export interface ServerConfig {
     largePool?: number;
   };
   threadPool?: {
-    /** Worker threads running handlers; 0 runs them on the I/O thread (default 0 until worker threads land). */
+    /** Worker threads running handlers; 0 runs them on the I/O thread (default 4). */
     count?: number;
     /** Messages waiting for a worker before reading pauses (default 500). */
     backlog?: number;
-    /** Per-worker buffer size in bytes (default 32768). */
+    /** Bytes of shared memory per worker and direction for payloads crossing threads (default 32768). */
     bufferSize?: number;
   };
   /** Milliseconds to wait for the peer's side of a close handshake before dropping the TCP connection (default 5000). */
@@ -137,7 +137,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     },
     buffers: { smallSize, smallPool, largeSize, largePool: integer('buffers.largePool', bf.largePool, 8, 0) },
     threadPool: {
-      count: integer('threadPool.count', tp.count, 0, 0, 256),
+      count: integer('threadPool.count', tp.count, 4, 0, 256),
       backlog: integer('threadPool.backlog', tp.backlog, 500, 1),
       bufferSize: integer('threadPool.bufferSize', tp.bufferSize, 32768, 1024),
     },

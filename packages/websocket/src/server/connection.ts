@@ -41,7 +41,10 @@ const enum Phase {
   Done,
 }
 
-/** Payloads from this size up are written by reference instead of copied into the batch. */
+/**
+ * Payloads from this size up are written by reference instead of copied into the batch, unless
+ * they live in memory that is reused (a pooled buffer, a worker's shared ring).
+ */
 const BY_REFERENCE = 64 * 1024;
 
 const CONNECTION = Symbol('wsz.connection');
@@ -311,7 +314,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
       const buf = outbox.reserve(frameHeaderLength(length, false) + length);
       const at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
       outbox.commit(at + buf.write(data, at, 'utf8'));
-    } else if (data.length >= BY_REFERENCE && !this.server.pool.owns(data)) {
+    } else if (data.length >= BY_REFERENCE && !this.server.pool.owns(data) && !(data.buffer instanceof SharedArrayBuffer)) {
       const buf = outbox.reserve(10);
       outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin }));
       outbox.flush(this.socket, data);

@@ -1,5 +1,5 @@
 import type { MessageType } from '../protocol/opcodes.js';
-import type { Conn } from './conn.js';
+import type { Conn, ConnTransport } from './conn.js';
 import type { Handshake } from './handshake.js';
 
 /**
@@ -7,7 +7,7 @@ import type { Handshake } from './handshake.js';
  * dispatcher may keep per-connection state in, and the means to release buffers, fail the
  * connection, and stop or resume reading. Implemented by the server's Connection.
  */
-export interface DispatchTarget {
+export interface DispatchTarget extends ConnTransport {
   readonly conn: Conn;
   /** Per-connection state owned by the dispatcher (the handler, its queue, ...). */
   slot: unknown;
@@ -40,8 +40,14 @@ export interface Dispatcher {
   ping(target: DispatchTarget, data: Buffer): void;
   pong(target: DispatchTarget, data: Buffer): void;
   clientClose(target: DispatchTarget, code: number, reason: string): void;
-  /** The connection ended: run `close` once, after every hook already queued. */
-  closed(target: DispatchTarget): void;
+  /** The connection ended: run `close` once, after every hook already queued; then call `done`. */
+  closed(target: DispatchTarget, done?: () => void): void;
   /** Resolves once every `close` hook started so far has settled. */
   idle(): Promise<void>;
+  /** Prepares to run hooks (starts worker threads); `app` is what `listen(app)` was given. */
+  start(app: unknown): Promise<void>;
+  /** Releases what `start` took (ends worker threads). */
+  stop(): Promise<void>;
+  /** Messages handed to hooks and not yet finished. */
+  readonly queued: number;
 }

@@ -57,10 +57,25 @@ export type AppOf<H> = H extends { app: infer A } ? A : H extends { init(h: Hand
  * ```
  */
 export abstract class Handler<App = unknown> implements HandlerHooks<App> {
+  /**
+   * The URL of the module that defines (and exports) this class, for worker threads to import it:
+   * `static module = import.meta.url`. Required when `threadPool.count` is above 0.
+   */
+  static module?: string;
+
   /** This handler's connection (set by the server before `init`). */
   conn!: Conn;
   /** The app given to `listen(app)` (set by the server before `init`). */
   app!: App;
 
   abstract clientMessage(data: Buffer, type: MessageType): HookResult;
+}
+
+// A brand that survives two copies of the library (a worker may load src/ while the app loads dist/).
+const HANDLER_BRAND = Symbol.for('wsz.handler');
+(Handler.prototype as unknown as Record<symbol, boolean>)[HANDLER_BRAND] = true;
+
+/** True for instances of {@link Handler} from any copy of the library. */
+export function isHandler(value: unknown): value is Handler<unknown> {
+  return (value as Record<symbol, unknown> | null)?.[HANDLER_BRAND] === true;
 }

@@ -72,8 +72,12 @@ export class Handshake {
   /** Extra headers `init` added to the 101 response. */
   readonly responseHeaders: Array<[string, string]> = [];
 
+  /** @internal The request this handshake was built from (sent to a worker thread as is). */
+  readonly request: UpgradeRequest;
+
   /** Built by the server from a validated upgrade request. */
   constructor(request: UpgradeRequest, remoteAddress: string, remotePort: number, maxHeaders: number) {
+    this.request = request;
     this.method = request.method;
     this.url = request.target;
     const q = request.target.indexOf('?');

@@ -5,7 +5,8 @@ import { resolveConfig, type ResolvedConfig, type ServerConfig } from './config.
 import { Connection, type ServerCore } from './connection.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { AppOf, HandlerClass, HandlerHooks } from './handler.js';
-import { InlineDispatcher } from './inline-dispatcher.js';
+import { HookRunner } from './hook-runner.js';
+import { ThreadDispatcher } from '../threads/thread-dispatcher.js';
 import { scopedLogger, type Logger } from './log.js';
 
 /** Counters a server keeps; see {@link Server.stats}. */
@@ -16,6 +17,8 @@ export interface ServerStats {
   upgraded: number;
   /** Buffer pool counters: hits, misses, one-off (dynamic) allocations, and free buffers on hand. */
   pool: { hits: number; misses: number; dynamic: number; freeSmall: number; freeLarge: number };
+  /** Messages handed to handlers and not finished yet (waiting for a worker, or behind an async hook). */
+  queued: number;
 }
 
 /**
@@ -44,6 +47,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   private listener: NetServer | null = null;
   private nextId = 1;
   private stopping: Promise<void> | null = null;
+  private starting = false;
 
   /**
    * @param HandlerClass the handler class; the server calls `new HandlerClass()` per connection
@@ -56,19 +60,38 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     this.config = resolveConfig(config);
     this.log = scopedLogger('wsz', this.config.logLevel, this.config.logger);
     this.pool = new BufferPool(this.config.buffers);
-    if (this.config.threadPool.count > 0) {
-      this.log.warn(`threadPool.count ${this.config.threadPool.count}: worker threads are not available yet; handlers run on the I/O thread`);
-    }
-    this.dispatcher = new InlineDispatcher(HandlerClass, this.config.threadPool.backlog);
+    this.dispatcher =
+      this.config.threadPool.count > 0
+        ? new ThreadDispatcher(HandlerClass, this.config, this.log)
+        : new HookRunner(HandlerClass, this.config.threadPool.backlog);
   }
 
   /**
    * Starts listening; `app` reaches every handler's `init` (and `this.app` on {@link Handler}s).
    * Resolves with the bound address once the server accepts connections.
    */
-  listen(app?: AppOf<H>): Promise<AddressInfo | string> {
-    if (this.listener) return Promise.reject(new Error('server.listen(): this server is already listening; create another Server to listen twice'));
+  async listen(app?: AppOf<H>): Promise<AddressInfo | string> {
+    if ((globalThis as Record<symbol, unknown>)[Symbol.for('wsz.inWorker')]) {
+      throw new Error(
+        'server.listen() ran inside a wsz handler thread: worker threads import the module that defines your handler class, ' +
+          'and that module starts a server when imported. Move the handler class to a module of its own, or start the server only ' +
+          "when `isMainThread` (from 'node:worker_threads') is true.",
+      );
+    }
+    if (this.listener || this.starting) throw new Error('server.listen(): this server is already listening; create another Server to listen twice');
+    this.starting = true;
     this.app = app;
+    try {
+      await this.dispatcher.start(app);
+      return await this.bind();
+    } catch (error) {
+      this.starting = false;
+      await this.dispatcher.stop();
+      throw error;
+    }
+  }
+
+  private bind(): Promise<AddressInfo | string> {
     const listener = createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.accept(socket));
     this.listener = listener;
     const { unixPath, port, address } = this.config;
@@ -113,6 +136,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       connections: this.connections.size,
       upgraded: this.upgraded,
       pool: { ...this.pool.stats, freeSmall: free.small, freeLarge: free.large },
+      queued: this.dispatcher.queued,
     };
   }
 
@@ -125,6 +149,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     for (const c of this.connections) c.destroy();
     await closed;
     await this.dispatcher.idle();
+    await this.dispatcher.stop();
     this.log.info('stopped');
   }
 

@@ -1,6 +1,6 @@
 import type { MessageType } from '../protocol/opcodes.js';
 import type { Dispatcher, DispatchTarget } from './dispatcher.js';
-import { Handler, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
+import { isHandler, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
 import type { Handshake } from './handshake.js';
 
 const enum Kind {
@@ -27,6 +27,8 @@ class Slot {
   handler: HandlerHooks<unknown>;
   busy = false;
   closed = false;
+  /** Called when the close hook has settled. */
+  onClosed: (() => void) | undefined = undefined;
   queue: Pending[] | null = null;
   constructor(handler: HandlerHooks<unknown>) {
     this.handler = handler;
@@ -38,12 +40,13 @@ function isPromise(value: unknown): value is Promise<void> {
 }
 
 /**
- * Runs hooks on the I/O thread (`threadPool.count = 0`). A hook that returns synchronously costs
- * a direct call; one that returns a promise makes the connection's later events wait in a queue
- * until it settles, so hooks of one connection never overlap. When `backlog` events are waiting,
- * the connection stops reading until the queue drains.
+ * Runs a handler's hooks, in order per connection: on the I/O thread when `threadPool.count` is 0
+ * (it is then the server's dispatcher), and inside each worker thread otherwise (fed by the thread
+ * pool). A hook that returns synchronously costs a direct call; one that returns a promise makes
+ * the connection's later events wait in a queue until it settles, so hooks of one connection never
+ * overlap. When `backlog` events are waiting, the target is asked to stop reading until it drains.
  */
-export class InlineDispatcher implements Dispatcher {
+export class HookRunner implements Dispatcher {
   readonly hooks: Dispatcher['hooks'];
   private readonly HandlerClass: HandlerClass;
   private readonly backlog: number;
@@ -63,9 +66,9 @@ export class InlineDispatcher implements Dispatcher {
 
   open(target: DispatchTarget, handshake: Handshake, app: unknown): void | Promise<void> {
     const handler: HandlerHooks<unknown> = new this.HandlerClass();
-    if (handler instanceof Handler) {
-      (handler as Handler).conn = target.conn;
-      (handler as Handler).app = app;
+    if (isHandler(handler)) {
+      handler.conn = target.conn;
+      handler.app = app;
     }
     const result = (handler as HandlerHooks<unknown>).init?.(handshake, target.conn, app);
     if (isPromise(result)) {
@@ -96,17 +99,33 @@ export class InlineDispatcher implements Dispatcher {
     this.run(target, Kind.ClientClose, null, 'binary', false, code, reason);
   }
 
-  closed(target: DispatchTarget): void {
+  closed(target: DispatchTarget, done?: () => void): void {
     const slot = target.slot as Slot | null;
-    if (!slot || slot.closed) return;
+    if (!slot || slot.closed) {
+      done?.();
+      return;
+    }
     slot.closed = true;
+    slot.onClosed = done;
     this.closing++;
     // Events still waiting will never matter: the peer is gone. Only `close` remains to run.
     if (slot.queue) {
       for (const p of slot.queue) if (p.owned && p.data) target.releaseMessage(p.data);
+      this.queued -= slot.queue.length;
       slot.queue = null;
     }
     this.run(target, Kind.Close, null, 'binary', false, 0, '');
+  }
+
+  /** Messages waiting behind an unsettled hook, over all connections. */
+  queued = 0;
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    return Promise.resolve();
   }
 
   idle(): Promise<void> {
@@ -123,6 +142,7 @@ export class InlineDispatcher implements Dispatcher {
     if (slot.busy) {
       const queue = (slot.queue ??= []);
       queue.push({ kind, data, type, owned, code, reason });
+      this.queued++;
       if (queue.length === this.backlog) target.pauseReading();
       return;
     }
@@ -170,6 +190,7 @@ export class InlineDispatcher implements Dispatcher {
     if (failed) target.hookFailed(hookName(kind), error);
     if (kind === Kind.ClientClose) target.clientCloseDone(code);
     if (kind === Kind.Close) {
+      slot.onClosed?.();
       if (--this.closing === 0) for (const w of this.idleWaiters.splice(0)) w();
       return;
     }
@@ -177,6 +198,7 @@ export class InlineDispatcher implements Dispatcher {
     const queue = slot.queue;
     if (queue && queue.length > 0) {
       const next = queue.shift()!;
+      this.queued--;
       if (queue.length === this.backlog - 1) target.resumeReading();
       this.invoke(target, slot, next.kind, next.data, next.type, next.owned, next.code, next.reason);
     }

@@ -1,0 +1,55 @@
+/**
+ * The batches the I/O thread and the workers exchange: one postMessage per direction per tick,
+ * carrying a flat array of numbers (cheap to clone) and a side list for the rare values that are
+ * not numbers (handshakes, reasons, payloads that did not fit in the ring).
+ *
+ * Each record is `kind, connection id, ...fields`; a payload is `offset, length` in the ring, or
+ * `-1, index` into `extra` when it travels as a copy.
+ */
+export interface Batch {
+  records: number[];
+  extra: unknown[];
+}
+
+/** I/O thread -> worker. */
+export const ToWorker = {
+  /** id, extra index of { request, remoteAddress, remotePort } */
+  Open: 1,
+  AfterInit: 2,
+  /** id, binary (0/1), offset, length */
+  Message: 3,
+  /** id, offset, length */
+  Ping: 4,
+  Pong: 5,
+  /** id, code, extra index of reason */
+  ClientClose: 6,
+  Closed: 7,
+  /** (no id) ring position the batch ends at */
+  End: 8,
+} as const;
+
+/** Worker -> I/O thread. */
+export const FromWorker = {
+  /** id, extra index of { protocol, headers } */
+  InitOk: 1,
+  /** id, status, extra index of { message, headers } */
+  InitFailed: 2,
+  /** id, opcode, fin (0/1), offset, length */
+  Frame: 3,
+  /** id, extra index of the encoded close payload (Uint8Array) */
+  Close: 4,
+  /** id, code */
+  ClientCloseDone: 5,
+  /** id, extra index of { hook, message } */
+  HookFailed: 6,
+  /** id: the close hook settled */
+  CloseDone: 7,
+  /** (no id) events finished since the last batch, inbound ring position released */
+  Progress: 8,
+  /** id */
+  PauseReading: 9,
+  ResumeReading: 10,
+} as const;
+
+/** Sent once by a worker when it is ready, or when it could not load the handler. */
+export type WorkerHello = { ready: true } | { ready: false; error: string };

@@ -1,0 +1,346 @@
+import { Worker } from 'node:worker_threads';
+import { CloseCode } from '../protocol/close-codes.js';
+import { HandshakeError } from '../protocol/errors.js';
+import { encodeClosePayload } from '../protocol/frame-writer.js';
+import type { MessageType } from '../protocol/opcodes.js';
+import type { ResolvedConfig } from '../server/config.js';
+import type { Dispatcher, DispatchTarget } from '../server/dispatcher.js';
+import type { HandlerClass, HandlerHooks } from '../server/handler.js';
+import type { Handshake } from '../server/handshake.js';
+import type { Logger } from '../server/log.js';
+import { FromWorker, ToWorker, type Batch, type WorkerHello } from './messages.js';
+import { RingReader, RingWriter, ringMemory } from './ring.js';
+import type { WorkerData } from './worker-main.js';
+import { workerLaunch, type WorkerLaunch } from './worker-launch.js';
+
+/** One worker thread as the I/O thread sees it. */
+class WorkerHandle {
+  readonly index: number;
+  readonly worker: Worker;
+  readonly inbound: RingWriter;
+  readonly outbound: RingReader;
+  readonly targets = new Map<number, DispatchTarget>();
+  records: number[] = [];
+  extra: unknown[] = [];
+  /** Messages sent and not yet finished by the worker. */
+  pending = 0;
+  paused = false;
+  ready = false;
+  dead = false;
+
+  constructor(index: number, worker: Worker, inbound: RingWriter, outbound: RingReader) {
+    this.index = index;
+    this.worker = worker;
+    this.inbound = inbound;
+    this.outbound = outbound;
+  }
+
+  attach(value: unknown): number {
+    return this.extra.push(value) - 1;
+  }
+}
+
+interface PendingInit {
+  handshake: Handshake;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Runs hooks on a pool of worker threads. Each connection belongs to one worker for its whole
+ * life (the least loaded when it arrives); its events travel in per-tick batches, payloads
+ * through a shared-memory ring. When `backlog` messages wait on a worker, the connections it owns
+ * stop reading until it catches up, so memory stays bounded whatever the clients send.
+ */
+export class ThreadDispatcher implements Dispatcher {
+  readonly hooks: Dispatcher['hooks'];
+  private readonly config: ResolvedConfig;
+  private readonly log: Logger;
+  private readonly launch: WorkerLaunch;
+  private readonly handles: WorkerHandle[] = [];
+  private readonly inits = new Map<number, PendingInit>();
+  private readonly closeDone = new Map<number, () => void>();
+  private app: unknown;
+  private flushScheduled = false;
+  private stopping = false;
+  private closing = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, config: ResolvedConfig, log: Logger) {
+    this.config = config;
+    this.log = log;
+    const p = HandlerClass.prototype as HandlerHooks<unknown>;
+    this.hooks = {
+      clientPing: typeof p.clientPing === 'function',
+      clientPong: typeof p.clientPong === 'function',
+      clientClose: typeof p.clientClose === 'function',
+    };
+    this.launch = workerLaunch(HandlerClass, config.threadPool.count);
+  }
+
+  get queued(): number {
+    let n = 0;
+    for (const h of this.handles) n += h.pending;
+    return n;
+  }
+
+  async start(app: unknown): Promise<void> {
+    this.app = this.launch.cloneableApp(app);
+    const started = await Promise.allSettled(Array.from({ length: this.config.threadPool.count }, (_, i) => this.spawn(i)));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await this.stop();
+      throw failed.reason;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.handles.map((h) => h.worker.terminate()));
+  }
+
+  private spawn(index: number): Promise<void> {
+    const inbound = ringMemory(this.config.threadPool.bufferSize);
+    const outbound = ringMemory(this.config.threadPool.bufferSize);
+    const data: WorkerData = {
+      moduleUrl: this.launch.moduleUrl,
+      exportName: this.launch.exportName,
+      app: this.app,
+      index,
+      inbound,
+      outbound,
+      backlog: this.config.threadPool.backlog,
+      maxHeaders: this.config.handshake.maxHeaders,
+      logLevel: this.config.logLevel,
+    };
+    const worker = new Worker(this.launch.bootstrap, { eval: true, workerData: data, execArgv: this.launch.execArgv });
+    const handle = new WorkerHandle(index, worker, new RingWriter(inbound.buffer, inbound.control), new RingReader(outbound.buffer, outbound.control));
+    this.handles[index] = handle;
+    return new Promise((resolve, reject) => {
+      worker.once('message', (hello: WorkerHello) => {
+        if (!hello.ready) {
+          handle.dead = true;
+          void worker.terminate();
+          reject(new Error(`handler worker ${index} could not start: ${hello.error}`));
+          return;
+        }
+        handle.ready = true;
+        worker.on('message', (batch: Batch) => this.fromWorker(handle, batch));
+        resolve();
+      });
+      worker.on('error', (error) => {
+        if (!handle.ready) reject(new Error(`handler worker ${index} could not start: ${error.message}`));
+        else this.crashed(handle, error.message);
+      });
+      worker.on('exit', (code) => {
+        if (!handle.ready) reject(new Error(`handler worker ${index} exited with code ${code} while starting`));
+        else this.crashed(handle, `exited with code ${code}`);
+      });
+    });
+  }
+
+  /** A worker died: its connections close with 1011 (their close hooks cannot run), a new worker takes its place. */
+  private crashed(handle: WorkerHandle, why: string): void {
+    if (handle.dead) return;
+    handle.dead = true;
+    if (this.stopping) return;
+    this.log.error(`handler worker ${handle.index} crashed (${why}); closing its ${handle.targets.size} connections with 1011 and starting a new worker`);
+    for (const [id, target] of handle.targets) {
+      const init = this.inits.get(id);
+      if (init) {
+        this.inits.delete(id);
+        init.reject(new HandshakeError(503, 'handler thread restarting; try again'));
+      }
+      target.slot = null;
+      target.sendClose(encodeClosePayload(CloseCode.InternalError, 'handler thread crashed'));
+      if (this.closeDone.has(id)) this.finishClose(id);
+    }
+    handle.targets.clear();
+    this.spawn(handle.index).catch((error: Error) => this.log.error(`could not replace handler worker ${handle.index}: ${error.message}`));
+  }
+
+  private pick(): WorkerHandle | undefined {
+    let best: WorkerHandle | undefined;
+    for (const h of this.handles) {
+      if (!h || !h.ready || h.dead) continue;
+      if (!best || h.pending < best.pending || (h.pending === best.pending && h.targets.size < best.targets.size)) best = h;
+    }
+    return best;
+  }
+
+  private send(handle: WorkerHandle, ...fields: number[]): void {
+    for (const f of fields) handle.records.push(f);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // After the poll phase: every socket read in this loop turn goes out in one batch per worker.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const h of this.handles) {
+      if (!h || h.records.length === 0) continue;
+      h.records.push(ToWorker.End, h.inbound.position);
+      if (!h.dead) h.worker.postMessage({ records: h.records, extra: h.extra } satisfies Batch);
+      h.records = [];
+      h.extra = [];
+    }
+  }
+
+  /** Copies a payload into the worker's ring (or the batch, when the ring is full): `offset, length`. */
+  private payload(h: WorkerHandle, data: Buffer): [number, number] {
+    const offset = h.inbound.allocate(data.length);
+    if (offset >= 0) {
+      h.inbound.bytesView.set(data, offset);
+      return [offset, data.length];
+    }
+    return [-1, h.attach(Buffer.from(data))];
+  }
+
+  private handleOf(target: DispatchTarget): WorkerHandle | null {
+    const h = target.slot as WorkerHandle | null;
+    return h && !h.dead ? h : null;
+  }
+
+  open(target: DispatchTarget, handshake: Handshake): Promise<void> {
+    const h = this.pick();
+    if (!h) return Promise.reject(new HandshakeError(503, 'no handler thread available; try again'));
+    const id = target.conn.id;
+    target.slot = h;
+    h.targets.set(id, target);
+    this.send(h, ToWorker.Open, id, h.attach({ request: handshake.request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort }));
+    return new Promise((resolve, reject) => this.inits.set(id, { handshake, resolve, reject }));
+  }
+
+  afterInit(target: DispatchTarget): void {
+    const h = this.handleOf(target);
+    if (h) this.send(h, ToWorker.AfterInit, target.conn.id);
+  }
+
+  message(target: DispatchTarget, data: Buffer, type: MessageType, owned: boolean): void {
+    const h = this.handleOf(target);
+    if (h) {
+      const [offset, length] = this.payload(h, data);
+      this.send(h, ToWorker.Message, target.conn.id, type === 'binary' ? 1 : 0, offset, length);
+      if (++h.pending >= this.config.threadPool.backlog && !h.paused) {
+        h.paused = true;
+        for (const t of h.targets.values()) t.pauseReading();
+      }
+    }
+    if (owned) target.releaseMessage(data); // copied: the I/O thread's buffer is free again
+  }
+
+  ping(target: DispatchTarget, data: Buffer): void {
+    const h = this.handleOf(target);
+    if (h) this.send(h, ToWorker.Ping, target.conn.id, ...this.payload(h, data));
+  }
+
+  pong(target: DispatchTarget, data: Buffer): void {
+    const h = this.handleOf(target);
+    if (h) this.send(h, ToWorker.Pong, target.conn.id, ...this.payload(h, data));
+  }
+
+  clientClose(target: DispatchTarget, code: number, reason: string): void {
+    const h = this.handleOf(target);
+    if (h) this.send(h, ToWorker.ClientClose, target.conn.id, code, h.attach(reason));
+    else target.clientCloseDone(code);
+  }
+
+  closed(target: DispatchTarget, done?: () => void): void {
+    const h = this.handleOf(target);
+    const id = target.conn.id;
+    if (!h || !h.targets.has(id)) {
+      done?.();
+      return;
+    }
+    this.closing++;
+    this.closeDone.set(id, done ?? (() => {}));
+    this.send(h, ToWorker.Closed, id);
+  }
+
+  idle(): Promise<void> {
+    if (this.closing === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private finishClose(id: number): void {
+    const done = this.closeDone.get(id);
+    if (!done) return;
+    this.closeDone.delete(id);
+    done();
+    if (--this.closing === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private fromWorker(h: WorkerHandle, { records: r, extra }: Batch): void {
+    let released = -1;
+    for (let i = 0; i < r.length; ) {
+      const kind = r[i++]!;
+      if (kind === FromWorker.Progress) {
+        const done = r[i++]!;
+        released = r[i++]!;
+        h.pending -= done;
+        if (h.paused && h.pending < this.config.threadPool.backlog) {
+          h.paused = false;
+          for (const t of h.targets.values()) t.resumeReading();
+        }
+        continue;
+      }
+      const id = r[i++]!;
+      const target = h.targets.get(id);
+      switch (kind) {
+        case FromWorker.Frame: {
+          const opcode = r[i++]!;
+          const fin = r[i++]! === 1;
+          const offset = r[i++]!;
+          const length = r[i++]!;
+          target?.sendFrame(opcode, offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer), fin);
+          break;
+        }
+        case FromWorker.InitOk: {
+          const init = this.inits.get(id);
+          this.inits.delete(id);
+          const result = extra[r[i++]!] as { protocol: string | undefined; headers: Array<[string, string]> };
+          if (init) {
+            init.handshake.protocol = result.protocol;
+            init.handshake.responseHeaders.push(...result.headers);
+            init.resolve();
+          }
+          break;
+        }
+        case FromWorker.InitFailed: {
+          const status = r[i++]!;
+          const info = extra[r[i++]!] as { message: string; headers: Record<string, string> };
+          h.targets.delete(id);
+          const init = this.inits.get(id);
+          this.inits.delete(id);
+          init?.reject(new HandshakeError(status, info.message, info.headers));
+          break;
+        }
+        case FromWorker.Close:
+          target?.sendClose(Buffer.from(extra[r[i++]!] as Uint8Array));
+          break;
+        case FromWorker.ClientCloseDone:
+          target?.clientCloseDone(r[i++]!);
+          break;
+        case FromWorker.HookFailed: {
+          const info = extra[r[i++]!] as { hook: string; message: string };
+          target?.hookFailed(info.hook, info.message);
+          break;
+        }
+        case FromWorker.CloseDone:
+          h.targets.delete(id);
+          this.finishClose(id);
+          break;
+        case FromWorker.PauseReading:
+          target?.pauseReading();
+          break;
+        case FromWorker.ResumeReading:
+          if (!h.paused) target?.resumeReading();
+          break;
+      }
+    }
+    // Frames were copied into connections' outboxes above: the worker may reuse that ring space.
+    if (released >= 0) h.outbound.release(released);
+  }
+}

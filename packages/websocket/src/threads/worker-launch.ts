@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { HandlerClass, HandlerHooks } from '../server/handler.js';
+
+/** How to start a handler worker: its entry module, Node flags, and where the handler class lives. */
+export interface WorkerLaunch {
+  /** JavaScript run as the worker's script: loads a TypeScript loader when needed, then the entry. */
+  bootstrap: string;
+  execArgv: string[];
+  moduleUrl: string;
+  exportName: string;
+  /** The app as workers receive it (a structured clone), or a clear error when that cannot be. */
+  cloneableApp(app: unknown): unknown;
+}
+
+const TS = /\.[cm]?tsx?$/;
+
+/** The URL of tsx's ESM API (its `register()` installs TypeScript hooks in the calling thread), or null. */
+function tsxApi(): string | null {
+  for (const from of [import.meta.url, pathToFileURL(join(process.cwd(), 'noop.js')).href]) {
+    try {
+      const path = createRequire(from).resolve('tsx/esm/api');
+      const esm = path.replace(/\.cjs$/, '.mjs');
+      return pathToFileURL(existsSync(esm) ? esm : path).href;
+    } catch {
+      // not resolvable from there
+    }
+  }
+  return null;
+}
+
+/**
+ * Works out how workers will load `HandlerClass`, or throws an error that says what to do.
+ * Workers import the module named by the class's `static module = import.meta.url` and take the
+ * export of the class's name. TypeScript (the app under tsx, or this library from source under a
+ * test runner) needs a TypeScript loader in the worker: the app's own flags are passed on, and
+ * `--import tsx` is added when they have none.
+ */
+export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, count: number): WorkerLaunch {
+  const name = HandlerClass.name || 'the handler class';
+  const moduleUrl = (HandlerClass as unknown as { module?: unknown }).module;
+  if (typeof moduleUrl !== 'string' || moduleUrl === '') {
+    throw new TypeError(
+      `threadPool.count is ${count}, so handlers run on worker threads, which import the module that defines ${name}. ` +
+        `Add \`static module = import.meta.url;\` to class ${name} and export the class, or set threadPool.count: 0 to run handlers on the I/O thread.`,
+    );
+  }
+  const fromSource = TS.test(import.meta.url);
+  const entry = new URL(fromSource ? './worker-main.ts' : './worker-main.js', import.meta.url).href;
+  // Module hooks registered by --import do not reach worker threads on Node 20: a worker that must
+  // load TypeScript registers tsx itself, before importing anything else.
+  let tsx: string | null = null;
+  if (fromSource || TS.test(moduleUrl)) {
+    tsx = tsxApi();
+    if (!tsx) {
+      throw new TypeError(
+        `${name} is defined in TypeScript (${moduleUrl}) and worker threads need tsx to load it: install tsx (npm i -D tsx), ` +
+          'compile the handler to JavaScript, or set threadPool.count: 0 to run handlers on the I/O thread.',
+      );
+    }
+  }
+  const execArgv = process.execArgv.filter((a, i, all) => !a.includes('tsx') && !(a === '--import' || a === '--require' ? all[i + 1]?.includes('tsx') : false));
+  if (fromSource && !execArgv.some((a) => a.includes('wsz-source'))) execArgv.push('--conditions=wsz-source');
+  const bootstrap =
+    `(async () => {` +
+    (tsx ? `(await import(${JSON.stringify(tsx)})).register();` : '') +
+    `await import(${JSON.stringify(entry)});` +
+    `})().catch((e) => require('node:worker_threads').parentPort.postMessage({ ready: false, error: String(e && e.stack || e) }));`;
+  const initThread = (HandlerClass as unknown as { initThread?: unknown }).initThread;
+  return {
+    bootstrap,
+    execArgv,
+    moduleUrl,
+    exportName: HandlerClass.name,
+    cloneableApp(app: unknown): unknown {
+      try {
+        return structuredClone(app);
+      } catch (error) {
+        if (typeof initThread === 'function') return undefined;
+        throw new TypeError(
+          `listen(app): the app cannot be copied to worker threads (${(error as Error).message}). ` +
+            `Give ${name} a \`static initThread(app, index)\` that builds each thread's app (a database pool, a socket), ` +
+            'pass only plain data, or set threadPool.count: 0 to run handlers on the I/O thread.',
+        );
+      }
+    },
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Entry point of a handler worker thread: imports the user's handler module, builds the thread's
+ * app, then runs hooks for the connections the I/O thread assigns to it, with the same HookRunner
+ * as inline mode.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { UpgradeRequest } from '../protocol/handshake.js';
+import type { HandlerClass, HandlerHooks } from '../server/handler.js';
+import { Handshake } from '../server/handshake.js';
+import { HookRunner } from '../server/hook-runner.js';
+import { scopedLogger, type LogLevel } from '../server/log.js';
+import { FromWorker, ToWorker, type Batch, type WorkerHello } from './messages.js';
+import { RingReader, RingWriter, type RingMemory } from './ring.js';
+import { WorkerOutbox, WorkerTarget } from './worker-target.js';
+
+/** What the I/O thread gives a worker at start. */
+export interface WorkerData {
+  moduleUrl: string;
+  exportName: string;
+  app: unknown;
+  index: number;
+  inbound: RingMemory;
+  outbound: RingMemory;
+  backlog: number;
+  maxHeaders: number;
+  logLevel: LogLevel | undefined;
+}
+
+/** Set while a wsz worker imports the handler module, so a Server started there can say what is wrong. */
+export const IN_WORKER = Symbol.for('wsz.inWorker');
+
+const data = workerData as WorkerData;
+const port = parentPort!;
+const log = scopedLogger(`wsz worker ${data.index}`, data.logLevel);
+
+async function loadHandler(): Promise<HandlerClass<HandlerHooks<unknown>>> {
+  (globalThis as Record<symbol, unknown>)[IN_WORKER] = true;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(data.moduleUrl)) as Record<string, unknown>;
+  } catch (error) {
+    const ts = /\.[cm]?tsx?$/.test(data.moduleUrl);
+    throw new Error(
+      `cannot import handler module ${data.moduleUrl} in a worker thread: ${(error as Error).message}` +
+        (ts ? '. It is TypeScript: run the app with tsx (`tsx app.ts` or `node --import tsx app.ts`), or compile it to JavaScript.' : ''),
+    );
+  }
+  const H = mod[data.exportName] ?? (mod.default as { name?: string } | undefined);
+  if (typeof H !== 'function' || (H.name !== data.exportName && mod[data.exportName] === undefined)) {
+    throw new Error(`handler module ${data.moduleUrl} does not export class ${data.exportName}: worker threads find the class by its exported name; add \`export\` to the class`);
+  }
+  return H as HandlerClass<HandlerHooks<unknown>>;
+}
+
+async function main(): Promise<void> {
+  const H = await loadHandler();
+  const init = (H as unknown as { initThread?: (app: unknown, index: number) => unknown }).initThread;
+  const app = typeof init === 'function' ? await init.call(H, data.app, data.index) : data.app;
+
+  const inbound = new RingReader(data.inbound.buffer, data.inbound.control);
+  const outbox = new WorkerOutbox(new RingWriter(data.outbound.buffer, data.outbound.control), (b) => port.postMessage(b));
+  const runner = new HookRunner(H, data.backlog);
+  const targets = new Map<number, WorkerTarget>();
+
+  // Inbound ring space is released batch by batch, in order, once every message of a batch is done.
+  interface Span {
+    end: number;
+    pending: number;
+    dispatched: boolean;
+  }
+  const spans: Span[] = [];
+  const spanOf = new WeakMap<Buffer, Span>();
+  const releaseSpans = (): void => {
+    while (spans.length > 0 && spans[0]!.dispatched && spans[0]!.pending === 0) inbound.release(spans.shift()!.end);
+  };
+  const release = (buffer: Buffer): void => {
+    outbox.messageDone();
+    const span = spanOf.get(buffer);
+    if (span && --span.pending === 0) releaseSpans();
+  };
+
+  const onBatch = ({ records: r, extra }: Batch): void => {
+    const span: Span = { end: 0, pending: 0, dispatched: false };
+    spans.push(span);
+    const payload = (offset: number, length: number): Buffer =>
+      offset >= 0 ? inbound.view(offset, length) : Buffer.from(extra[length] as Uint8Array);
+    for (let i = 0; i < r.length; ) {
+      const kind = r[i++]!;
+      if (kind === ToWorker.End) {
+        span.end = r[i++]!;
+        continue;
+      }
+      const id = r[i++]!;
+      switch (kind) {
+        case ToWorker.Open: {
+          const o = extra[r[i++]!] as { request: UpgradeRequest; remoteAddress: string; remotePort: number };
+          const target = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release);
+          targets.set(id, target);
+          const handshake = new Handshake(o.request, o.remoteAddress, o.remotePort, data.maxHeaders);
+          const ok = (): void => {
+            target.opened = true;
+            target.conn.protocol = handshake.protocol;
+            outbox.record(FromWorker.InitOk, id, outbox.attach({ protocol: handshake.protocol, headers: handshake.responseHeaders }));
+          };
+          const failed = (error: unknown): void => {
+            targets.delete(id);
+            const status = (error as { status?: unknown } | null)?.status;
+            if (typeof status === 'number' && status >= 400 && status <= 599) {
+              outbox.record(FromWorker.InitFailed, id, status, outbox.attach({ message: (error as Error).message || 'upgrade refused', headers: (error as { headers?: unknown }).headers ?? {} }));
+            } else {
+              log.warn(`connection ${id}: init threw; refusing the upgrade with 400`, error);
+              outbox.record(FromWorker.InitFailed, id, 400, outbox.attach({ message: 'upgrade refused by the server', headers: {} }));
+            }
+          };
+          try {
+            const pending = runner.open(target, handshake, app);
+            if (pending) pending.then(ok, failed);
+            else ok();
+          } catch (error) {
+            failed(error);
+          }
+          break;
+        }
+        case ToWorker.AfterInit:
+          runner.afterInit(targets.get(id)!);
+          break;
+        case ToWorker.Message: {
+          const binary = r[i++]!;
+          const buf = payload(r[i++]!, r[i++]!);
+          if (r[i - 2]! >= 0) {
+            span.pending++;
+            spanOf.set(buf, span);
+          }
+          runner.message(targets.get(id)!, buf, binary ? 'binary' : 'text', true);
+          break;
+        }
+        case ToWorker.Ping:
+          runner.ping(targets.get(id)!, payload(r[i++]!, r[i++]!));
+          break;
+        case ToWorker.Pong:
+          runner.pong(targets.get(id)!, payload(r[i++]!, r[i++]!));
+          break;
+        case ToWorker.ClientClose:
+          runner.clientClose(targets.get(id)!, r[i++]!, extra[r[i++]!] as string);
+          break;
+        case ToWorker.Closed: {
+          const target = targets.get(id);
+          targets.delete(id);
+          if (!target) break;
+          target.markClosed();
+          // The close hook is the connection's last: tell the I/O thread when it has settled.
+          runner.closed(target, () => outbox.record(FromWorker.CloseDone, id));
+          break;
+        }
+      }
+    }
+    span.dispatched = true;
+    releaseSpans();
+  };
+
+  port.on('message', onBatch);
+  port.postMessage({ ready: true } satisfies WorkerHello);
+}
+
+main().catch((error: unknown) => {
+  port.postMessage({ ready: false, error: error instanceof Error ? error.message : String(error) } satisfies WorkerHello);
+});

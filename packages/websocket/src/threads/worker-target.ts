@@ -1,0 +1,135 @@
+import { Conn, type WriteData } from '../server/conn.js';
+import type { DispatchTarget } from '../server/dispatcher.js';
+import type { Batch } from './messages.js';
+import { FromWorker } from './messages.js';
+import type { RingWriter } from './ring.js';
+
+/**
+ * What a worker sends to the I/O thread, gathered over one tick and posted as one batch: frames
+ * (payloads copied into the outbound ring), closes, hook failures and progress.
+ */
+export class WorkerOutbox {
+  private records: number[] = [];
+  private extra: unknown[] = [];
+  private scheduled = false;
+  /** Messages finished since the last batch (the I/O thread's backlog count). */
+  private done = 0;
+  private readonly ring: RingWriter;
+  private readonly post: (batch: Batch) => void;
+
+  constructor(ring: RingWriter, post: (batch: Batch) => void) {
+    this.ring = ring;
+    this.post = post;
+  }
+
+  record(...fields: number[]): void {
+    for (const f of fields) this.records.push(f);
+    this.schedule();
+  }
+
+  /** Adds a value to the batch's side list and returns its index. */
+  attach(value: unknown): number {
+    return this.extra.push(value) - 1;
+  }
+
+  frame(id: number, opcode: number, data: WriteData, fin: boolean): void {
+    const ring = this.ring;
+    const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    const offset = ring.allocate(length);
+    if (offset >= 0) {
+      if (typeof data === 'string') ring.bytesView.write(data, offset, 'utf8');
+      else ring.bytesView.set(data, offset);
+      this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, offset, length);
+    } else {
+      const copy = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
+      this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, -1, this.attach(copy));
+    }
+  }
+
+  messageDone(): void {
+    this.done++;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** Posts everything gathered this tick as one batch. */
+  flush(): void {
+    this.scheduled = false;
+    this.records.push(FromWorker.Progress, this.done, this.ring.position);
+    this.done = 0;
+    this.post({ records: this.records, extra: this.extra });
+    this.records = [];
+    this.extra = [];
+  }
+}
+
+/**
+ * A connection as a worker thread sees it: the public Conn's transport (writes go into the
+ * worker's outbox) and the hook runner's target (releases, failures, flow control go back to the
+ * I/O thread, which owns the socket).
+ */
+export class WorkerTarget implements DispatchTarget {
+  readonly conn: Conn;
+  slot: unknown = null;
+  /** `init` succeeded: writes are allowed. */
+  opened = false;
+  private closeSent = false;
+  private readonly id: number;
+  private readonly outbox: WorkerOutbox;
+  private readonly release: (data: Buffer) => void;
+
+  constructor(id: number, remoteAddress: string, remotePort: number, outbox: WorkerOutbox, release: (data: Buffer) => void) {
+    this.id = id;
+    this.outbox = outbox;
+    this.release = release;
+    this.conn = new Conn(id, remoteAddress, remotePort, this);
+  }
+
+  get closed(): boolean {
+    return this.closeSent;
+  }
+
+  /** The I/O thread reported the connection gone: later writes are dropped here already. */
+  markClosed(): void {
+    this.closeSent = true;
+  }
+
+  sendFrame(opcode: number, data: WriteData, fin: boolean): boolean {
+    if (!this.opened) throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
+    if (this.closeSent) return false;
+    this.outbox.frame(this.id, opcode, data, fin);
+    return true;
+  }
+
+  sendClose(payload: Buffer): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    this.outbox.record(FromWorker.Close, this.id, this.outbox.attach(payload));
+  }
+
+  releaseMessage(data: Buffer): void {
+    this.release(data);
+  }
+
+  hookFailed(hook: string, error: unknown): void {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.outbox.record(FromWorker.HookFailed, this.id, this.outbox.attach({ hook, message }));
+  }
+
+  clientCloseDone(code: number): void {
+    this.outbox.record(FromWorker.ClientCloseDone, this.id, code);
+  }
+
+  pauseReading(): void {
+    this.outbox.record(FromWorker.PauseReading, this.id);
+  }
+
+  resumeReading(): void {
+    this.outbox.record(FromWorker.ResumeReading, this.id);
+  }
+}
