@@ -14,7 +14,7 @@ describe('the built package', () => {
         this.conn.writeText(data);
       }
     }
-    const server = new wsz.Server(Echo, { port: 0, logLevel: 'silent' });
+    const server = new wsz.Server(Echo, { port: 0, logLevel: 'silent', threadPool: { count: 0 } });
     const { port } = (await server.listen()) as AddressInfo;
     const c = await RawClient.open(port);
     c.sendFrame(1, 'from dist');

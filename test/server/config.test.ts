@@ -16,7 +16,7 @@ describe('configuration', () => {
       maxMessageSize: 65536,
       handshake: { timeout: 10_000, maxSize: 1024, maxHeaders: 10, count: 32 },
       buffers: { smallSize: 2048, smallPool: null, largeSize: 4096, largePool: 8 },
-      threadPool: { backlog: 500 },
+      threadPool: { count: 4, backlog: 500, bufferSize: 32768 },
     });
   });
 
@@ -44,11 +44,11 @@ describe('configuration', () => {
   });
 
   it('reports the bound address and a clear error when the port is taken', async () => {
-    const a = new Server(Noop, { port: 0, logLevel: 'silent' });
+    const a = new Server(Noop, { port: 0, logLevel: 'silent', threadPool: { count: 0 } });
     const bound = await a.listen();
     expect(a.address).toEqual(bound);
     const port = (bound as { port: number }).port;
-    const b = new Server(Noop, { port, logLevel: 'silent' });
+    const b = new Server(Noop, { port, logLevel: 'silent', threadPool: { count: 0 } });
     await expect(b.listen()).rejects.toThrow(new RegExp(`cannot listen on 127.0.0.1:${port}: .*EADDRINUSE`));
     await a.stop();
   });

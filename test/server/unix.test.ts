@@ -16,7 +16,7 @@ describe('unixPath', () => {
   it('listens on a Unix socket, replacing a stale file, and echoes', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'wsz-')), 'ws.sock');
     writeFileSync(path, 'stale');
-    const server = new Server(Echo, { unixPath: path, logLevel: 'silent' });
+    const server = new Server(Echo, { unixPath: path, logLevel: 'silent', threadPool: { count: 0 } });
     expect(await server.listen()).toBe(path);
     const socket = connect(path);
     let got = Buffer.alloc(0);

@@ -38,7 +38,13 @@ export interface HandlerHooks<App = unknown> {
   close?(): HookResult;
 }
 
-/** A handler class: the server calls `new HandlerClass()` once per connection. */
+/**
+ * A handler class: the server calls `new HandlerClass()` once per connection. With worker threads
+ * (`threadPool.count` above 0) the class must be exported and say where it lives, so that workers
+ * can import it: `static module = import.meta.url`. It may also define
+ * `static initThread(app, index)`, run once per worker, returning that thread's app (for what
+ * cannot be copied to a thread, such as a database pool).
+ */
 export type HandlerClass<H extends HandlerHooks<any> = HandlerHooks<any>> = new () => H;
 
 /** The app type a handler expects from `listen(app)`. */
@@ -57,12 +63,6 @@ export type AppOf<H> = H extends { app: infer A } ? A : H extends { init(h: Hand
  * ```
  */
 export abstract class Handler<App = unknown> implements HandlerHooks<App> {
-  /**
-   * The URL of the module that defines (and exports) this class, for worker threads to import it:
-   * `static module = import.meta.url`. Required when `threadPool.count` is above 0.
-   */
-  static module?: string;
-
   /** This handler's connection (set by the server before `init`). */
   conn!: Conn;
   /** The app given to `listen(app)` (set by the server before `init`). */

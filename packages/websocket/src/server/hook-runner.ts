@@ -150,6 +150,11 @@ export class HookRunner implements Dispatcher {
   }
 
   private invoke(target: DispatchTarget, slot: Slot, kind: Kind, data: Buffer | null, type: MessageType, owned: boolean, code: number, reason: string): void {
+    if (kind === Kind.Message && target.closed) {
+      // RFC 6455 1.4: once our close frame is out, further data is discarded, whichever hook sent it.
+      this.settled(target, slot, kind, data, owned, code, undefined, false);
+      return;
+    }
     let result: HookResult;
     try {
       result = this.call(slot.handler, kind, data, type, code, reason);

@@ -65,6 +65,8 @@ export class ThreadDispatcher implements Dispatcher {
   private stopping = false;
   private closing = 0;
   private idleWaiters: Array<() => void> = [];
+  /** Upgrades waiting for a worker to be ready (all were restarting when they arrived). */
+  private readyWaiters: Array<() => void> = [];
 
   constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, config: ResolvedConfig, log: Logger) {
     this.config = config;
@@ -127,6 +129,7 @@ export class ThreadDispatcher implements Dispatcher {
         handle.ready = true;
         worker.on('message', (batch: Batch) => this.fromWorker(handle, batch));
         resolve();
+        for (const w of this.readyWaiters.splice(0)) w();
       });
       worker.on('error', (error) => {
         if (!handle.ready) reject(new Error(`handler worker ${index} could not start: ${error.message}`));
@@ -205,7 +208,11 @@ export class ThreadDispatcher implements Dispatcher {
 
   open(target: DispatchTarget, handshake: Handshake): Promise<void> {
     const h = this.pick();
-    if (!h) return Promise.reject(new HandshakeError(503, 'no handler thread available; try again'));
+    if (!h) {
+      if (this.stopping) return Promise.reject(new HandshakeError(503, 'server stopping'));
+      // Every worker is restarting: wait for one (the handshake timeout still bounds the wait).
+      return new Promise<void>((resolve) => this.readyWaiters.push(resolve)).then(() => this.open(target, handshake));
+    }
     const id = target.conn.id;
     target.slot = h;
     h.targets.set(id, target);

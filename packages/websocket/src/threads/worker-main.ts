@@ -39,9 +39,9 @@ async function loadHandler(): Promise<HandlerClass<HandlerHooks<unknown>>> {
   try {
     mod = (await import(data.moduleUrl)) as Record<string, unknown>;
   } catch (error) {
-    const ts = /\.[cm]?tsx?$/.test(data.moduleUrl);
+    const ts = /\.[cm]?tsx?$/.test(data.moduleUrl) && /file extension/i.test(String((error as Error).message));
     throw new Error(
-      `cannot import handler module ${data.moduleUrl} in a worker thread: ${(error as Error).message}` +
+      `cannot import handler module ${data.moduleUrl} in a worker thread: ${(error as Error).message.replace(/\.$/, '')}` +
         (ts ? '. It is TypeScript: run the app with tsx (`tsx app.ts` or `node --import tsx app.ts`), or compile it to JavaScript.' : ''),
     );
   }

@@ -1,0 +1,52 @@
+import type { AddressInfo } from 'node:net';
+import { BroadcastChannel } from 'node:worker_threads';
+import { Server, type HandlerClass, type HandlerHooks, type ServerConfig } from 'wsz';
+import { Recorder, type RecorderApp } from './recorder.js';
+
+/** The two ways to run handlers; end-to-end suites run in both. */
+export const MODES = [
+  { name: 'inline', threads: 0 },
+  { name: 'threads', threads: 2 },
+] as const;
+
+let nextChannel = 0;
+
+/** A running test server and the hook events its handlers reported, in order. */
+export interface Served {
+  server: Server<HandlerHooks<unknown>>;
+  port: number;
+  events: string[];
+  shared: SharedArrayBuffer;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a server on an ephemeral port with `threads` worker threads (0 = inline) running
+ * `HandlerClass` (a recorder) with behaviour `behaviour`.
+ */
+export async function serve(threads: number, opts: { behaviour?: string; handler?: HandlerClass<HandlerHooks<any>>; config?: ServerConfig; tag?: string } = {}): Promise<Served> {
+  const name = `wsz-test-${process.pid}-${nextChannel++}`;
+  const events: string[] = [];
+  const listener = new BroadcastChannel(name);
+  listener.onmessage = (e) => events.push((e as MessageEvent).data as string);
+  const shared = new SharedArrayBuffer(64);
+  const app: RecorderApp = { channel: name, behaviour: opts.behaviour, shared, tag: opts.tag };
+  const config = opts.config ?? {};
+  const server = new Server((opts.handler ?? Recorder) as HandlerClass<HandlerHooks<any>>, { port: 0, logLevel: 'silent', closeTimeout: 1000, ...config, threadPool: { count: threads, ...config.threadPool } });
+  const { port } = (await server.listen(app as never)) as AddressInfo;
+  return {
+    server,
+    port,
+    events,
+    shared,
+    async stop() {
+      await server.stop();
+      listener.close();
+    },
+  };
+}
+
+/** Opens gate `index` of a served app's shared memory. */
+export function openGate(shared: SharedArrayBuffer, index = 0): void {
+  Atomics.store(new Int32Array(shared), index, 1);
+}

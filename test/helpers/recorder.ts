@@ -1,0 +1,227 @@
+/**
+ * Handlers for end-to-end tests that run unchanged on the I/O thread and on worker threads: they
+ * report every hook call on a BroadcastChannel (which reaches the test from any thread) and take
+ * their behaviour by name from the app, since functions cannot cross to a worker.
+ */
+import { BroadcastChannel } from 'node:worker_threads';
+import { Handler, HandshakeError, type Conn, type Handshake, type MessageType } from 'wsz';
+
+/** The app every recorder expects from listen(app). */
+export interface RecorderApp {
+  /** BroadcastChannel name the test listens on. */
+  channel: string;
+  /** Key into {@link behaviours}; 'echo' when absent. */
+  behaviour?: string;
+  /** Shared memory for gates and rendezvous between the test and handlers. */
+  shared?: SharedArrayBuffer;
+  /** Free-form value tests read back. */
+  tag?: string;
+}
+
+const channels = new Map<string, BroadcastChannel>();
+function channel(name: string): BroadcastChannel {
+  let c = channels.get(name);
+  if (!c) {
+    c = new BroadcastChannel(name);
+    c.unref();
+    channels.set(name, c);
+  }
+  return c;
+}
+
+/** Waits until shared slot `index` is non-zero (the test opens the gate). */
+export async function gate(shared: SharedArrayBuffer, index = 0): Promise<void> {
+  const a = new Int32Array(shared);
+  while (Atomics.load(a, index) === 0) await new Promise((r) => setTimeout(r, 2));
+}
+
+type Hooks = {
+  init?(r: Recorder, h: Handshake): void | Promise<void>;
+  afterInit?(r: Recorder): void | Promise<void>;
+  message?(r: Recorder, data: Buffer, type: MessageType): void | Promise<void>;
+  ping?(r: Recorder, data: Buffer): void;
+  clientClose?(r: Recorder, code: number, reason: string): void;
+  close?(r: Recorder): void;
+};
+
+const BIG = Buffer.alloc(1 << 20);
+for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7) & 0xff;
+
+/** Named behaviours; the default (no entry) echoes. */
+export const behaviours: Record<string, Hooks> = {
+  asyncDelayed: {
+    async message(r, data) {
+      await new Promise((res) => setTimeout(res, data[0] === 0x61 ? 30 : 1));
+      r.conn.writeText(data);
+    },
+  },
+  asyncRandom: {
+    async message(r, data) {
+      await new Promise((res) => setTimeout(res, Math.random() * 3));
+      r.conn.writeText(data);
+    },
+  },
+  threeWrites: { message: (r) => { r.conn.write('1'); r.conn.writeBin(Buffer.from('2')); r.conn.writeText('3'); } },
+  fragmentedWrite: { message: (r) => { r.conn.writeFrame(1, 'ab', { fin: false }); r.conn.writeFrame(0, 'cd'); } },
+  bigWrite: { message: (r) => { r.conn.writeBin(BIG); } },
+  pingBack: { message: (r) => { r.conn.writePing('srv'); } },
+  pongPlus: { ping: (r, d) => { r.conn.writePong(Buffer.concat([d, Buffer.from('!')])); } },
+  answerClose: { clientClose: (r) => r.conn.close({ code: 1000, reason: 'see you' }) },
+  closeOnMessage: { message: (r) => r.conn.close({ code: 4000, reason: 'bye now' }) },
+  closeDefault: { message: (r) => r.conn.close() },
+  closeOnStop: { message: (r, d) => { if (d.toString() === 'stop') r.conn.close(); } },
+  closeValidation: {
+    message(r) {
+      const errors: string[] = [];
+      for (const args of [{ code: 1005 }, { code: 1006 }, { code: 999 }, { code: 5000 }, { reason: 'x'.repeat(124) }]) {
+        try {
+          r.conn.close(args);
+        } catch (e) {
+          errors.push((e as Error).constructor.name);
+        }
+      }
+      r.emit(`errors ${errors.join(',')}`);
+      r.conn.write('still open');
+    },
+  },
+  writesAfterClose: {
+    message(r) {
+      const results: unknown[] = [r.conn.isClosed()];
+      r.conn.close();
+      results.push(r.conn.isClosed(), r.conn.write('late'), r.conn.writeBin(Buffer.from('late')));
+      r.conn.close();
+      r.emit(`results ${JSON.stringify(results)}`);
+    },
+  },
+  throws: { message: () => { throw new Error('boom'); } },
+  rejects: { message: async () => { throw new Error('async boom'); } },
+  closeThrows: { close: () => { throw new Error('close boom'); } },
+  gatedInit: { init: (r) => gate(r.app.shared!) },
+  inspectInit: {
+    init(r, h) {
+      r.emit(`handshake ${JSON.stringify({
+        method: h.method, path: h.path, url: h.url, user: h.query.get('user'), tag: h.query.get('tag'),
+        trace: h.headers.get('x-trace'), TRACE: h.headers.get('X-TRACE'), multi: h.headers.get('x-multi'), multiAll: h.headers.getAll('x-multi'),
+        names: [...h.headers].map(([n]) => n), remoteAddress: h.remoteAddress, remotePort: h.remotePort, appTag: r.app.tag,
+      })}`);
+    },
+  },
+  protocolAndHeader: {
+    init(_r, h) {
+      h.selectProtocol(h.protocols.includes('v2') ? 'v2' : h.protocols[0]!);
+      h.setHeader('X-Server', 'wsz');
+    },
+  },
+  initThrows: { init: () => { throw new Error('database password is hunter2'); } },
+  initStatus: {
+    async init(_r, h) {
+      if (h.path === '/private') throw new HandshakeError(401, 'token required');
+      throw Object.assign(new Error('not on the list'), { status: 403 });
+    },
+  },
+  writeInInit: {
+    init(r) {
+      try {
+        r.conn.write('too early');
+      } catch (e) {
+        r.emit(`init write: ${(e as Error).message}`);
+      }
+    },
+  },
+  /** Spins the thread for the number of ms in the message ('spin 1500'); echoes anything else. */
+  spin: {
+    message(r, data) {
+      const m = /^spin (\d+)$/.exec(data.toString());
+      if (!m) return void r.conn.writeText(data);
+      const end = Date.now() + Number(m[1]);
+      while (Date.now() < end);
+      r.conn.write('spun');
+    },
+  },
+  /** Two handlers meet: each adds 1 to shared[0] and waits (blocking its thread) until it reads 2. */
+  rendezvous: {
+    message(r) {
+      const a = new Int32Array(r.app.shared!);
+      Atomics.add(a, 0, 1);
+      const deadline = Date.now() + 5000;
+      while (Atomics.load(a, 0) < 2 && Date.now() < deadline) Atomics.wait(a, 1, 0, 10);
+      r.conn.write(Atomics.load(a, 0) >= 2 ? 'met' : 'alone');
+    },
+  },
+  /** Holds every message until the test opens the gate (shared[0]), then echoes. */
+  gatedMessages: {
+    async message(r, data) {
+      await gate(r.app.shared!);
+      r.conn.writeText(data);
+    },
+  },
+  threadId: {
+    async message(r) {
+      const { threadId } = await import('node:worker_threads');
+      r.conn.write(String(threadId));
+    },
+  },
+  exitThread: { message: () => { process.exit(3); } },
+};
+
+/** Records hooks; echoes unless its behaviour says otherwise. No optional ping/pong/clientClose hooks. */
+export class Recorder extends Handler<RecorderApp> {
+  static module = import.meta.url;
+
+  get behaviour(): Hooks {
+    return behaviours[this.app.behaviour ?? ''] ?? {};
+  }
+
+  emit(event: string): void {
+    channel(this.app.channel).postMessage(event);
+  }
+
+  init(h: Handshake, _conn: Conn, app: RecorderApp) {
+    channel(app.channel).postMessage(`init ${h.path}`);
+    return this.behaviour.init?.(this, h);
+  }
+
+  afterInit() {
+    this.emit('afterInit');
+    return this.behaviour.afterInit?.(this);
+  }
+
+  clientMessage(data: Buffer, type: MessageType) {
+    this.emit(`message ${type} ${type === 'text' ? data.toString() : data.length > 64 ? `${data.length} bytes` : data.toString('hex')}`);
+    const b = this.behaviour;
+    if (b.message) return b.message(this, data, type);
+    if (type === 'text') this.conn.writeText(data);
+    else this.conn.writeBin(data);
+  }
+
+  close() {
+    this.emit('close');
+    this.behaviour.close?.(this);
+  }
+}
+
+/** A recorder with a clientPing hook (so the server does not answer pings itself). */
+export class PingRecorder extends Recorder {
+  static override module = import.meta.url;
+  clientPing(data: Buffer) {
+    this.emit(`ping ${data.toString()}`);
+    this.behaviour.ping?.(this, data);
+  }
+}
+
+/** A recorder with a clientPong hook. */
+export class PongRecorder extends Recorder {
+  static override module = import.meta.url;
+  clientPong(data: Buffer) {
+    this.emit(`pong ${data.toString()}`);
+  }
+}
+
+/** A recorder with a clientClose hook. */
+export class CloseRecorder extends Recorder {
+  static override module = import.meta.url;
+  clientClose(code: number, reason: string) {
+    this.emit(`clientClose ${code} ${reason}`);
+    this.behaviour.clientClose?.(this, code, reason);
+  }
+}

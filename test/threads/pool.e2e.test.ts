@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Handler, Server } from 'wsz';
+import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
+import { MODES, openGate, serve, type Served } from '../helpers/modes.js';
+import { eventually } from '../helpers/server.js';
+import { PerThread } from './fixtures/init-thread.js';
+
+let cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanup) await c();
+  cleanup = [];
+});
+async function start(threads: number, behaviour?: string, config?: ConstructorParameters<typeof Server>[1]): Promise<Served> {
+  const s = await serve(threads, { behaviour, config });
+  cleanup.push(() => s.stop());
+  return s;
+}
+async function open(port: number): Promise<RawClient> {
+  const c = await RawClient.open(port);
+  cleanup.unshift(() => c.destroy());
+  return c;
+}
+const cat = (...b: Buffer[]) => Buffer.concat(b);
+
+describe('worker thread pool', () => {
+  it('keeps per-connection order under concurrent load with async handlers', async () => {
+    const { port } = await start(2, 'asyncRandom');
+    const clients = await Promise.all(Array.from({ length: 8 }, () => open(port)));
+    for (const [k, c] of clients.entries()) c.send(cat(...Array.from({ length: 50 }, (_, i) => frame(1, `${k}:${i}`))));
+    for (const [k, c] of clients.entries()) {
+      const got: string[] = [];
+      for (let i = 0; i < 50; i++) got.push((await c.nextFrame(5000)).payload.toString());
+      expect(got).toEqual(Array.from({ length: 50 }, (_, i) => `${k}:${i}`));
+    }
+  });
+
+  it('runs different connections in parallel: two handlers blocked in Atomics.wait meet', async () => {
+    // Each handler adds 1 and blocks its thread until the count reaches 2: only possible if both run at once.
+    const { port } = await start(2, 'rendezvous');
+    const a = await open(port);
+    const b = await open(port);
+    a.sendFrame(1, 'meet');
+    b.sendFrame(1, 'meet');
+    expect((await a.nextFrame(8000)).payload.toString()).toBe('met');
+    expect((await b.nextFrame(8000)).payload.toString()).toBe('met');
+  });
+
+  it('a spinning handler does not stall the I/O thread or other workers', async () => {
+    const { port, events } = await start(2, 'spin', { handshake: { timeout: 300 }, maxMessageSize: 1000 });
+    const spinning = await open(port);
+    const other = await open(port); // least-loaded assignment puts it on the other worker
+    spinning.sendFrame(1, 'spin 4000');
+    await eventually('spin to start', () => events.includes('message text spin 4000'));
+
+    spinning.sendFrame(9, 'ping while spinning');
+    expect(await spinning.nextFrame()).toMatchObject({ opcode: 10, payload: Buffer.from('ping while spinning') });
+    other.sendFrame(1, 'other worker');
+    expect((await other.nextFrame()).payload.toString()).toBe('other worker');
+    const fresh = await open(port);
+    fresh.sendFrame(1, 'new handshake');
+    expect((await fresh.nextFrame()).payload.toString()).toBe('new handshake');
+    const slow = await RawClient.connect(port, 'GET / HTTP/1.1\r\n');
+    expect(await slow.waitClosed(3000)).toBe(true);
+    spinning.sendFrame(2, Buffer.alloc(1001));
+    expect((await spinning.readClose()).code).toBe(1009);
+
+    // All of the above happened while the spinning handler still ran: it has not answered yet.
+    expect(events).not.toContain('close');
+    await eventually('the spin to end', () => events.includes('close'), 10_000);
+  }, 20_000);
+
+  it('passes a cloneable app to every worker and builds per-thread apps with initThread', async () => {
+    const server = new Server(PerThread, { port: 0, logLevel: 'silent', threadPool: { count: 2 } });
+    const { port } = (await server.listen({ greet: () => 'not cloneable' } as never)) as { port: number };
+    cleanup.push(() => server.stop());
+    const a = await open(port);
+    const b = await open(port);
+    a.sendFrame(1, 'ann');
+    b.sendFrame(1, 'bob');
+    const replies = [(await a.nextFrame()).payload.toString(), (await b.nextFrame()).payload.toString()];
+    expect(replies[0]).toMatch(/^hello ann from worker \d \(thread \d+, app not copied\)$/);
+    expect(replies[1]).toMatch(/^hello bob from worker \d/);
+    expect(new Set(replies.map((r) => /worker (\d)/.exec(r)![1])).size).toBe(2);
+  });
+
+  it('closes the connections of a crashed worker with 1011 and replaces the worker', async () => {
+    const { port } = await start(1, 'exitThread');
+    const a = await open(port);
+    a.sendFrame(1, 'exit');
+    expect((await a.readClose(5000)).code).toBe(1011);
+    const b = await open(port);
+    b.sendFrame(9, 'still serving');
+    expect((await b.nextFrame(5000)).opcode).toBe(10);
+  });
+});
+
+describe('clear errors when a handler cannot run on worker threads', () => {
+  it('a class without static module', () => {
+    class NoModule extends Handler {
+      clientMessage(): void {}
+    }
+    expect(() => new Server(NoModule, { threadPool: { count: 2 } })).toThrow(/Add `static module = import.meta.url;` to class NoModule.*or set threadPool.count: 0/);
+  });
+
+  it('a class its module does not export', async () => {
+    const { HiddenRef } = await import('./fixtures/unexported.js');
+    const server = new Server(HiddenRef, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
+    await expect(server.listen()).rejects.toThrow(/does not export class Hidden.*add `export`/);
+  });
+
+  it('a module that starts a server when imported', async () => {
+    const { SelfStarting } = await import('./fixtures/starts-server.js');
+    const server = new Server(SelfStarting, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
+    await expect(server.listen()).rejects.toThrow(/server.listen\(\) ran inside a wsz handler thread.*Move the handler class to a module of its own/);
+    const mod = await import('./fixtures/starts-server.js');
+    await mod.server.stop();
+  });
+
+  it('an app that cannot be copied to threads, without initThread', async () => {
+    const { Recorder } = await import('../helpers/recorder.js');
+    const server = new Server(Recorder, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
+    await expect(server.listen({ channel: 'x', fn: () => 1 } as never)).rejects.toThrow(/app cannot be copied to worker threads.*static initThread/);
+  });
+});
+
+describe.each(MODES)('backlog and buffers ($name)', ({ threads }) => {
+  it('stops reading at the backlog and resumes when the queue drains: queued messages stay bounded', async () => {
+    const { port, server, shared } = await start(threads, 'gatedMessages', { threadPool: { backlog: 16 }, maxMessageSize: 2048 });
+    const c = await open(port);
+    const count = 16384;
+    const body = Buffer.alloc(1000, 0x61);
+    const all = cat(...Array.from({ length: count }, () => frame(2, body)));
+    c.send(all); // 16 MiB: far more than the kernel buffers hold while the server does not read
+    let maxQueued = 0;
+    for (let i = 0; i < 50; i++) {
+      maxQueued = Math.max(maxQueued, server.stats().queued);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(maxQueued).toBeGreaterThanOrEqual(16);
+    expect(maxQueued).toBeLessThanOrEqual(16 + 80); // the backlog, plus what the last read already held
+    expect(c.socket.writableLength).toBeGreaterThan(0); // TCP pushed back on the client
+    openGate(shared);
+    for (let i = 0; i < count; i++) expect((await c.nextFrame(10_000)).payload.length).toBe(1000);
+    await eventually('queue drained', () => server.stats().queued === 0);
+  }, 60_000);
+
+  it('counts buffer pool hits, misses and dynamic allocations for assembled messages', async () => {
+    const { port, server } = await start(threads);
+    const c = await open(port);
+    const fragmented = (n: number) => cat(frame(2, Buffer.alloc(n - 1, 1), { fin: false }), frame(0, Buffer.alloc(1, 1)));
+    c.send(fragmented(100));
+    await c.nextFrame();
+    c.send(fragmented(100));
+    await c.nextFrame();
+    c.send(fragmented(3000)); // above smallSize 2048, within largeSize 4096
+    await c.nextFrame();
+    const big = frame(2, Buffer.alloc(10_000, 2)); // above largeSize, split over two reads: a one-off buffer
+    c.send(big.subarray(0, 5000));
+    await new Promise((r) => setTimeout(r, 30));
+    c.send(big.subarray(5000));
+    await c.nextFrame();
+    c.sendFrame(1, 'whole frames in one read need no buffer');
+    await c.nextFrame();
+    expect(server.stats().pool).toMatchObject({ hits: 1, misses: 2, dynamic: 1 });
+  });
+});
