@@ -106,6 +106,7 @@ export const behaviours: Record<string, Hooks> = {
       })}`);
     },
   },
+  chatProtocol: { init: (_r, h) => h.selectProtocol('chat') },
   protocolAndHeader: {
     init(_r, h) {
       h.selectProtocol(h.protocols.includes('v2') ? 'v2' : h.protocols[0]!);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Conn, HandlerHooks, MessageType, Server } from 'wsz';
-import { recordingHandler, startServer, type Events } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { MODES, serve } from '../helpers/modes.js';
+import { eventually } from '../helpers/server.js';
 
 /** Runs `script` in a child `node --experimental-websocket` (Node 20's built-in WHATWG WebSocket). */
 function runClient(script: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
@@ -37,46 +37,30 @@ ws.onclose = (e) => { console.log(JSON.stringify({ protocol: ws.protocol, got, c
 ws.onerror = (e) => { console.error('error', e.message); };
 `;
 
-describe("interop: Node 20's built-in WebSocket client", () => {
-  let server: Server<HandlerHooks<unknown>>;
-  let port: number;
-  const events: Events = [];
-
-  beforeAll(async () => {
-    const s = await startServer(
-      recordingHandler(events, {
-        init: (h) => h.selectProtocol('chat'),
-        clientMessage: (conn: Conn, data: Buffer, type: MessageType) => {
-          if (type === 'text') conn.writeText(data);
-          else conn.writeBin(data);
-        },
-      }),
-      { maxMessageSize: 1 << 20 },
-    );
-    server = s.server;
-    port = s.port;
-  });
-  afterAll(() => server.stop());
-
+describe.each(MODES)("interop: Node 20's built-in WebSocket client ($name)", ({ threads }) => {
   it('exchanges text, binary, empty and large messages, then closes cleanly', async () => {
-    const r = await runClient(CLIENT, { PORT: String(port) });
-    expect(r.err).toBe('');
-    const result = JSON.parse(r.out);
-    expect(result).toEqual({
-      protocol: 'chat',
-      got: [
-        ['text', 'hello'],
-        ['text', ''],
-        ['binary', '1,2,3'],
-        ['binary', ''],
-        ['text', 'len200000:true'],
-        ['binary', 'len70000:true'],
-        ['text', 'κόσμε €𝄞'],
-      ],
-      code: 4321,
-      reason: '', // the server echoes the code only (RFC 6455 5.5.1), as ws does
-      wasClean: true,
-    });
-    expect(events.at(-1)).toBe('close');
+    const s = await serve(threads, { behaviour: 'chatProtocol', config: { maxMessageSize: 1 << 20 } });
+    try {
+      const r = await runClient(CLIENT, { PORT: String(s.port) });
+      expect(r.err).toBe('');
+      expect(JSON.parse(r.out)).toEqual({
+        protocol: 'chat',
+        got: [
+          ['text', 'hello'],
+          ['text', ''],
+          ['binary', '1,2,3'],
+          ['binary', ''],
+          ['text', 'len200000:true'],
+          ['binary', 'len70000:true'],
+          ['text', 'κόσμε €𝄞'],
+        ],
+        code: 4321,
+        reason: '', // the server echoes the code only (RFC 6455 5.5.1), as ws does
+        wasClean: true,
+      });
+      await eventually('close hook', () => s.events.at(-1) === 'close');
+    } finally {
+      await s.stop();
+    }
   });
 });

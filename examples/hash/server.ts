@@ -1,0 +1,20 @@
+/**
+ * Hash server: answers every message with its SHA-256 stretched ROUNDS times (see README.md).
+ *   THREADS=2 PORT=9002 pnpm hash
+ */
+import { Server } from 'wsz';
+import { Hasher } from './handler.js';
+
+const env = process.env;
+const server = new Server(Hasher, {
+  port: Number(env.PORT ?? 9002),
+  ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
+});
+const address = await server.listen();
+console.log(`hash server listening on ${typeof address === 'string' ? address : `${address.address}:${address.port}`} with ${server.config.threadPool.count} handler threads`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.stop().then(() => process.exit(0));
+  });
+}
