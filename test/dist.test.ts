@@ -22,4 +22,16 @@ describe('the built package', () => {
     c.destroy();
     await server.stop();
   });
+
+  it('runs a compiled JavaScript handler on worker threads', async () => {
+    const wsz = (await import(dist)) as typeof import('wsz');
+    const { CompiledEcho } = await import('./fixtures/compiled-handler.mjs');
+    const server = new wsz.Server(CompiledEcho, { port: 0, logLevel: 'silent', threadPool: { count: 2 } });
+    const { port } = (await server.listen()) as AddressInfo;
+    const c = await RawClient.open(port);
+    c.sendFrame(1, 'js');
+    expect((await c.nextFrame(5000)).payload.toString()).toBe('compiled: js');
+    c.destroy();
+    await server.stop();
+  });
 });

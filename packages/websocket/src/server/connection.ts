@@ -23,6 +23,8 @@ export interface ServerCore {
   readonly app: unknown;
   /** Connections past their handshake (or with `init` running), counted against maxConn. */
   upgraded: number;
+  /** Messages received, for stats. */
+  messages: number;
   /** Called once when the socket is gone. */
   forget(connection: Connection): void;
   /** Handshake buffers for requests that arrive in several chunks. */
@@ -257,6 +259,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
   // ---- frames from the peer (MessageSink) -----------------------------------------------
 
   onMessage(data: Buffer, type: MessageType, owned: boolean): void {
+    this.server.messages++;
     if (this.closeSent) {
       if (owned) this.server.pool.release(data);
       return;

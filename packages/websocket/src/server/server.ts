@@ -15,6 +15,8 @@ export interface ServerStats {
   connections: number;
   /** Connections past the handshake (or running `init`). */
   upgraded: number;
+  /** Text and binary messages received since the server started. */
+  messages: number;
   /** Buffer pool counters: hits, misses, one-off (dynamic) allocations, and free buffers on hand. */
   pool: { hits: number; misses: number; dynamic: number; freeSmall: number; freeLarge: number };
   /** Messages handed to handlers and not finished yet (waiting for a worker, or behind an async hook). */
@@ -41,6 +43,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   /** @internal */ readonly dispatcher: Dispatcher;
   /** @internal */ app: unknown = undefined;
   /** @internal */ upgraded = 0;
+  /** @internal */ messages = 0;
 
   private readonly connections = new Set<Connection>();
   private readonly headBuffers: Buffer[] = [];
@@ -135,6 +138,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     return {
       connections: this.connections.size,
       upgraded: this.upgraded,
+      messages: this.messages,
       pool: { ...this.pool.stats, freeSmall: free.small, freeLarge: free.large },
       queued: this.dispatcher.queued,
     };
