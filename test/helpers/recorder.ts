@@ -69,7 +69,8 @@ export const behaviours: Record<string, Hooks> = {
   answerClose: { clientClose: (r) => r.conn.close({ code: 1000, reason: 'see you' }) },
   closeOnMessage: { message: (r) => r.conn.close({ code: 4000, reason: 'bye now' }) },
   closeDefault: { message: (r) => r.conn.close() },
-  closeOnStop: { message: (r, d) => { if (d.toString() === 'stop') r.conn.close(); } },
+  /** Closes (1000) on 'stop'; echoes anything else. */
+  closeOnStop: { message: (r, d) => { if (d.toString() === 'stop') r.conn.close(); else r.conn.writeText(d); } },
   closeValidation: {
     message(r) {
       const errors: string[] = [];

@@ -1,0 +1,405 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { CloseCode } from '../protocol/close-codes.js';
+import {
+  clientRequest,
+  generateKey,
+  HandshakeResponseError,
+  HandshakeStatusError,
+  HandshakeTimeoutError,
+  parseResponseHead,
+  validateResponse,
+} from '../protocol/client-handshake.js';
+import type { ProtocolError } from '../protocol/errors.js';
+import { FrameReader } from '../protocol/frame-reader.js';
+import { encodeClosePayload, frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
+import { applyMask } from '../protocol/mask.js';
+import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
+import { Opcode, opcodeIsControl, opcodeIsKnown, type MessageType } from '../protocol/opcodes.js';
+import { nextMaskKey } from './mask-keys.js';
+
+/** Options of {@link Client.connect}. */
+export interface ClientOptions {
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** Subprotocols to offer, in order of preference. */
+  protocols?: string[];
+  /** Milliseconds for the whole opening handshake, TCP and TLS included (default 10000). */
+  handshakeTimeout?: number;
+  /** Default timeout of {@link Client.read} in ms; it then resolves null (default: wait forever). */
+  readTimeout?: number;
+  /** Largest message accepted; larger ones fail the connection with 1009 (default 65536). */
+  maxMessageSize?: number;
+  /** Milliseconds to wait for the server to end TCP after the close handshake (default 5000). */
+  closeTimeout?: number;
+  /** Connect to this Unix socket instead of the URL's host and port (the URL still gives path and Host). */
+  socketPath?: string;
+  /** TLS settings for wss:// URLs. */
+  tls?: {
+    /** Trusted CA certificates (PEM), for servers whose certificate is not from a public CA. */
+    ca?: string | Buffer | Array<string | Buffer>;
+    /** Server name for SNI and certificate checks (default: the URL's host). */
+    servername?: string;
+    /** Refuse servers whose certificate does not verify (default true). */
+    rejectUnauthorized?: boolean;
+  };
+}
+
+/** A message or control frame from the server, as {@link Client.read} returns it. */
+export type ClientMessage =
+  | { type: 'text' | 'binary'; data: Buffer }
+  | { type: 'ping' | 'pong'; data: Buffer }
+  | {
+      type: 'close';
+      /** The server's code (1005 when its close frame had none, 1006 when TCP ended without one), or ours when we failed the connection. */
+      code: number;
+      reason: string;
+      /** Set when the client failed the connection because the server broke the protocol. */
+      error?: ProtocolError;
+    };
+
+/** websocket.zig's client hooks, for {@link Client.readLoop}. */
+export interface ClientHandler {
+  /** A text or binary message. */
+  serverMessage(data: Buffer, type: MessageType): void | Promise<void>;
+  /** A ping (the client has already answered it with a pong when this is absent). */
+  serverPing?(data: Buffer): void | Promise<void>;
+  /** A pong. */
+  serverPong?(data: Buffer): void | Promise<void>;
+  /** The server's close frame (answered automatically when this is absent). */
+  serverClose?(code: number, reason: string): void | Promise<void>;
+  /** Runs exactly once when the loop ends. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * A WebSocket client on the same protocol core as the server: one frame reader, one writer, one
+ * UTF-8 validator. Every frame is masked with a fresh crypto-random key.
+ *
+ * ```ts
+ * const client = await Client.connect('ws://127.0.0.1:9001/chat');
+ * client.write('hello');
+ * const reply = await client.read();
+ * await client.close();
+ * ```
+ */
+export class Client implements MessageSink {
+  /** The subprotocol the server chose, if any. */
+  readonly protocol: string | undefined;
+  /** Resolves when the TCP connection has ended. */
+  readonly ended: Promise<void>;
+
+  private readonly socket: Socket;
+  private readonly reader: FrameReader;
+  private readonly options: ClientOptions;
+  private readonly queue: ClientMessage[] = [];
+  private readonly waiters: Array<(m: ClientMessage | null) => void> = [];
+  private closeSent = false;
+  private closeDelivered = false;
+  private closeQueued = false;
+  private corked = false;
+  private autoAnswer = { ping: true, close: true };
+  private timer: NodeJS.Timeout | null = null;
+
+  private constructor(socket: Socket, protocol: string | undefined, leftover: Buffer, options: ClientOptions) {
+    this.socket = socket;
+    this.protocol = protocol;
+    this.options = options;
+    this.reader = new FrameReader(new MessageAssembler(this, { maxMessageSize: options.maxMessageSize ?? 65536 }), { role: 'client' });
+    this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => this.data(chunk));
+    socket.on('close', () => this.socketClosed());
+    if (leftover.length > 0) this.data(leftover);
+  }
+
+  /**
+   * Connects to a `ws://` or `wss://` URL and completes the opening handshake. Rejects with a
+   * {@link ClientHandshakeError} subclass naming what went wrong (status, Upgrade, Connection,
+   * accept hash, extension, subprotocol, timeout), or the socket's error.
+   */
+  static connect(url: string | URL, options: ClientOptions = {}): Promise<Client> {
+    const u = new URL(url);
+    if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`Client.connect: '${u.protocol}' URLs are not WebSocket URLs; use ws:// or wss://`);
+    const secure = u.protocol === 'wss:';
+    const port = Number(u.port || (secure ? 443 : 80));
+    const hostname = u.hostname.replace(/^\[|\]$/g, '');
+    const key = generateKey();
+    const protocols = options.protocols ?? [];
+    const request = clientRequest({
+      target: `${u.pathname || '/'}${u.search}`,
+      host: u.port ? `${u.hostname}:${u.port}` : u.hostname,
+      key,
+      protocols,
+      headers: Object.entries(options.headers ?? {}),
+    });
+    return new Promise<Client>((resolve, reject) => {
+      let socket: Socket;
+      if (options.socketPath) socket = netConnect({ path: options.socketPath });
+      else if (secure) {
+        socket = tlsConnect({
+          host: hostname,
+          port,
+          servername: options.tls?.servername ?? (/^[\d.:]+$/.test(hostname) ? undefined : hostname),
+          ca: options.tls?.ca,
+          rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
+          ALPNProtocols: ['http/1.1'],
+        });
+      } else socket = netConnect({ host: hostname, port });
+      socket.setNoDelay?.(true);
+      let head: Buffer = Buffer.alloc(0);
+      let settled = false;
+      const fail = (error: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(new HandshakeTimeoutError(`no answer to the WebSocket handshake within ${options.handshakeTimeout ?? 10000} ms`)), options.handshakeTimeout ?? 10000);
+      const onData = (chunk: Buffer): void => {
+        head = head.length ? Buffer.concat([head, chunk]) : chunk;
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (head.length > 16384) fail(new HandshakeResponseError("the server's answer has no end of headers within 16 KiB"));
+          return;
+        }
+        const res = parseResponseHead(head.toString('latin1', 0, end));
+        if (res instanceof Error) return fail(res);
+        if (res.status !== 101) {
+          // Keep what came of the body (servers put the reason there) until the length or the end.
+          const length = Number(res.headers.find(([n]) => n === 'content-length')?.[1] ?? NaN);
+          const body = head.subarray(end + 4);
+          if (Number.isFinite(length) && body.length < length && !socket.readableEnded) return;
+          return fail(new HandshakeStatusError(res.status, res.statusText, body.toString('utf8', 0, Number.isFinite(length) ? length : body.length), res.headers));
+        }
+        const ok = validateResponse(res, key, protocols);
+        if (ok instanceof Error) return fail(ok);
+        settled = true;
+        clearTimeout(timer);
+        socket.off('data', onData);
+        socket.off('error', fail);
+        socket.off('end', onEnd);
+        socket.on('error', () => {});
+        resolve(new Client(socket, ok.protocol, head.subarray(end + 4), options));
+      };
+      const onEnd = (): void => {
+        if (head.indexOf('\r\n\r\n') >= 0) onData(Buffer.alloc(0));
+        fail(new HandshakeResponseError('the server closed the connection during the handshake'));
+      };
+      socket.on('data', onData);
+      socket.on('error', fail);
+      socket.on('end', onEnd);
+      socket.write(request, 'latin1');
+    });
+  }
+
+  // ---- reading --------------------------------------------------------------------------
+
+  /**
+   * The next message or control frame from the server; `null` when `timeout` (or the
+   * `readTimeout` option) passes first. After the close has been returned, rejects.
+   * Pings are answered with a pong automatically; they are still returned here.
+   */
+  read(timeout = this.options.readTimeout): Promise<ClientMessage | null> {
+    const next = this.queue.shift();
+    if (next) {
+      if (next.type === 'close') this.closeDelivered = true;
+      return Promise.resolve(next);
+    }
+    if (this.closeDelivered) return Promise.reject(new Error('client.read(): the connection is closed'));
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter = (m: ClientMessage | null): void => {
+        if (timer) clearTimeout(timer);
+        if (m?.type === 'close') this.closeDelivered = true;
+        resolve(m);
+      };
+      this.waiters.push(waiter);
+      if (timeout !== undefined) {
+        timer = setTimeout(() => {
+          const i = this.waiters.indexOf(waiter);
+          if (i >= 0) this.waiters.splice(i, 1);
+          resolve(null);
+        }, timeout);
+      }
+    });
+  }
+
+  /**
+   * Reads until the connection closes, calling `handler`'s hooks one at a time (websocket.zig's
+   * client loop). Hooks the handler defines replace the automatic answers to pings and closes.
+   * Resolves after `close` has run, exactly once.
+   */
+  async readLoop(handler: ClientHandler): Promise<void> {
+    this.autoAnswer = { ping: typeof handler.serverPing !== 'function', close: typeof handler.serverClose !== 'function' };
+    try {
+      for (;;) {
+        const m = await this.read(Infinity);
+        if (m === null) continue;
+        if (m.type === 'text' || m.type === 'binary') await handler.serverMessage(m.data, m.type);
+        else if (m.type === 'ping') await handler.serverPing?.(m.data);
+        else if (m.type === 'pong') await handler.serverPong?.(m.data);
+        else if (m.type === 'close') {
+          if (handler.serverClose) {
+            await handler.serverClose(m.code, m.reason);
+            if (!this.closeSent) this.answerClose(m.code);
+          }
+          break;
+        }
+      }
+      await this.ended;
+    } finally {
+      await handler.close?.();
+    }
+  }
+
+  private push(m: ClientMessage): void {
+    const w = this.waiters.shift();
+    if (w) w(m);
+    else this.queue.push(m);
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.reader.failed) return;
+    const error = this.reader.push(chunk);
+    if (error) this.fail(error);
+  }
+
+  onMessage(data: Buffer, type: MessageType): void {
+    this.push({ type, data });
+  }
+
+  onPing(data: Buffer): void {
+    const copy = Buffer.from(data);
+    if (this.autoAnswer.ping) this.writeFrame(Opcode.Pong, copy);
+    this.push({ type: 'ping', data: copy });
+  }
+
+  onPong(data: Buffer): void {
+    this.push({ type: 'pong', data: Buffer.from(data) });
+  }
+
+  onClose(code: number, reason: string): void {
+    this.reader.stop();
+    this.closeQueued = true;
+    if (!this.closeSent && this.autoAnswer.close) this.answerClose(code);
+    if (this.closeSent) this.armTimer(); // the server ends TCP first (RFC 6455 7.1.1); do not wait forever
+    this.push({ type: 'close', code, reason });
+  }
+
+  private answerClose(code: number): void {
+    this.sendClose(code === CloseCode.NoStatus ? Buffer.alloc(0) : encodeClosePayload(code));
+    this.armTimer();
+  }
+
+  /** Fails the connection: close frame with the error's code, end TCP, and report it to read(). */
+  private fail(error: ProtocolError): void {
+    if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, error.message.slice(0, 100)));
+    this.socket.end();
+    this.armTimer();
+    this.closeQueued = true;
+    this.push({ type: 'close', code: error.closeCode, reason: error.message, error });
+  }
+
+  private socketClosed(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.closeSent = true;
+    if (!this.closeQueued) {
+      this.closeQueued = true;
+      this.push({ type: 'close', code: CloseCode.Abnormal, reason: '' });
+    }
+  }
+
+  private armTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.socket.destroy(), this.options.closeTimeout ?? 5000);
+  }
+
+  // ---- writing --------------------------------------------------------------------------
+
+  /** Sends a text message (websocket.zig's `write`). */
+  write(data: string | Uint8Array): boolean {
+    return this.writeFrame(Opcode.Text, data);
+  }
+
+  /** Sends a text message. */
+  writeText(data: string | Uint8Array): boolean {
+    return this.writeFrame(Opcode.Text, data);
+  }
+
+  /** Sends a binary message. */
+  writeBin(data: string | Uint8Array): boolean {
+    return this.writeFrame(Opcode.Binary, data);
+  }
+
+  /** Sends a ping (at most 125 bytes). */
+  writePing(data: string | Uint8Array = ''): boolean {
+    return this.writeFrame(Opcode.Ping, data);
+  }
+
+  /** Sends a pong (at most 125 bytes). */
+  writePong(data: string | Uint8Array = ''): boolean {
+    return this.writeFrame(Opcode.Pong, data);
+  }
+
+  /**
+   * Sends one frame, masked with a fresh key. `fin: false` on a text or binary frame starts a
+   * fragmented message, continued with `Opcode.Continuation`. Returns false once closing.
+   */
+  writeFrame(opcode: number, data: string | Uint8Array, options?: { fin?: boolean }): boolean {
+    const fin = options?.fin ?? true;
+    if (!opcodeIsKnown(opcode) || opcode === Opcode.Close) throw new RangeError(`cannot write opcode ${opcode}: use 0-2, 9 or 10 (close with client.close())`);
+    const payload = typeof data === 'string' ? Buffer.from(data) : data;
+    if (opcodeIsControl(opcode) && (payload.length > 125 || !fin)) throw new RangeError('control frames carry at most 125 bytes and cannot be fragmented (RFC 6455 5.5)');
+    if (this.closeSent) return false;
+    this.send(opcode, payload, fin);
+    return true;
+  }
+
+  private send(opcode: number, payload: Uint8Array, fin: boolean): void {
+    const mask = nextMaskKey();
+    const frame = Buffer.allocUnsafe(frameHeaderLength(payload.length, true) + payload.length);
+    const at = writeFrameHeader(frame, 0, opcode, payload.length, { fin, mask });
+    frame.set(payload, at);
+    applyMask(frame, at, frame.length, mask, 0);
+    // Writes of one tick leave together.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(frame);
+  }
+
+  private sendClose(payload: Buffer): void {
+    if (this.closeSent) return;
+    this.send(Opcode.Close, payload, true);
+    this.closeSent = true;
+  }
+
+  /**
+   * Starts the close handshake with `code` (default 1000) and `reason` (at most 123 bytes), and
+   * resolves when the TCP connection has ended (the server ends it, or `closeTimeout` passes).
+   */
+  close(options: { code?: number; reason?: string } = {}): Promise<void> {
+    const payload = encodeClosePayload(options.code ?? 1000, options.reason ?? '');
+    if (!this.closeSent && !this.socket.destroyed) {
+      this.sendClose(payload);
+      this.armTimer();
+    }
+    return this.ended;
+  }
+
+  /** Whether a close frame was sent or the connection ended. */
+  isClosed(): boolean {
+    return this.closeSent;
+  }
+
+  /** Drops the TCP connection without a close handshake. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

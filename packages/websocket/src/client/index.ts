@@ -1,0 +1,18 @@
+/**
+ * The wsz WebSocket client (`wsz/client`).
+ * @module
+ */
+export { Client, type ClientOptions, type ClientMessage, type ClientHandler } from './client.js';
+export {
+  ClientHandshakeError,
+  HandshakeStatusError,
+  HandshakeUpgradeError,
+  HandshakeConnectionError,
+  HandshakeAcceptError,
+  HandshakeExtensionError,
+  HandshakeProtocolError,
+  HandshakeTimeoutError,
+  HandshakeResponseError,
+} from '../protocol/client-handshake.js';
+export { Opcode, type MessageType } from '../protocol/opcodes.js';
+export { ProtocolError } from '../protocol/errors.js';

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { acceptKey, headerNameIsValid, headerTokens, headerValue, headerValueIsSafe } from './handshake.js';
+
+/** Base class of every way a server's answer to our upgrade request can be wrong. */
+export class ClientHandshakeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The server answered with a status other than 101 (its body is kept: it usually says why). */
+export class HandshakeStatusError extends ClientHandshakeError {
+  readonly status: number;
+  readonly body: string;
+  readonly headers: ReadonlyArray<[string, string]>;
+  constructor(status: number, statusText: string, body: string, headers: ReadonlyArray<[string, string]>) {
+    super(`server refused the upgrade: ${status} ${statusText}${body ? `: ${body.trim()}` : ''}`);
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
+  }
+}
+/** The 101 lacked `Upgrade: websocket`. */
+export class HandshakeUpgradeError extends ClientHandshakeError {}
+/** The 101 lacked `Connection: Upgrade`. */
+export class HandshakeConnectionError extends ClientHandshakeError {}
+/** Sec-WebSocket-Accept was missing or not the hash of our key. */
+export class HandshakeAcceptError extends ClientHandshakeError {}
+/** The server chose an extension we did not offer. */
+export class HandshakeExtensionError extends ClientHandshakeError {}
+/** The server chose a subprotocol we did not offer. */
+export class HandshakeProtocolError extends ClientHandshakeError {}
+/** No complete answer within the handshake timeout. */
+export class HandshakeTimeoutError extends ClientHandshakeError {}
+/** The answer was not HTTP, or was too large. */
+export class HandshakeResponseError extends ClientHandshakeError {}
+
+/** A fresh Sec-WebSocket-Key: 16 random bytes in base64 (RFC 6455 4.1). */
+export function generateKey(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** What goes into a client's upgrade request. */
+export interface ClientRequestOptions {
+  /** Request target: path and query, e.g. `/chat?room=1`. */
+  target: string;
+  /** Host header value (host, plus `:port` when not the scheme's default). */
+  host: string;
+  key: string;
+  protocols?: readonly string[];
+  headers?: Iterable<readonly [string, string]>;
+}
+
+/** The upgrade request (RFC 6455 4.1). Throws a TypeError on a header that is not valid HTTP. */
+export function clientRequest(o: ClientRequestOptions): string {
+  let out = `GET ${o.target} HTTP/1.1\r\nHost: ${o.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${o.key}\r\nSec-WebSocket-Version: 13\r\n`;
+  if (o.protocols && o.protocols.length > 0) out += `Sec-WebSocket-Protocol: ${o.protocols.join(', ')}\r\n`;
+  for (const [name, value] of o.headers ?? []) {
+    if (!headerNameIsValid(name) || !headerValueIsSafe(value)) throw new TypeError(`invalid request header '${name}'`);
+    out += `${name}: ${value}\r\n`;
+  }
+  return `${out}\r\n`;
+}
+
+/** A parsed response head. */
+export interface ResponseHead {
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+}
+
+/** Parses `HTTP/1.1 101 Switching Protocols` and its header lines. */
+export function parseResponseHead(head: string): ResponseHead | HandshakeResponseError {
+  const lines = head.split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]!);
+  if (!m) return new HandshakeResponseError(`server did not answer with HTTP: ${JSON.stringify(lines[0]!.slice(0, 60))}`);
+  const headers: Array<[string, string]> = [];
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) return new HandshakeResponseError(`malformed header line in the server's answer: ${JSON.stringify(line.slice(0, 60))}`);
+    headers.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+  }
+  return { status: Number(m[1]), statusText: m[2] ?? '', headers };
+}
+
+/**
+ * Checks a 101 against RFC 6455 4.1 (the client's side): Upgrade, Connection, the accept hash,
+ * and that any extension or subprotocol chosen was offered. Returns the subprotocol, or the error.
+ */
+export function validateResponse(res: ResponseHead, key: string, offered: readonly string[]): { protocol: string | undefined } | ClientHandshakeError {
+  const h = res.headers;
+  if (!headerTokens(headerValue(h, 'upgrade')).some((t) => t.toLowerCase() === 'websocket')) {
+    return new HandshakeUpgradeError("server's 101 lacks 'Upgrade: websocket'");
+  }
+  if (!headerTokens(headerValue(h, 'connection')).some((t) => t.toLowerCase() === 'upgrade')) {
+    return new HandshakeConnectionError("server's 101 lacks 'Connection: Upgrade'");
+  }
+  const accept = headerValue(h, 'sec-websocket-accept');
+  if (accept !== acceptKey(key)) {
+    return new HandshakeAcceptError(accept === undefined ? "server's 101 lacks Sec-WebSocket-Accept" : `Sec-WebSocket-Accept ${accept} is not the hash of our key`);
+  }
+  const extensions = headerValue(h, 'sec-websocket-extensions');
+  if (extensions !== undefined && extensions !== '') {
+    return new HandshakeExtensionError(`server chose extension(s) '${extensions}' that were not offered`);
+  }
+  const protocol = headerValue(h, 'sec-websocket-protocol');
+  if (protocol !== undefined && !offered.includes(protocol)) {
+    return new HandshakeProtocolError(`server chose subprotocol '${protocol}', which was not offered${offered.length ? ` (offered: ${offered.join(', ')})` : ''}`);
+  }
+  return { protocol };
+}

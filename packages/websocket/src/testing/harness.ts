@@ -1,0 +1,214 @@
+import type { AddressInfo } from 'node:net';
+import { Client } from '../client/client.js';
+import type { Conn } from '../server/conn.js';
+import type { ServerConfig } from '../server/config.js';
+import { Handler, type HandlerClass, type HandlerHooks } from '../server/handler.js';
+import type { Handshake } from '../server/handshake.js';
+import type { MessageType } from '../protocol/opcodes.js';
+import { Server } from '../server/server.js';
+import { PeerAssertions } from './assertions.js';
+
+/** Options of {@link init}. */
+export interface InitOptions {
+  /** Default wait of expectations, in ms (default 2000). */
+  timeout?: number;
+  /** Server settings for the connection (maxMessageSize, ...). */
+  config?: ServerConfig;
+}
+
+/**
+ * A real server-side {@link Conn} whose peer the harness holds: pass `t.conn` to the code under
+ * test, then assert on what the peer received.
+ */
+export class TestConn extends PeerAssertions {
+  /** The server-side connection. */
+  readonly conn: Conn;
+  private readonly server: Server<HandlerHooks<unknown>>;
+
+  /** @internal */
+  constructor(conn: Conn, client: Client, server: Server<HandlerHooks<unknown>>, timeout: number) {
+    super(client, timeout);
+    this.conn = conn;
+    this.server = server;
+  }
+
+  /** Closes the peer and the server behind it. */
+  async deinit(): Promise<void> {
+    this.client.destroy();
+    await this.server.stop();
+  }
+}
+
+async function startServer(HandlerClass: HandlerClass<HandlerHooks<any>>, config: ServerConfig = {}, app?: unknown): Promise<{ server: Server<HandlerHooks<unknown>>; port: number }> {
+  const server = new Server(HandlerClass, { logLevel: 'silent', closeTimeout: 1000, ...config, port: 0, address: '127.0.0.1', threadPool: { count: 0 } });
+  const { port } = (await server.listen(app as never)) as AddressInfo;
+  return { server, port };
+}
+
+/**
+ * Starts a connection for a test: `const t = await testing.init()` gives `t.conn` (server side)
+ * and expectations on what its peer receives. Call `t.deinit()` when done.
+ */
+export async function init(options: InitOptions = {}): Promise<TestConn> {
+  let resolveConn!: (c: Conn) => void;
+  const opened = new Promise<Conn>((r) => (resolveConn = r));
+  class Capture extends Handler {
+    init(_h: Handshake, conn: Conn): void {
+      resolveConn(conn);
+    }
+    clientMessage(): void {}
+  }
+  const { server, port } = await startServer(Capture, options.config);
+  try {
+    const client = await Client.connect(`ws://127.0.0.1:${port}/`);
+    return new TestConn(await opened, client, server, options.timeout ?? 2000);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+/** Options of {@link handler}: the handshake the test describes, and the app. */
+export interface HandlerOptions<App> {
+  /** What `listen(app)` would pass. */
+  app?: App;
+  /** Request path (default '/'). */
+  path?: string;
+  /** Query parameters. */
+  query?: Record<string, string>;
+  /** Request headers. */
+  headers?: Record<string, string>;
+  /** Subprotocols offered. */
+  protocols?: string[];
+  /** Server settings. */
+  config?: ServerConfig;
+  /** Default wait of expectations, in ms (default 2000). */
+  timeout?: number;
+}
+
+/**
+ * The user's handler, driven through the real hook path: a server runs `HandlerClass` (hooks on
+ * the calling thread) and the harness is its client. Send messages, pings and closes; assert on
+ * what the handler wrote; check whether `close` ran.
+ */
+export class TestHandler<H extends HandlerHooks<any>> extends PeerAssertions {
+  private readonly server: Server<HandlerHooks<unknown>>;
+  private readonly state: { instance: H | undefined; closed: boolean; closeWaiters: Array<() => void> };
+
+  /** @internal */
+  constructor(client: Client, server: Server<HandlerHooks<unknown>>, state: TestHandler<H>['state'], timeout: number) {
+    super(client, timeout);
+    this.server = server;
+    this.state = state;
+  }
+
+  /** The handler instance the server created for this connection. */
+  get handler(): H {
+    return this.state.instance!;
+  }
+
+  /** Whether the handler's `close` hook has run (and settled). */
+  get closed(): boolean {
+    return this.state.closed;
+  }
+
+  /** The subprotocol the handler chose. */
+  get protocol(): string | undefined {
+    return this.client.protocol;
+  }
+
+  /** Resolves once the handler's `close` hook has run; rejects after `timeout` ms. */
+  waitClosed(timeout = this.timeout): Promise<void> {
+    if (this.state.closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out after ${timeout} ms waiting for the handler's close hook`)), timeout);
+      this.state.closeWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** Sends a text message to the handler. */
+  send(data: string | Uint8Array): void {
+    this.client.writeText(data);
+  }
+
+  /** Sends a binary message to the handler. */
+  sendBin(data: string | Uint8Array): void {
+    this.client.writeBin(data);
+  }
+
+  /** Sends a ping. */
+  ping(data: string | Uint8Array = ''): void {
+    this.client.writePing(data);
+  }
+
+  /** Sends a pong. */
+  pong(data: string | Uint8Array = ''): void {
+    this.client.writePong(data);
+  }
+
+  /** Starts the close handshake from the client side. */
+  close(code = 1000, reason = ''): Promise<void> {
+    return this.client.close({ code, reason });
+  }
+
+  /** Drops the TCP connection without a close handshake (a vanishing peer). */
+  disconnect(): void {
+    this.client.destroy();
+  }
+
+  /** Ends the connection and the server behind it. */
+  async deinit(): Promise<void> {
+    this.client.destroy();
+    await this.server.stop();
+  }
+}
+
+/**
+ * Runs `HandlerClass` for one connection whose handshake the test describes. Rejects with the
+ * client's handshake error (e.g. a `HandshakeStatusError` with `status` 401) when `init` refuses.
+ *
+ * ```ts
+ * const h = await testing.handler(Chat, { app, path: '/room', query: { user: 'ann' } });
+ * h.send('hello');
+ * await h.expectMessage('text', 'ann: hello');
+ * await h.deinit();
+ * ```
+ */
+export async function handler<H extends HandlerHooks<any>>(HandlerClass: HandlerClass<H>, options: HandlerOptions<unknown> = {}): Promise<TestHandler<H>> {
+  const state: TestHandler<H>['state'] = { instance: undefined, closed: false, closeWaiters: [] };
+  const Base = HandlerClass as unknown as new () => HandlerHooks<unknown>;
+  class Observed extends Base {
+    constructor() {
+      super();
+      state.instance = this as unknown as H;
+    }
+    override clientMessage(data: Buffer, type: MessageType) {
+      return (Base.prototype as HandlerHooks<unknown>).clientMessage.call(this, data, type);
+    }
+    override async close() {
+      try {
+        await (Base.prototype as HandlerHooks<unknown>).close?.call(this);
+      } finally {
+        state.closed = true;
+        for (const w of state.closeWaiters.splice(0)) w();
+      }
+    }
+  }
+  Object.defineProperty(Observed, 'name', { value: HandlerClass.name });
+  const { server, port } = await startServer(Observed, options.config, options.app);
+  const query = options.query ? `?${new URLSearchParams(options.query)}` : '';
+  try {
+    const client = await Client.connect(`ws://127.0.0.1:${port}${options.path ?? '/'}${query}`, {
+      headers: options.headers,
+      protocols: options.protocols,
+      maxMessageSize: options.config?.maxMessageSize,
+    });
+    return new TestHandler<H>(client, server, state, options.timeout ?? 2000);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}

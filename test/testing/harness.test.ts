@@ -1,0 +1,108 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { AssertionError } from 'node:assert';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Handler, type MessageType } from 'wsz';
+import * as testing from 'wsz/testing';
+
+let t: testing.TestConn | undefined;
+afterEach(async () => {
+  await t?.deinit();
+  t = undefined;
+});
+
+describe('testing.init(): a real server-side Conn and expectations on its peer', () => {
+  it('sees what the conn writes, text and binary, in order', async () => {
+    t = await testing.init();
+    t.conn.write('hello');
+    t.conn.writeBin(Buffer.from([0xde, 0xad]));
+    await t.expectMessage('text', 'hello');
+    await t.expectMessage('binary', Buffer.from([0xde, 0xad]));
+  });
+
+  it('expectClose checks the code and reason', async () => {
+    t = await testing.init();
+    t.conn.close({ code: 4002, reason: 'done' });
+    await t.expectClose(4002, 'done');
+  });
+
+  it('expectNoMessage passes on silence and fails on a message', async () => {
+    t = await testing.init();
+    await t.expectNoMessage(30);
+    t.conn.write('surprise');
+    await expect(t.expectNoMessage(200)).rejects.toThrow(/expected no message within 200 ms, received text "surprise"/);
+  });
+
+  it('fails with a readable diff: text shown as text, binary as hex', async () => {
+    t = await testing.init();
+    t.conn.writeBin(Buffer.from([1, 2, 255]));
+    const err = (await t.expectMessage('text', 'hello').catch((e: unknown) => e)) as AssertionError;
+    expect(err).toBeInstanceOf(AssertionError);
+    expect(err.message).toBe('expected text "hello", received binary <01 02 ff>');
+    expect(err.expected).toBe('text "hello"');
+    expect(err.actual).toBe('binary <01 02 ff>');
+  });
+
+  it('times out naming what was awaited', async () => {
+    t = await testing.init({ timeout: 50 });
+    await expect(t.expectMessage('text', 'never')).rejects.toThrow('timed out after 50 ms waiting for text "never"');
+    await expect(t.expectClose(1000)).rejects.toThrow('timed out after 50 ms waiting for close 1000');
+  });
+});
+
+class Greeter extends Handler<{ greeting: string }> {
+  clientMessage(data: Buffer, type: MessageType) {
+    this.conn.write(`${this.app.greeting} ${data.toString()} (${type})`);
+  }
+}
+
+describe('testing.handler(): the user handler through the real hook path', () => {
+  it('constructs the handler with the app and delivers messages and pings', async () => {
+    const h = await testing.handler(Greeter, { app: { greeting: 'hi' } });
+    h.send('ann');
+    await h.expectMessage('text', 'hi ann (text)');
+    h.sendBin('bob');
+    await h.expectMessage('text', 'hi bob (binary)');
+    h.ping('p');
+    await h.expectControl('pong', 'p');
+    expect(h.handler).toBeInstanceOf(Greeter);
+    await h.deinit();
+  });
+
+  it('reports whether close ran: after the peer closes, or vanishes', async () => {
+    const a = await testing.handler(Greeter, { app: { greeting: 'x' } });
+    expect(a.closed).toBe(false);
+    await a.close(1000);
+    await a.waitClosed();
+    expect(a.closed).toBe(true);
+    await a.deinit();
+    const b = await testing.handler(Greeter, { app: { greeting: 'x' } });
+    b.disconnect();
+    await b.waitClosed();
+    await b.deinit();
+  });
+
+  it('describes the handshake: path, query and headers reach init', async () => {
+    let seen = '';
+    class Inspect extends Handler {
+      init(h: import('wsz').Handshake) {
+        seen = `${h.path} ${h.query.get('room')} ${h.headers.get('x-user')}`;
+      }
+      clientMessage() {}
+    }
+    const h = await testing.handler(Inspect, { path: '/rooms', query: { room: '7' }, headers: { 'X-User': 'ann' } });
+    expect(seen).toBe('/rooms 7 ann');
+    await h.deinit();
+  });
+});
+
+describe('the harness outside vitest', () => {
+  it('works under node:test', () => {
+    const file = fileURLToPath(new URL('./node-test-harness.ts', import.meta.url));
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=wsz-source', '--test', file], { cwd: root, encoding: 'utf8', env: { ...process.env, VITEST: '' } });
+    expect(r.stdout).toMatch(/# pass 2/);
+    expect(r.stdout).toMatch(/# fail 0/);
+    expect(r.status).toBe(0);
+  }, 30_000);
+});
