@@ -125,7 +125,7 @@ describe('clear errors when a handler cannot run on worker threads', () => {
 
 describe.each(MODES)('backlog and buffers ($name)', ({ threads }) => {
   it('stops reading at the backlog and resumes when the queue drains: queued messages stay bounded', async () => {
-    const { port, server, shared } = await start(threads, 'gatedMessages', { threadPool: { backlog: 16 }, maxMessageSize: 2048 });
+    const { port, server, shared } = await start(threads, 'gatedMessages', { threadPool: { backlog: 16 }, maxMessageSize: 2048, maxBackpressure: 0 });
     const c = await open(port);
     const count = 16384;
     const body = Buffer.alloc(1000, 0x61);

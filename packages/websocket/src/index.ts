@@ -5,6 +5,8 @@
 export { Server, type ServerStats } from './server/server.js';
 export { Handler, type HandlerHooks, type HandlerClass, type HookResult, type AppOf } from './server/handler.js';
 export { Conn, type CloseOptions, type WriteData } from './server/conn.js';
+export { Writer, type WriterOptions } from './server/writer.js';
+export { frameText, frameBin } from './protocol/frame-writer.js';
 export { Handshake, RequestHeaders } from './server/handshake.js';
 export { resolveConfig, type ServerConfig, type ResolvedConfig } from './server/config.js';
 export { scopedLogger, type Logger, type LogLevel } from './server/log.js';

@@ -96,3 +96,48 @@ export function encodeClosePayload(code?: number, reason = ''): Buffer {
   out.write(reason, 2, 'utf8');
   return out;
 }
+
+/**
+ * A complete unmasked (server) text frame carrying `data`, built once: send it to any number of
+ * connections with `conn.writeFramed(frame)`, which does no encoding work. Build it at module load
+ * for fixed messages, or once per broadcast.
+ */
+export function frameText(data: string | Uint8Array): Buffer {
+  return encodeFrame(0x1, data);
+}
+
+/** A complete unmasked (server) binary frame carrying `data`; see {@link frameText}. */
+export function frameBin(data: string | Uint8Array): Buffer {
+  return encodeFrame(0x2, data);
+}
+
+/**
+ * Checks that `bytes` is a sequence of complete, unmasked frames with known opcodes (what
+ * `writeFramed` accepts). Returns an error message, or undefined when it is well formed.
+ */
+export function checkServerFrames(bytes: Uint8Array): string | undefined {
+  let p = 0;
+  if (bytes.length < 2) return 'a pre-framed message needs at least a 2-byte frame header';
+  while (p < bytes.length) {
+    if (bytes.length - p < 2) return 'pre-framed bytes end inside a frame header';
+    const b0 = bytes[p]!;
+    const b1 = bytes[p + 1]!;
+    const op = b0 & 0x0f;
+    if (op > 2 && (op < 8 || op > 10)) return `pre-framed bytes hold reserved opcode ${op}`;
+    if (b1 & 0x80) return 'pre-framed bytes hold a masked frame: servers send unmasked frames (use frameText/frameBin)';
+    let len = b1 & 0x7f;
+    let q = p + 2;
+    if (len === 126) {
+      if (bytes.length - q < 2) return 'pre-framed bytes end inside a frame header';
+      len = (bytes[q]! << 8) | bytes[q + 1]!;
+      q += 2;
+    } else if (len === 127) {
+      if (bytes.length - q < 8) return 'pre-framed bytes end inside a frame header';
+      len = Buffer.from(bytes.buffer, bytes.byteOffset + q, 8).readUInt32BE(4) + Buffer.from(bytes.buffer, bytes.byteOffset + q, 8).readUInt32BE(0) * 0x100000000;
+      q += 8;
+    }
+    if (q + len > bytes.length) return `pre-framed bytes hold ${bytes.length - q} of a frame's ${len} payload bytes`;
+    p = q + len;
+  }
+  return undefined;
+}

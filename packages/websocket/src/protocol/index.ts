@@ -16,7 +16,7 @@ export {
   type MessageSink,
   type MessageAssemblerOptions,
 } from './message-assembler.js';
-export { encodeFrame, encodeClosePayload, frameHeaderLength, writeFrameHeader, type FrameHeaderOptions } from './frame-writer.js';
+export { encodeFrame, encodeClosePayload, frameHeaderLength, writeFrameHeader, frameText, frameBin, checkServerFrames, type FrameHeaderOptions } from './frame-writer.js';
 export {
   acceptKey,
   errorResponse,

@@ -45,6 +45,21 @@ export interface ServerConfig {
   };
   /** Milliseconds to wait for the peer's side of a close handshake before dropping the TCP connection (default 5000). */
   closeTimeout?: number;
+  /**
+   * Bytes that may wait unsent for one connection (a client that reads slowly) before
+   * `backpressurePolicy` applies to its next data message (default 1 MiB; 0 = no limit).
+   */
+  maxBackpressure?: number;
+  /** 'close': close the connection with 1008; 'drop': drop data messages and report them to the `dropped` hook (default 'close'). */
+  backpressurePolicy?: 'close' | 'drop';
+  heartbeat?: {
+    /** Ping a connection after this many ms without a frame from it (default 0: off, as in websocket.zig). */
+    interval?: number;
+    /** Drop a connection that sends nothing for this many ms after such a ping (default 10000). */
+    timeout?: number;
+  };
+  /** Close (1001) a connection after this many ms without a data message either way (default 0: off). */
+  idleTimeout?: number;
   /** Log level of the 'wsz' logger (default 'info'; 'silent' under a test runner; env WSZ_LOG_LEVEL overrides). */
   logLevel?: LogLevel;
   /** Where log lines go (default: console.error). */
@@ -62,6 +77,10 @@ export interface ResolvedConfig {
   buffers: { smallSize: number; smallPool: number | null; largeSize: number; largePool: number };
   threadPool: { count: number; backlog: number; bufferSize: number };
   closeTimeout: number;
+  maxBackpressure: number;
+  backpressurePolicy: 'close' | 'drop';
+  heartbeat: { interval: number; timeout: number };
+  idleTimeout: number;
   logLevel: LogLevel | undefined;
   logger: Logger | undefined;
 }
@@ -83,7 +102,8 @@ function object(path: string, value: unknown): Record<string, unknown> {
 }
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'closeTimeout', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'logLevel', 'logger'],
+  heartbeat: ['interval', 'timeout'],
   handshake: ['timeout', 'maxSize', 'maxHeaders', 'count'],
   buffers: ['smallSize', 'smallPool', 'largeSize', 'largePool'],
   threadPool: ['count', 'backlog', 'bufferSize'],
@@ -105,6 +125,8 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
   const hs = object('handshake', c.handshake);
   const bf = object('buffers', c.buffers);
   const tp = object('threadPool', c.threadPool);
+  const hb = object('heartbeat', c.heartbeat);
+  rejectUnknown('heartbeat', hb);
   rejectUnknown('handshake', hs);
   rejectUnknown('buffers', bf);
   rejectUnknown('threadPool', tp);
@@ -120,6 +142,8 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     throw new TypeError(`invalid config logLevel: ${String(logLevel)}; expected one of ${LOG_LEVELS.join(', ')}`);
   }
   const maxMessageSize = integer('maxMessageSize', c.maxMessageSize, 65536, 1);
+  const policy = c.backpressurePolicy ?? 'close';
+  if (policy !== 'close' && policy !== 'drop') throw new TypeError(`invalid config backpressurePolicy: ${String(policy)}; expected 'close' or 'drop'`);
   const smallSize = integer('buffers.smallSize', bf.smallSize, 2048, 128);
   const smallPool = bf.smallPool === null || bf.smallPool === undefined ? null : integer('buffers.smallPool', bf.smallPool, 0, 0);
   const largeSize = integer('buffers.largeSize', bf.largeSize, Math.max(smallSize, Math.min(2 * smallSize, maxMessageSize)), smallSize);
@@ -142,6 +166,10 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
       bufferSize: integer('threadPool.bufferSize', tp.bufferSize, 32768, 1024),
     },
     closeTimeout: integer('closeTimeout', c.closeTimeout, 5000, 1),
+    maxBackpressure: integer('maxBackpressure', c.maxBackpressure, 1024 * 1024, 0),
+    backpressurePolicy: policy,
+    heartbeat: { interval: integer('heartbeat.interval', hb.interval, 0, 0), timeout: integer('heartbeat.timeout', hb.timeout, 10_000, 1) },
+    idleTimeout: integer('idleTimeout', c.idleTimeout, 0, 0),
     logLevel: logLevel as LogLevel | undefined,
     logger: c.logger as Logger | undefined,
   };

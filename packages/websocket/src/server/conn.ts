@@ -1,5 +1,6 @@
-import { encodeClosePayload } from '../protocol/frame-writer.js';
-import { Opcode, opcodeIsControl, opcodeIsKnown } from '../protocol/opcodes.js';
+import { checkServerFrames, encodeClosePayload } from '../protocol/frame-writer.js';
+import { Opcode, opcodeIsControl, opcodeIsKnown, type MessageType } from '../protocol/opcodes.js';
+import { Writer, type WriterOptions } from './writer.js';
 
 /** Data a write accepts: text (UTF-8 encoded on the way out) or bytes. */
 export type WriteData = string | Uint8Array;
@@ -19,10 +20,16 @@ export interface CloseOptions {
 export interface ConnTransport {
   /** Queues one frame; false when the connection is closing or closed (nothing is sent). */
   sendFrame(opcode: number, data: WriteData, fin: boolean): boolean;
+  /** Queues one frame whose payload is the concatenation of `parts` (`length` bytes in all). */
+  sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean;
+  /** Queues complete, already encoded frames. */
+  sendFramed(bytes: Uint8Array): boolean;
   /** Starts the close handshake with an already encoded close payload. */
   sendClose(payload: Buffer): void;
   /** Whether a close frame was sent or the socket is gone. */
   readonly closed: boolean;
+  /** Bytes queued for the peer and not yet taken by the kernel. */
+  readonly bufferedAmount: number;
 }
 
 /**
@@ -91,6 +98,32 @@ export class Conn {
       if (!fin) throw new RangeError('control frames cannot be fragmented (RFC 6455 5.5)');
     }
     return this.transport.sendFrame(opcode, data, fin);
+  }
+
+  /**
+   * A {@link Writer} that builds one message of `type` from many writes and sends it on
+   * `flush()`; with `fragmentSize`, it sends fragments as they fill.
+   */
+  writeBuffer(type: MessageType = 'text', options?: WriterOptions): Writer {
+    return new Writer(this.transport, type === 'text' ? Opcode.Text : Opcode.Binary, options);
+  }
+
+  /**
+   * Sends frames built beforehand with `frameText` / `frameBin` (no encoding work per send: the
+   * building block of broadcast). Throws a TypeError on bytes that are not complete unmasked frames.
+   */
+  writeFramed(frame: Uint8Array): boolean {
+    const problem = checkServerFrames(frame);
+    if (problem) throw new TypeError(`writeFramed: ${problem}`);
+    return this.transport.sendFramed(frame);
+  }
+
+  /**
+   * Bytes written to this connection and not yet taken by the kernel: a client that does not read
+   * makes it grow. (In a worker thread, the figure the I/O thread last reported.)
+   */
+  get bufferedAmount(): number {
+    return this.transport.bufferedAmount;
   }
 
   /**

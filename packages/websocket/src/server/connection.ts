@@ -25,6 +25,8 @@ export interface ServerCore {
   upgraded: number;
   /** Messages received, for stats. */
   messages: number;
+  /** Socket writes issued, for stats. */
+  writes: number;
   /** Called once when the socket is gone. */
   forget(connection: Connection): void;
   /** Handshake buffers for requests that arrive in several chunks. */
@@ -50,6 +52,7 @@ const enum Phase {
 const BY_REFERENCE = 64 * 1024;
 
 const CONNECTION = Symbol('wsz.connection');
+const EMPTY = Buffer.alloc(0);
 type TaggedSocket = Socket & { [CONNECTION]: Connection };
 
 // Socket listeners shared by every connection: no closures per connection.
@@ -58,6 +61,9 @@ function onData(this: TaggedSocket, chunk: Buffer): void {
 }
 function onClose(this: TaggedSocket): void {
   this[CONNECTION].socketClosed();
+}
+function onDrain(this: TaggedSocket): void {
+  this[CONNECTION].drained();
 }
 function onError(this: TaggedSocket, error: Error): void {
   this[CONNECTION].server.log.debug(`connection ${this[CONNECTION].id}: socket error: ${error.message}`);
@@ -103,6 +109,17 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
   private closeReceived = false;
   private ending = false;
   private pausedByHooks = false;
+  /** The start of the message being written was dropped (backpressure): drop its fragments too. */
+  private dropping = false;
+  private droppedCount = 0;
+  /** Bytes stayed queued after a flush; a drain is awaited. */
+  private backlogged = false;
+  /** Liveness: bytes were read / a data message went either way, since the last sweep. */
+  private active = false;
+  private messaged = false;
+  private lastActive = 0;
+  private lastMessage = 0;
+  private pingSentAt = 0;
 
   constructor(id: number, socket: Socket, server: ServerCore) {
     this.id = id;
@@ -121,6 +138,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     if (this.phase === Phase.Open) {
       const reader = this.reader ?? this.startReading();
       if (reader.failed) return; // after a close frame or a protocol error, input is discarded
+      this.active = true;
       this.inData = true;
       const error = reader.push(chunk);
       this.inData = false;
@@ -206,6 +224,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     this.socket.write(switchingProtocolsResponse(this.key, handshake.protocol, handshake.responseHeaders), 'latin1');
     this.key = ''; // a slice of the request head: keeping it would keep the whole head alive
     this.phase = Phase.Open;
+    this.lastActive = this.lastMessage = Date.now();
     this.server.dispatcher.afterInit(this);
     const leftover = this.leftover;
     this.leftover = null;
@@ -260,6 +279,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
 
   onMessage(data: Buffer, type: MessageType, owned: boolean): void {
     this.server.messages++;
+    this.messaged = true;
     if (this.closeSent) {
       if (owned) this.server.pool.release(data);
       return;
@@ -304,13 +324,46 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     return this.closeSent || this.phase === Phase.Done;
   }
 
-  sendFrame(opcode: number, data: WriteData, fin: boolean): boolean {
+  /** Bytes written and not yet taken by the kernel (the outbox of this tick plus the socket's queue). */
+  get bufferedAmount(): number {
+    return this.socket.writableLength + this.outbox.pending;
+  }
+
+  /**
+   * Whether a frame may go out: not before the handshake (an error), not after our close, and for
+   * data frames, not past `maxBackpressure` (then the policy decides: close with 1008, or drop and
+   * report). Control frames are never dropped; the fragments of one message go or are dropped together.
+   */
+  private admit(opcode: number, fin: boolean): boolean {
     if (this.phase !== Phase.Open || this.closeSent) {
       if (this.phase === Phase.Init || this.phase === Phase.Request) {
         throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
       }
       return false;
     }
+    if (opcode >= Opcode.Close) return true;
+    this.messaged = true;
+    if (opcode === Opcode.Continuation) {
+      if (!this.dropping) return true;
+      if (fin) this.dropping = false; // the dropped message ends with this frame
+      return false;
+    }
+    const { maxBackpressure, backpressurePolicy } = this.server.config;
+    if (maxBackpressure > 0 && this.bufferedAmount >= maxBackpressure) {
+      if (backpressurePolicy === 'close') {
+        this.server.log.debug(`connection ${this.id}: ${this.bufferedAmount} bytes queued, over maxBackpressure; closing with 1008`);
+        this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the client does not read fast enough'));
+      } else {
+        this.dropping = !fin;
+        this.reportDropped();
+      }
+      return false;
+    }
+    return true;
+  }
+
+  sendFrame(opcode: number, data: WriteData, fin: boolean): boolean {
+    if (!this.admit(opcode, fin)) return false;
     const outbox = this.outbox;
     if (typeof data === 'string') {
       const length = Buffer.byteLength(data, 'utf8');
@@ -320,7 +373,9 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     } else if (data.length >= BY_REFERENCE && !this.server.pool.owns(data) && !(data.buffer instanceof SharedArrayBuffer)) {
       const buf = outbox.reserve(10);
       outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin }));
+      this.countWrite();
       outbox.flush(this.socket, data);
+      this.afterFlush();
       return true;
     } else {
       const buf = outbox.reserve(frameHeaderLength(data.length, false) + data.length);
@@ -330,6 +385,41 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     }
     this.scheduleFlush();
     return true;
+  }
+
+  sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
+    if (!this.admit(opcode, fin)) return false;
+    const outbox = this.outbox;
+    const buf = outbox.reserve(frameHeaderLength(length, false) + length);
+    let at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
+    for (const part of parts) {
+      buf.set(part, at);
+      at += part.length;
+    }
+    outbox.commit(at);
+    this.scheduleFlush();
+    return true;
+  }
+
+  sendFramed(bytes: Uint8Array): boolean {
+    // The first frame decides: a pre-framed data message is subject to backpressure like any other.
+    if (!this.admit(bytes[0]! & 0x0f, (bytes[0]! & 0x80) !== 0)) return false;
+    const outbox = this.outbox;
+    const buf = outbox.reserve(bytes.length);
+    buf.set(bytes, outbox.offset);
+    outbox.commit(outbox.offset + bytes.length);
+    this.scheduleFlush();
+    return true;
+  }
+
+  private reportDropped(): void {
+    if (this.droppedCount++ === 0) queueMicrotask(() => this.flushDropped());
+  }
+
+  private flushDropped(): void {
+    const n = this.droppedCount;
+    this.droppedCount = 0;
+    if (n > 0 && this.phase === Phase.Open) this.server.dispatcher.dropped(this, n);
   }
 
   sendClose(payload: Buffer): void {
@@ -350,7 +440,28 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
   /** Hands everything written this tick to the socket in one write. */
   flush(): void {
     this.flushQueued = false;
-    if (this.outbox.pending > 0) this.outbox.flush(this.socket);
+    if (this.outbox.pending === 0) return;
+    this.countWrite();
+    this.outbox.flush(this.socket);
+    this.afterFlush();
+  }
+
+  private countWrite(): void {
+    this.server.writes++;
+  }
+
+  /** When bytes stay queued (a slow reader), tell the handler side once, and again when they drain. */
+  private afterFlush(): void {
+    if (this.backlogged || this.socket.writableLength === 0 || this.phase !== Phase.Open) return;
+    this.backlogged = true;
+    this.server.dispatcher.buffered(this, this.socket.writableLength);
+    this.socket.once('drain', onDrain);
+  }
+
+  /** The socket's queue emptied after a backlog. */
+  drained(): void {
+    this.backlogged = false;
+    if (this.phase === Phase.Open && !this.closeSent) this.server.dispatcher.drain(this);
   }
 
   /** Half-closes TCP after our close frame; the peer's FIN (or the close timeout) finishes it. */
@@ -384,6 +495,41 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
   }
 
   // ---- the end ---------------------------------------------------------------------------
+
+  /**
+   * Liveness, called by the server's sweep timer: pings a connection quiet for
+   * `heartbeat.interval`, drops one that stays silent `heartbeat.timeout` after the ping, and closes
+   * (1001) one with no data message either way for `idleTimeout`.
+   */
+  sweep(now: number): void {
+    if (this.phase !== Phase.Open || this.closeSent) return;
+    const { heartbeat, idleTimeout } = this.server.config;
+    if (this.active) {
+      this.active = false;
+      this.lastActive = now;
+      this.pingSentAt = 0;
+    }
+    if (this.messaged) {
+      this.messaged = false;
+      this.lastMessage = now;
+    }
+    if (heartbeat.interval > 0) {
+      if (this.pingSentAt > 0) {
+        if (now - this.pingSentAt >= heartbeat.timeout) {
+          this.server.log.debug(`connection ${this.id}: no answer to a heartbeat ping within ${heartbeat.timeout} ms; dropping it`);
+          this.socket.destroy();
+          return;
+        }
+      } else if (now - this.lastActive >= heartbeat.interval) {
+        this.pingSentAt = now;
+        this.sendFrame(Opcode.Ping, EMPTY, true);
+      }
+    }
+    if (idleTimeout > 0 && now - this.lastMessage >= idleTimeout) {
+      this.server.log.debug(`connection ${this.id}: no message for ${idleTimeout} ms; closing it`);
+      this.sendClose(encodeClosePayload(CloseCode.GoingAway, 'idle timeout'));
+    }
+  }
 
   /** Starts the close handshake for a server stop (1001), or drops a connection still handshaking. */
   shutdown(): void {

@@ -29,7 +29,7 @@ export interface DispatchTarget extends ConnTransport {
  */
 export interface Dispatcher {
   /** Which optional hooks the handler class defines (the I/O side answers pings and closes itself otherwise). */
-  readonly hooks: { clientPing: boolean; clientPong: boolean; clientClose: boolean };
+  readonly hooks: { clientPing: boolean; clientPong: boolean; clientClose: boolean; drain: boolean; dropped: boolean };
   /**
    * Creates the connection's handler and runs `init`. Returns nothing when `init` completed
    * synchronously, a promise when it is async; throws or rejects to refuse the upgrade.
@@ -40,6 +40,12 @@ export interface Dispatcher {
   ping(target: DispatchTarget, data: Buffer): void;
   pong(target: DispatchTarget, data: Buffer): void;
   clientClose(target: DispatchTarget, code: number, reason: string): void;
+  /** Bytes stayed queued after a flush (the peer reads slowly): `bytes` is how many. */
+  buffered(target: DispatchTarget, bytes: number): void;
+  /** The queue emptied after a backlog: run `drain`. */
+  drain(target: DispatchTarget): void;
+  /** Backpressure dropped `count` messages: run `dropped(count)`. */
+  dropped(target: DispatchTarget, count: number): void;
   /** The connection ended: run `close` once, after every hook already queued; then call `done`. */
   closed(target: DispatchTarget, done?: () => void): void;
   /** Resolves once every `close` hook started so far has settled. */

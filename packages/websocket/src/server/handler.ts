@@ -34,6 +34,13 @@ export interface HandlerHooks<App = unknown> {
    * does not, the server answers after it).
    */
   clientClose?(code: number, reason: string): HookResult;
+  /**
+   * The connection's queue of unsent bytes emptied after it had backed up (a slow reader caught
+   * up): the handler may write again. See `maxBackpressure`.
+   */
+  drain?(): HookResult;
+  /** `count` messages were dropped by the 'drop' backpressure policy since the last call. */
+  dropped?(count: number): HookResult;
   /** Runs exactly once when a connection whose `init` succeeded ends, for whatever reason. */
   close?(): HookResult;
 }

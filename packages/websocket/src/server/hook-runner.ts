@@ -9,6 +9,8 @@ const enum Kind {
   Ping,
   Pong,
   ClientClose,
+  Drain,
+  Dropped,
   Close,
 }
 
@@ -61,6 +63,8 @@ export class HookRunner implements Dispatcher {
       clientPing: typeof p.clientPing === 'function',
       clientPong: typeof p.clientPong === 'function',
       clientClose: typeof p.clientClose === 'function',
+      drain: typeof p.drain === 'function',
+      dropped: typeof p.dropped === 'function',
     };
   }
 
@@ -97,6 +101,18 @@ export class HookRunner implements Dispatcher {
 
   clientClose(target: DispatchTarget, code: number, reason: string): void {
     this.run(target, Kind.ClientClose, null, 'binary', false, code, reason);
+  }
+
+  buffered(): void {
+    // Inline, conn.bufferedAmount reads the socket directly.
+  }
+
+  drain(target: DispatchTarget): void {
+    if (this.hooks.drain) this.run(target, Kind.Drain, null, 'binary', false, 0, '');
+  }
+
+  dropped(target: DispatchTarget, count: number): void {
+    if (this.hooks.dropped) this.run(target, Kind.Dropped, null, 'binary', false, count, '');
   }
 
   closed(target: DispatchTarget, done?: () => void): void {
@@ -185,6 +201,10 @@ export class HookRunner implements Dispatcher {
         return h.clientPong!(data!);
       case Kind.ClientClose:
         return h.clientClose!(code, reason);
+      case Kind.Drain:
+        return h.drain!();
+      case Kind.Dropped:
+        return h.dropped!(code);
       case Kind.Close:
         return h.close?.();
     }
@@ -211,5 +231,5 @@ export class HookRunner implements Dispatcher {
 }
 
 function hookName(kind: Kind): string {
-  return ['afterInit', 'clientMessage', 'clientPing', 'clientPong', 'clientClose', 'close'][kind]!;
+  return ['afterInit', 'clientMessage', 'clientPing', 'clientPong', 'clientClose', 'drain', 'dropped', 'close'][kind]!;
 }

@@ -17,6 +17,8 @@ export interface ServerStats {
   upgraded: number;
   /** Text and binary messages received since the server started. */
   messages: number;
+  /** Socket writes issued: everything a connection writes in one tick is one write. */
+  writes: number;
   /** Buffer pool counters: hits, misses, one-off (dynamic) allocations, and free buffers on hand. */
   pool: { hits: number; misses: number; dynamic: number; freeSmall: number; freeLarge: number };
   /** Messages handed to handlers and not finished yet (waiting for a worker, or behind an async hook). */
@@ -44,6 +46,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   /** @internal */ app: unknown = undefined;
   /** @internal */ upgraded = 0;
   /** @internal */ messages = 0;
+  /** @internal */ writes = 0;
 
   private readonly connections = new Set<Connection>();
   private readonly headBuffers: Buffer[] = [];
@@ -51,6 +54,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   private nextId = 1;
   private stopping: Promise<void> | null = null;
   private starting = false;
+  private sweeper: NodeJS.Timeout | null = null;
 
   /**
    * @param HandlerClass the handler class; the server calls `new HandlerClass()` per connection
@@ -105,6 +109,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       });
       const ready = (): void => {
         listener.on('error', (error) => this.log.error(`listener error: ${error.message}`));
+        this.startSweeper();
         const bound = listener.address()!;
         this.log.info(`listening on ${typeof bound === 'string' ? bound : `${bound.address}:${bound.port}`}`);
         resolve(bound);
@@ -139,12 +144,27 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       connections: this.connections.size,
       upgraded: this.upgraded,
       messages: this.messages,
+      writes: this.writes,
       pool: { ...this.pool.stats, freeSmall: free.small, freeLarge: free.large },
       queued: this.dispatcher.queued,
     };
   }
 
+  /** One timer for every connection's heartbeat and idle checks, when either is on. */
+  private startSweeper(): void {
+    const { heartbeat, idleTimeout } = this.config;
+    const periods = [heartbeat.interval, heartbeat.interval > 0 ? heartbeat.timeout : 0, idleTimeout].filter((p) => p > 0);
+    if (periods.length === 0) return;
+    const every = Math.min(1000, Math.max(10, Math.floor(Math.min(...periods) / 4)));
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.connections) c.sweep(now);
+    }, every);
+    this.sweeper.unref();
+  }
+
   private async shutdown(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
     const listener = this.listener;
     const closed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
     for (const c of this.connections) c.shutdown();

@@ -26,6 +26,12 @@ export const ToWorker = {
   Closed: 7,
   /** (no id) ring position the batch ends at */
   End: 8,
+  /** id, bytes queued for the peer (reported when a backlog forms) */
+  Buffered: 9,
+  /** id: the backlog drained */
+  Drain: 10,
+  /** id, messages dropped by backpressure */
+  Dropped: 11,
 } as const;
 
 /** Worker -> I/O thread. */
@@ -49,6 +55,8 @@ export const FromWorker = {
   /** id */
   PauseReading: 9,
   ResumeReading: 10,
+  /** id, offset, length: complete pre-encoded frames */
+  Framed: 11,
 } as const;
 
 /** Sent once by a worker when it is ready, or when it could not load the handler. */

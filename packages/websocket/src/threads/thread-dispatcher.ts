@@ -76,6 +76,8 @@ export class ThreadDispatcher implements Dispatcher {
       clientPing: typeof p.clientPing === 'function',
       clientPong: typeof p.clientPong === 'function',
       clientClose: typeof p.clientClose === 'function',
+      drain: typeof p.drain === 'function',
+      dropped: typeof p.dropped === 'function',
     };
     this.launch = workerLaunch(HandlerClass, config.threadPool.count);
   }
@@ -254,6 +256,21 @@ export class ThreadDispatcher implements Dispatcher {
     else target.clientCloseDone(code);
   }
 
+  buffered(target: DispatchTarget, bytes: number): void {
+    const h = this.handleOf(target);
+    if (h) this.send(h, ToWorker.Buffered, target.conn.id, bytes);
+  }
+
+  drain(target: DispatchTarget): void {
+    const h = this.handleOf(target);
+    if (h) this.send(h, ToWorker.Drain, target.conn.id);
+  }
+
+  dropped(target: DispatchTarget, count: number): void {
+    const h = this.handleOf(target);
+    if (h && this.hooks.dropped) this.send(h, ToWorker.Dropped, target.conn.id, count);
+  }
+
   closed(target: DispatchTarget, done?: () => void): void {
     const h = this.handleOf(target);
     const id = target.conn.id;
@@ -302,6 +319,12 @@ export class ThreadDispatcher implements Dispatcher {
           const offset = r[i++]!;
           const length = r[i++]!;
           target?.sendFrame(opcode, offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer), fin);
+          break;
+        }
+        case FromWorker.Framed: {
+          const offset = r[i++]!;
+          const length = r[i++]!;
+          target?.sendFramed(offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer));
           break;
         }
         case FromWorker.InitOk: {

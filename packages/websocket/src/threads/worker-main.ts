@@ -143,6 +143,26 @@ async function main(): Promise<void> {
         case ToWorker.ClientClose:
           runner.clientClose(targets.get(id)!, r[i++]!, extra[r[i++]!] as string);
           break;
+        case ToWorker.Buffered: {
+          const target = targets.get(id);
+          const bytes = r[i++]!;
+          if (target) target.bufferedAmount = bytes;
+          break;
+        }
+        case ToWorker.Drain: {
+          const target = targets.get(id);
+          if (target) {
+            target.bufferedAmount = 0;
+            runner.drain(target);
+          }
+          break;
+        }
+        case ToWorker.Dropped: {
+          const target = targets.get(id);
+          const count = r[i++]!;
+          if (target) runner.dropped(target, count);
+          break;
+        }
         case ToWorker.Closed: {
           const target = targets.get(id);
           targets.delete(id);

@@ -32,6 +32,29 @@ export class WorkerOutbox {
     return this.extra.push(value) - 1;
   }
 
+  /** Copies `length` bytes from `parts` into the ring (or one copy in the batch) and records `kind, id, ...head, offset, length`. */
+  private payload(kind: number, id: number, head: number[], parts: readonly Uint8Array[], length: number): void {
+    const ring = this.ring;
+    const offset = ring.allocate(length);
+    let at = offset;
+    const target = offset >= 0 ? ring.bytesView : Buffer.allocUnsafe(length);
+    if (offset < 0) at = 0;
+    for (const p of parts) {
+      target.set(p, at);
+      at += p.length;
+    }
+    if (offset >= 0) this.record(kind, id, ...head, offset, length);
+    else this.record(kind, id, ...head, -1, this.attach(target));
+  }
+
+  frameParts(id: number, opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): void {
+    this.payload(FromWorker.Frame, id, [opcode, fin ? 1 : 0], parts, length);
+  }
+
+  framed(id: number, bytes: Uint8Array): void {
+    this.payload(FromWorker.Framed, id, [], [bytes], bytes.length);
+  }
+
   frame(id: number, opcode: number, data: WriteData, fin: boolean): void {
     const ring = this.ring;
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
@@ -78,6 +101,8 @@ export class WorkerTarget implements DispatchTarget {
   slot: unknown = null;
   /** `init` succeeded: writes are allowed. */
   opened = false;
+  /** Bytes queued for the peer, as the I/O thread last reported. */
+  bufferedAmount = 0;
   private closeSent = false;
   private readonly id: number;
   private readonly outbox: WorkerOutbox;
@@ -103,6 +128,20 @@ export class WorkerTarget implements DispatchTarget {
     if (!this.opened) throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
     if (this.closeSent) return false;
     this.outbox.frame(this.id, opcode, data, fin);
+    return true;
+  }
+
+  sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
+    if (!this.opened) throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
+    if (this.closeSent) return false;
+    this.outbox.frameParts(this.id, opcode, parts, length, fin);
+    return true;
+  }
+
+  sendFramed(bytes: Uint8Array): boolean {
+    if (!this.opened) throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
+    if (this.closeSent) return false;
+    this.outbox.framed(this.id, bytes);
     return true;
   }
 

@@ -1,0 +1,137 @@
+import { format } from 'node:util';
+import type { ConnTransport } from './conn.js';
+
+/** Size of a Writer segment; segments are shared by all writers of a thread through a free list. */
+const SEGMENT = 16 * 1024;
+const FREE_LIMIT = 64;
+const free: Buffer[] = [];
+
+function acquire(): Buffer {
+  return free.pop() ?? Buffer.allocUnsafeSlow(SEGMENT);
+}
+
+/** Options of `conn.writeBuffer()`. */
+export interface WriterOptions {
+  /**
+   * Send the message in frames of about this many bytes as it is written, instead of holding it
+   * whole until `flush()` (0, the default: one frame at flush).
+   */
+  fragmentSize?: number;
+}
+
+/**
+ * Builds one message from many writes (websocket.zig's `writeBuffer`): nothing is sent until
+ * {@link Writer.flush}, which sends exactly one message. Bytes gather in pooled 16 KiB segments; a
+ * long message takes more segments instead of copying what it holds into a bigger buffer. With
+ * `fragmentSize`, full fragments leave as they fill, so a large message is never held whole.
+ *
+ * A writer that is never flushed sends nothing; {@link Writer.discard} gives its segments back at once.
+ */
+export class Writer {
+  private readonly transport: ConnTransport;
+  private readonly opcode: number;
+  private readonly fragmentSize: number;
+  private readonly sealed: Buffer[] = [];
+  private current: Buffer | null = null;
+  private used = 0;
+  private total = 0;
+  private started = false;
+  private state: 'open' | 'flushed' | 'discarded' = 'open';
+
+  /** Made by `conn.writeBuffer(type)`. */
+  constructor(transport: ConnTransport, opcode: number, options: WriterOptions = {}) {
+    this.transport = transport;
+    this.opcode = opcode;
+    this.fragmentSize = options.fragmentSize ?? 0;
+  }
+
+  /** Bytes written and not yet sent. */
+  get length(): number {
+    return this.total;
+  }
+
+  /** Appends text (UTF-8 encoded) or bytes. */
+  write(chunk: string | Uint8Array): this {
+    this.check('write');
+    if (typeof chunk === 'string') {
+      const n = Buffer.byteLength(chunk);
+      if (this.current !== null && SEGMENT - this.used >= n) {
+        this.current.write(chunk, this.used, 'utf8');
+        this.used += n;
+        this.total += n;
+      } else {
+        this.append(Buffer.from(chunk, 'utf8'));
+      }
+    } else {
+      this.append(chunk);
+    }
+    if (this.fragmentSize > 0 && this.total >= this.fragmentSize) this.send(false);
+    return this;
+  }
+
+  /** Appends `util.format(template, ...args)`, e.g. `w.format('%s scored %d', name, points)`. */
+  format(template: string, ...args: unknown[]): this {
+    return this.write(format(template, ...args));
+  }
+
+  /**
+   * Sends the message (or its last fragment). Returns false when backpressure dropped it. A writer
+   * sends once: writing or flushing again is an error.
+   */
+  flush(): boolean {
+    this.check('flush');
+    const sent = this.send(true);
+    this.state = 'flushed';
+    return sent;
+  }
+
+  /** Drops what was written without sending it, and gives the segments back. */
+  discard(): void {
+    this.release();
+    this.state = 'discarded';
+  }
+
+  private check(what: string): void {
+    if (this.state !== 'open') {
+      throw new Error(`cannot ${what}: this Writer was already ${this.state}; a Writer sends exactly one message, get a new one from conn.writeBuffer()`);
+    }
+    if (this.transport.closed) {
+      this.release();
+      throw new Error(`cannot ${what}: the connection is closed`);
+    }
+  }
+
+  private append(bytes: Uint8Array): void {
+    let at = 0;
+    while (at < bytes.length) {
+      if (this.current === null || this.used === SEGMENT) {
+        if (this.current !== null) this.sealed.push(this.current);
+        this.current = acquire();
+        this.used = 0;
+      }
+      const n = Math.min(SEGMENT - this.used, bytes.length - at);
+      this.current.set(bytes.subarray(at, at + n), this.used);
+      this.used += n;
+      at += n;
+    }
+    this.total += bytes.length;
+  }
+
+  private send(fin: boolean): boolean {
+    const parts: Buffer[] = [...this.sealed];
+    if (this.current !== null && this.used > 0) parts.push(this.current.subarray(0, this.used));
+    const sent = this.transport.sendParts(this.started ? 0 : this.opcode, parts, this.total, fin);
+    this.started = true;
+    this.release(); // the transport copied the bytes
+    return sent;
+  }
+
+  private release(): void {
+    for (const s of this.sealed) if (free.length < FREE_LIMIT) free.push(s);
+    if (this.current !== null && free.length < FREE_LIMIT) free.push(this.current);
+    this.sealed.length = 0;
+    this.current = null;
+    this.used = 0;
+    this.total = 0;
+  }
+}
