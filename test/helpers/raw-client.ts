@@ -191,6 +191,15 @@ export class RawClient {
     return this.buf.length === 0 && !this.ended;
   }
 
+  /** Stops reading from the socket (the kernel buffers fill, then the server's queue grows). */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
   send(bytes: Buffer | string): void {
     this.socket.write(bytes);
   }

@@ -4,7 +4,7 @@
  * their behaviour by name from the app, since functions cannot cross to a worker.
  */
 import { BroadcastChannel } from 'node:worker_threads';
-import { Handler, HandshakeError, type Conn, type Handshake, type MessageType } from 'wsz';
+import { frameText, Handler, HandshakeError, type Conn, type Handshake, type MessageType } from 'wsz';
 
 /** The app every recorder expects from listen(app). */
 export interface RecorderApp {
@@ -41,14 +41,85 @@ type Hooks = {
   message?(r: Recorder, data: Buffer, type: MessageType): void | Promise<void>;
   ping?(r: Recorder, data: Buffer): void;
   clientClose?(r: Recorder, code: number, reason: string): void;
+  dropped?(r: Recorder, count: number): void;
+  drain?(r: Recorder): void;
   close?(r: Recorder): void;
 };
 
 const BIG = Buffer.alloc(1 << 20);
 for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7) & 0xff;
 
+const HELLO_FRAME = frameText('hello, pre-framed');
+
 /** Named behaviours; the default (no entry) echoes. */
 export const behaviours: Record<string, Hooks> = {
+  writer: {
+    message(r, data) {
+      const cmd = data.toString();
+      if (cmd === 'build') {
+        r.conn.writeBuffer('text').write('a').write(Buffer.from('b')).format('%s-%d', 'c', 7).flush();
+      } else if (cmd === 'unflushed') {
+        r.conn.writeBuffer('text').write('never sent');
+        r.conn.write('after the unflushed writer');
+      } else if (cmd === 'twice') {
+        const w = r.conn.writeBuffer('binary');
+        w.write('once');
+        w.flush();
+        for (const f of [() => w.write('x'), () => w.flush()]) {
+          try {
+            f();
+          } catch (e) {
+            r.emit(`writer error: ${(e as Error).message}`);
+          }
+        }
+      } else if (cmd === 'big') {
+        const w = r.conn.writeBuffer('binary');
+        for (let i = 0; i < 100; i++) w.write(Buffer.alloc(1000, i));
+        r.emit(`writer length ${w.length}`);
+        w.flush();
+      } else if (cmd === 'fragments') {
+        const w = r.conn.writeBuffer('binary', { fragmentSize: 1000 });
+        for (let i = 0; i < 7; i++) w.write(Buffer.alloc(500, i));
+        w.flush();
+      } else if (cmd === 'closed') {
+        const w = r.conn.writeBuffer('text');
+        r.conn.close();
+        try {
+          w.write('late');
+        } catch (e) {
+          r.emit(`writer error: ${(e as Error).message}`);
+        }
+      }
+    },
+  },
+  framed: {
+    message(r, data) {
+      if (data.toString() === 'bad') {
+        try {
+          r.conn.writeFramed(Buffer.from([0x81, 0x81, 1, 2, 3, 4, 5]));
+        } catch (e) {
+          r.emit(`framed error: ${(e as Error).message}`);
+        }
+        return;
+      }
+      r.conn.writeFramed(HELLO_FRAME);
+      r.conn.writeFramed(HELLO_FRAME);
+    },
+  },
+  tenWrites: { message: (r) => { for (let i = 0; i < 10; i++) r.conn.write(`w${i}`); } },
+  /** 'flood N': writes N binary messages of 64 KiB at once; reports how many were refused. */
+  flood: {
+    message(r, data) {
+      const m = /^flood (\d+)$/.exec(data.toString());
+      if (!m) return void r.conn.writeText(data);
+      const chunk = Buffer.alloc(64 * 1024, 0x5a);
+      let refused = 0;
+      for (let i = 0; i < Number(m[1]); i++) if (!r.conn.writeBin(chunk)) refused++;
+      r.emit(`flooded refused=${refused > 0}`);
+    },
+    dropped: (r, count) => r.emit(`dropped ${count > 0}`),
+    drain: (r) => r.emit('drain'),
+  },
   asyncDelayed: {
     async message(r, data) {
       await new Promise((res) => setTimeout(res, data[0] === 0x61 ? 30 : 1));
@@ -225,5 +296,16 @@ export class CloseRecorder extends Recorder {
   clientClose(code: number, reason: string) {
     this.emit(`clientClose ${code} ${reason}`);
     this.behaviour.clientClose?.(this, code, reason);
+  }
+}
+
+/** A recorder with the backpressure hooks `dropped` and `drain`. */
+export class FlowRecorder extends Recorder {
+  static override module = import.meta.url;
+  dropped(count: number) {
+    this.behaviour.dropped?.(this, count);
+  }
+  drain() {
+    this.behaviour.drain?.(this);
   }
 }

@@ -19,6 +19,8 @@ export interface ServerStats {
   messages: number;
   /** Socket writes issued: everything a connection writes in one tick is one write. */
   writes: number;
+  /** Bytes written and not yet taken by the kernel, over all connections (bounded by maxBackpressure each). */
+  buffered: number;
   /** Buffer pool counters: hits, misses, one-off (dynamic) allocations, and free buffers on hand. */
   pool: { hits: number; misses: number; dynamic: number; freeSmall: number; freeLarge: number };
   /** Messages handed to handlers and not finished yet (waiting for a worker, or behind an async hook). */
@@ -145,6 +147,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       upgraded: this.upgraded,
       messages: this.messages,
       writes: this.writes,
+      buffered: [...this.connections].reduce((sum, c) => sum + c.bufferedAmount, 0),
       pool: { ...this.pool.stats, freeSmall: free.small, freeLarge: free.large },
       queued: this.dispatcher.queued,
     };
