@@ -1,5 +1,8 @@
 import type { MessageBuffers } from '../protocol/message-assembler.js';
 
+/** Released one-off buffers kept for reuse. */
+const SPARE_LIMIT = 4;
+
 /** Sizes and counts of a {@link BufferPool} (websocket.zig's `buffers` config). */
 export interface BufferPoolOptions {
   smallSize: number;
@@ -15,7 +18,7 @@ export interface BufferPoolStats {
   hits: number;
   /** Pool-sized buffers that had to be allocated because the free list was empty. */
   misses: number;
-  /** Buffers larger than `largeSize`, allocated for one message and then dropped. */
+  /** Buffers larger than `largeSize` that had to be allocated (a few released ones are kept for reuse). */
   dynamic: number;
 }
 
@@ -28,6 +31,10 @@ export class BufferPool implements MessageBuffers {
   private readonly options: BufferPoolOptions;
   private readonly small: ArrayBuffer[] = [];
   private readonly large: ArrayBuffer[] = [];
+  /** A few released one-off buffers, reused for later messages that fit: big messages tend to come in runs. */
+  private readonly spare: ArrayBuffer[] = [];
+  /** Every one-off buffer handed out, since it may be reused: never written by reference. */
+  private readonly issued = new WeakSet<ArrayBuffer>();
   /** Bound of the small free list when `smallPool` is null (the server sets it to its connection count). */
   smallLimit: number;
   readonly stats: BufferPoolStats = { hits: 0, misses: 0, dynamic: 0 };
@@ -49,8 +56,16 @@ export class BufferPool implements MessageBuffers {
       capacity = largeSize;
     }
     if (free === null) {
+      for (let i = 0; i < this.spare.length; i++) {
+        if (this.spare[i]!.byteLength >= size) {
+          this.stats.hits++;
+          return Buffer.from(this.spare.splice(i, 1)[0]!, 0, size);
+        }
+      }
       this.stats.dynamic++;
-      return Buffer.allocUnsafeSlow(size);
+      const b = Buffer.allocUnsafeSlow(size);
+      this.issued.add(b.buffer as ArrayBuffer);
+      return b;
     }
     const reused = free.pop();
     if (reused) {
@@ -68,13 +83,15 @@ export class BufferPool implements MessageBuffers {
       if (this.small.length < (smallPool ?? this.smallLimit)) this.small.push(ab);
     } else if (ab.byteLength === largeSize) {
       if (this.large.length < largePool) this.large.push(ab);
+    } else if (ab.byteLength > largeSize && this.spare.length < SPARE_LIMIT) {
+      this.spare.push(ab);
     }
   }
 
-  /** True when `buffer` is a view of a pooled buffer (it will be reused after release). */
+  /** True when `buffer` may be a view of a pooled buffer (it will be reused after release). */
   owns(buffer: Uint8Array): boolean {
     const n = buffer.buffer.byteLength;
-    return n === this.options.smallSize || n === this.options.largeSize;
+    return n === this.options.smallSize || n === this.options.largeSize || this.issued.has(buffer.buffer as ArrayBuffer);
   }
 
   /** Free buffers on hand, for stats. */

@@ -130,6 +130,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     socket.on('data', onData);
     socket.on('close', onClose);
     socket.on('error', onError);
+    socket.on('drain', onDrain);
     this.timer = setTimeout(() => this.handshakeTimedOut(), server.config.handshake.timeout);
   }
 
@@ -450,16 +451,19 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     this.server.writes++;
   }
 
-  /** When bytes stay queued (a slow reader), tell the handler side once, and again when they drain. */
+  /**
+   * When the socket's queue passes its high-water mark (a slow reader), tell the handler side once;
+   * the socket's 'drain' then says when it emptied.
+   */
   private afterFlush(): void {
-    if (this.backlogged || this.socket.writableLength === 0 || this.phase !== Phase.Open) return;
+    if (this.backlogged || !this.socket.writableNeedDrain || this.phase !== Phase.Open) return;
     this.backlogged = true;
     this.server.dispatcher.buffered(this, this.socket.writableLength);
-    this.socket.once('drain', onDrain);
   }
 
   /** The socket's queue emptied after a backlog. */
   drained(): void {
+    if (!this.backlogged) return;
     this.backlogged = false;
     if (this.phase === Phase.Open && !this.closeSent) this.server.dispatcher.drain(this);
   }
