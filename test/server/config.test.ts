@@ -20,6 +20,12 @@ describe('configuration', () => {
     });
   });
 
+  it('limits backpressure to max(1 MiB, 2 * maxMessageSize) by default', () => {
+    expect(resolveConfig().maxBackpressure).toBe(1 << 20);
+    expect(resolveConfig({ maxMessageSize: 16 << 20 }).maxBackpressure).toBe(32 << 20);
+    expect(resolveConfig({ maxBackpressure: 0 }).maxBackpressure).toBe(0);
+  });
+
   it('derives largeSize as min(2 * smallSize, maxMessageSize)', () => {
     expect(resolveConfig({ maxMessageSize: 3000 }).buffers.largeSize).toBe(3000);
     expect(resolveConfig({ buffers: { smallSize: 4096 } }).buffers.largeSize).toBe(8192);

@@ -47,7 +47,7 @@ export interface ServerConfig {
   closeTimeout?: number;
   /**
    * Bytes that may wait unsent for one connection (a client that reads slowly) before
-   * `backpressurePolicy` applies to its next data message (default 1 MiB; 0 = no limit).
+   * `backpressurePolicy` applies to its next data message (default max(1 MiB, 2 * maxMessageSize); 0 = no limit).
    */
   maxBackpressure?: number;
   /** 'close': close the connection with 1008; 'drop': drop data messages and report them to the `dropped` hook (default 'close'). */
@@ -166,7 +166,8 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
       bufferSize: integer('threadPool.bufferSize', tp.bufferSize, 32768, 1024),
     },
     closeTimeout: integer('closeTimeout', c.closeTimeout, 5000, 1),
-    maxBackpressure: integer('maxBackpressure', c.maxBackpressure, 1024 * 1024, 0),
+    // A limit below a couple of messages would refuse ordinary traffic: scale with maxMessageSize.
+    maxBackpressure: integer('maxBackpressure', c.maxBackpressure, Math.max(1024 * 1024, 2 * maxMessageSize), 0),
     backpressurePolicy: policy,
     heartbeat: { interval: integer('heartbeat.interval', hb.interval, 0, 0), timeout: integer('heartbeat.timeout', hb.timeout, 10_000, 1) },
     idleTimeout: integer('idleTimeout', c.idleTimeout, 0, 0),

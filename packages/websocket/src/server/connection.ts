@@ -3,19 +3,20 @@ import type { BufferPool } from '../buffers/pool.js';
 import { CloseCode, MAX_CLOSE_REASON_BYTES } from '../protocol/close-codes.js';
 import { HandshakeError, type ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
-import { encodeClosePayload, frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
-import { errorResponse, findHeadEnd, parseRequestHead, switchingProtocolsResponse, validateUpgrade } from '../protocol/handshake.js';
+import { encodeClosePayload } from '../protocol/frame-writer.js';
+import { errorResponse, switchingProtocolsResponse } from '../protocol/handshake.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
 import { Conn, type ConnTransport, type WriteData } from './conn.js';
 import type { Dispatcher, DispatchTarget } from './dispatcher.js';
+import { FrameSender, type SenderHost } from './frame-sender.js';
 import { Handshake } from './handshake.js';
 import type { Logger } from './log.js';
-import { Outbox } from './outbox.js';
+import { RequestReader, type HeadBuffers } from './request-reader.js';
 
 /** What a connection needs from its server. */
-export interface ServerCore {
+export interface ServerCore extends HeadBuffers {
   readonly config: ResolvedConfig;
   readonly log: Logger;
   readonly pool: BufferPool;
@@ -29,9 +30,6 @@ export interface ServerCore {
   writes: number;
   /** Called once when the socket is gone. */
   forget(connection: Connection): void;
-  /** Handshake buffers for requests that arrive in several chunks. */
-  takeHeadBuffer(): Buffer;
-  returnHeadBuffer(buffer: Buffer): void;
 }
 
 const enum Phase {
@@ -45,12 +43,6 @@ const enum Phase {
   Done,
 }
 
-/**
- * Payloads from this size up are written by reference instead of copied into the batch, unless
- * they live in memory that is reused (a pooled buffer, a worker's shared ring).
- */
-const BY_REFERENCE = 64 * 1024;
-
 const CONNECTION = Symbol('wsz.connection');
 const EMPTY = Buffer.alloc(0);
 type TaggedSocket = Socket & { [CONNECTION]: Connection };
@@ -63,36 +55,29 @@ function onClose(this: TaggedSocket): void {
   this[CONNECTION].socketClosed();
 }
 function onDrain(this: TaggedSocket): void {
-  this[CONNECTION].drained();
+  this[CONNECTION].sender.drained();
 }
 function onError(this: TaggedSocket, error: Error): void {
   this[CONNECTION].server.log.debug(`connection ${this[CONNECTION].id}: socket error: ${error.message}`);
 }
 
-// Writes requested outside a socket 'data' callback are flushed together in one microtask.
-const toFlush: Connection[] = [];
-function flushAll(): void {
-  for (let i = 0; i < toFlush.length; i++) toFlush[i]!.flush();
-  toFlush.length = 0;
-}
-
 /**
  * One accepted socket through its whole life: the upgrade request, `init`, the 101, then frames
- * (read through the protocol core, control frames answered here), the close handshake, and the
- * end. It is the I/O side of a connection; handler hooks reach it through the dispatcher and the
- * public {@link Conn}.
+ * (read through the protocol core, control frames answered here), the close handshake, liveness,
+ * and the end. It is the I/O side of a connection; handler hooks reach it through the dispatcher
+ * and the public {@link Conn}. Writes go through its {@link FrameSender}.
  */
-export class Connection implements ConnTransport, MessageSink, DispatchTarget {
+export class Connection implements ConnTransport, MessageSink, DispatchTarget, SenderHost {
   readonly id: number;
   readonly server: ServerCore;
   readonly socket: Socket;
   readonly conn: Conn;
+  readonly sender: FrameSender;
   slot: unknown = null;
 
   private phase = Phase.Request;
   private timer: NodeJS.Timeout | null = null;
-  private head: Buffer | null = null;
-  private headLength = 0;
+  private request: RequestReader | null;
   private leftover: Buffer[] | null = null;
   private key = '';
   private handshake: Handshake | null = null;
@@ -102,19 +87,11 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
 
   private reader: FrameReader | null = null;
   private assembler: MessageAssembler | null = null;
-  private readonly outbox = new Outbox();
-  private inData = false;
-  private flushQueued = false;
   private closeSent = false;
   private closeReceived = false;
   private ending = false;
   private pausedByHooks = false;
-  /** The start of the message being written was dropped (backpressure): drop its fragments too. */
-  private dropping = false;
-  private droppedCount = 0;
-  /** Bytes stayed queued after a flush; a drain is awaited. */
-  private backlogged = false;
-  /** Liveness: bytes were read / a data message went either way, since the last sweep. */
+  /** Liveness: bytes were read / a data message arrived, since the last sweep. */
   private active = false;
   private messaged = false;
   private lastActive = 0;
@@ -126,6 +103,8 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     this.socket = socket;
     this.server = server;
     this.conn = new Conn(id, socket.remoteAddress ?? '', socket.remotePort ?? 0, this);
+    this.sender = new FrameSender(this);
+    this.request = new RequestReader(server.config.handshake.maxSize, server);
     (socket as TaggedSocket)[CONNECTION] = this;
     socket.on('data', onData);
     socket.on('close', onClose);
@@ -140,13 +119,15 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
       const reader = this.reader ?? this.startReading();
       if (reader.failed) return; // after a close frame or a protocol error, input is discarded
       this.active = true;
-      this.inData = true;
+      this.sender.inData = true;
       const error = reader.push(chunk);
-      this.inData = false;
+      this.sender.inData = false;
       if (error) this.fail(error);
-      this.flush();
+      this.sender.flush();
     } else if (this.phase === Phase.Request) {
-      this.requestData(chunk);
+      const read = this.request!.push(chunk);
+      if (read instanceof HandshakeError) this.refuse(read);
+      else if (read) this.upgrade(read.upgrade, read.rest);
     } else if (this.phase === Phase.Init) {
       (this.leftover ??= []).push(chunk); // arrived before pause took effect
     }
@@ -154,40 +135,13 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
 
   // ---- handshake -------------------------------------------------------------------------
 
-  private requestData(chunk: Buffer): void {
-    const max = this.server.config.handshake.maxSize;
-    if (this.head === null && chunk.length >= 4) {
-      // Usual case: the whole request in the first chunk, parsed in place.
-      const end = findHeadEnd(chunk, 0, Math.min(chunk.length, max));
-      if (end > 0) return this.requestComplete(chunk, end, chunk.length);
-    }
-    const head = (this.head ??= this.server.takeHeadBuffer());
-    const from = this.headLength;
-    const take = Math.min(chunk.length, max - from);
-    chunk.copy(head, from, 0, take);
-    this.headLength += take;
-    const end = findHeadEnd(head, from, this.headLength);
-    if (end < 0) {
-      if (this.headLength >= max) this.refuse(new HandshakeError(431, `handshake request larger than ${max} bytes`));
-      return;
-    }
-    // Pipelined frames after the request: the part beyond what fit in the head buffer too.
-    this.requestComplete(head, end, this.headLength, take < chunk.length ? chunk.subarray(take) : null);
-  }
-
-  private requestComplete(buf: Buffer, end: number, length: number, rest: Buffer | null = null): void {
-    const head = parseRequestHead(buf.toString('latin1', 0, end - 4));
-    const upgrade = head instanceof HandshakeError ? head : validateUpgrade(head);
-    if (upgrade instanceof HandshakeError) return this.refuse(upgrade);
+  private upgrade(upgrade: Handshake['request'], rest: Buffer[]): void {
+    this.request = null;
     const server = this.server;
     if (server.upgraded >= server.config.maxConn) {
       return this.refuse(new HandshakeError(503, `server at its limit of ${server.config.maxConn} connections; try again later`, { 'Retry-After': '1' }));
     }
-    // Bytes after the request are the first frames: keep them (copied out of a reusable head buffer).
-    if (end < length) (this.leftover ??= []).push(buf === this.head ? Buffer.from(buf.subarray(end, length)) : buf.subarray(end, length));
-    if (rest) (this.leftover ??= []).push(rest);
-    this.releaseHead();
-
+    if (rest.length > 0) this.leftover = rest; // frames the client pipelined after its request
     this.counted = true;
     server.upgraded++;
     this.key = upgrade.key;
@@ -256,7 +210,8 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
   private refuse(error: HandshakeError): void {
     this.server.log.debug(`connection ${this.id}: handshake refused, ${error.status}: ${error.message}`);
     this.phase = Phase.Done;
-    this.releaseHead();
+    this.request?.release();
+    this.request = null;
     this.leftover = null;
     const socket = this.socket;
     if (socket.writable) socket.end(errorResponse(error.status, error.message, error.headers), 'latin1');
@@ -268,12 +223,6 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     this.timer = null;
     this.server.log.debug(`connection ${this.id}: no complete handshake within ${this.server.config.handshake.timeout} ms`);
     this.socket.destroy();
-  }
-
-  private releaseHead(): void {
-    if (this.head) this.server.returnHeadBuffer(this.head);
-    this.head = null;
-    this.headLength = 0;
   }
 
   // ---- frames from the peer (MessageSink) -----------------------------------------------
@@ -309,7 +258,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
   /** Completes the close handshake the peer started, echoing its code (RFC 6455 5.5.1). */
   clientCloseDone(code: number): void {
     if (this.closeSent || this.phase !== Phase.Open) return;
-    this.sendClose(code === CloseCode.NoStatus ? Buffer.alloc(0) : encodeClosePayload(code));
+    this.sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code));
   }
 
   /** Fails the connection (RFC 6455 7.1.7): close frame with the error's code, then end TCP. */
@@ -319,160 +268,59 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     this.endTcp();
   }
 
-  // ---- writes (ConnTransport) -----------------------------------------------------------
+  // ---- writes (ConnTransport, through the sender) -----------------------------------------
 
   get closed(): boolean {
     return this.closeSent || this.phase === Phase.Done;
   }
 
-  /** Bytes written and not yet taken by the kernel (the outbox of this tick plus the socket's queue). */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.outbox.pending;
+    return this.sender.bufferedAmount;
   }
 
-  /**
-   * Whether a frame may go out: not before the handshake (an error), not after our close, and for
-   * data frames, not past `maxBackpressure` (then the policy decides: close with 1008, or drop and
-   * report). Control frames are never dropped; the fragments of one message go or are dropped together.
-   */
-  private admit(opcode: number, fin: boolean): boolean {
-    if (this.phase !== Phase.Open || this.closeSent) {
-      if (this.phase === Phase.Init || this.phase === Phase.Request) {
-        throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
-      }
-      return false;
+  get target(): DispatchTarget {
+    return this;
+  }
+
+  canWrite(): boolean {
+    if (this.phase === Phase.Open && !this.closeSent) return true;
+    if (this.phase === Phase.Init || this.phase === Phase.Request) {
+      throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
     }
-    if (opcode >= Opcode.Close) return true;
-    this.messaged = true;
-    if (opcode === Opcode.Continuation) {
-      if (!this.dropping) return true;
-      if (fin) this.dropping = false; // the dropped message ends with this frame
-      return false;
-    }
-    const { maxBackpressure, backpressurePolicy } = this.server.config;
-    if (maxBackpressure > 0 && this.bufferedAmount >= maxBackpressure) {
-      if (backpressurePolicy === 'close') {
-        this.server.log.debug(`connection ${this.id}: ${this.bufferedAmount} bytes queued, over maxBackpressure; closing with 1008`);
-        this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the client does not read fast enough'));
-      } else {
-        this.dropping = !fin;
-        this.reportDropped();
-      }
-      return false;
-    }
-    return true;
+    return false;
+  }
+
+  overLimit(): void {
+    this.server.log.debug(`connection ${this.id}: ${this.bufferedAmount} bytes queued, over maxBackpressure; closing with 1008`);
+    this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the client does not read fast enough'));
   }
 
   sendFrame(opcode: number, data: WriteData, fin: boolean): boolean {
-    if (!this.admit(opcode, fin)) return false;
-    const outbox = this.outbox;
-    if (typeof data === 'string') {
-      const length = Buffer.byteLength(data, 'utf8');
-      const buf = outbox.reserve(frameHeaderLength(length, false) + length);
-      const at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
-      outbox.commit(at + buf.write(data, at, 'utf8'));
-    } else if (data.length >= BY_REFERENCE && !this.server.pool.owns(data) && !(data.buffer instanceof SharedArrayBuffer)) {
-      const buf = outbox.reserve(10);
-      outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin }));
-      this.countWrite();
-      outbox.flush(this.socket, data);
-      this.afterFlush();
-      return true;
-    } else {
-      const buf = outbox.reserve(frameHeaderLength(data.length, false) + data.length);
-      const at = writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin });
-      buf.set(data, at);
-      outbox.commit(at + data.length);
-    }
-    this.scheduleFlush();
-    return true;
+    return this.sender.frame(opcode, data, fin);
   }
 
   sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
-    if (!this.admit(opcode, fin)) return false;
-    const outbox = this.outbox;
-    const buf = outbox.reserve(frameHeaderLength(length, false) + length);
-    let at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
-    for (const part of parts) {
-      buf.set(part, at);
-      at += part.length;
-    }
-    outbox.commit(at);
-    this.scheduleFlush();
-    return true;
+    return this.sender.parts(opcode, parts, length, fin);
   }
 
   sendFramed(bytes: Uint8Array): boolean {
-    // The first frame decides: a pre-framed data message is subject to backpressure like any other.
-    if (!this.admit(bytes[0]! & 0x0f, (bytes[0]! & 0x80) !== 0)) return false;
-    const outbox = this.outbox;
-    const buf = outbox.reserve(bytes.length);
-    buf.set(bytes, outbox.offset);
-    outbox.commit(outbox.offset + bytes.length);
-    this.scheduleFlush();
-    return true;
-  }
-
-  private reportDropped(): void {
-    if (this.droppedCount++ === 0) queueMicrotask(() => this.flushDropped());
-  }
-
-  private flushDropped(): void {
-    const n = this.droppedCount;
-    this.droppedCount = 0;
-    if (n > 0 && this.phase === Phase.Open) this.server.dispatcher.dropped(this, n);
+    return this.sender.framed(bytes);
   }
 
   sendClose(payload: Buffer): void {
     if (this.closeSent || this.phase !== Phase.Open) return;
-    this.sendFrame(Opcode.Close, payload, true);
+    this.sender.frame(Opcode.Close, payload, true);
     this.closeSent = true;
-    this.flush();
+    this.sender.flush();
     if (this.closeReceived) this.endTcp();
     else this.armTimer(this.server.config.closeTimeout); // the peer has this long to answer
-  }
-
-  private scheduleFlush(): void {
-    if (this.inData || this.flushQueued) return;
-    this.flushQueued = true;
-    if (toFlush.push(this) === 1) queueMicrotask(flushAll);
-  }
-
-  /** Hands everything written this tick to the socket in one write. */
-  flush(): void {
-    this.flushQueued = false;
-    if (this.outbox.pending === 0) return;
-    this.countWrite();
-    this.outbox.flush(this.socket);
-    this.afterFlush();
-  }
-
-  private countWrite(): void {
-    this.server.writes++;
-  }
-
-  /**
-   * When the socket's queue passes its high-water mark (a slow reader), tell the handler side once;
-   * the socket's 'drain' then says when it emptied.
-   */
-  private afterFlush(): void {
-    if (this.backlogged || !this.socket.writableNeedDrain || this.phase !== Phase.Open) return;
-    this.backlogged = true;
-    this.server.dispatcher.buffered(this, this.socket.writableLength);
-  }
-
-  /** The socket's queue emptied after a backlog. */
-  drained(): void {
-    if (!this.backlogged) return;
-    this.backlogged = false;
-    if (this.phase === Phase.Open && !this.closeSent) this.server.dispatcher.drain(this);
   }
 
   /** Half-closes TCP after our close frame; the peer's FIN (or the close timeout) finishes it. */
   private endTcp(): void {
     if (this.ending) return;
     this.ending = true;
-    this.flush();
+    this.sender.flush();
     this.socket.end();
     this.armTimer(this.server.config.closeTimeout);
   }
@@ -498,7 +346,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
     if (this.phase === Phase.Open) this.socket.resume();
   }
 
-  // ---- the end ---------------------------------------------------------------------------
+  // ---- liveness and the end ----------------------------------------------------------------
 
   /**
    * Liveness, called by the server's sweep timer: pings a connection quiet for
@@ -513,8 +361,8 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
       this.lastActive = now;
       this.pingSentAt = 0;
     }
-    if (this.messaged) {
-      this.messaged = false;
+    if (this.messaged || this.sender.sentData) {
+      this.messaged = this.sender.sentData = false;
       this.lastMessage = now;
     }
     if (heartbeat.interval > 0) {
@@ -550,9 +398,10 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget {
   socketClosed(): void {
     this.phase = Phase.Done;
     this.clearTimer();
-    this.releaseHead();
+    this.request?.release();
+    this.request = null;
     this.leftover = null;
-    this.outbox.discard();
+    this.sender.discard();
     this.assembler?.reset();
     this.reader?.stop();
     this.uncount();

@@ -1,0 +1,176 @@
+import type { Socket } from 'node:net';
+import type { BufferPool } from '../buffers/pool.js';
+import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
+import { Opcode } from '../protocol/opcodes.js';
+import type { ResolvedConfig } from './config.js';
+import type { WriteData } from './conn.js';
+import type { Dispatcher, DispatchTarget } from './dispatcher.js';
+import { Outbox } from './outbox.js';
+
+/**
+ * Payloads from this size up are written by reference instead of copied into the batch, unless
+ * they live in memory that is reused (a pooled buffer, a worker's shared ring).
+ */
+const BY_REFERENCE = 64 * 1024;
+
+/** What the sender needs from its connection. */
+export interface SenderHost {
+  readonly socket: Socket;
+  readonly server: { readonly config: ResolvedConfig; readonly pool: BufferPool; readonly dispatcher: Dispatcher; writes: number };
+  /** The connection as the dispatcher knows it (for drain, dropped and buffered reports). */
+  readonly target: DispatchTarget;
+  /** Whether frames may go out now: throws before the handshake completes, false once closing. */
+  canWrite(): boolean;
+  /** The backpressure limit was hit under the 'close' policy. */
+  overLimit(): void;
+}
+
+// Writes requested outside a socket 'data' callback are flushed together in one microtask.
+const toFlush: FrameSender[] = [];
+function flushAll(): void {
+  for (let i = 0; i < toFlush.length; i++) toFlush[i]!.flush();
+  toFlush.length = 0;
+}
+
+/**
+ * The write half of a connection: frames are encoded (header only) into the tick's outbox and
+ * leave in one socket write; data frames pass the backpressure limit first. Control frames are
+ * never refused by it, and the fragments of one message go or are dropped together.
+ */
+export class FrameSender {
+  private readonly host: SenderHost;
+  private readonly outbox = new Outbox();
+  /** Set while the connection processes a read: its flush at the end sends everything. */
+  inData = false;
+  /** A data message went out since the liveness sweep last looked. */
+  sentData = false;
+  private flushQueued = false;
+  /** The start of the message being written was dropped: drop its fragments too. */
+  private dropping = false;
+  private droppedCount = 0;
+  /** The socket passed its high-water mark; its 'drain' is awaited. */
+  private backlogged = false;
+
+  constructor(host: SenderHost) {
+    this.host = host;
+  }
+
+  /** Bytes written and not yet taken by the kernel (this tick's outbox plus the socket's queue). */
+  get bufferedAmount(): number {
+    return this.host.socket.writableLength + this.outbox.pending;
+  }
+
+  private admit(opcode: number, fin: boolean): boolean {
+    if (!this.host.canWrite()) return false;
+    if (opcode >= Opcode.Close) return true;
+    this.sentData = true;
+    if (opcode === Opcode.Continuation) {
+      if (!this.dropping) return true;
+      if (fin) this.dropping = false; // the dropped message ends with this frame
+      return false;
+    }
+    const { maxBackpressure, backpressurePolicy } = this.host.server.config;
+    if (maxBackpressure > 0 && this.bufferedAmount >= maxBackpressure) {
+      if (backpressurePolicy === 'close') {
+        this.host.overLimit();
+      } else {
+        this.dropping = !fin;
+        if (this.droppedCount++ === 0) queueMicrotask(() => this.reportDropped());
+      }
+      return false;
+    }
+    return true;
+  }
+
+  /** One frame; strings are UTF-8 encoded straight into the outbox. */
+  frame(opcode: number, data: WriteData, fin: boolean): boolean {
+    if (!this.admit(opcode, fin)) return false;
+    const outbox = this.outbox;
+    if (typeof data === 'string') {
+      const length = Buffer.byteLength(data, 'utf8');
+      const buf = outbox.reserve(frameHeaderLength(length, false) + length);
+      const at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
+      outbox.commit(at + buf.write(data, at, 'utf8'));
+    } else if (data.length >= BY_REFERENCE && !this.host.server.pool.owns(data) && !(data.buffer instanceof SharedArrayBuffer)) {
+      const buf = outbox.reserve(10);
+      outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin }));
+      this.host.server.writes++;
+      outbox.flush(this.host.socket, data);
+      this.afterFlush();
+      return true;
+    } else {
+      const buf = outbox.reserve(frameHeaderLength(data.length, false) + data.length);
+      const at = writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin });
+      buf.set(data, at);
+      outbox.commit(at + data.length);
+    }
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** One frame whose payload is `parts` one after another (a Writer's segments). */
+  parts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
+    if (!this.admit(opcode, fin)) return false;
+    const outbox = this.outbox;
+    const buf = outbox.reserve(frameHeaderLength(length, false) + length);
+    let at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
+    for (const part of parts) {
+      buf.set(part, at);
+      at += part.length;
+    }
+    outbox.commit(at);
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** Frames encoded beforehand; the first frame's opcode decides admission. */
+  framed(bytes: Uint8Array): boolean {
+    if (!this.admit(bytes[0]! & 0x0f, (bytes[0]! & 0x80) !== 0)) return false;
+    const outbox = this.outbox;
+    const buf = outbox.reserve(bytes.length);
+    buf.set(bytes, outbox.offset);
+    outbox.commit(outbox.offset + bytes.length);
+    this.scheduleFlush();
+    return true;
+  }
+
+  private scheduleFlush(): void {
+    if (this.inData || this.flushQueued) return;
+    this.flushQueued = true;
+    if (toFlush.push(this) === 1) queueMicrotask(flushAll);
+  }
+
+  /** Hands everything written this tick to the socket in one write. */
+  flush(): void {
+    this.flushQueued = false;
+    if (this.outbox.pending === 0) return;
+    this.host.server.writes++;
+    this.outbox.flush(this.host.socket);
+    this.afterFlush();
+  }
+
+  /** Past the socket's high-water mark (a slow reader): tell the handler side once; 'drain' follows. */
+  private afterFlush(): void {
+    if (this.backlogged || !this.host.socket.writableNeedDrain) return;
+    this.backlogged = true;
+    this.host.server.dispatcher.buffered(this.host.target, this.host.socket.writableLength);
+  }
+
+  /** The socket's queue emptied after a backlog. */
+  drained(): void {
+    if (!this.backlogged) return;
+    this.backlogged = false;
+    if (this.host.canWrite()) this.host.server.dispatcher.drain(this.host.target);
+  }
+
+  private reportDropped(): void {
+    const n = this.droppedCount;
+    this.droppedCount = 0;
+    if (n > 0 && this.host.canWrite()) this.host.server.dispatcher.dropped(this.host.target, n);
+  }
+
+  /** Drops anything gathered (the socket is gone). */
+  discard(): void {
+    this.outbox.discard();
+  }
+}
