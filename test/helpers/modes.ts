@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { BroadcastChannel } from 'node:worker_threads';
 import { Server, type HandlerClass, type HandlerHooks, type ServerConfig } from 'wsz';
+import { RawClient } from './raw-client.js';
+import { eventually } from './server.js';
 import { Recorder, type RecorderApp } from './recorder.js';
 
 /** The two ways to run handlers; end-to-end suites run in both. */
@@ -49,4 +51,19 @@ export async function serve(threads: number, opts: { behaviour?: string; handler
 /** Opens gate `index` of a served app's shared memory. */
 export function openGate(shared: SharedArrayBuffer, index = 0): void {
   Atomics.store(new Int32Array(shared), index, 1);
+}
+
+/** Things to undo after a test, in order (clients before servers). */
+export type Cleanup = Array<() => Promise<void> | void>;
+
+/**
+ * Serves `behaviour` with `threads` workers and opens one upgraded client to it, registering both
+ * in `cleanup`; resolves once the handler's afterInit ran.
+ */
+export async function serveAndOpen(cleanup: Cleanup, threads: number, behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>): Promise<Served & { client: RawClient }> {
+  const s = await serve(threads, { behaviour, config, handler });
+  const client = await RawClient.open(s.port);
+  cleanup.push(() => client.destroy(), () => s.stop());
+  await eventually('afterInit', () => s.events.includes('afterInit'));
+  return { ...s, client };
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
-import { MODES, serve, type Served } from '../helpers/modes.js';
+import { MODES, serve, serveAndOpen } from '../helpers/modes.js';
 import { CloseRecorder, PingRecorder, PongRecorder } from '../helpers/recorder.js';
 import { eventually } from '../helpers/server.js';
 import type { HandlerClass, HandlerHooks, ServerConfig } from 'wsz';
@@ -14,13 +14,7 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads }) => {
     cleanup = [];
   });
 
-  async function open(behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>): Promise<Served & { client: RawClient }> {
-    const s = await serve(threads, { behaviour, config, handler });
-    const client = await RawClient.open(s.port);
-    cleanup.push(() => client.destroy(), () => s.stop());
-    await eventually('afterInit', () => s.events.includes('afterInit'));
-    return { ...s, client };
-  }
+  const open = (behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>) => serveAndOpen(cleanup, threads, behaviour, config, handler);
   const messages = (events: string[]) => events.filter((e) => e.startsWith('message'));
 
   describe('messages', () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
-import { MODES, serve, type Served } from '../helpers/modes.js';
+import { MODES, serve, serveAndOpen } from '../helpers/modes.js';
 import { FlowRecorder } from '../helpers/recorder.js';
 import { eventually } from '../helpers/server.js';
 import type { HandlerClass, HandlerHooks, ServerConfig } from 'wsz';
@@ -11,13 +11,7 @@ describe.each(MODES)('write path and liveness ($name)', ({ threads }) => {
     for (const c of cleanup) await c();
     cleanup = [];
   });
-  async function open(behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>): Promise<Served & { client: RawClient }> {
-    const s = await serve(threads, { behaviour, config, handler });
-    const client = await RawClient.open(s.port);
-    cleanup.push(() => client.destroy(), () => s.stop());
-    await eventually('afterInit', () => s.events.includes('afterInit'));
-    return { ...s, client };
-  }
+  const open = (behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>) => serveAndOpen(cleanup, threads, behaviour, config, handler);
   const emitted = (events: string[], prefix: string) => eventually(prefix, () => events.some((e) => e.startsWith(prefix))).then(() => events.find((e) => e.startsWith(prefix))!);
 
   describe('Writer (conn.writeBuffer)', () => {

@@ -1,5 +1,6 @@
 import type { MessageType } from '../protocol/opcodes.js';
 import type { Conn, ConnTransport } from './conn.js';
+import type { OptionalHooks } from './handler.js';
 import type { Handshake } from './handshake.js';
 
 /**
@@ -29,7 +30,7 @@ export interface DispatchTarget extends ConnTransport {
  */
 export interface Dispatcher {
   /** Which optional hooks the handler class defines (the I/O side answers pings and closes itself otherwise). */
-  readonly hooks: { clientPing: boolean; clientPong: boolean; clientClose: boolean; drain: boolean; dropped: boolean };
+  readonly hooks: OptionalHooks;
   /**
    * Creates the connection's handler and runs `init`. Returns nothing when `init` completed
    * synchronously, a promise when it is async; throws or rejects to refuse the upgrade.

@@ -78,6 +78,27 @@ export abstract class Handler<App = unknown> implements HandlerHooks<App> {
   abstract clientMessage(data: Buffer, type: MessageType): HookResult;
 }
 
+/** Which optional hooks the I/O side must route to the handler (it answers pings and closes itself otherwise). */
+export interface OptionalHooks {
+  clientPing: boolean;
+  clientPong: boolean;
+  clientClose: boolean;
+  drain: boolean;
+  dropped: boolean;
+}
+
+/** Detects the optional hooks a handler class defines (websocket.zig's "hooks are detected, not required"). */
+export function optionalHooks(HandlerClass: HandlerClass<HandlerHooks<any>>): OptionalHooks {
+  const p = HandlerClass.prototype as HandlerHooks<unknown>;
+  return {
+    clientPing: typeof p.clientPing === 'function',
+    clientPong: typeof p.clientPong === 'function',
+    clientClose: typeof p.clientClose === 'function',
+    drain: typeof p.drain === 'function',
+    dropped: typeof p.dropped === 'function',
+  };
+}
+
 // A brand that survives two copies of the library (a worker may load src/ while the app loads dist/).
 const HANDLER_BRAND = Symbol.for('wsz.handler');
 (Handler.prototype as unknown as Record<symbol, boolean>)[HANDLER_BRAND] = true;

@@ -1,6 +1,6 @@
 import type { MessageType } from '../protocol/opcodes.js';
 import type { Dispatcher, DispatchTarget } from './dispatcher.js';
-import { isHandler, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
+import { isHandler, optionalHooks, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
 import type { Handshake } from './handshake.js';
 
 const enum Kind {
@@ -58,14 +58,7 @@ export class HookRunner implements Dispatcher {
   constructor(HandlerClass: HandlerClass, backlog: number) {
     this.HandlerClass = HandlerClass;
     this.backlog = backlog;
-    const p = HandlerClass.prototype as HandlerHooks<unknown>;
-    this.hooks = {
-      clientPing: typeof p.clientPing === 'function',
-      clientPong: typeof p.clientPong === 'function',
-      clientClose: typeof p.clientClose === 'function',
-      drain: typeof p.drain === 'function',
-      dropped: typeof p.dropped === 'function',
-    };
+    this.hooks = optionalHooks(HandlerClass);
   }
 
   open(target: DispatchTarget, handshake: Handshake, app: unknown): void | Promise<void> {

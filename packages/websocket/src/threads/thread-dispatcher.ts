@@ -5,7 +5,7 @@ import { encodeClosePayload } from '../protocol/frame-writer.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from '../server/config.js';
 import type { Dispatcher, DispatchTarget } from '../server/dispatcher.js';
-import type { HandlerClass, HandlerHooks } from '../server/handler.js';
+import { optionalHooks, type HandlerClass, type HandlerHooks } from '../server/handler.js';
 import type { Handshake } from '../server/handshake.js';
 import type { Logger } from '../server/log.js';
 import { FromWorker, ToWorker, type Batch, type WorkerHello } from './messages.js';
@@ -71,14 +71,7 @@ export class ThreadDispatcher implements Dispatcher {
   constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, config: ResolvedConfig, log: Logger) {
     this.config = config;
     this.log = log;
-    const p = HandlerClass.prototype as HandlerHooks<unknown>;
-    this.hooks = {
-      clientPing: typeof p.clientPing === 'function',
-      clientPong: typeof p.clientPong === 'function',
-      clientClose: typeof p.clientClose === 'function',
-      drain: typeof p.drain === 'function',
-      dropped: typeof p.dropped === 'function',
-    };
+    this.hooks = optionalHooks(HandlerClass);
     this.launch = workerLaunch(HandlerClass, config.threadPool.count);
   }
 
