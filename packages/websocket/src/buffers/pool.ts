@@ -37,13 +37,16 @@ export class BufferPool implements MessageBuffers {
   private readonly issued = new WeakSet<ArrayBuffer>();
   /** Bound of the small free list when `smallPool` is null (the server sets it to its connection count). */
   smallLimit: number;
+  /** Counters since the pool was made. */
   readonly stats: BufferPoolStats = { hits: 0, misses: 0, dynamic: 0 };
 
+  /** @param options sizes and counts, as resolved from the server's `buffers` config */
   constructor(options: BufferPoolOptions) {
     this.options = options;
     this.smallLimit = options.smallPool ?? 0;
   }
 
+  /** A buffer of at least `size` bytes: small, large, or one-off by size; from a free list when one is there. */
   acquire(size: number): Buffer {
     const { smallSize, largeSize } = this.options;
     let free: ArrayBuffer[] | null = null;
@@ -76,6 +79,7 @@ export class BufferPool implements MessageBuffers {
     return Buffer.allocUnsafeSlow(capacity);
   }
 
+  /** Takes back a buffer (any view of it) from `acquire`, keeping it when its free list has room. */
   release(buffer: Buffer): void {
     const ab = buffer.buffer as ArrayBuffer;
     const { smallSize, largeSize, largePool, smallPool } = this.options;

@@ -3,6 +3,7 @@ import { acceptKey, headerNameIsValid, headerTokens, headerValue, headerValueIsS
 
 /** Base class of every way a server's answer to our upgrade request can be wrong. */
 export class ClientHandshakeError extends Error {
+  /** `name` is the subclass's name, so logs say which check failed. */
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
@@ -11,9 +12,13 @@ export class ClientHandshakeError extends Error {
 
 /** The server answered with a status other than 101 (its body is kept: it usually says why). */
 export class HandshakeStatusError extends ClientHandshakeError {
+  /** The HTTP status the server answered with (401, 403, 426, 503, ...). */
   readonly status: number;
+  /** The response body, which usually says why. */
   readonly body: string;
+  /** The response headers, names lower-cased. */
   readonly headers: ReadonlyArray<[string, string]>;
+  /** Made by the client from the server's answer. */
   constructor(status: number, statusText: string, body: string, headers: ReadonlyArray<[string, string]>) {
     super(`server refused the upgrade: ${status} ${statusText}${body ? `: ${body.trim()}` : ''}`);
     this.status = status;

@@ -6,6 +6,7 @@ export class ProtocolError extends Error {
   /** The close code the connection is failed with (1002, 1007, 1009, ...). */
   readonly closeCode: number;
 
+  /** @param closeCode the close code to send @param message the reason (sent, cut to 123 bytes) */
   constructor(closeCode: number, message: string) {
     super(message);
     this.name = 'ProtocolError';
@@ -23,6 +24,7 @@ export class HandshakeError extends Error {
   /** Extra response headers, such as `Sec-WebSocket-Version: 13` on a 426. */
   readonly headers: Readonly<Record<string, string>>;
 
+  /** @param status HTTP status @param message the response body @param headers extra response headers */
   constructor(status: number, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = 'HandshakeError';
