@@ -83,6 +83,18 @@ describe('worker thread pool', () => {
     expect(new Set(replies.map((r) => /worker (\d)/.exec(r)![1])).size).toBe(2);
   });
 
+  it('a message read in place stays intact until its async hook settles, while pool buffers cycle', async () => {
+    const { port } = await start(2, 'asyncRandom', { maxMessageSize: 8192 });
+    const c = await open(port);
+    const sent: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const text = `${i}:`.padEnd(3000, String.fromCharCode(97 + (i % 26)));
+      sent.push(text);
+      c.send(cat(frame(1, text.slice(0, 1000), { fin: false }), frame(0, text.slice(1000))));
+    }
+    for (const text of sent) expect((await c.nextFrame(5000)).payload.toString()).toBe(text);
+  });
+
   it('closes the connections of a crashed worker with 1011 and replaces the worker', async () => {
     const { port } = await start(1, 'exitThread');
     const a = await open(port);
@@ -162,5 +174,8 @@ describe.each(MODES)('backlog and buffers ($name)', ({ threads }) => {
     c.sendFrame(1, 'whole frames in one read need no buffer');
     await c.nextFrame();
     expect(server.stats()).toMatchObject({ connections: 1, upgraded: 1, messages: 5, queued: 0, pool: { hits: 1, misses: 2, dynamic: 1 } });
+    // With threads, assembled messages are read by the worker in the pool buffer itself; the one that
+    // arrived whole in a network read is copied once into the worker's ring.
+    expect(server.stats().crossed).toEqual(threads ? { shared: 4, copied: 1 } : { shared: 0, copied: 0 });
   });
 });

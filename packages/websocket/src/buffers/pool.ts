@@ -10,6 +10,8 @@ export interface BufferPoolOptions {
   smallPool: number | null;
   largeSize: number;
   largePool: number;
+  /** Allocate on SharedArrayBuffer, so worker threads can read a message where it was assembled. */
+  shared?: boolean;
 }
 
 /** Counters of a {@link BufferPool}. */
@@ -29,12 +31,13 @@ export interface BufferPoolStats {
  */
 export class BufferPool implements MessageBuffers {
   private readonly options: BufferPoolOptions;
-  private readonly small: ArrayBuffer[] = [];
-  private readonly large: ArrayBuffer[] = [];
+  private readonly small: ArrayBufferLike[] = [];
+  private readonly large: ArrayBufferLike[] = [];
   /** A few released one-off buffers, reused for later messages that fit: big messages tend to come in runs. */
-  private readonly spare: ArrayBuffer[] = [];
+  private readonly spare: ArrayBufferLike[] = [];
+  private readonly allocate: (size: number) => Buffer;
   /** Every one-off buffer handed out, since it may be reused: never written by reference. */
-  private readonly issued = new WeakSet<ArrayBuffer>();
+  private readonly issued = new WeakSet<ArrayBufferLike>();
   /** Bound of the small free list when `smallPool` is null (the server sets it to its connection count). */
   smallLimit: number;
   /** Counters since the pool was made. */
@@ -43,13 +46,14 @@ export class BufferPool implements MessageBuffers {
   /** @param options sizes and counts, as resolved from the server's `buffers` config */
   constructor(options: BufferPoolOptions) {
     this.options = options;
+    this.allocate = options.shared ? (n) => Buffer.from(new SharedArrayBuffer(n)) : (n) => Buffer.allocUnsafeSlow(n);
     this.smallLimit = options.smallPool ?? 0;
   }
 
   /** A buffer of at least `size` bytes: small, large, or one-off by size; from a free list when one is there. */
   acquire(size: number): Buffer {
     const { smallSize, largeSize } = this.options;
-    let free: ArrayBuffer[] | null = null;
+    let free: ArrayBufferLike[] | null = null;
     let capacity = size;
     if (size <= smallSize) {
       free = this.small;
@@ -66,8 +70,8 @@ export class BufferPool implements MessageBuffers {
         }
       }
       this.stats.dynamic++;
-      const b = Buffer.allocUnsafeSlow(size);
-      this.issued.add(b.buffer as ArrayBuffer);
+      const b = this.allocate(size);
+      this.issued.add(b.buffer);
       return b;
     }
     const reused = free.pop();
@@ -76,12 +80,12 @@ export class BufferPool implements MessageBuffers {
       return Buffer.from(reused);
     }
     this.stats.misses++;
-    return Buffer.allocUnsafeSlow(capacity);
+    return this.allocate(capacity);
   }
 
   /** Takes back a buffer (any view of it) from `acquire`, keeping it when its free list has room. */
   release(buffer: Buffer): void {
-    const ab = buffer.buffer as ArrayBuffer;
+    const ab = buffer.buffer;
     const { smallSize, largeSize, largePool, smallPool } = this.options;
     if (ab.byteLength === smallSize) {
       if (this.small.length < (smallPool ?? this.smallLimit)) this.small.push(ab);
@@ -95,7 +99,7 @@ export class BufferPool implements MessageBuffers {
   /** True when `buffer` may be a view of a pooled buffer (it will be reused after release). */
   owns(buffer: Uint8Array): boolean {
     const n = buffer.buffer.byteLength;
-    return n === this.options.smallSize || n === this.options.largeSize || this.issued.has(buffer.buffer as ArrayBuffer);
+    return n === this.options.smallSize || n === this.options.largeSize || this.issued.has(buffer.buffer);
   }
 
   /** Free buffers on hand, for stats. */

@@ -57,4 +57,6 @@ export interface Dispatcher {
   stop(): Promise<void>;
   /** Messages handed to hooks and not yet finished. */
   readonly queued: number;
+  /** Messages that crossed to another thread in place (shared) or by one copy. */
+  readonly crossed: { shared: number; copied: number };
 }

@@ -128,6 +128,8 @@ export class HookRunner implements Dispatcher {
 
   /** Messages waiting behind an unsettled hook, over all connections. */
   queued = 0;
+  /** Inline, nothing crosses threads. */
+  readonly crossed = { shared: 0, copied: 0 };
 
   start(): Promise<void> {
     return Promise.resolve();

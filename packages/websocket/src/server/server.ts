@@ -25,6 +25,12 @@ export interface ServerStats {
   pool: { hits: number; misses: number; dynamic: number; freeSmall: number; freeLarge: number };
   /** Messages handed to handlers and not finished yet (waiting for a worker, or behind an async hook). */
   queued: number;
+  /**
+   * How messages crossed to worker threads: `shared`, read in place in the pool buffer they were
+   * assembled in; `copied`, copied once into the worker's ring (messages that arrived whole in one
+   * network read). Both 0 inline.
+   */
+  crossed: { shared: number; copied: number };
 }
 
 /**
@@ -68,7 +74,8 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     }
     this.config = resolveConfig(config);
     this.log = scopedLogger('wsz', this.config.logLevel, this.config.logger);
-    this.pool = new BufferPool(this.config.buffers);
+    // With worker threads, messages are assembled in shared memory and read in place by the worker.
+    this.pool = new BufferPool({ ...this.config.buffers, shared: this.config.threadPool.count > 0 });
     this.dispatcher =
       this.config.threadPool.count > 0
         ? new ThreadDispatcher(HandlerClass, this.config, this.log)
@@ -150,6 +157,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       buffered: [...this.connections].reduce((sum, c) => sum + c.bufferedAmount, 0),
       pool: { ...this.pool.stats, freeSmall: free.small, freeLarge: free.large },
       queued: this.dispatcher.queued,
+      crossed: { ...this.dispatcher.crossed },
     };
   }
 

@@ -32,6 +32,8 @@ export const ToWorker = {
   Drain: 10,
   /** id, messages dropped by backpressure */
   Dropped: 11,
+  /** id, binary (0/1), extra index of the SharedArrayBuffer, byte offset, length, token: a message read in place */
+  SharedMessage: 12,
 } as const;
 
 /** Worker -> I/O thread. */
@@ -57,6 +59,8 @@ export const FromWorker = {
   ResumeReading: 10,
   /** id, offset, length: complete pre-encoded frames */
   Framed: 11,
+  /** (no id) token: a shared message is done; its pool buffer may be reused */
+  Released: 12,
 } as const;
 
 /** Sent once by a worker when it is ready, or when it could not load the handler. */

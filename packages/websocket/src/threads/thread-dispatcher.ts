@@ -59,6 +59,10 @@ export class ThreadDispatcher implements Dispatcher {
   private readonly launch: WorkerLaunch;
   private readonly handles: WorkerHandle[] = [];
   private readonly inits = new Map<number, PendingInit>();
+  /** Pool buffers a worker reads in place, by token, until it says it is done with them. */
+  private readonly lent = new Map<number, { data: Buffer; target: DispatchTarget; handle: WorkerHandle }>();
+  private nextToken = 1;
+  readonly crossed = { shared: 0, copied: 0 };
   private readonly closeDone = new Map<number, () => void>();
   private app: unknown;
   private flushScheduled = false;
@@ -154,6 +158,12 @@ export class ThreadDispatcher implements Dispatcher {
       if (this.closeDone.has(id)) this.finishClose(id);
     }
     handle.targets.clear();
+    // Buffers the dead worker was reading go back to the pool.
+    for (const [token, lent] of this.lent) {
+      if (lent.handle !== handle) continue;
+      this.lent.delete(token);
+      lent.target.releaseMessage(lent.data);
+    }
     this.spawn(handle.index).catch((error: Error) => this.log.error(`could not replace handler worker ${handle.index}: ${error.message}`));
   }
 
@@ -222,15 +232,30 @@ export class ThreadDispatcher implements Dispatcher {
 
   message(target: DispatchTarget, data: Buffer, type: MessageType, owned: boolean): void {
     const h = this.handleOf(target);
+    if (h && owned && data.buffer instanceof SharedArrayBuffer) {
+      // Assembled in a shared pool buffer: the worker reads it there, and gives it back when done.
+      const token = this.nextToken++;
+      this.lent.set(token, { data, target, handle: h });
+      this.crossed.shared++;
+      this.send(h, ToWorker.SharedMessage, target.conn.id, type === 'binary' ? 1 : 0, h.attach(data.buffer), data.byteOffset, data.length, token);
+      this.countPending(h);
+      return;
+    }
     if (h) {
       const [offset, length] = this.payload(h, data);
+      this.crossed.copied++;
       this.send(h, ToWorker.Message, target.conn.id, type === 'binary' ? 1 : 0, offset, length);
-      if (++h.pending >= this.config.threadPool.backlog && !h.paused) {
-        h.paused = true;
-        for (const t of h.targets.values()) t.pauseReading();
-      }
+      this.countPending(h);
     }
     if (owned) target.releaseMessage(data); // copied: the I/O thread's buffer is free again
+  }
+
+  /** One more message waiting on `h`: at the backlog, its connections stop reading. */
+  private countPending(h: WorkerHandle): void {
+    if (++h.pending >= this.config.threadPool.backlog && !h.paused) {
+      h.paused = true;
+      for (const t of h.targets.values()) t.pauseReading();
+    }
   }
 
   ping(target: DispatchTarget, data: Buffer): void {
@@ -300,6 +325,14 @@ export class ThreadDispatcher implements Dispatcher {
         if (h.paused && h.pending < this.config.threadPool.backlog) {
           h.paused = false;
           for (const t of h.targets.values()) t.resumeReading();
+        }
+        continue;
+      }
+      if (kind === FromWorker.Released) {
+        const lent = this.lent.get(r[i++]!);
+        if (lent) {
+          this.lent.delete(r[i - 1]!);
+          lent.target.releaseMessage(lent.data);
         }
         continue;
       }

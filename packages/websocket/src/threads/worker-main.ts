@@ -73,8 +73,14 @@ async function main(): Promise<void> {
   const releaseSpans = (): void => {
     while (spans.length > 0 && spans[0]!.dispatched && spans[0]!.pending === 0) inbound.release(spans.shift()!.end);
   };
+  const tokens = new WeakMap<Buffer, number>();
   const release = (buffer: Buffer): void => {
     outbox.messageDone();
+    const token = tokens.get(buffer);
+    if (token !== undefined) {
+      outbox.record(FromWorker.Released, token);
+      return;
+    }
     const span = spanOf.get(buffer);
     if (span && --span.pending === 0) releaseSpans();
   };
@@ -131,6 +137,13 @@ async function main(): Promise<void> {
             span.pending++;
             spanOf.set(buf, span);
           }
+          runner.message(targets.get(id)!, buf, binary ? 'binary' : 'text', true);
+          break;
+        }
+        case ToWorker.SharedMessage: {
+          const binary = r[i++]!;
+          const buf = Buffer.from(extra[r[i++]!] as SharedArrayBuffer, r[i++]!, r[i++]!);
+          tokens.set(buf, r[i++]!);
           runner.message(targets.get(id)!, buf, binary ? 'binary' : 'text', true);
           break;
         }
