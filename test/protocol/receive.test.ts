@@ -171,3 +171,23 @@ describe('frame reader and message assembler', () => {
     expect(events).toEqual([]);
   });
 });
+
+describe('any input', () => {
+  it('never throws: 3000 random byte streams in random chunks give messages or a protocol error', () => {
+    let seed = 7;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+    const outcomes = new Set<string>();
+    for (let n = 0; n < 3000; n++) {
+      const base = n % 2 === 0 ? Buffer.concat([frame(1, 'abc'), frame(2, Buffer.alloc(Math.floor(rand() * 300))), frame(9, 'x')]) : Buffer.alloc(0);
+      const bytes = Buffer.concat([base, Buffer.from(Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)))]);
+      for (let k = 0; k < 3 && bytes.length > 0; k++) bytes[Math.floor(rand() * bytes.length)] ^= 0xff;
+      const cuts: number[] = [];
+      for (let i = 1; i < bytes.length; i++) if (rand() < 0.1) cuts.push(i);
+      for (const role of ['server', 'client'] as const) {
+        const r = receive(bytes, { cuts: [...cuts], maxMessageSize: 256, role });
+        outcomes.add(r.code === undefined ? 'ok' : String(r.code));
+      }
+    }
+    expect([...outcomes].sort()).toEqual(expect.arrayContaining(['1002', 'ok']));
+  });
+});
