@@ -1,0 +1,62 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MODES, serve } from '../helpers/modes.js';
+import { eventually } from '../helpers/server.js';
+
+// Debian's chromium, run headless (installed by .ci/run).
+const CHROMIUM = '/usr/bin/chromium';
+const available = spawnSync(CHROMIUM, ['--version']).status === 0;
+if (!available && process.env.CI) throw new Error('chromium is missing: .ci/run installs it with apt-get');
+
+/** The page: exchanges messages with the server, then sends a report of what came back and closes. */
+function page(wsPort: number): string {
+  return `<!doctype html><meta charset="utf-8"><script>
+const ws = new WebSocket('ws://127.0.0.1:${wsPort}/browser', ['chat']);
+ws.binaryType = 'arraybuffer';
+const got = [];
+const big = 'y'.repeat(50000);
+const plan = [() => ws.send('hello from chromium'), () => ws.send(new Uint8Array([1, 2, 3])), () => ws.send(''), () => ws.send(big), () => ws.send('κόσμε 𝄞')];
+let next = 0;
+ws.onopen = () => plan[next++]();
+ws.onmessage = (e) => {
+  got.push(typeof e.data === 'string' ? (e.data.length > 100 ? 'text of ' + e.data.length + (e.data === big ? ' (same)' : ' (different)') : 'text ' + e.data) : 'binary ' + new Uint8Array(e.data).join(','));
+  if (next < plan.length) plan[next++]();
+  else if (!got.reported) { got.reported = true; ws.send('report:' + JSON.stringify({ protocol: ws.protocol, got })); ws.close(1000, 'done'); }
+};
+</script>`;
+}
+
+describe.skipIf(!available).each(MODES)('interop: headless Chromium ($name)', ({ threads }) => {
+  it('exchanges text, binary, empty, 50 KB and UTF-8 messages with a real browser, which then closes cleanly', async () => {
+    const s = await serve(threads, { behaviour: 'chatProtocol' });
+    const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(s.port)));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+    const profile = mkdtempSync(join(tmpdir(), 'wsz-chromium-'));
+    const browser = spawn(CHROMIUM, [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
+      `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+    ], { stdio: 'ignore' });
+    const exited = new Promise<void>((r) => browser.once('exit', () => r()));
+    try {
+      await eventually('the browser report', () => s.events.some((e) => e.startsWith('message text report:')), 30_000);
+      const report = JSON.parse(s.events.find((e) => e.startsWith('message text report:'))!.slice('message text report:'.length));
+      expect(report).toEqual({
+        protocol: 'chat',
+        got: ['text hello from chromium', 'binary 1,2,3', 'text ', 'text of 50000 (same)', 'text κόσμε 𝄞'],
+      });
+      await eventually('the close hook', () => s.events.includes('close'), 10_000);
+    } finally {
+      browser.kill('SIGKILL');
+      await exited;
+      http.close();
+      await s.stop();
+      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    }
+  }, 60_000);
+});
