@@ -10,7 +10,7 @@ import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
 import { Conn, type ConnTransport, type WriteData } from './conn.js';
 import type { Dispatcher, DispatchTarget } from './dispatcher.js';
-import { FrameSender, type SenderHost } from './frame-sender.js';
+import { FrameSender, noteReceived, type SenderHost } from './frame-sender.js';
 import { Handshake } from './handshake.js';
 import type { Logger } from './log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
@@ -118,6 +118,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
     if (this.phase === Phase.Open) {
       const reader = this.reader ?? this.startReading();
       if (reader.failed) return; // after a close frame or a protocol error, input is discarded
+      noteReceived(chunk);
       this.active = true;
       this.sender.inData = true;
       const error = reader.push(chunk);

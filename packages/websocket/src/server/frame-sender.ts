@@ -8,10 +8,27 @@ import type { Dispatcher, DispatchTarget } from './dispatcher.js';
 import { Outbox } from './outbox.js';
 
 /**
- * Payloads from this size up are written by reference instead of copied into the batch, unless
- * they live in memory that is reused (a pooled buffer, a worker's shared ring).
+ * Payloads are copied into the batch unless large: a view of a socket read from 8 KiB (the bytes of
+ * a read never change once unmasked, and Node never reuses the buffer: echo and forwarding cost no
+ * copy), any other payload from 64 KiB unless it lives in reused memory (a pooled buffer, a worker's
+ * shared ring). Referenced user buffers must not change until sent, as with Node streams.
  */
+const RECEIVED_BY_REFERENCE = 8 * 1024;
 const BY_REFERENCE = 64 * 1024;
+
+/** Buffers of socket reads big enough to hold a payload worth referencing. */
+const received = new WeakSet<ArrayBufferLike>();
+
+/** Notes a socket read, so payloads viewing it may be sent without a copy. */
+export function noteReceived(chunk: Buffer): void {
+  if (chunk.length >= RECEIVED_BY_REFERENCE) received.add(chunk.buffer);
+}
+
+/**
+ * A tick's writes leave early once this much is gathered: batching pays for small messages, while
+ * a burst is better handed to the kernel now than held here (and counted against maxBackpressure).
+ */
+const FLUSH_AT = 64 * 1024;
 
 /** What the sender needs from its connection. */
 export interface SenderHost {
@@ -91,13 +108,10 @@ export class FrameSender {
       const buf = outbox.reserve(frameHeaderLength(length, false) + length);
       const at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
       outbox.commit(at + buf.write(data, at, 'utf8'));
-    } else if (data.length >= BY_REFERENCE && !this.host.server.pool.owns(data) && !(data.buffer instanceof SharedArrayBuffer)) {
+    } else if (data.length >= RECEIVED_BY_REFERENCE && (received.has(data.buffer) || (data.length >= BY_REFERENCE && !this.host.server.pool.owns(data) && !(data.buffer instanceof SharedArrayBuffer)))) {
       const buf = outbox.reserve(10);
       outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin }));
-      this.host.server.writes++;
-      outbox.flush(this.host.socket, data);
-      this.afterFlush();
-      return true;
+      outbox.reference(data);
     } else {
       const buf = outbox.reserve(frameHeaderLength(data.length, false) + data.length);
       const at = writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin });
@@ -135,6 +149,7 @@ export class FrameSender {
   }
 
   private scheduleFlush(): void {
+    if (this.outbox.pending >= FLUSH_AT) return this.flush();
     if (this.inData || this.flushQueued) return;
     this.flushQueued = true;
     if (toFlush.push(this) === 1) queueMicrotask(flushAll);

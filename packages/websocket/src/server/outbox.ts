@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 
-/** Size of a batch buffer: most ticks' writes for one connection fit in one. */
+/** Size of a batch segment: most ticks' writes for one connection fit in one. */
 const BATCH_SIZE = 16 * 1024;
-/** Free batch buffers kept for reuse across connections. */
+/** Free batch segments kept for reuse across connections. */
 const FREE_LIMIT = 64;
 const free: Buffer[] = [];
 
@@ -16,83 +16,119 @@ function release(buffer: Buffer): void {
 }
 
 /**
- * The bytes one connection wrote during the current tick, gathered in one buffer and handed to
- * the socket in one write. Between ticks a connection holds no buffer at all: the batch buffer
- * goes back to a free list shared by all connections once the kernel has taken its bytes.
+ * The bytes one connection wrote during the current tick, handed to the socket in one system
+ * call. Frames are encoded into a 16 KiB segment; when it is full the next frame starts a new
+ * segment (nothing is copied into a bigger buffer), and large payloads join the chain by
+ * reference. One segment leaves in one `write`, a chain in one `writev`. Between ticks a
+ * connection holds no buffer: segments go back to a free list shared by all connections once the
+ * kernel has taken their bytes.
  */
 export class Outbox {
   private buffer: Buffer | null = null;
   private length = 0;
+  /** Earlier parts of this tick, in order: filled segments and referenced payloads. */
+  private chain: Uint8Array[] | null = null;
+  /** The segments among `chain`, to reuse once written. */
+  private segments: Buffer[] | null = null;
+  private chained = 0;
 
   /** Bytes gathered and not yet flushed. */
   get pending(): number {
-    return this.length;
+    return this.chained + this.length;
   }
 
-  /** Room for `n` more bytes; returns the buffer and the offset to write them at. */
+  /** Room for `n` more contiguous bytes; returns the segment to write them into, at {@link offset}. */
   reserve(n: number): Buffer {
     const b = this.buffer;
     if (b === null) {
       this.buffer = acquire(n);
     } else if (b.length - this.length < n) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(b.length * 2, this.length + n));
-      b.copy(grown, 0, 0, this.length);
-      release(b);
-      this.buffer = grown;
+      this.seal();
+      this.buffer = acquire(n);
     }
     return this.buffer!;
   }
 
-  /** Offset where the next reserved bytes go. */
+  /** Offset in the current segment where the next reserved bytes go. */
   get offset(): number {
     return this.length;
   }
 
-  /** Marks bytes up to `offset` as written into the buffer from {@link reserve}. */
+  /** Marks bytes up to `offset` of the current segment as written. */
   commit(offset: number): void {
     this.length = offset;
   }
 
-  /**
-   * Writes the gathered bytes (and then `extra`, by reference, in the same system call) to the
-   * socket. Returns false when the socket can no longer be written.
-   */
-  flush(socket: Socket, extra?: Uint8Array): boolean {
+  /** Appends `data` without copying it; it must not change until flushed. */
+  reference(data: Uint8Array): void {
+    this.seal();
+    (this.chain ??= []).push(data);
+    this.chained += data.length;
+  }
+
+  /** Moves the current segment into the chain. */
+  private seal(): void {
     const b = this.buffer;
-    const n = this.length;
+    if (b === null) return;
+    if (this.length > 0) {
+      (this.chain ??= []).push(b.subarray(0, this.length));
+      (this.segments ??= []).push(b);
+      this.chained += this.length;
+    } else {
+      release(b);
+    }
     this.buffer = null;
     this.length = 0;
+  }
+
+  /** Writes everything gathered to the socket. Returns false when the socket can no longer be written. */
+  flush(socket: Socket): boolean {
     if (!socket.writable) {
-      if (b) release(b);
+      this.discard();
       return false;
     }
-    if (extra) socket.cork();
-    if (b !== null && n > 0) {
-      if (socket.writableLength === 0) {
+    if (this.chain === null) {
+      const b = this.buffer;
+      const n = this.length;
+      this.buffer = null;
+      this.length = 0;
+      if (b === null) return true;
+      if (n === 0) {
+        release(b);
+      } else if (socket.writableLength === 0) {
         socket.write(n === b.length ? b : b.subarray(0, n));
-        // Written through to the kernel already: the buffer is free for the next connection.
+        // Written through to the kernel already: the segment is free for the next connection.
         if (socket.writableLength === 0) release(b);
       } else if (n * 2 > b.length) {
         socket.write(b.subarray(0, n));
       } else {
-        // Bytes queue behind earlier ones: queue an exact-size copy, not a mostly empty buffer.
+        // Bytes queue behind earlier ones: queue an exact-size copy, not a mostly empty segment.
         socket.write(Buffer.from(b.subarray(0, n)));
         release(b);
       }
-    } else if (b !== null) {
-      release(b);
+      return true;
     }
-    if (extra) {
-      socket.write(extra);
-      socket.uncork();
-    }
+    this.seal();
+    const chain = this.chain;
+    const segments = this.segments;
+    this.chain = null;
+    this.segments = null;
+    this.chained = 0;
+    socket.cork();
+    for (const part of chain) socket.write(part);
+    socket.uncork();
+    if (segments !== null && socket.writableLength === 0) for (const s of segments) release(s);
     return true;
   }
 
   /** Drops anything gathered (the connection is gone). */
   discard(): void {
     if (this.buffer) release(this.buffer);
+    for (const s of this.segments ?? []) release(s);
     this.buffer = null;
     this.length = 0;
+    this.chain = null;
+    this.segments = null;
+    this.chained = 0;
   }
 }
