@@ -80,6 +80,8 @@ export abstract class Handler<App = unknown> implements HandlerHooks<App> {
 
 /** Which optional hooks the I/O side must route to the handler (it answers pings and closes itself otherwise). */
 export interface OptionalHooks {
+  /** Without an init, a worker needs no copy of the request. */
+  init: boolean;
   clientPing: boolean;
   clientPong: boolean;
   clientClose: boolean;
@@ -91,6 +93,7 @@ export interface OptionalHooks {
 export function optionalHooks(HandlerClass: HandlerClass<HandlerHooks<any>>): OptionalHooks {
   const p = HandlerClass.prototype as HandlerHooks<unknown>;
   return {
+    init: typeof p.init === 'function',
     clientPing: typeof p.clientPing === 'function',
     clientPong: typeof p.clientPong === 'function',
     clientClose: typeof p.clientClose === 'function',

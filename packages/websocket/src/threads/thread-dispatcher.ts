@@ -221,7 +221,9 @@ export class ThreadDispatcher implements Dispatcher {
     const id = target.conn.id;
     target.slot = h;
     h.targets.set(id, target);
-    this.send(h, ToWorker.Open, id, h.attach({ request: handshake.request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort }));
+    // The request crosses only for an init to read: most of a handshake's bytes are headers nobody else uses.
+    const request = this.hooks.init ? handshake.request : null;
+    this.send(h, ToWorker.Open, id, h.attach({ request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort }));
     return new Promise((resolve, reject) => this.inits.set(id, { handshake, resolve, reject }));
   }
 

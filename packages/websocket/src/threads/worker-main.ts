@@ -99,14 +99,15 @@ async function main(): Promise<void> {
       const id = r[i++]!;
       switch (kind) {
         case ToWorker.Open: {
-          const o = extra[r[i++]!] as { request: UpgradeRequest; remoteAddress: string; remotePort: number };
+          const o = extra[r[i++]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number };
           const target = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release);
           targets.set(id, target);
-          const handshake = new Handshake(o.request, o.remoteAddress, o.remotePort, data.maxHeaders);
+          // No request when the handler has no init: nothing would read the handshake.
+          const handshake = o.request ? new Handshake(o.request, o.remoteAddress, o.remotePort, data.maxHeaders) : null;
           const ok = (): void => {
             target.opened = true;
-            target.conn.protocol = handshake.protocol;
-            outbox.record(FromWorker.InitOk, id, outbox.attach({ protocol: handshake.protocol, headers: handshake.responseHeaders }));
+            target.conn.protocol = handshake?.protocol;
+            outbox.record(FromWorker.InitOk, id, outbox.attach({ protocol: handshake?.protocol, headers: handshake?.responseHeaders ?? [] }));
           };
           const failed = (error: unknown): void => {
             targets.delete(id);
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
             }
           };
           try {
-            const pending = runner.open(target, handshake, app);
+            const pending = runner.open(target, handshake as Handshake, app);
             if (pending) pending.then(ok, failed);
             else ok();
           } catch (error) {
