@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 const out = '.vitest/results.json';
 mkdirSync('.vitest', { recursive: true });
 rmSync(out, { force: true });
-const run = spawnSync('vitest', ['run', '--reporter=default', '--reporter=json', `--outputFile=${out}`, ...process.argv.slice(2)], { stdio: 'inherit', shell: true });
+const run = spawnSync('vitest', ['run', '--config', 'test/vitest.config.ts', '--reporter=default', '--reporter=json', `--outputFile=${out}`, ...process.argv.slice(2)], { stdio: 'inherit', shell: true });
 let summary = 'Tests: 0 passed, 1 failed (vitest wrote no results)';
 try {
   const r = JSON.parse(readFileSync(out, 'utf8'));

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = fileURLToPath(new URL('./packages/websocket/src/', import.meta.url));
+const src = fileURLToPath(new URL('../packages/websocket/src/', import.meta.url));
 
 export default defineConfig({
   resolve: {
@@ -12,6 +12,8 @@ export default defineConfig({
     ],
   },
   test: {
+    // Paths are relative to the repository root (the config lives in test/ to keep the top level lean).
+    root: fileURLToPath(new URL('..', import.meta.url)),
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
