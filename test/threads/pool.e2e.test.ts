@@ -49,8 +49,8 @@ describe('worker thread pool', () => {
     const { port, events } = await start(2, 'spin', { handshake: { timeout: 300 }, maxMessageSize: 1000 });
     const spinning = await open(port);
     const other = await open(port); // least-loaded assignment puts it on the other worker
-    spinning.sendFrame(1, 'spin 4000');
-    await eventually('spin to start', () => events.includes('message text spin 4000'));
+    spinning.sendFrame(1, 'spin 10000'); // long enough for every check below, even on a loaded machine
+    await eventually('spin to start', () => events.includes('message text spin 10000'));
 
     spinning.sendFrame(9, 'ping while spinning');
     expect(await spinning.nextFrame()).toMatchObject({ opcode: 10, payload: Buffer.from('ping while spinning') });
@@ -66,8 +66,8 @@ describe('worker thread pool', () => {
 
     // All of the above happened while the spinning handler still ran: it has not answered yet.
     expect(events).not.toContain('close');
-    await eventually('the spin to end', () => events.includes('close'), 10_000);
-  }, 20_000);
+    await eventually('the spin to end', () => events.includes('close'), 20_000);
+  }, 40_000);
 
   it('passes a cloneable app to every worker and builds per-thread apps with initThread', async () => {
     const server = new Server(PerThread, { port: 0, logLevel: 'silent', threadPool: { count: 2 } });
