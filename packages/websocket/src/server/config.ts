@@ -58,7 +58,7 @@ export interface ServerConfig {
     /** Drop a connection that sends nothing for this many ms after such a ping (default 10000). */
     timeout?: number;
   };
-  /** Close (1001) a connection after this many ms without a data message either way (default 0: off). */
+  /** Close (1001) a connection after this many ms with no traffic at all, no frame either way (default 0: off). */
   idleTimeout?: number;
   /** Log level of the 'wsz' logger (default 'info'; 'silent' under a test runner; env WSZ_LOG_LEVEL overrides). */
   logLevel?: LogLevel;

@@ -91,11 +91,10 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
   private closeReceived = false;
   private ending = false;
   private pausedByHooks = false;
-  /** Liveness: bytes were read / a data message arrived, since the last sweep. */
+  /** Liveness: bytes were read since the last sweep, and when there last was traffic either way. */
   private active = false;
-  private messaged = false;
   private lastActive = 0;
-  private lastMessage = 0;
+  private lastTraffic = 0;
   private pingSentAt = 0;
 
   constructor(id: number, socket: Socket, server: ServerCore) {
@@ -180,7 +179,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
     this.socket.write(switchingProtocolsResponse(this.key, handshake.protocol, handshake.responseHeaders), 'latin1');
     this.key = ''; // a slice of the request head: keeping it would keep the whole head alive
     this.phase = Phase.Open;
-    this.lastActive = this.lastMessage = Date.now();
+    this.lastActive = this.lastTraffic = Date.now();
     this.server.dispatcher.afterInit(this);
     const leftover = this.leftover;
     this.leftover = null;
@@ -230,7 +229,6 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
 
   onMessage(data: Buffer, type: MessageType, owned: boolean): void {
     this.server.messages++;
-    this.messaged = true;
     if (this.closeSent) {
       if (owned) this.server.pool.release(data);
       return;
@@ -352,19 +350,19 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
   /**
    * Liveness, called by the server's sweep timer: pings a connection quiet for
    * `heartbeat.interval`, drops one that stays silent `heartbeat.timeout` after the ping, and closes
-   * (1001) one with no data message either way for `idleTimeout`.
+   * (1001) one with no traffic at all, no frame either way, for `idleTimeout`.
    */
   sweep(now: number): void {
     if (this.phase !== Phase.Open || this.closeSent) return;
     const { heartbeat, idleTimeout } = this.server.config;
     if (this.active) {
       this.active = false;
-      this.lastActive = now;
+      this.lastActive = this.lastTraffic = now;
       this.pingSentAt = 0;
     }
-    if (this.messaged || this.sender.sentData) {
-      this.messaged = this.sender.sentData = false;
-      this.lastMessage = now;
+    if (this.sender.sent) {
+      this.sender.sent = false;
+      this.lastTraffic = now;
     }
     if (heartbeat.interval > 0) {
       if (this.pingSentAt > 0) {
@@ -378,8 +376,8 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
         this.sendFrame(Opcode.Ping, EMPTY, true);
       }
     }
-    if (idleTimeout > 0 && now - this.lastMessage >= idleTimeout) {
-      this.server.log.debug(`connection ${this.id}: no message for ${idleTimeout} ms; closing it`);
+    if (idleTimeout > 0 && now - this.lastTraffic >= idleTimeout) {
+      this.server.log.debug(`connection ${this.id}: no traffic for ${idleTimeout} ms; closing it`);
       this.sendClose(encodeClosePayload(CloseCode.GoingAway, 'idle timeout'));
     }
   }

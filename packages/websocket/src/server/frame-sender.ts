@@ -59,8 +59,8 @@ export class FrameSender {
   private readonly outbox = new Outbox();
   /** Set while the connection processes a read: its flush at the end sends everything. */
   inData = false;
-  /** A data message went out since the liveness sweep last looked. */
-  sentData = false;
+  /** A frame went out since the liveness sweep last looked. */
+  sent = false;
   private flushQueued = false;
   /** The start of the message being written was dropped: drop its fragments too. */
   private dropping = false;
@@ -79,8 +79,8 @@ export class FrameSender {
 
   private admit(opcode: number, fin: boolean): boolean {
     if (!this.host.canWrite()) return false;
+    this.sent = true;
     if (opcode >= Opcode.Close) return true;
-    this.sentData = true;
     if (opcode === Opcode.Continuation) {
       if (!this.dropping) return true;
       if (fin) this.dropping = false; // the dropped message ends with this frame
