@@ -157,6 +157,12 @@ describe('Client against the wsz server', () => {
     expect(seen).toEqual(['text one', 'text two', 'serverClose 1000', 'close']);
   });
 
+  it('readLoop refuses a handler without serverMessage', async () => {
+    const { port } = await ourServer();
+    const c = await connect(`ws://127.0.0.1:${port}/`);
+    await expect(c.readLoop({} as never)).rejects.toThrow(/needs a serverMessage\(data, type\) method/);
+  });
+
   it('connects over a Unix socket', async () => {
     class Echo extends Handler {
       clientMessage(d: Buffer) {

@@ -231,6 +231,9 @@ export class Client implements MessageSink {
    * Resolves after `close` has run, exactly once.
    */
   async readLoop(handler: ClientHandler): Promise<void> {
+    if (typeof handler?.serverMessage !== 'function') {
+      throw new TypeError('client.readLoop(handler): the handler needs a serverMessage(data, type) method');
+    }
     this.autoAnswer = { ping: typeof handler.serverPing !== 'function', close: typeof handler.serverClose !== 'function' };
     try {
       for (;;) {
