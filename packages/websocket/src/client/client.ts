@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode, fitCloseReason } from '../protocol/close-codes.js';
 import {
   clientRequest,
   generateKey,
@@ -12,10 +12,10 @@ import {
 } from '../protocol/client-handshake.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
-import { encodeClosePayload, frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
+import { checkFrameToWrite, encodeClosePayload, frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
 import { applyMask } from '../protocol/mask.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
-import { Opcode, opcodeIsControl, opcodeIsKnown, type MessageType } from '../protocol/opcodes.js';
+import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import { nextMaskKey } from './mask-keys.js';
 
 /** Options of {@link Client.connect}. */
@@ -297,7 +297,7 @@ export class Client implements MessageSink {
 
   /** Fails the connection: close frame with the error's code, end TCP, and report it to read(). */
   private fail(error: ProtocolError): void {
-    if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, error.message.slice(0, 100)));
+    if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, fitCloseReason(error.message)));
     this.socket.end();
     this.armTimer();
     this.closeQueued = true;
@@ -351,9 +351,8 @@ export class Client implements MessageSink {
    */
   writeFrame(opcode: number, data: string | Uint8Array, options?: { fin?: boolean }): boolean {
     const fin = options?.fin ?? true;
-    if (!opcodeIsKnown(opcode) || opcode === Opcode.Close) throw new RangeError(`cannot write opcode ${opcode}: use 0-2, 9 or 10 (close with client.close())`);
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
-    if (opcodeIsControl(opcode) && (payload.length > 125 || !fin)) throw new RangeError('control frames carry at most 125 bytes and cannot be fragmented (RFC 6455 5.5)');
+    checkFrameToWrite(opcode, payload.length, fin, 'client.close()');
     if (this.closeSent) return false;
     this.send(opcode, payload, fin);
     return true;

@@ -31,3 +31,10 @@ export function closeCodeIsValid(code: number): boolean {
 
 /** RFC 6455 5.5: a control payload is at most 125 bytes, 2 of which a close frame spends on its code. */
 export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** Cuts `reason` at a character boundary to what a close frame can carry (123 bytes of UTF-8). */
+export function fitCloseReason(reason: string): string {
+  let out = reason;
+  while (Buffer.byteLength(out) > MAX_CLOSE_REASON_BYTES) out = out.slice(0, -1);
+  return out;
+}

@@ -1,6 +1,6 @@
 import { MAX_CLOSE_REASON_BYTES, closeCodeIsValid } from './close-codes.js';
 import { applyMask } from './mask.js';
-import { opcodeIsControl } from './opcodes.js';
+import { Opcode, opcodeIsControl, opcodeIsKnown } from './opcodes.js';
 
 /** Bytes of the header of a frame carrying `payloadLength` bytes (RFC 6455 5.2). */
 export function frameHeaderLength(payloadLength: number, masked: boolean): number {
@@ -133,11 +133,27 @@ export function checkServerFrames(bytes: Uint8Array): string | undefined {
       q += 2;
     } else if (len === 127) {
       if (bytes.length - q < 8) return 'pre-framed bytes end inside a frame header';
-      len = Buffer.from(bytes.buffer, bytes.byteOffset + q, 8).readUInt32BE(4) + Buffer.from(bytes.buffer, bytes.byteOffset + q, 8).readUInt32BE(0) * 0x100000000;
+      const view = new DataView(bytes.buffer, bytes.byteOffset + q, 8);
+      len = view.getUint32(0) * 0x100000000 + view.getUint32(4);
       q += 8;
     }
     if (q + len > bytes.length) return `pre-framed bytes hold ${bytes.length - q} of a frame's ${len} payload bytes`;
     p = q + len;
   }
   return undefined;
+}
+
+/**
+ * Checks a frame an application asks to write (RFC 6455 5.2, 5.5): a known opcode other than close
+ * (closing has its own call), and for control frames at most 125 bytes and no fragmentation.
+ * Throws a RangeError that says what is wrong; `closeCall` names the close method to use instead.
+ */
+export function checkFrameToWrite(opcode: number, length: number, fin: boolean, closeCall: string): void {
+  if (!opcodeIsKnown(opcode) || opcode === Opcode.Close) {
+    throw new RangeError(`cannot write opcode ${opcode}: use 0-2, 9 or 10 (close with ${closeCall})`);
+  }
+  if (opcodeIsControl(opcode)) {
+    if (length > 125) throw new RangeError(`control frame payload is ${length} bytes; RFC 6455 5.5 allows at most 125`);
+    if (!fin) throw new RangeError('control frames cannot be fragmented (RFC 6455 5.5)');
+  }
 }

@@ -1,5 +1,5 @@
-import { checkServerFrames, encodeClosePayload } from '../protocol/frame-writer.js';
-import { Opcode, opcodeIsControl, opcodeIsKnown, type MessageType } from '../protocol/opcodes.js';
+import { checkFrameToWrite, checkServerFrames, encodeClosePayload } from '../protocol/frame-writer.js';
+import { Opcode, opcodeIsControl, type MessageType } from '../protocol/opcodes.js';
 import { Writer, type WriterOptions } from './writer.js';
 
 /** Data a write accepts: text (UTF-8 encoded on the way out) or bytes. */
@@ -89,14 +89,9 @@ export class Conn {
    */
   writeFrame(opcode: number, data: WriteData, options?: { fin?: boolean }): boolean {
     const fin = options?.fin ?? true;
-    if (!opcodeIsKnown(opcode) || opcode === Opcode.Close) {
-      throw new RangeError(`cannot write opcode ${opcode}: use 0-2, 9 or 10 (close with conn.close())`);
-    }
-    if (opcodeIsControl(opcode)) {
-      const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-      if (length > 125) throw new RangeError(`control frame payload is ${length} bytes; RFC 6455 5.5 allows at most 125`);
-      if (!fin) throw new RangeError('control frames cannot be fragmented (RFC 6455 5.5)');
-    }
+    // Only control frames need their length checked: skip measuring text for data frames.
+    const length = opcodeIsControl(opcode) ? (typeof data === 'string' ? Buffer.byteLength(data) : data.length) : 0;
+    checkFrameToWrite(opcode, length, fin, 'conn.close()');
     return this.transport.sendFrame(opcode, data, fin);
   }
 

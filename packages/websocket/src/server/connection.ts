@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { BufferPool } from '../buffers/pool.js';
-import { CloseCode, MAX_CLOSE_REASON_BYTES } from '../protocol/close-codes.js';
+import { CloseCode, fitCloseReason } from '../protocol/close-codes.js';
 import { HandshakeError, type ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
@@ -263,7 +263,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
   /** Fails the connection (RFC 6455 7.1.7): close frame with the error's code, then end TCP. */
   private fail(error: ProtocolError): void {
     this.server.log.debug(`connection ${this.id}: protocol error, closing with ${error.closeCode}: ${error.message}`);
-    if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, truncateReason(error.message)));
+    if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, fitCloseReason(error.message)));
     this.endTcp();
   }
 
@@ -425,12 +425,4 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
-}
-
-/** Cuts a reason to what a close frame can carry, at a character boundary. */
-function truncateReason(reason: string): string {
-  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
-  let out = reason;
-  while (Buffer.byteLength(out) > MAX_CLOSE_REASON_BYTES) out = out.slice(0, -1);
-  return out;
 }

@@ -56,16 +56,15 @@ export class WorkerOutbox {
   }
 
   frame(id: number, opcode: number, data: WriteData, fin: boolean): void {
-    const ring = this.ring;
-    const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    const offset = ring.allocate(length);
+    if (typeof data !== 'string') return this.payload(FromWorker.Frame, id, [opcode, fin ? 1 : 0], [data], data.length);
+    // Text is encoded straight into the ring (or into one copy when it does not fit).
+    const length = Buffer.byteLength(data);
+    const offset = this.ring.allocate(length);
     if (offset >= 0) {
-      if (typeof data === 'string') ring.bytesView.write(data, offset, 'utf8');
-      else ring.bytesView.set(data, offset);
+      this.ring.bytesView.write(data, offset, 'utf8');
       this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, offset, length);
     } else {
-      const copy = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
-      this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, -1, this.attach(copy));
+      this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, -1, this.attach(Buffer.from(data)));
     }
   }
 
