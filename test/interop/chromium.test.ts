@@ -41,7 +41,7 @@ describe.skipIf(!available).each(MODES)('interop: headless Chromium ($name)', ({
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
       `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
-    ], { stdio: 'ignore' });
+    ], { stdio: 'ignore', detached: true }); // its own process group: the helpers it starts end with it
     const exited = new Promise<void>((r) => browser.once('exit', () => r()));
     try {
       await eventually('the browser report', () => s.events.some((e) => e.startsWith('message text report:')), 30_000);
@@ -52,11 +52,18 @@ describe.skipIf(!available).each(MODES)('interop: headless Chromium ($name)', ({
       });
       await eventually('the close hook', () => s.events.includes('close'), 10_000);
     } finally {
-      browser.kill('SIGKILL');
+      try {
+        process.kill(-browser.pid!, 'SIGKILL'); // the whole group: zygote, renderer, crashpad
+      } catch {
+        browser.kill('SIGKILL');
+      }
       await exited;
       http.close();
       await s.stop();
-      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      // Best effort: a helper still exiting may hold the profile a moment; it is a temp dir either way.
+      try {
+        rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      } catch {}
     }
   }, 60_000);
 });
