@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyMask, maskWord } from 'wsz/protocol';
+import { simdMask } from '../../packages/websocket/src/protocol/mask-simd.js';
 
 function byteMask(data: Buffer, key: Buffer, phase: number): Buffer {
   const out = Buffer.from(data);
@@ -28,6 +29,23 @@ describe('applyMask', () => {
           applyMask(data, 0, length, word, phase);
           expect(data).toEqual(byteMask(src.subarray(0, length), key, phase));
         }
+      }
+    }
+  });
+
+  it('has WebAssembly SIMD on Node 20 (else long payloads fall back to the slower word loop)', () => {
+    expect(simdMask(Buffer.alloc(16), 0, 16, 0)).toBe(true);
+  });
+
+  it('matches it on the SIMD path too: long ranges, ranges past the 64 KiB scratch, inner ranges', () => {
+    const src = Buffer.from(Array.from({ length: 140_000 }, (_, i) => (i * 131 + 17) & 0xff));
+    for (const length of [511, 512, 513, 1000, 4099, 65_536, 65_536 + 77, 131_072 + 5]) {
+      for (const phase of [0, 1, 2, 3]) {
+        const data = Buffer.from(src.subarray(0, length + 20));
+        applyMask(data, 7, 7 + length, word, phase);
+        expect(data.subarray(0, 7)).toEqual(src.subarray(0, 7)); // bytes outside the range are untouched
+        expect(data.subarray(7, 7 + length)).toEqual(byteMask(src.subarray(7, 7 + length), key, phase));
+        expect(data.subarray(7 + length)).toEqual(src.subarray(7 + length, length + 20));
       }
     }
   });

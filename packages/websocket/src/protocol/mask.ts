@@ -1,9 +1,12 @@
 import { endianness } from 'node:os';
+import { simdMask } from './mask-simd.js';
 
 const littleEndian = endianness() === 'LE';
 
 // Below this many bytes a byte loop beats creating a Uint32Array view over the payload.
 const WORD_THRESHOLD = 64;
+// From this many bytes WebAssembly SIMD, copies in and out included, beats the word loop.
+const SIMD_THRESHOLD = 512;
 
 /**
  * Reads the 4 masking-key bytes at `offset` as one 32-bit word in platform byte order, so that
@@ -31,9 +34,11 @@ function rotate(word: number, phase: number): number {
 /**
  * XORs `data[start..end)` in place with the masking key `word` (see {@link maskWord}), where
  * `data[start]` is payload byte number `phase` of its frame. Masking and unmasking are the same
- * operation. Works a 32-bit word at a time over the aligned middle of the range.
+ * operation. Long ranges go through WebAssembly SIMD (see `mask-simd.ts`); otherwise it works a
+ * 32-bit word at a time over the aligned middle of the range.
  */
 export function applyMask(data: Uint8Array, start: number, end: number, word: number, phase: number): void {
+  if (end - start >= SIMD_THRESHOLD && simdMask(data, start, end, rotate(word, phase))) return;
   let i = start;
   let p = phase;
   if (end - start >= WORD_THRESHOLD) {
