@@ -77,6 +77,13 @@ function moduleBytes(): Uint8Array {
   ]);
 }
 
+/** The part of the WebAssembly API used here (the package compiles without the DOM library). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+}
+
 interface SimdMasker {
   scratch: Uint8Array;
   mask: (ptr: number, len: number, word: number) => void;
@@ -84,12 +91,13 @@ interface SimdMasker {
 
 function instantiate(): SimdMasker | null {
   // WebAssembly is little-endian: the word layout matches only on little-endian hosts.
-  if (typeof WebAssembly !== 'object' || new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) return null;
+  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (wasm === undefined || new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) return null;
   try {
     const bytes = moduleBytes();
-    if (!WebAssembly.validate(bytes)) return null; // no SIMD support
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-    const exports = instance.exports as { m: WebAssembly.Memory; u: SimdMasker['mask'] };
+    if (!wasm.validate(bytes)) return null; // no SIMD support
+    const instance = new wasm.Instance(new wasm.Module(bytes));
+    const exports = instance.exports as { m: { buffer: ArrayBuffer }; u: SimdMasker['mask'] };
     return { scratch: new Uint8Array(exports.m.buffer, 0, SCRATCH), mask: exports.u };
   } catch {
     return null; // e.g. node --jitless
