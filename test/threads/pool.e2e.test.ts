@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Handler, Server } from 'wsz';
-import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
+import { RawClient, closeBody, frame, upgradeRequest } from '../helpers/raw-client.js';
 import { MODES, openGate, serve, type Served } from '../helpers/modes.js';
 import { eventually } from '../helpers/server.js';
 import { PerThread } from './fixtures/init-thread.js';
+import { BrokenConstructor, NoInitEcho } from './fixtures/no-init.js';
 
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -68,6 +69,30 @@ describe('worker thread pool', () => {
     expect(events).not.toContain('close');
     await eventually('the spin to end', () => events.includes('close'), 20_000);
   }, 40_000);
+
+  it('upgrades a handler without init at once; afterInit and pipelined frames still come in order', async () => {
+    const server = new Server(NoInitEcho, { port: 0, logLevel: 'silent', threadPool: { count: 2 } });
+    const { port } = (await server.listen()) as { port: number };
+    cleanup.push(() => server.stop());
+    const c = await RawClient.connect(port, cat(Buffer.from(upgradeRequest()), frame(1, 'one', { mask: true }), frame(2, 'two', { mask: true })));
+    cleanup.unshift(() => c.destroy());
+    expect((await c.readResponse()).status).toBe(101);
+    expect((await c.nextFrame()).payload.toString()).toBe('hello');
+    expect(await c.nextFrame()).toMatchObject({ opcode: 1, payload: Buffer.from('one') });
+    expect(await c.nextFrame()).toMatchObject({ opcode: 2, payload: Buffer.from('two') });
+  });
+
+  it('closes with 1011 when a handler without init cannot be constructed in its worker', async () => {
+    const server = new Server(BrokenConstructor, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
+    const { port } = (await server.listen()) as { port: number };
+    cleanup.push(() => server.stop());
+    const c = await open(port);
+    c.sendFrame(1, 'dropped: there is no handler');
+    expect((await c.readClose()).code).toBe(1011);
+    // The worker is fine: the next connection gets the same treatment, nothing crashed.
+    const d = await open(port);
+    expect((await d.readClose()).code).toBe(1011);
+  });
 
   it('passes a cloneable app to every worker and builds per-thread apps with initThread', async () => {
     const server = new Server(PerThread, { port: 0, logLevel: 'silent', threadPool: { count: 2 } });

@@ -211,7 +211,7 @@ export class ThreadDispatcher implements Dispatcher {
     return h && !h.dead ? h : null;
   }
 
-  open(target: DispatchTarget, handshake: Handshake): Promise<void> {
+  open(target: DispatchTarget, handshake: Handshake): void | Promise<void> {
     const h = this.pick();
     if (!h) {
       if (this.stopping) return Promise.reject(new HandshakeError(503, 'server stopping'));
@@ -224,6 +224,10 @@ export class ThreadDispatcher implements Dispatcher {
     // The request crosses only for an init to read: most of a handshake's bytes are headers nobody else uses.
     const request = this.hooks.init ? handshake.request : null;
     this.send(h, ToWorker.Open, id, h.attach({ request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort }));
+    // Without init there is nothing to wait for: the 101 leaves now, and every later event for the
+    // connection reaches the worker after its Open. (Should the handler's constructor throw, the
+    // worker says so and the connection closes with 1011.)
+    if (!this.hooks.init) return;
     return new Promise((resolve, reject) => this.inits.set(id, { handshake, resolve, reject }));
   }
 
@@ -372,7 +376,8 @@ export class ThreadDispatcher implements Dispatcher {
           h.targets.delete(id);
           const init = this.inits.get(id);
           this.inits.delete(id);
-          init?.reject(new HandshakeError(status, info.message, info.headers));
+          if (init) init.reject(new HandshakeError(status, info.message, info.headers));
+          else target?.hookFailed('handler constructor', info.message); // upgraded already (no init)
           break;
         }
         case FromWorker.Close:

@@ -107,10 +107,17 @@ async function main(): Promise<void> {
           const ok = (): void => {
             target.opened = true;
             target.conn.protocol = handshake?.protocol;
-            outbox.record(FromWorker.InitOk, id, outbox.attach({ protocol: handshake?.protocol, headers: handshake?.responseHeaders ?? [] }));
+            // Without init the I/O thread did not wait: the upgrade is done already.
+            if (handshake) outbox.record(FromWorker.InitOk, id, outbox.attach({ protocol: handshake.protocol, headers: handshake.responseHeaders }));
           };
           const failed = (error: unknown): void => {
             targets.delete(id);
+            if (!handshake) {
+              // Upgraded already (no init): the I/O thread closes the connection with 1011 and logs this.
+              const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+              outbox.record(FromWorker.InitFailed, id, 1011, outbox.attach({ message, headers: {} }));
+              return;
+            }
             const status = (error as { status?: unknown } | null)?.status;
             if (typeof status === 'number' && status >= 400 && status <= 599) {
               outbox.record(FromWorker.InitFailed, id, status, outbox.attach({ message: (error as Error).message || 'upgrade refused', headers: (error as { headers?: unknown }).headers ?? {} }));
@@ -128,35 +135,53 @@ async function main(): Promise<void> {
           }
           break;
         }
-        case ToWorker.AfterInit:
-          runner.afterInit(targets.get(id)!);
+        // A connection whose handler could not be made (its constructor threw, the I/O thread is
+        // closing it) has no target: its events are dropped, their buffers given back.
+        case ToWorker.AfterInit: {
+          const target = targets.get(id);
+          if (target) runner.afterInit(target);
           break;
+        }
         case ToWorker.Message: {
+          const target = targets.get(id);
           const binary = r[i++]!;
           const buf = payload(r[i++]!, r[i++]!);
           if (r[i - 2]! >= 0) {
             span.pending++;
             spanOf.set(buf, span);
           }
-          runner.message(targets.get(id)!, buf, binary ? 'binary' : 'text', true);
+          if (target) runner.message(target, buf, binary ? 'binary' : 'text', true);
+          else release(buf);
           break;
         }
         case ToWorker.SharedMessage: {
+          const target = targets.get(id);
           const binary = r[i++]!;
           const buf = Buffer.from(extra[r[i++]!] as SharedArrayBuffer, r[i++]!, r[i++]!);
           tokens.set(buf, r[i++]!);
-          runner.message(targets.get(id)!, buf, binary ? 'binary' : 'text', true);
+          if (target) runner.message(target, buf, binary ? 'binary' : 'text', true);
+          else release(buf);
           break;
         }
-        case ToWorker.Ping:
-          runner.ping(targets.get(id)!, payload(r[i++]!, r[i++]!));
+        case ToWorker.Ping: {
+          const target = targets.get(id);
+          const buf = payload(r[i++]!, r[i++]!);
+          if (target) runner.ping(target, buf);
           break;
-        case ToWorker.Pong:
-          runner.pong(targets.get(id)!, payload(r[i++]!, r[i++]!));
+        }
+        case ToWorker.Pong: {
+          const target = targets.get(id);
+          const buf = payload(r[i++]!, r[i++]!);
+          if (target) runner.pong(target, buf);
           break;
-        case ToWorker.ClientClose:
-          runner.clientClose(targets.get(id)!, r[i++]!, extra[r[i++]!] as string);
+        }
+        case ToWorker.ClientClose: {
+          const target = targets.get(id);
+          const code = r[i++]!;
+          const reason = extra[r[i++]!] as string;
+          if (target) runner.clientClose(target, code, reason);
           break;
+        }
         case ToWorker.Buffered: {
           const target = targets.get(id);
           const bytes = r[i++]!;
