@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
-import { MODES, serve, serveAndOpen } from '../helpers/modes.js';
+import { MODES, openGate, serve, serveAndOpen } from '../helpers/modes.js';
 import { CloseRecorder, PingRecorder, PongRecorder } from '../helpers/recorder.js';
 import { eventually } from '../helpers/server.js';
 import type { HandlerClass, HandlerHooks, ServerConfig } from 'wsz';
@@ -132,6 +132,15 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads }) => {
       expect(events.filter((e) => e === 'close')).toHaveLength(1);
     });
 
+    it('client-initiated after messages: their replies go out before the answering close', async () => {
+      const { client } = await open('asyncRandom');
+      client.send(cat(frame(1, 'one'), frame(1, 'last words'), frame(8, closeBody(1000))));
+      const c = await client.readClose();
+      expect(c.code).toBe(1000);
+      expect(c.before.map((f) => f.payload.toString())).toEqual(['one', 'last words']);
+      expect(await client.waitClosed()).toBe(true);
+    });
+
     it('client-initiated without a code: answers with an empty close', async () => {
       const { client } = await open();
       client.sendFrame(8);
@@ -226,6 +235,37 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads }) => {
         expect(messages(events)).toEqual([]);
       });
     }
+
+    // As in websocket.zig, where one connection's messages are handled one at a time in order: the
+    // replies to the messages before a violation are sent, then the close.
+    it('sends the replies to the messages before a violation, then the close', async () => {
+      const { client, events } = await open();
+      client.send(cat(frame(1, 'first'), frame(1, 'second'), frame(5), frame(1, 'never read')));
+      const c = await client.readClose();
+      expect(c.code).toBe(1002);
+      expect(c.before.map((f) => f.payload.toString())).toEqual(['first', 'second']);
+      expect(await client.waitClosed()).toBe(true);
+      expect(messages(events)).toEqual(['message text first', 'message text second']);
+    });
+
+    it('waits for async hooks too: their replies precede the close', async () => {
+      const { client } = await open('asyncRandom');
+      client.send(cat(frame(1, 'a'), frame(1, 'b'), frame(1, 'c'), frame(1, Buffer.from([0xff]))));
+      const c = await client.readClose();
+      expect(c.code).toBe(1007);
+      expect(c.before.map((f) => f.payload.toString())).toEqual(['a', 'b', 'c']);
+    });
+
+    it('waits no longer than closeTimeout for a hook that does not settle', async () => {
+      const { client, shared } = await open('gatedMessages', { closeTimeout: 300 });
+      cleanup.unshift(() => openGate(shared)); // even if an expectation fails: stop() waits for the hook
+      const started = Date.now();
+      client.send(cat(frame(1, 'held'), frame(5)));
+      const c = await client.readClose();
+      expect(c.code).toBe(1002);
+      expect(c.before).toEqual([]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    });
 
     it('fails invalid UTF-8 in the first fragment before the rest of the message is sent', async () => {
       const { client } = await open();

@@ -91,6 +91,10 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
   private closeReceived = false;
   private ending = false;
   private pausedByHooks = false;
+  /** Hook events not settled yet (see DispatchTarget). */
+  hooksPending = 0;
+  /** A close of ours waiting for the hooks already running to settle: their replies go out first. */
+  private deferredClose: (() => void) | null = null;
   /** Liveness: bytes were read since the last sweep, and when there last was traffic either way. */
   private active = false;
   private lastActive = 0;
@@ -251,7 +255,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
     this.reader!.stop();
     if (this.closeSent) return this.endTcp(); // the answer to our close
     if (this.server.dispatcher.hooks.clientClose) this.server.dispatcher.clientClose(this, code, reason);
-    else this.clientCloseDone(code);
+    else this.afterHooks(() => this.clientCloseDone(code));
   }
 
   /** Completes the close handshake the peer started, echoing its code (RFC 6455 5.5.1). */
@@ -260,11 +264,44 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
     this.sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code));
   }
 
-  /** Fails the connection (RFC 6455 7.1.7): close frame with the error's code, then end TCP. */
+  /**
+   * Fails the connection (RFC 6455 7.1.7): close frame with the error's code, then end TCP. Input
+   * stops at once; replies to the messages received before the error still go out first.
+   */
   private fail(error: ProtocolError): void {
     this.server.log.debug(`connection ${this.id}: protocol error, closing with ${error.closeCode}: ${error.message}`);
-    if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, fitCloseReason(error.message)));
-    this.endTcp();
+    this.afterHooks(() => {
+      if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, fitCloseReason(error.message)));
+      this.endTcp();
+    });
+  }
+
+  /**
+   * Runs `close` (a close of ours answering the peer's input) once the hooks already given events
+   * have settled, so what they write precedes our close frame, as when hooks run one message at a
+   * time in order (websocket.zig). Hooks that take longer than closeTimeout do not hold it longer.
+   */
+  private afterHooks(close: () => void): void {
+    if (this.hooksPending === 0 || this.phase !== Phase.Open) return close();
+    this.deferredClose = close;
+    this.clearTimer();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.runDeferredClose();
+    }, this.server.config.closeTimeout);
+  }
+
+  private runDeferredClose(): void {
+    const close = this.deferredClose;
+    this.deferredClose = null;
+    close?.();
+  }
+
+  eventSettled(): void {
+    if (--this.hooksPending === 0 && this.deferredClose) {
+      this.clearTimer();
+      this.runDeferredClose();
+    }
   }
 
   // ---- writes (ConnTransport, through the sender) -----------------------------------------
@@ -396,6 +433,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
   /** The socket is gone (any cause): release everything, run `close` once. */
   socketClosed(): void {
     this.phase = Phase.Done;
+    this.deferredClose = null;
     this.clearTimer();
     this.request?.release();
     this.request = null;

@@ -18,6 +18,13 @@ export interface DispatchTarget extends ConnTransport {
   hookFailed(hook: string, error: unknown): void;
   /** Answers the peer's close frame once a `clientClose` hook settled without answering it. */
   clientCloseDone(code: number): void;
+  /**
+   * Hook events (messages, pings, pongs, afterInit, clientClose, drain, dropped) handed to a hook
+   * runner and not settled yet. The dispatcher counts them up; {@link eventSettled} counts down.
+   */
+  hooksPending: number;
+  /** One of those events settled (its hook returned or its promise settled, or it was dropped). */
+  eventSettled(): void;
   /** Flow control: stop reading from the socket while hooks fall behind, and resume. */
   pauseReading(): void;
   resumeReading(): void;

@@ -119,7 +119,10 @@ export class HookRunner implements Dispatcher {
     this.closing++;
     // Events still waiting will never matter: the peer is gone. Only `close` remains to run.
     if (slot.queue) {
-      for (const p of slot.queue) if (p.owned && p.data) target.releaseMessage(p.data);
+      for (const p of slot.queue) {
+        if (p.owned && p.data) target.releaseMessage(p.data);
+        target.eventSettled();
+      }
       this.queued -= slot.queue.length;
       slot.queue = null;
     }
@@ -150,6 +153,7 @@ export class HookRunner implements Dispatcher {
       if (owned && data) target.releaseMessage(data);
       return;
     }
+    if (kind !== Kind.Close) target.hooksPending++;
     if (slot.busy) {
       const queue = (slot.queue ??= []);
       queue.push({ kind, data, type, owned, code, reason });
@@ -209,6 +213,7 @@ export class HookRunner implements Dispatcher {
     if (owned && data) target.releaseMessage(data);
     if (failed) target.hookFailed(hookName(kind), error);
     if (kind === Kind.ClientClose) target.clientCloseDone(code);
+    if (kind !== Kind.Close) target.eventSettled();
     if (kind === Kind.Close) {
       slot.onClosed?.();
       if (--this.closing === 0) for (const w of this.idleWaiters.splice(0)) w();

@@ -61,6 +61,8 @@ export const FromWorker = {
   Framed: 11,
   /** (no id) token: a shared message is done; its pool buffer may be reused */
   Released: 12,
+  /** id: a hook event (anything but close) settled */
+  Settled: 13,
 } as const;
 
 /** Sent once by a worker when it is ready, or when it could not load the handler. */

@@ -233,7 +233,13 @@ export class ThreadDispatcher implements Dispatcher {
 
   afterInit(target: DispatchTarget): void {
     const h = this.handleOf(target);
-    if (h) this.send(h, ToWorker.AfterInit, target.conn.id);
+    if (h) this.sendEvent(h, target, ToWorker.AfterInit, target.conn.id);
+  }
+
+  /** Sends a record that runs a hook on the worker: counted until the worker says it settled. */
+  private sendEvent(h: WorkerHandle, target: DispatchTarget, ...fields: number[]): void {
+    target.hooksPending++;
+    this.send(h, ...fields);
   }
 
   message(target: DispatchTarget, data: Buffer, type: MessageType, owned: boolean): void {
@@ -243,14 +249,14 @@ export class ThreadDispatcher implements Dispatcher {
       const token = this.nextToken++;
       this.lent.set(token, { data, target, handle: h });
       this.crossed.shared++;
-      this.send(h, ToWorker.SharedMessage, target.conn.id, type === 'binary' ? 1 : 0, h.attach(data.buffer), data.byteOffset, data.length, token);
+      this.sendEvent(h, target, ToWorker.SharedMessage, target.conn.id, type === 'binary' ? 1 : 0, h.attach(data.buffer), data.byteOffset, data.length, token);
       this.countPending(h);
       return;
     }
     if (h) {
       const [offset, length] = this.payload(h, data);
       this.crossed.copied++;
-      this.send(h, ToWorker.Message, target.conn.id, type === 'binary' ? 1 : 0, offset, length);
+      this.sendEvent(h, target, ToWorker.Message, target.conn.id, type === 'binary' ? 1 : 0, offset, length);
       this.countPending(h);
     }
     if (owned) target.releaseMessage(data); // copied: the I/O thread's buffer is free again
@@ -266,17 +272,17 @@ export class ThreadDispatcher implements Dispatcher {
 
   ping(target: DispatchTarget, data: Buffer): void {
     const h = this.handleOf(target);
-    if (h) this.send(h, ToWorker.Ping, target.conn.id, ...this.payload(h, data));
+    if (h) this.sendEvent(h, target, ToWorker.Ping, target.conn.id, ...this.payload(h, data));
   }
 
   pong(target: DispatchTarget, data: Buffer): void {
     const h = this.handleOf(target);
-    if (h) this.send(h, ToWorker.Pong, target.conn.id, ...this.payload(h, data));
+    if (h) this.sendEvent(h, target, ToWorker.Pong, target.conn.id, ...this.payload(h, data));
   }
 
   clientClose(target: DispatchTarget, code: number, reason: string): void {
     const h = this.handleOf(target);
-    if (h) this.send(h, ToWorker.ClientClose, target.conn.id, code, h.attach(reason));
+    if (h) this.sendEvent(h, target, ToWorker.ClientClose, target.conn.id, code, h.attach(reason));
     else target.clientCloseDone(code);
   }
 
@@ -287,12 +293,12 @@ export class ThreadDispatcher implements Dispatcher {
 
   drain(target: DispatchTarget): void {
     const h = this.handleOf(target);
-    if (h) this.send(h, ToWorker.Drain, target.conn.id);
+    if (h) this.sendEvent(h, target, ToWorker.Drain, target.conn.id);
   }
 
   dropped(target: DispatchTarget, count: number): void {
     const h = this.handleOf(target);
-    if (h && this.hooks.dropped) this.send(h, ToWorker.Dropped, target.conn.id, count);
+    if (h && this.hooks.dropped) this.sendEvent(h, target, ToWorker.Dropped, target.conn.id, count);
   }
 
   closed(target: DispatchTarget, done?: () => void): void {
@@ -391,6 +397,9 @@ export class ThreadDispatcher implements Dispatcher {
           target?.hookFailed(info.hook, info.message);
           break;
         }
+        case FromWorker.Settled:
+          target?.eventSettled();
+          break;
         case FromWorker.CloseDone:
           h.targets.delete(id);
           this.finishClose(id);

@@ -102,6 +102,8 @@ export class WorkerTarget implements DispatchTarget {
   opened = false;
   /** Bytes queued for the peer, as the I/O thread last reported. */
   bufferedAmount = 0;
+  /** Counted by the hook runner; the I/O thread keeps the count that matters. */
+  hooksPending = 0;
   private closeSent = false;
   private readonly id: number;
   private readonly outbox: WorkerOutbox;
@@ -157,6 +159,11 @@ export class WorkerTarget implements DispatchTarget {
   hookFailed(hook: string, error: unknown): void {
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     this.outbox.record(FromWorker.HookFailed, this.id, this.outbox.attach({ hook, message }));
+  }
+
+  eventSettled(): void {
+    this.hooksPending--;
+    this.outbox.record(FromWorker.Settled, this.id);
   }
 
   clientCloseDone(code: number): void {
