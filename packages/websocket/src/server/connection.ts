@@ -92,7 +92,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
   private ending = false;
   private pausedByHooks = false;
   /** Hook events not settled yet (see DispatchTarget). */
-  hooksPending = 0;
+  private hooksPending = 0;
   /** A close of ours waiting for the hooks already running to settle: their replies go out first. */
   private deferredClose: (() => void) | null = null;
   /** Liveness: bytes were read since the last sweep, and when there last was traffic either way. */
@@ -295,6 +295,10 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
     const close = this.deferredClose;
     this.deferredClose = null;
     close?.();
+  }
+
+  eventStarted(): void {
+    this.hooksPending++;
   }
 
   eventSettled(): void {

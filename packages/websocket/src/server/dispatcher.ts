@@ -19,10 +19,10 @@ export interface DispatchTarget extends ConnTransport {
   /** Answers the peer's close frame once a `clientClose` hook settled without answering it. */
   clientCloseDone(code: number): void;
   /**
-   * Hook events (messages, pings, pongs, afterInit, clientClose, drain, dropped) handed to a hook
-   * runner and not settled yet. The dispatcher counts them up; {@link eventSettled} counts down.
+   * A hook event (a message, ping, pong, afterInit, clientClose, drain or dropped) was handed to a
+   * hook runner. The connection counts these until {@link eventSettled}.
    */
-  hooksPending: number;
+  eventStarted(): void;
   /** One of those events settled (its hook returned or its promise settled, or it was dropped). */
   eventSettled(): void;
   /** Flow control: stop reading from the socket while hooks fall behind, and resume. */

@@ -153,7 +153,7 @@ export class HookRunner implements Dispatcher {
       if (owned && data) target.releaseMessage(data);
       return;
     }
-    if (kind !== Kind.Close) target.hooksPending++;
+    if (kind !== Kind.Close) target.eventStarted();
     if (slot.busy) {
       const queue = (slot.queue ??= []);
       queue.push({ kind, data, type, owned, code, reason });

@@ -1,18 +1,10 @@
 import type { Socket } from 'node:net';
+import { SEGMENT_SIZE, acquireSegment, releaseSegment } from '../buffers/segments.js';
 
-/** Size of a batch segment: most ticks' writes for one connection fit in one. */
-const BATCH_SIZE = 16 * 1024;
-/** Free batch segments kept for reuse across connections. */
-const FREE_LIMIT = 64;
-const free: Buffer[] = [];
-
+// A shared segment holds most ticks' writes for one connection; a frame larger than a segment gets
+// a buffer of its own.
 function acquire(size: number): Buffer {
-  if (size <= BATCH_SIZE) return free.pop() ?? Buffer.allocUnsafeSlow(BATCH_SIZE);
-  return Buffer.allocUnsafeSlow(size);
-}
-
-function release(buffer: Buffer): void {
-  if (buffer.length === BATCH_SIZE && free.length < FREE_LIMIT) free.push(buffer);
+  return size <= SEGMENT_SIZE ? acquireSegment() : Buffer.allocUnsafeSlow(size);
 }
 
 /**
@@ -75,7 +67,7 @@ export class Outbox {
       (this.segments ??= []).push(b);
       this.chained += this.length;
     } else {
-      release(b);
+      releaseSegment(b);
     }
     this.buffer = null;
     this.length = 0;
@@ -94,17 +86,17 @@ export class Outbox {
       this.length = 0;
       if (b === null) return true;
       if (n === 0) {
-        release(b);
+        releaseSegment(b);
       } else if (socket.writableLength === 0) {
         socket.write(n === b.length ? b : b.subarray(0, n));
         // Written through to the kernel already: the segment is free for the next connection.
-        if (socket.writableLength === 0) release(b);
+        if (socket.writableLength === 0) releaseSegment(b);
       } else if (n * 2 > b.length) {
         socket.write(b.subarray(0, n));
       } else {
         // Bytes queue behind earlier ones: queue an exact-size copy, not a mostly empty segment.
         socket.write(Buffer.from(b.subarray(0, n)));
-        release(b);
+        releaseSegment(b);
       }
       return true;
     }
@@ -117,14 +109,14 @@ export class Outbox {
     socket.cork();
     for (const part of chain) socket.write(part);
     socket.uncork();
-    if (segments !== null && socket.writableLength === 0) for (const s of segments) release(s);
+    if (segments !== null && socket.writableLength === 0) for (const s of segments) releaseSegment(s);
     return true;
   }
 
   /** Drops anything gathered (the connection is gone). */
   discard(): void {
-    if (this.buffer) release(this.buffer);
-    for (const s of this.segments ?? []) release(s);
+    if (this.buffer) releaseSegment(this.buffer);
+    for (const s of this.segments ?? []) releaseSegment(s);
     this.buffer = null;
     this.length = 0;
     this.chain = null;

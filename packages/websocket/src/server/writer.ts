@@ -1,14 +1,6 @@
 import { format } from 'node:util';
+import { SEGMENT_SIZE as SEGMENT, acquireSegment, releaseSegment } from '../buffers/segments.js';
 import type { ConnTransport } from './conn.js';
-
-/** Size of a Writer segment; segments are shared by all writers of a thread through a free list. */
-const SEGMENT = 16 * 1024;
-const FREE_LIMIT = 64;
-const free: Buffer[] = [];
-
-function acquire(): Buffer {
-  return free.pop() ?? Buffer.allocUnsafeSlow(SEGMENT);
-}
 
 /** Options of `conn.writeBuffer()`. */
 export interface WriterOptions {
@@ -106,7 +98,7 @@ export class Writer {
     while (at < bytes.length) {
       if (this.current === null || this.used === SEGMENT) {
         if (this.current !== null) this.sealed.push(this.current);
-        this.current = acquire();
+        this.current = acquireSegment();
         this.used = 0;
       }
       const n = Math.min(SEGMENT - this.used, bytes.length - at);
@@ -127,8 +119,8 @@ export class Writer {
   }
 
   private release(): void {
-    for (const s of this.sealed) if (free.length < FREE_LIMIT) free.push(s);
-    if (this.current !== null && free.length < FREE_LIMIT) free.push(this.current);
+    for (const s of this.sealed) releaseSegment(s);
+    if (this.current !== null) releaseSegment(this.current);
     this.sealed.length = 0;
     this.current = null;
     this.used = 0;

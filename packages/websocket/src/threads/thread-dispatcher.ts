@@ -177,6 +177,16 @@ export class ThreadDispatcher implements Dispatcher {
   }
 
   private send(handle: WorkerHandle, ...fields: number[]): void {
+    this.gather(handle, fields);
+  }
+
+  /** Sends a record that runs a hook on the worker: the connection counts it until the worker says it settled. */
+  private sendEvent(handle: WorkerHandle, target: DispatchTarget, ...fields: number[]): void {
+    target.eventStarted();
+    this.gather(handle, fields);
+  }
+
+  private gather(handle: WorkerHandle, fields: readonly number[]): void {
     for (const f of fields) handle.records.push(f);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -234,12 +244,6 @@ export class ThreadDispatcher implements Dispatcher {
   afterInit(target: DispatchTarget): void {
     const h = this.handleOf(target);
     if (h) this.sendEvent(h, target, ToWorker.AfterInit, target.conn.id);
-  }
-
-  /** Sends a record that runs a hook on the worker: counted until the worker says it settled. */
-  private sendEvent(h: WorkerHandle, target: DispatchTarget, ...fields: number[]): void {
-    target.hooksPending++;
-    this.send(h, ...fields);
   }
 
   message(target: DispatchTarget, data: Buffer, type: MessageType, owned: boolean): void {

@@ -97,16 +97,18 @@ async function main(): Promise<void> {
         continue;
       }
       const id = r[i++]!;
+      // Undefined for a connection whose handler could not be made, or after it closed.
+      const target = targets.get(id);
       switch (kind) {
         case ToWorker.Open: {
           const o = extra[r[i++]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number };
-          const target = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release);
-          targets.set(id, target);
+          const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release);
+          targets.set(id, created);
           // No request when the handler has no init: nothing would read the handshake.
           const handshake = o.request ? new Handshake(o.request, o.remoteAddress, o.remotePort, data.maxHeaders) : null;
           const ok = (): void => {
-            target.opened = true;
-            target.conn.protocol = handshake?.protocol;
+            created.opened = true;
+            created.conn.protocol = handshake?.protocol;
             // Without init the I/O thread did not wait: the upgrade is done already.
             if (handshake) outbox.record(FromWorker.InitOk, id, outbox.attach({ protocol: handshake.protocol, headers: handshake.responseHeaders }));
           };
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
             }
           };
           try {
-            const pending = runner.open(target, handshake as Handshake, app);
+            const pending = runner.open(created, handshake as Handshake, app);
             if (pending) pending.then(ok, failed);
             else ok();
           } catch (error) {
@@ -135,15 +137,12 @@ async function main(): Promise<void> {
           }
           break;
         }
-        // A connection whose handler could not be made (its constructor threw, the I/O thread is
-        // closing it) has no target: its events are dropped, their buffers given back.
-        case ToWorker.AfterInit: {
-          const target = targets.get(id);
+        // Without a target (its handler's constructor threw; the I/O thread is closing it) events
+        // are dropped and their buffers given back.
+        case ToWorker.AfterInit:
           if (target) runner.afterInit(target);
           break;
-        }
         case ToWorker.Message: {
-          const target = targets.get(id);
           const binary = r[i++]!;
           const buf = payload(r[i++]!, r[i++]!);
           if (r[i - 2]! >= 0) {
@@ -155,7 +154,6 @@ async function main(): Promise<void> {
           break;
         }
         case ToWorker.SharedMessage: {
-          const target = targets.get(id);
           const binary = r[i++]!;
           const buf = Buffer.from(extra[r[i++]!] as SharedArrayBuffer, r[i++]!, r[i++]!);
           tokens.set(buf, r[i++]!);
@@ -164,32 +162,27 @@ async function main(): Promise<void> {
           break;
         }
         case ToWorker.Ping: {
-          const target = targets.get(id);
           const buf = payload(r[i++]!, r[i++]!);
           if (target) runner.ping(target, buf);
           break;
         }
         case ToWorker.Pong: {
-          const target = targets.get(id);
           const buf = payload(r[i++]!, r[i++]!);
           if (target) runner.pong(target, buf);
           break;
         }
         case ToWorker.ClientClose: {
-          const target = targets.get(id);
           const code = r[i++]!;
           const reason = extra[r[i++]!] as string;
           if (target) runner.clientClose(target, code, reason);
           break;
         }
         case ToWorker.Buffered: {
-          const target = targets.get(id);
           const bytes = r[i++]!;
           if (target) target.bufferedAmount = bytes;
           break;
         }
         case ToWorker.Drain: {
-          const target = targets.get(id);
           if (target) {
             target.bufferedAmount = 0;
             runner.drain(target);
@@ -197,13 +190,11 @@ async function main(): Promise<void> {
           break;
         }
         case ToWorker.Dropped: {
-          const target = targets.get(id);
           const count = r[i++]!;
           if (target) runner.dropped(target, count);
           break;
         }
         case ToWorker.Closed: {
-          const target = targets.get(id);
           targets.delete(id);
           if (!target) break;
           target.markClosed();

@@ -102,8 +102,6 @@ export class WorkerTarget implements DispatchTarget {
   opened = false;
   /** Bytes queued for the peer, as the I/O thread last reported. */
   bufferedAmount = 0;
-  /** Counted by the hook runner; the I/O thread keeps the count that matters. */
-  hooksPending = 0;
   private closeSent = false;
   private readonly id: number;
   private readonly outbox: WorkerOutbox;
@@ -161,8 +159,11 @@ export class WorkerTarget implements DispatchTarget {
     this.outbox.record(FromWorker.HookFailed, this.id, this.outbox.attach({ hook, message }));
   }
 
+  /** The I/O thread counted the event when it sent it. */
+  eventStarted(): void {}
+
+  /** Tells the I/O thread, which keeps the connection's count. */
   eventSettled(): void {
-    this.hooksPending--;
     this.outbox.record(FromWorker.Settled, this.id);
   }
 
