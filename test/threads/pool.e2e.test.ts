@@ -94,6 +94,23 @@ describe('worker thread pool', () => {
     expect((await d.readClose()).code).toBe(1011);
   });
 
+  it('starts workers when the app runs with flags Node refuses in a worker (node --max-old-space-size=... app.js)', async () => {
+    const flags = ['--max-old-space-size=1024', '--title=wsz-test'];
+    process.execArgv.push(...flags);
+    let server: Server<NoInitEcho>;
+    try {
+      server = new Server(NoInitEcho, { port: 0, logLevel: 'silent', threadPool: { count: 2 } });
+    } finally {
+      process.execArgv.splice(process.execArgv.length - flags.length, flags.length);
+    }
+    const { port } = (await server.listen()) as { port: number };
+    cleanup.push(() => server.stop());
+    const c = await open(port);
+    expect((await c.nextFrame()).payload.toString()).toBe('hello');
+    c.sendFrame(1, 'echo');
+    expect((await c.nextFrame()).payload.toString()).toBe('echo');
+  });
+
   it('passes a cloneable app to every worker and builds per-thread apps with initThread', async () => {
     const server = new Server(PerThread, { port: 0, logLevel: 'silent', threadPool: { count: 2 } });
     const { port } = (await server.listen({ greet: () => 'not cloneable' } as never)) as { port: number };

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { CloseCode } from '../protocol/close-codes.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
@@ -114,7 +114,7 @@ export class ThreadDispatcher implements Dispatcher {
       maxHeaders: this.config.handshake.maxHeaders,
       logLevel: this.config.logLevel,
     };
-    const worker = new Worker(this.launch.bootstrap, { eval: true, workerData: data, execArgv: this.launch.execArgv });
+    const worker = this.launch.start(data);
     const handle = new WorkerHandle(index, worker, new RingWriter(inbound.buffer, inbound.control), new RingReader(outbound.buffer, outbound.control));
     this.handles[index] = handle;
     return new Promise((resolve, reject) => {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,11 +9,27 @@ import type { HandlerClass, HandlerHooks } from '../server/handler.js';
 export interface WorkerLaunch {
   /** JavaScript run as the worker's script: loads a TypeScript loader when needed, then the entry. */
   bootstrap: string;
-  execArgv: string[];
   moduleUrl: string;
   exportName: string;
   /** The app as workers receive it (a structured clone), or a clear error when that cannot be. */
   cloneableApp(app: unknown): unknown;
+  /**
+   * Starts a worker thread with `workerData` and the app's Node flags, less those Node refuses in a
+   * worker: the first refusal names them, and they are left out from then on.
+   */
+  start(workerData: unknown): Worker;
+}
+
+/**
+ * The flags out of `execArgv` that Node named in an ERR_WORKER_INVALID_EXEC_ARGV error: V8 and
+ * process-wide flags (`--max-old-space-size`, `--title`, `--perf-basic-prof`...). They apply to the
+ * whole process, workers included, so workers need not be given them.
+ */
+function refusedFlags(error: unknown): string[] | null {
+  if ((error as { code?: unknown })?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') return null;
+  const message = (error as Error).message;
+  const at = message.indexOf(': ');
+  return at < 0 ? null : message.slice(at + 2).split(', ');
 }
 
 const TS = /\.[cm]?tsx?$/;
@@ -61,7 +78,7 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, coun
       );
     }
   }
-  const execArgv = process.execArgv.filter((a, i, all) => !a.includes('tsx') && !(a === '--import' || a === '--require' ? all[i + 1]?.includes('tsx') : false));
+  let execArgv = process.execArgv.filter((a, i, all) => !a.includes('tsx') && !(a === '--import' || a === '--require' ? all[i + 1]?.includes('tsx') : false));
   if (fromSource && !execArgv.some((a) => a.includes('wsz-source'))) execArgv.push('--conditions=wsz-source');
   const bootstrap =
     `(async () => {` +
@@ -71,7 +88,6 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, coun
   const initThread = (HandlerClass as unknown as { initThread?: unknown }).initThread;
   return {
     bootstrap,
-    execArgv,
     moduleUrl,
     exportName: HandlerClass.name,
     cloneableApp(app: unknown): unknown {
@@ -84,6 +100,18 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, coun
             `Give ${name} a \`static initThread(app, index)\` that builds each thread's app (a database pool, a socket), ` +
             'pass only plain data, or set threadPool.count: 0 to run handlers on the I/O thread.',
         );
+      }
+    },
+    start(workerData: unknown): Worker {
+      for (;;) {
+        try {
+          return new Worker(bootstrap, { eval: true, workerData, execArgv });
+        } catch (error) {
+          const refused = refusedFlags(error);
+          const kept = refused ? execArgv.filter((a) => !refused.includes(a)) : execArgv;
+          if (kept.length === execArgv.length) throw error;
+          execArgv = kept;
+        }
       }
     },
   };
