@@ -137,6 +137,48 @@ describe('worker thread pool', () => {
     for (const text of sent) expect((await c.nextFrame(5000)).payload.toString()).toBe(text);
   });
 
+  // Replies of 2 KiB and more leave from the worker's ring in place (the kernel copies them from there):
+  // that ring space is reused only once the socket has taken them. Larger ones cross in memory of their own.
+  const pattern = (k: number, i: number, size: number): Buffer => {
+    const b = Buffer.allocUnsafe(size);
+    for (let j = 0; j < size; j += 4) b.writeUInt32LE((k * 1_000_003 + i * 7919 + j) >>> 0, j);
+    return b;
+  };
+
+  it('replies sent in place from the ring, or moved when it is full, arrive intact while the ring is reused', async () => {
+    const { port } = await start(1); // one worker: every reply passes through one 32 KiB ring
+    const sizes = [2048, 6000, 15_000, 40_000];
+    const clients = await Promise.all(Array.from({ length: 6 }, () => open(port)));
+    for (const [k, c] of clients.entries()) {
+      c.send(cat(...Array.from({ length: 24 }, (_, i) => frame(2, pattern(k, i, sizes[(k + i) % sizes.length]!), { mask: true }))));
+    }
+    for (const [k, c] of clients.entries()) {
+      for (let i = 0; i < 24; i++) {
+        const f = await c.nextFrame(5000);
+        expect(f.opcode).toBe(2);
+        expect(f.payload.equals(pattern(k, i, sizes[(k + i) % sizes.length]!))).toBe(true);
+      }
+    }
+  });
+
+  it('a client that stops reading holds its replies, not the other connections: they are served, then it gets all of its own', async () => {
+    const { port } = await start(1, undefined, { maxBackpressure: 0 });
+    const slow = await open(port);
+    slow.pauseReading();
+    // 18 MB of 6 KB replies: more than the kernel buffers take while nobody reads, so replies wait
+    // in the server, some of them in the ring.
+    const count = 3000;
+    for (let i = 0; i < count; i += 100) slow.send(cat(...Array.from({ length: 100 }, (_, j) => frame(2, pattern(9, i + j, 6000), { mask: true }))));
+    await new Promise((r) => setTimeout(r, 300));
+    const fast = await open(port);
+    for (let i = 0; i < 40; i++) {
+      fast.sendFrame(2, pattern(1, i, 6000), { mask: true });
+      expect((await fast.nextFrame(5000)).payload.equals(pattern(1, i, 6000))).toBe(true);
+    }
+    slow.resumeReading();
+    for (let i = 0; i < count; i++) expect((await slow.nextFrame(10_000)).payload.equals(pattern(9, i, 6000))).toBe(true);
+  }, 30_000);
+
   it('closes the connections of a crashed worker with 1011 and replaces the worker', async () => {
     const { port } = await start(1, 'exitThread');
     const a = await open(port);

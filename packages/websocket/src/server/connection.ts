@@ -9,7 +9,7 @@ import { MessageAssembler, type MessageSink } from '../protocol/message-assemble
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
 import { Conn, type ConnTransport, type WriteData } from './conn.js';
-import type { Dispatcher, DispatchTarget } from './dispatcher.js';
+import type { Dispatcher, IoTarget } from './dispatcher.js';
 import { FrameSender, noteReceived, type SenderHost } from './frame-sender.js';
 import { Handshake } from './handshake.js';
 import type { Logger } from './log.js';
@@ -67,7 +67,7 @@ function onError(this: TaggedSocket, error: Error): void {
  * and the end. It is the I/O side of a connection; handler hooks reach it through the dispatcher
  * and the public {@link Conn}. Writes go through its {@link FrameSender}.
  */
-export class Connection implements ConnTransport, MessageSink, DispatchTarget, SenderHost {
+export class Connection implements ConnTransport, MessageSink, IoTarget, SenderHost {
   readonly id: number;
   readonly server: ServerCore;
   readonly socket: Socket;
@@ -318,7 +318,7 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
     return this.sender.bufferedAmount;
   }
 
-  get target(): DispatchTarget {
+  get target(): IoTarget {
     return this;
   }
 
@@ -337,6 +337,10 @@ export class Connection implements ConnTransport, MessageSink, DispatchTarget, S
 
   sendFrame(opcode: number, data: WriteData, fin: boolean): boolean {
     return this.sender.frame(opcode, data, fin);
+  }
+
+  sendInPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void): boolean {
+    return this.sender.inPlace(opcode, data, fin, done);
   }
 
   sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {

@@ -31,6 +31,20 @@ export interface DispatchTarget extends ConnTransport {
 }
 
 /**
+ * A connection on the I/O thread, as a dispatcher sees it: a {@link DispatchTarget} that can also
+ * send a payload from reused memory (a worker's ring) without copying it. Implemented by the
+ * server's Connection.
+ */
+export interface IoTarget extends DispatchTarget {
+  /**
+   * Queues one frame whose payload the socket takes in place: `data` must stay unchanged until
+   * `done` runs, once its bytes are with the kernel or dropped (the frame was refused, or the
+   * connection is gone). `done` runs exactly once, possibly before this returns.
+   */
+  sendInPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void): boolean;
+}
+
+/**
  * Runs handler hooks for connections, in order per connection. The inline dispatcher calls them
  * on the I/O thread; the thread pool runs them on workers. The I/O side calls these methods and
  * never touches a handler itself.
@@ -42,20 +56,20 @@ export interface Dispatcher {
    * Creates the connection's handler and runs `init`. Returns nothing when `init` completed
    * synchronously, a promise when it is async; throws or rejects to refuse the upgrade.
    */
-  open(target: DispatchTarget, handshake: Handshake, app: unknown): void | Promise<void>;
-  afterInit(target: DispatchTarget): void;
-  message(target: DispatchTarget, data: Buffer, type: MessageType, owned: boolean): void;
-  ping(target: DispatchTarget, data: Buffer): void;
-  pong(target: DispatchTarget, data: Buffer): void;
-  clientClose(target: DispatchTarget, code: number, reason: string): void;
+  open(target: IoTarget, handshake: Handshake, app: unknown): void | Promise<void>;
+  afterInit(target: IoTarget): void;
+  message(target: IoTarget, data: Buffer, type: MessageType, owned: boolean): void;
+  ping(target: IoTarget, data: Buffer): void;
+  pong(target: IoTarget, data: Buffer): void;
+  clientClose(target: IoTarget, code: number, reason: string): void;
   /** Bytes stayed queued after a flush (the peer reads slowly): `bytes` is how many. */
-  buffered(target: DispatchTarget, bytes: number): void;
+  buffered(target: IoTarget, bytes: number): void;
   /** The queue emptied after a backlog: run `drain`. */
-  drain(target: DispatchTarget): void;
+  drain(target: IoTarget): void;
   /** Backpressure dropped `count` messages: run `dropped(count)`. */
-  dropped(target: DispatchTarget, count: number): void;
+  dropped(target: IoTarget, count: number): void;
   /** The connection ended: run `close` once, after every hook already queued; then call `done`. */
-  closed(target: DispatchTarget, done?: () => void): void;
+  closed(target: IoTarget, done?: () => void): void;
   /** Resolves once every `close` hook started so far has settled. */
   idle(): Promise<void>;
   /** Prepares to run hooks (starts worker threads); `app` is what `listen(app)` was given. */

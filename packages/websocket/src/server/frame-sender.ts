@@ -4,7 +4,7 @@ import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js
 import { Opcode } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
 import type { WriteData } from './conn.js';
-import type { Dispatcher, DispatchTarget } from './dispatcher.js';
+import type { Dispatcher, IoTarget } from './dispatcher.js';
 import { Outbox } from './outbox.js';
 
 /**
@@ -35,7 +35,7 @@ export interface SenderHost {
   readonly socket: Socket;
   readonly server: { readonly config: ResolvedConfig; readonly pool: BufferPool; readonly dispatcher: Dispatcher; writes: number };
   /** The connection as the dispatcher knows it (for drain, dropped and buffered reports). */
-  readonly target: DispatchTarget;
+  readonly target: IoTarget;
   /** Whether frames may go out now: throws before the handshake completes, false once closing. */
   canWrite(): boolean;
   /** The backpressure limit was hit under the 'close' policy. */
@@ -118,6 +118,20 @@ export class FrameSender {
       buf.set(data, at);
       outbox.commit(at + data.length);
     }
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** One frame whose payload is sent in place (see `IoTarget.sendInPlace`): `done` runs once, when the socket has taken it or it was refused. */
+  inPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void): boolean {
+    if (!this.admit(opcode, fin)) {
+      done();
+      return false;
+    }
+    const outbox = this.outbox;
+    const buf = outbox.reserve(10);
+    outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin }));
+    outbox.lend(data, done);
     this.scheduleFlush();
     return true;
   }

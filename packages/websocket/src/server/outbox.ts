@@ -23,6 +23,8 @@ export class Outbox {
   /** The segments among `chain`, to reuse once written. */
   private segments: Buffer[] | null = null;
   private chained = 0;
+  /** Callbacks of lent payloads in the chain: they run once the socket has taken this tick's bytes. */
+  private lent: Array<() => void> | null = null;
 
   /** Bytes gathered and not yet flushed. */
   get pending(): number {
@@ -56,6 +58,15 @@ export class Outbox {
     this.seal();
     (this.chain ??= []).push(data);
     this.chained += data.length;
+  }
+
+  /**
+   * Appends `data` without copying it, for memory that is reused once `done` runs: when the
+   * socket has taken the bytes (written through or failed), or when they are discarded.
+   */
+  lend(data: Uint8Array, done: () => void): void {
+    this.reference(data);
+    (this.lent ??= []).push(done);
   }
 
   /** Moves the current segment into the chain. */
@@ -103,11 +114,17 @@ export class Outbox {
     this.seal();
     const chain = this.chain;
     const segments = this.segments;
+    const lent = this.lent;
     this.chain = null;
     this.segments = null;
+    this.lent = null;
     this.chained = 0;
     socket.cork();
-    for (const part of chain) socket.write(part);
+    const last = chain.length - 1;
+    for (let i = 0; i < last; i++) socket.write(chain[i]!);
+    // Node calls a write's callback once that write is done or failed, in order: the last one covers the chain.
+    if (lent === null) socket.write(chain[last]!);
+    else socket.write(chain[last]!, () => runAll(lent));
     socket.uncork();
     if (segments !== null && socket.writableLength === 0) for (const s of segments) releaseSegment(s);
     return true;
@@ -117,10 +134,17 @@ export class Outbox {
   discard(): void {
     if (this.buffer) releaseSegment(this.buffer);
     for (const s of this.segments ?? []) releaseSegment(s);
+    const lent = this.lent;
     this.buffer = null;
     this.length = 0;
     this.chain = null;
     this.segments = null;
+    this.lent = null;
     this.chained = 0;
+    if (lent !== null) runAll(lent);
   }
+}
+
+function runAll(callbacks: ReadonlyArray<() => void>): void {
+  for (const c of callbacks) c();
 }

@@ -11,6 +11,27 @@ export interface Batch {
   extra: unknown[];
 }
 
+/** Payloads from this size travel in `extra` by transfer rather than by copy. */
+const TRANSFER_FROM = 4096;
+
+/**
+ * `length` bytes of memory of their own, for a payload that travels in a batch's `extra` (the ring
+ * was full). From 4 KiB their buffer joins `transfer`, so postMessage moves it to the other thread
+ * rather than copying it; shorter ones are cloned, which costs less. (A Buffer from Node's shared
+ * allocation pool would not do: cloning a view copies its whole underlying buffer.)
+ */
+export function ownBytes(length: number, transfer: ArrayBuffer[]): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(length); // not from the pool, and not zeroed: it is written over at once
+  if (length >= TRANSFER_FROM) transfer.push(bytes.buffer as ArrayBuffer);
+  return bytes;
+}
+
+/** A payload that arrived in `extra`, as a Buffer over the same memory (nothing else uses it). */
+export function extraBytes(value: unknown): Buffer {
+  const bytes = value as Uint8Array;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
 /** I/O thread -> worker. */
 export const ToWorker = {
   /** id, extra index of { request, remoteAddress, remotePort } */

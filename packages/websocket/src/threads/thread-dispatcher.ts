@@ -4,14 +4,28 @@ import { HandshakeError } from '../protocol/errors.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from '../server/config.js';
-import type { Dispatcher, DispatchTarget } from '../server/dispatcher.js';
+import type { Dispatcher, IoTarget } from '../server/dispatcher.js';
 import { optionalHooks, type HandlerClass, type HandlerHooks } from '../server/handler.js';
 import type { Handshake } from '../server/handshake.js';
 import type { Logger } from '../server/log.js';
-import { FromWorker, ToWorker, type Batch, type WorkerHello } from './messages.js';
+import { FromWorker, ToWorker, ownBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, ringMemory } from './ring.js';
 import type { WorkerData } from './worker-main.js';
 import { workerLaunch, type WorkerLaunch } from './worker-launch.js';
+
+/**
+ * Frames from a worker's ring at least this long go to the socket in place: the kernel copies them
+ * straight from shared memory. Shorter ones are copied into the connection's outbox, which costs
+ * less than a write callback for each (and a copy out of memory another core just wrote is slow
+ * only by the cache line).
+ */
+const IN_PLACE = 2048;
+
+/** A stretch of a worker's outbound ring, up to `position`, whose in-place frames are not all written yet. */
+interface Hold {
+  position: number;
+  frames: number;
+}
 
 /** One worker thread as the I/O thread sees it. */
 class WorkerHandle {
@@ -19,9 +33,13 @@ class WorkerHandle {
   readonly worker: Worker;
   readonly inbound: RingWriter;
   readonly outbound: RingReader;
-  readonly targets = new Map<number, DispatchTarget>();
+  readonly targets = new Map<number, IoTarget>();
   records: number[] = [];
   extra: unknown[] = [];
+  /** Buffers of `extra` that move to the worker rather than being copied. */
+  transfer: ArrayBuffer[] = [];
+  /** Outbound ring space to give back in order, each once its in-place frames are written. */
+  readonly holds: Hold[] = [];
   /** Messages sent and not yet finished by the worker. */
   pending = 0;
   paused = false;
@@ -60,7 +78,7 @@ export class ThreadDispatcher implements Dispatcher {
   private readonly handles: WorkerHandle[] = [];
   private readonly inits = new Map<number, PendingInit>();
   /** Pool buffers a worker reads in place, by token, until it says it is done with them. */
-  private readonly lent = new Map<number, { data: Buffer; target: DispatchTarget; handle: WorkerHandle }>();
+  private readonly lent = new Map<number, { data: Buffer; target: IoTarget; handle: WorkerHandle }>();
   private nextToken = 1;
   readonly crossed = { shared: 0, copied: 0 };
   private readonly closeDone = new Map<number, () => void>();
@@ -181,7 +199,7 @@ export class ThreadDispatcher implements Dispatcher {
   }
 
   /** Sends a record that runs a hook on the worker: the connection counts it until the worker says it settled. */
-  private sendEvent(handle: WorkerHandle, target: DispatchTarget, ...fields: number[]): void {
+  private sendEvent(handle: WorkerHandle, target: IoTarget, ...fields: number[]): void {
     target.eventStarted();
     this.gather(handle, fields);
   }
@@ -200,9 +218,10 @@ export class ThreadDispatcher implements Dispatcher {
     for (const h of this.handles) {
       if (!h || h.records.length === 0) continue;
       h.records.push(ToWorker.End, h.inbound.position);
-      if (!h.dead) h.worker.postMessage({ records: h.records, extra: h.extra } satisfies Batch);
+      if (!h.dead) h.worker.postMessage({ records: h.records, extra: h.extra } satisfies Batch, h.transfer);
       h.records = [];
       h.extra = [];
+      if (h.transfer.length > 0) h.transfer = [];
     }
   }
 
@@ -213,15 +232,17 @@ export class ThreadDispatcher implements Dispatcher {
       h.inbound.bytesView.set(data, offset);
       return [offset, data.length];
     }
-    return [-1, h.attach(Buffer.from(data))];
+    const copy = ownBytes(data.length, h.transfer);
+    copy.set(data);
+    return [-1, h.attach(copy)];
   }
 
-  private handleOf(target: DispatchTarget): WorkerHandle | null {
+  private handleOf(target: IoTarget): WorkerHandle | null {
     const h = target.slot as WorkerHandle | null;
     return h && !h.dead ? h : null;
   }
 
-  open(target: DispatchTarget, handshake: Handshake): void | Promise<void> {
+  open(target: IoTarget, handshake: Handshake): void | Promise<void> {
     const h = this.pick();
     if (!h) {
       if (this.stopping) return Promise.reject(new HandshakeError(503, 'server stopping'));
@@ -241,12 +262,12 @@ export class ThreadDispatcher implements Dispatcher {
     return new Promise((resolve, reject) => this.inits.set(id, { handshake, resolve, reject }));
   }
 
-  afterInit(target: DispatchTarget): void {
+  afterInit(target: IoTarget): void {
     const h = this.handleOf(target);
     if (h) this.sendEvent(h, target, ToWorker.AfterInit, target.conn.id);
   }
 
-  message(target: DispatchTarget, data: Buffer, type: MessageType, owned: boolean): void {
+  message(target: IoTarget, data: Buffer, type: MessageType, owned: boolean): void {
     const h = this.handleOf(target);
     if (h && owned && data.buffer instanceof SharedArrayBuffer) {
       // Assembled in a shared pool buffer: the worker reads it there, and gives it back when done.
@@ -274,38 +295,38 @@ export class ThreadDispatcher implements Dispatcher {
     }
   }
 
-  ping(target: DispatchTarget, data: Buffer): void {
+  ping(target: IoTarget, data: Buffer): void {
     const h = this.handleOf(target);
     if (h) this.sendEvent(h, target, ToWorker.Ping, target.conn.id, ...this.payload(h, data));
   }
 
-  pong(target: DispatchTarget, data: Buffer): void {
+  pong(target: IoTarget, data: Buffer): void {
     const h = this.handleOf(target);
     if (h) this.sendEvent(h, target, ToWorker.Pong, target.conn.id, ...this.payload(h, data));
   }
 
-  clientClose(target: DispatchTarget, code: number, reason: string): void {
+  clientClose(target: IoTarget, code: number, reason: string): void {
     const h = this.handleOf(target);
     if (h) this.sendEvent(h, target, ToWorker.ClientClose, target.conn.id, code, h.attach(reason));
     else target.clientCloseDone(code);
   }
 
-  buffered(target: DispatchTarget, bytes: number): void {
+  buffered(target: IoTarget, bytes: number): void {
     const h = this.handleOf(target);
     if (h) this.send(h, ToWorker.Buffered, target.conn.id, bytes);
   }
 
-  drain(target: DispatchTarget): void {
+  drain(target: IoTarget): void {
     const h = this.handleOf(target);
     if (h) this.sendEvent(h, target, ToWorker.Drain, target.conn.id);
   }
 
-  dropped(target: DispatchTarget, count: number): void {
+  dropped(target: IoTarget, count: number): void {
     const h = this.handleOf(target);
     if (h && this.hooks.dropped) this.sendEvent(h, target, ToWorker.Dropped, target.conn.id, count);
   }
 
-  closed(target: DispatchTarget, done?: () => void): void {
+  closed(target: IoTarget, done?: () => void): void {
     const h = this.handleOf(target);
     const id = target.conn.id;
     if (!h || !h.targets.has(id)) {
@@ -332,6 +353,11 @@ export class ThreadDispatcher implements Dispatcher {
 
   private fromWorker(h: WorkerHandle, { records: r, extra }: Batch): void {
     let released = -1;
+    // This batch's stretch of the ring, held while frames are sent from it in place.
+    const hold: Hold = { position: -1, frames: 0 };
+    const written = (): void => {
+      if (--hold.frames === 0 && hold.position >= 0) this.releaseHeld(h);
+    };
     for (let i = 0; i < r.length; ) {
       const kind = r[i++]!;
       if (kind === FromWorker.Progress) {
@@ -360,7 +386,16 @@ export class ThreadDispatcher implements Dispatcher {
           const fin = r[i++]! === 1;
           const offset = r[i++]!;
           const length = r[i++]!;
-          target?.sendFrame(opcode, offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer), fin);
+          if (!target) break;
+          if (offset < 0) {
+            // A copy made for this frame alone (the ring was full): nothing else uses its memory.
+            target.sendInPlace(opcode, extra[length] as Uint8Array, fin, noop);
+          } else if (length >= IN_PLACE) {
+            hold.frames++;
+            target.sendInPlace(opcode, h.outbound.view(offset, length), fin, written);
+          } else {
+            target.sendFrame(opcode, h.outbound.view(offset, length), fin);
+          }
           break;
         }
         case FromWorker.Framed: {
@@ -416,7 +451,25 @@ export class ThreadDispatcher implements Dispatcher {
           break;
       }
     }
-    // Frames were copied into connections' outboxes above: the worker may reuse that ring space.
-    if (released >= 0) h.outbound.release(released);
+    // Frames were copied into connections' outboxes above, or are held until written: the worker
+    // may reuse that ring space once the earlier holds are done too.
+    if (released < 0) return;
+    hold.position = released;
+    if (hold.frames === 0 && h.holds.length === 0) {
+      h.outbound.release(released);
+      return;
+    }
+    h.holds.push(hold);
+    if (hold.frames === 0) this.releaseHeld(h);
+  }
+
+  /** Gives back the ring space of the holds at the front of the queue whose frames are all written. */
+  private releaseHeld(h: WorkerHandle): void {
+    let position = -1;
+    while (h.holds.length > 0 && h.holds[0]!.frames === 0) position = h.holds.shift()!.position;
+    if (position >= 0) h.outbound.release(position);
   }
 }
+
+function noop(): void {}
+

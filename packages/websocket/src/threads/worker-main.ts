@@ -9,7 +9,7 @@ import type { HandlerClass, HandlerHooks } from '../server/handler.js';
 import { Handshake } from '../server/handshake.js';
 import { HookRunner } from '../server/hook-runner.js';
 import { scopedLogger, type LogLevel } from '../server/log.js';
-import { FromWorker, ToWorker, type Batch, type WorkerHello } from './messages.js';
+import { FromWorker, ToWorker, extraBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, type RingMemory } from './ring.js';
 import { WorkerOutbox, WorkerTarget } from './worker-target.js';
 
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const app = typeof init === 'function' ? await init.call(H, data.app, data.index) : data.app;
 
   const inbound = new RingReader(data.inbound.buffer, data.inbound.control);
-  const outbox = new WorkerOutbox(new RingWriter(data.outbound.buffer, data.outbound.control), (b) => port.postMessage(b));
+  const outbox = new WorkerOutbox(new RingWriter(data.outbound.buffer, data.outbound.control), (b, transfer) => port.postMessage(b, transfer));
   const runner = new HookRunner(H, data.backlog);
   const targets = new Map<number, WorkerTarget>();
 
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     const span: Span = { end: 0, pending: 0, dispatched: false };
     spans.push(span);
     const payload = (offset: number, length: number): Buffer =>
-      offset >= 0 ? inbound.view(offset, length) : Buffer.from(extra[length] as Uint8Array);
+      offset >= 0 ? inbound.view(offset, length) : extraBytes(extra[length]);
     for (let i = 0; i < r.length; ) {
       const kind = r[i++]!;
       if (kind === ToWorker.End) {

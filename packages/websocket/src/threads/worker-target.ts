@@ -1,7 +1,7 @@
 import { Conn, type WriteData } from '../server/conn.js';
 import type { DispatchTarget } from '../server/dispatcher.js';
 import type { Batch } from './messages.js';
-import { FromWorker } from './messages.js';
+import { FromWorker, ownBytes } from './messages.js';
 import type { RingWriter } from './ring.js';
 
 /**
@@ -11,13 +11,15 @@ import type { RingWriter } from './ring.js';
 export class WorkerOutbox {
   private records: number[] = [];
   private extra: unknown[] = [];
+  /** Buffers of `extra` that move to the I/O thread rather than being copied. */
+  private transfer: ArrayBuffer[] = [];
   private scheduled = false;
   /** Messages finished since the last batch (the I/O thread's backlog count). */
   private done = 0;
   private readonly ring: RingWriter;
-  private readonly post: (batch: Batch) => void;
+  private readonly post: (batch: Batch, transfer: ArrayBuffer[]) => void;
 
-  constructor(ring: RingWriter, post: (batch: Batch) => void) {
+  constructor(ring: RingWriter, post: (batch: Batch, transfer: ArrayBuffer[]) => void) {
     this.ring = ring;
     this.post = post;
   }
@@ -37,7 +39,7 @@ export class WorkerOutbox {
     const ring = this.ring;
     const offset = ring.allocate(length);
     let at = offset;
-    const target = offset >= 0 ? ring.bytesView : Buffer.allocUnsafe(length);
+    const target = offset >= 0 ? ring.bytesView : ownBytes(length, this.transfer);
     if (offset < 0) at = 0;
     for (const p of parts) {
       target.set(p, at);
@@ -64,7 +66,9 @@ export class WorkerOutbox {
       this.ring.bytesView.write(data, offset, 'utf8');
       this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, offset, length);
     } else {
-      this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, -1, this.attach(Buffer.from(data)));
+      const copy = ownBytes(length, this.transfer);
+      copy.write(data, 0, 'utf8');
+      this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, -1, this.attach(copy));
     }
   }
 
@@ -84,9 +88,10 @@ export class WorkerOutbox {
     this.scheduled = false;
     this.records.push(FromWorker.Progress, this.done, this.ring.position);
     this.done = 0;
-    this.post({ records: this.records, extra: this.extra });
+    this.post({ records: this.records, extra: this.extra }, this.transfer);
     this.records = [];
     this.extra = [];
+    if (this.transfer.length > 0) this.transfer = [];
   }
 }
 
