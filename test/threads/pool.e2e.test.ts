@@ -179,6 +179,25 @@ describe('worker thread pool', () => {
     for (let i = 0; i < count; i++) expect((await slow.nextFrame(10_000)).payload.equals(pattern(9, i, 6000))).toBe(true);
   }, 30_000);
 
+  it('a client that stops reading pins a bounded part of the ring while other traffic flows, and frees it when it goes', async () => {
+    const { port, server } = await start(1, undefined, { maxBackpressure: 0 });
+    // Internal state, read to check a memory bound: the stretches of the worker's ring held for in-place replies.
+    const holds = (): number => (server.dispatcher as unknown as { handles: Array<{ holds: unknown[] }> }).handles[0]!.holds.length;
+    const slow = await open(port);
+    slow.pauseReading();
+    for (let i = 0; i < 3000; i += 100) slow.send(cat(...Array.from({ length: 100 }, (_, j) => frame(2, pattern(9, i + j, 6000), { mask: true }))));
+    await new Promise((r) => setTimeout(r, 300));
+    const fast = await open(port);
+    for (let i = 0; i < 500; i++) {
+      fast.sendFrame(2, pattern(1, i, 3000), { mask: true });
+      await fast.nextFrame(5000);
+    }
+    // At most one hold per in-place reply that fits in the 32 KiB ring, however many batches went by.
+    expect(holds()).toBeLessThanOrEqual(16);
+    slow.destroy();
+    await eventually('the ring to be free', () => holds() === 0, 5000);
+  }, 30_000);
+
   it('closes the connections of a crashed worker with 1011 and replaces the worker', async () => {
     const { port } = await start(1, 'exitThread');
     const a = await open(port);

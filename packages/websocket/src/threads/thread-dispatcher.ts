@@ -454,13 +454,15 @@ export class ThreadDispatcher implements Dispatcher {
     // Frames were copied into connections' outboxes above, or are held until written: the worker
     // may reuse that ring space once the earlier holds are done too.
     if (released < 0) return;
-    hold.position = released;
-    if (hold.frames === 0 && h.holds.length === 0) {
-      h.outbound.release(released);
+    if (hold.frames === 0) {
+      // Nothing of this batch is still being written: the space goes back now, or with the last hold
+      // (so a client that stops reading pins at most one hold per in-place frame still in the ring).
+      if (h.holds.length === 0) h.outbound.release(released);
+      else h.holds[h.holds.length - 1]!.position = released;
       return;
     }
+    hold.position = released;
     h.holds.push(hold);
-    if (hold.frames === 0) this.releaseHeld(h);
   }
 
   /** Gives back the ring space of the holds at the front of the queue whose frames are all written. */
