@@ -15,9 +15,9 @@ import { workerLaunch, type WorkerLaunch } from './worker-launch.js';
 
 /**
  * Frames from a worker's ring at least this long go to the socket in place: the kernel copies them
- * straight from shared memory. Shorter ones are copied into the connection's outbox, which costs
- * less than a write callback for each (and a copy out of memory another core just wrote is slow
- * only by the cache line).
+ * straight from shared memory (V8 copies shared memory word by word, slowly when another core has
+ * just written it). Shorter ones are copied into the connection's outbox with the tick's other
+ * frames: for a few cache lines that costs less than a write callback and a ring hold.
  */
 const IN_PLACE = 2048;
 
