@@ -109,8 +109,7 @@ export class FrameSender {
       const at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
       outbox.commit(at + buf.write(data, at, 'utf8'));
     } else if (data.length >= RECEIVED_BY_REFERENCE && (received.has(data.buffer) || (data.length >= BY_REFERENCE && !this.host.server.pool.owns(data) && !(data.buffer instanceof SharedArrayBuffer)))) {
-      const buf = outbox.reserve(10);
-      outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin }));
+      this.header(opcode, data.length, fin);
       outbox.reference(data);
     } else {
       const buf = outbox.reserve(frameHeaderLength(data.length, false) + data.length);
@@ -128,12 +127,17 @@ export class FrameSender {
       done();
       return false;
     }
-    const outbox = this.outbox;
-    const buf = outbox.reserve(10);
-    outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin }));
-    outbox.lend(data, done);
+    this.header(opcode, data.length, fin);
+    this.outbox.lend(data, done);
     this.scheduleFlush();
     return true;
+  }
+
+  /** Encodes a frame header alone: its payload joins the outbox by reference next. */
+  private header(opcode: number, length: number, fin: boolean): void {
+    const outbox = this.outbox;
+    const buf = outbox.reserve(10);
+    outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, length, { fin }));
   }
 
   /** One frame whose payload is `parts` one after another (a Writer's segments). */
