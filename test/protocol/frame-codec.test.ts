@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeClosePayload, encodeFrame, frameHeaderLength, maskWord, Opcode } from 'wsz/protocol';
+import { checkFrameToWrite, checkServerFrames, encodeClosePayload, encodeFrame, frameHeaderLength, maskWord, Opcode } from 'wsz/protocol';
 
 describe('frame writer', () => {
   it('writes the RFC 6455 5.7 unmasked "Hello" text frame', () => {
@@ -38,5 +38,29 @@ describe('frame writer', () => {
     for (const code of [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000]) expect(() => encodeClosePayload(code)).toThrow(RangeError);
     expect(() => encodeClosePayload(1000, 'x'.repeat(124))).toThrow(/123/);
     expect(encodeClosePayload(1000, 'x'.repeat(123)).length).toBe(125);
+  });
+});
+
+describe('what an application may write', () => {
+  it('refuses negative, fractional, reserved and close opcodes', () => {
+    for (const op of [-1, -248, 1.5, 3, 7, 11, 15, 16, 8, NaN]) expect(() => checkFrameToWrite(op, 0, true, 'conn.close()'), String(op)).toThrow(RangeError);
+    for (const op of [0, 1, 2, 9, 10]) expect(() => checkFrameToWrite(op, 0, true, 'conn.close()')).not.toThrow();
+  });
+
+  it('takes pre-framed bytes only as whole messages of valid unmasked frames, never a close', () => {
+    const f = (b0: number, payload = 0) => Buffer.concat([Buffer.from([b0, payload]), Buffer.alloc(payload)]);
+    const bad: Array<[string, Buffer]> = [
+      ['close', f(0x88, 2)],
+      ['200-byte ping', Buffer.concat([Buffer.from([0x89, 126, 0, 200]), Buffer.alloc(200)])],
+      ['fragmented ping', f(0x09)],
+      ['RSV1', f(0xc1, 1)],
+      ['RSV3', f(0x91, 1)],
+      ['lone continuation', f(0x80, 1)],
+      ['message left open', f(0x01, 1)],
+      ['message inside a message', Buffer.concat([f(0x01, 1), f(0x82, 1)])],
+    ];
+    for (const [what, bytes] of bad) expect(typeof checkServerFrames(bytes), what).toBe('string');
+    expect(checkServerFrames(Buffer.concat([f(0x01, 3), f(0x89, 1), f(0x80, 3), f(0x8a)]))).toEqual({ dataFrames: 2 });
+    expect(checkServerFrames(f(0x89, 4))).toEqual({ dataFrames: 0 });
   });
 });

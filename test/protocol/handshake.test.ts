@@ -68,7 +68,7 @@ describe('opening handshake (RFC 6455 4.2)', () => {
   it('names the supported version on a 426', () => {
     const u = upgrade(without('sec-websocket-version')) as HandshakeError;
     expect(u.headers).toEqual({ 'Sec-WebSocket-Version': '13' });
-    expect(errorResponse(u.status, u.message, u.headers)).toContain('\r\nSec-WebSocket-Version: 13\r\n');
+    expect(errorResponse(u.status, u.message, u.headers).toString()).toContain('\r\nSec-WebSocket-Version: 13\r\n');
   });
 
   it('builds the 101 with accept, chosen subprotocol and extra headers', () => {
@@ -77,6 +77,6 @@ describe('opening handshake (RFC 6455 4.2)', () => {
   });
 
   it('builds an error response whose body is the reason', () => {
-    expect(errorResponse(400, 'bad key')).toBe('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 8\r\n\r\nbad key\n');
+    expect(errorResponse(400, 'bad key').toString('latin1')).toBe('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 8\r\n\r\nbad key\n');
   });
 });

@@ -1,15 +1,7 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { CloseCode, fitCloseReason } from '../protocol/close-codes.js';
-import {
-  clientRequest,
-  generateKey,
-  HandshakeResponseError,
-  HandshakeStatusError,
-  HandshakeTimeoutError,
-  parseResponseHead,
-  validateResponse,
-} from '../protocol/client-handshake.js';
+import { clientRequest, generateKey, HandshakeStatusError, HandshakeTimeoutError, validateResponse } from '../protocol/client-handshake.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { checkFrameToWrite, encodeClosePayload, frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
@@ -17,6 +9,10 @@ import { applyMask } from '../protocol/mask.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import { nextMaskKey } from './mask-keys.js';
+import { ResponseReader, type ResponseRead } from './response-reader.js';
+
+/** After a refusal's status line, how long its body is waited for before the refusal is reported with what came. */
+const REFUSAL_BODY_WAIT = 1000;
 
 /** Options of {@link Client.connect}. */
 export interface ClientOptions {
@@ -32,7 +28,15 @@ export interface ClientOptions {
   maxMessageSize?: number;
   /** Milliseconds to wait for the server to end TCP after the close handshake (default 5000). */
   closeTimeout?: number;
-  /** Connect to this Unix socket instead of the URL's host and port (the URL still gives path and Host). */
+  /**
+   * Bytes that may wait unsent (a server that reads slowly) before `backpressurePolicy` applies to
+   * the next data message (default 1 MiB; 0 = no limit). See {@link Client.bufferedAmount} and
+   * {@link Client.drained}.
+   */
+  maxBackpressure?: number;
+  /** 'close': fail the connection with 1008; 'drop': drop the message, the write returns false (default 'close'). */
+  backpressurePolicy?: 'close' | 'drop';
+  /** Connect to this Unix socket instead of the URL's host and port (the URL still gives path and Host); wss:// speaks TLS over it. */
   socketPath?: string;
   /** TLS settings for wss:// URLs. */
   tls?: {
@@ -93,8 +97,11 @@ export class Client implements MessageSink {
   private readonly reader: FrameReader;
   private readonly options: ClientOptions;
   private readonly queue: ClientMessage[] = [];
-  private readonly waiters: Array<(m: ClientMessage | null) => void> = [];
+  private readonly waiters: Array<{ resolve: (m: ClientMessage | null) => void; reject: (e: Error) => void }> = [];
+  private drainWaiters: Array<() => void> = [];
   private closeSent = false;
+  /** The start of the message being written was dropped by backpressure: drop its fragments too. */
+  private dropping = false;
   private closeDelivered = false;
   private closeQueued = false;
   private corked = false;
@@ -109,7 +116,13 @@ export class Client implements MessageSink {
     this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('close', () => this.socketClosed());
-    if (leftover.length > 0) this.data(leftover);
+    socket.on('drain', () => this.wakeDrainWaiters());
+    // The socket is paused until after the caller's continuation ran: a readLoop it starts then
+    // sees the frames that came with the 101 too (its hooks decide how pings and closes are answered).
+    setImmediate(() => {
+      if (leftover.length > 0) this.data(leftover);
+      socket.resume();
+    });
   }
 
   /**
@@ -118,8 +131,22 @@ export class Client implements MessageSink {
    * accept hash, extension, subprotocol, timeout), or the socket's error.
    */
   static connect(url: string | URL, options: ClientOptions = {}): Promise<Client> {
-    const u = new URL(url);
+    try {
+      return Client.open(url, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private static open(url: string | URL, options: ClientOptions): Promise<Client> {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new TypeError(`Client.connect: invalid URL ${JSON.stringify(String(url))}; expected ws://host[:port]/path or wss://...`);
+    }
     if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`Client.connect: '${u.protocol}' URLs are not WebSocket URLs; use ws:// or wss://`);
+    if (u.hash) throw new TypeError('Client.connect: a WebSocket URL has no fragment (#...) (RFC 6455 3)');
     const secure = u.protocol === 'wss:';
     const port = Number(u.port || (secure ? 443 : 80));
     const hostname = u.hostname.replace(/^\[|\]$/g, '');
@@ -132,47 +159,50 @@ export class Client implements MessageSink {
       protocols,
       headers: Object.entries(options.headers ?? {}),
     });
+    const handshakeTimeout = options.handshakeTimeout ?? 10000;
     return new Promise<Client>((resolve, reject) => {
       let socket: Socket;
-      if (options.socketPath) socket = netConnect({ path: options.socketPath });
-      else if (secure) {
+      const where = options.socketPath ? { path: options.socketPath } : { host: hostname, port };
+      if (secure) {
+        // TLS over TCP or over the Unix socket alike; SNI carries host names, never IP literals (RFC 6066 3).
         socket = tlsConnect({
-          host: hostname,
-          port,
-          servername: options.tls?.servername ?? (/^[\d.:]+$/.test(hostname) ? undefined : hostname),
+          ...where,
+          servername: options.tls?.servername ?? (isIP(hostname) === 0 ? hostname : undefined),
           ca: options.tls?.ca,
           rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
           ALPNProtocols: ['http/1.1'],
         });
-      } else socket = netConnect({ host: hostname, port });
+      } else socket = netConnect(where);
       socket.setNoDelay?.(true);
-      let head: Buffer = Buffer.alloc(0);
+      const response = new ResponseReader();
       let settled = false;
+      let bodyTimer: NodeJS.Timeout | null = null;
       const fail = (error: Error): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        if (bodyTimer) clearTimeout(bodyTimer);
         socket.destroy();
         reject(error);
       };
-      const timer = setTimeout(() => fail(new HandshakeTimeoutError(`no answer to the WebSocket handshake within ${options.handshakeTimeout ?? 10000} ms`)), options.handshakeTimeout ?? 10000);
+      const refused = (read: ResponseRead): void => {
+        if (read.kind === 'refused') fail(new HandshakeStatusError(read.head.status, read.head.statusText, read.body, read.head.headers));
+        else if (read.kind === 'error') fail(read.error);
+      };
+      const timer = setTimeout(() => {
+        const partial = response.partial();
+        if (partial) refused(partial);
+        else fail(new HandshakeTimeoutError(`no answer to the WebSocket handshake within ${handshakeTimeout} ms`));
+      }, handshakeTimeout);
       const onData = (chunk: Buffer): void => {
-        head = head.length ? Buffer.concat([head, chunk]) : chunk;
-        const end = head.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (head.length > 16384) fail(new HandshakeResponseError("the server's answer has no end of headers within 16 KiB"));
+        const read = response.push(chunk);
+        if (read.kind === 'more') {
+          // The status is known: a body that does not come soon is not waited for (the status says enough).
+          if (bodyTimer === null && response.partial()) bodyTimer = setTimeout(() => refused(response.partial()!), Math.min(REFUSAL_BODY_WAIT, handshakeTimeout));
           return;
         }
-        const res = parseResponseHead(head.toString('latin1', 0, end));
-        if (res instanceof Error) return fail(res);
-        if (res.status !== 101) {
-          // Keep what came of the body (servers put the reason there) until the length or the end.
-          const length = Number(res.headers.find(([n]) => n === 'content-length')?.[1] ?? NaN);
-          const body = head.subarray(end + 4);
-          if (Number.isFinite(length) && body.length < length && !socket.readableEnded) return;
-          return fail(new HandshakeStatusError(res.status, res.statusText, body.toString('utf8', 0, Number.isFinite(length) ? length : body.length), res.headers));
-        }
-        const ok = validateResponse(res, key, protocols);
+        if (read.kind !== 'upgraded') return refused(read);
+        const ok = validateResponse(read.head, key, protocols);
         if (ok instanceof Error) return fail(ok);
         settled = true;
         clearTimeout(timer);
@@ -180,12 +210,11 @@ export class Client implements MessageSink {
         socket.off('error', fail);
         socket.off('end', onEnd);
         socket.on('error', () => {});
-        resolve(new Client(socket, ok.protocol, head.subarray(end + 4), options));
+        // Frames that came with the 101 wait until the caller has had a chance to call readLoop.
+        socket.pause();
+        resolve(new Client(socket, ok.protocol, read.rest, options));
       };
-      const onEnd = (): void => {
-        if (head.indexOf('\r\n\r\n') >= 0) onData(Buffer.alloc(0));
-        fail(new HandshakeResponseError('the server closed the connection during the handshake'));
-      };
+      const onEnd = (): void => refused(response.end());
       socket.on('data', onData);
       socket.on('error', fail);
       socket.on('end', onEnd);
@@ -207,20 +236,27 @@ export class Client implements MessageSink {
       return Promise.resolve(next);
     }
     if (this.closeDelivered) return Promise.reject(new Error('client.read(): the connection is closed'));
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      const waiter = (m: ClientMessage | null): void => {
-        if (timer) clearTimeout(timer);
-        if (m?.type === 'close') this.closeDelivered = true;
-        resolve(m);
+      const waiter = {
+        resolve: (m: ClientMessage | null): void => {
+          if (timer) clearTimeout(timer);
+          if (m?.type === 'close') this.closeDelivered = true;
+          resolve(m);
+        },
+        reject: (e: Error): void => {
+          if (timer) clearTimeout(timer);
+          reject(e);
+        },
       };
       this.waiters.push(waiter);
-      if (timeout !== undefined) {
+      // No timer for "wait forever": Node runs setTimeout(Infinity) after 1 ms.
+      if (timeout !== undefined && Number.isFinite(timeout) && timeout >= 0) {
         timer = setTimeout(() => {
           const i = this.waiters.indexOf(waiter);
           if (i >= 0) this.waiters.splice(i, 1);
           resolve(null);
-        }, timeout);
+        }, Math.min(timeout, 0x7fffffff));
       }
     });
   }
@@ -237,13 +273,13 @@ export class Client implements MessageSink {
     this.autoAnswer = { ping: typeof handler.serverPing !== 'function', close: typeof handler.serverClose !== 'function' };
     try {
       for (;;) {
-        const m = await this.read(Infinity);
-        if (m === null) continue;
+        const m = (await this.read(Infinity))!;
         if (m.type === 'text' || m.type === 'binary') await handler.serverMessage(m.data, m.type);
         else if (m.type === 'ping') await handler.serverPing?.(m.data);
         else if (m.type === 'pong') await handler.serverPong?.(m.data);
         else if (m.type === 'close') {
-          if (handler.serverClose) {
+          // Only a close frame from the server reaches serverClose: not a TCP end (1006) nor our own failure.
+          if (handler.serverClose && m.code !== CloseCode.Abnormal && !m.error) {
             await handler.serverClose(m.code, m.reason);
             if (!this.closeSent) this.answerClose(m.code);
           }
@@ -258,8 +294,12 @@ export class Client implements MessageSink {
 
   private push(m: ClientMessage): void {
     const w = this.waiters.shift();
-    if (w) w(m);
+    if (w) w.resolve(m);
     else this.queue.push(m);
+    if (m.type === 'close') {
+      // Nothing follows the close: reads still pending reject, as later ones do.
+      for (const other of this.waiters.splice(0)) other.reject(new Error('client.read(): the connection is closed'));
+    }
   }
 
   private data(chunk: Buffer): void {
@@ -306,6 +346,7 @@ export class Client implements MessageSink {
 
   private socketClosed(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.wakeDrainWaiters();
     this.closeSent = true;
     if (!this.closeQueued) {
       this.closeQueued = true;
@@ -354,8 +395,47 @@ export class Client implements MessageSink {
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
     checkFrameToWrite(opcode, payload.length, fin, 'client.close()');
     if (this.closeSent) return false;
+    if (!this.admit(opcode, fin)) return false;
     this.send(opcode, payload, fin);
     return true;
+  }
+
+  /** The backpressure limit, for data frames: the fragments of a message go or are dropped together. */
+  private admit(opcode: number, fin: boolean): boolean {
+    if (opcode >= Opcode.Close) return true;
+    if (opcode === Opcode.Continuation) {
+      if (!this.dropping) return true;
+      if (fin) this.dropping = false;
+      return false;
+    }
+    const limit = this.options.maxBackpressure ?? 1024 * 1024;
+    if (limit === 0 || this.bufferedAmount < limit) return true;
+    if (this.options.backpressurePolicy === 'drop') {
+      this.dropping = !fin;
+      return false;
+    }
+    this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the server does not read fast enough'));
+    this.armTimer();
+    return false;
+  }
+
+  /** Bytes written and not yet taken by the kernel: a server that does not read makes it grow. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  /**
+   * Resolves once the bytes written so far have been taken by the kernel (at once when nothing
+   * waits), or the connection has ended. Await it in a loop of large writes to stay under
+   * `maxBackpressure`: `if (client.bufferedAmount > limit / 2) await client.drained()`.
+   */
+  drained(): Promise<void> {
+    if (this.socket.writableLength === 0 || this.socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private wakeDrainWaiters(): void {
+    for (const w of this.drainWaiters.splice(0)) w();
   }
 
   private send(opcode: number, payload: Uint8Array, fin: boolean): void {

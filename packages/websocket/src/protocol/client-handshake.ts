@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { acceptKey, headerNameIsValid, headerTokens, headerValue, headerValueIsSafe } from './handshake.js';
+import { acceptKey, headerNameIsValid, headerTokens, headerValue, headerValueIsVisible, trimOws } from './handshake.js';
 
 /** Base class of every way a server's answer to our upgrade request can be wrong. */
 export class ClientHandshakeError extends Error {
@@ -57,15 +57,38 @@ export interface ClientRequestOptions {
   headers?: Iterable<readonly [string, string]>;
 }
 
-/** The upgrade request (RFC 6455 4.1). Throws a TypeError on a header that is not valid HTTP. */
+/** Headers the client writes itself: given in `headers` they would be sent twice. Host may be overridden. */
+const RESERVED_REQUEST_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
+
+/**
+ * The upgrade request (RFC 6455 4.1). Only visible ASCII, space and tab reach the request: a
+ * subprotocol that is not a token, a header name that is not a token, a value with any other
+ * character (CR, LF, NUL, or anything above U+007E), or a header the client writes itself
+ * (Upgrade, Connection, Sec-WebSocket-*) is a TypeError. `Host` in `headers` replaces the default.
+ */
 export function clientRequest(o: ClientRequestOptions): string {
-  let out = `GET ${o.target} HTTP/1.1\r\nHost: ${o.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${o.key}\r\nSec-WebSocket-Version: 13\r\n`;
-  if (o.protocols && o.protocols.length > 0) out += `Sec-WebSocket-Protocol: ${o.protocols.join(', ')}\r\n`;
+  let host = o.host;
+  let extra = '';
   for (const [name, value] of o.headers ?? []) {
-    if (!headerNameIsValid(name) || !headerValueIsSafe(value)) throw new TypeError(`invalid request header '${name}'`);
-    out += `${name}: ${value}\r\n`;
+    if (typeof name !== 'string' || !headerNameIsValid(name)) throw new TypeError(`invalid request header name ${JSON.stringify(name)}: use an HTTP token (letters, digits, !#$%&'*+-.^_\`|~)`);
+    if (typeof value !== 'string' || !headerValueIsVisible(value)) {
+      throw new TypeError(`invalid value for request header '${name}': only visible ASCII, space and tab are allowed (encode other text, e.g. with encodeURIComponent)`);
+    }
+    const lower = name.toLowerCase();
+    if (RESERVED_REQUEST_HEADERS.has(lower)) {
+      throw new TypeError(`request header '${name}' is written by the client itself: ${lower === 'sec-websocket-protocol' ? 'pass subprotocols in the `protocols` option' : 'remove it from `headers`'}`);
+    }
+    if (lower === 'host') host = value;
+    else extra += `${name}: ${value}\r\n`;
   }
-  return `${out}\r\n`;
+  for (const p of o.protocols ?? []) {
+    if (typeof p !== 'string' || !headerNameIsValid(p)) throw new TypeError(`invalid subprotocol ${JSON.stringify(p)}: a subprotocol is an HTTP token (RFC 6455 4.1)`);
+  }
+  if (new Set(o.protocols).size !== (o.protocols?.length ?? 0)) throw new TypeError('subprotocols must be unique (RFC 6455 4.1)');
+  if (!headerValueIsVisible(o.target) || /[ \t]/.test(o.target)) throw new TypeError(`invalid request target ${JSON.stringify(o.target)}`);
+  let out = `GET ${o.target} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${o.key}\r\nSec-WebSocket-Version: 13\r\n`;
+  if (o.protocols && o.protocols.length > 0) out += `Sec-WebSocket-Protocol: ${o.protocols.join(', ')}\r\n`;
+  return `${out}${extra}\r\n`;
 }
 
 /** A parsed response head. */
@@ -84,7 +107,7 @@ export function parseResponseHead(head: string): ResponseHead | HandshakeRespons
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
     if (colon <= 0) return new HandshakeResponseError(`malformed header line in the server's answer: ${JSON.stringify(line.slice(0, 60))}`);
-    headers.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    headers.push([trimOws(line.slice(0, colon)).toLowerCase(), trimOws(line.slice(colon + 1))]);
   }
   return { status: Number(m[1]), statusText: m[2] ?? '', headers };
 }

@@ -111,19 +111,32 @@ export function frameBin(data: string | Uint8Array): Buffer {
   return encodeFrame(0x2, data);
 }
 
+/** What {@link checkServerFrames} found in well-formed pre-framed bytes. */
+export interface FramedSummary {
+  /** How many data frames (text, binary, continuation) the bytes hold. */
+  dataFrames: number;
+}
+
 /**
- * Checks that `bytes` is a sequence of complete, unmasked frames with known opcodes (what
- * `writeFramed` accepts). Returns an error message, or undefined when it is well formed.
+ * Checks that `bytes` is what `writeFramed` may send: complete, unmasked frames with no RSV bits,
+ * whose data frames form whole messages (a text or binary frame, continuations, the last with FIN),
+ * and whose control frames are pings or pongs of at most 125 bytes with FIN set (RFC 6455 5.4,
+ * 5.5). Close frames are refused: closing has its own call. Returns what it found, or an error message.
  */
-export function checkServerFrames(bytes: Uint8Array): string | undefined {
+export function checkServerFrames(bytes: Uint8Array): FramedSummary | string {
   let p = 0;
+  let inMessage = false;
+  let dataFrames = 0;
   if (bytes.length < 2) return 'a pre-framed message needs at least a 2-byte frame header';
   while (p < bytes.length) {
     if (bytes.length - p < 2) return 'pre-framed bytes end inside a frame header';
     const b0 = bytes[p]!;
     const b1 = bytes[p + 1]!;
     const op = b0 & 0x0f;
-    if (op > 2 && (op < 8 || op > 10)) return `pre-framed bytes hold reserved opcode ${op}`;
+    const fin = (b0 & 0x80) !== 0;
+    if (b0 & 0x70) return 'pre-framed bytes set RSV bits, which no negotiated extension defines';
+    if (!opcodeIsKnown(op)) return `pre-framed bytes hold reserved opcode ${op}`;
+    if (op === Opcode.Close) return 'pre-framed bytes hold a close frame: close with conn.close()';
     if (b1 & 0x80) return 'pre-framed bytes hold a masked frame: servers send unmasked frames (use frameText/frameBin)';
     let len = b1 & 0x7f;
     let q = p + 2;
@@ -137,10 +150,20 @@ export function checkServerFrames(bytes: Uint8Array): string | undefined {
       len = view.getUint32(0) * 0x100000000 + view.getUint32(4);
       q += 8;
     }
+    if (opcodeIsControl(op)) {
+      if (len > 125) return `pre-framed control frame of ${len} bytes; RFC 6455 5.5 allows at most 125`;
+      if (!fin) return 'pre-framed control frame without FIN: control frames cannot be fragmented (RFC 6455 5.5)';
+    } else {
+      dataFrames++;
+      if (op === Opcode.Continuation && !inMessage) return 'pre-framed continuation frame without a message to continue';
+      if (op !== Opcode.Continuation && inMessage) return 'pre-framed bytes start a message inside a fragmented one';
+      inMessage = !fin;
+    }
     if (q + len > bytes.length) return `pre-framed bytes hold ${bytes.length - q} of a frame's ${len} payload bytes`;
     p = q + len;
   }
-  return undefined;
+  if (inMessage) return 'pre-framed bytes end inside a fragmented message: writeFramed sends whole messages';
+  return { dataFrames };
 }
 
 /**
@@ -149,7 +172,7 @@ export function checkServerFrames(bytes: Uint8Array): string | undefined {
  * Throws a RangeError that says what is wrong; `closeCall` names the close method to use instead.
  */
 export function checkFrameToWrite(opcode: number, length: number, fin: boolean, closeCall: string): void {
-  if (!opcodeIsKnown(opcode) || opcode === Opcode.Close) {
+  if (typeof opcode !== 'number' || !opcodeIsKnown(opcode) || opcode === Opcode.Close) {
     throw new RangeError(`cannot write opcode ${opcode}: use 0-2, 9 or 10 (close with ${closeCall})`);
   }
   if (opcodeIsControl(opcode)) {

@@ -32,8 +32,42 @@ export function findHeadEnd(buf: Buffer, from: number, length: number): number {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d)\.(\d)$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/;
 const BASE64_16_BYTES = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
+/** RFC 9110 5.5: a field value holds no CR, LF or NUL; other controls and obs-text are refused too. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** What we write in a header: visible ASCII, space and tab only (RFC 9110 5.5 without obs-text). */
+const VISIBLE_VALUE = /^[\t\x20-\x7e]*$/;
+/** RFC 9110 7.2: Host = uri-host [ ":" port ], uri-host a reg-name or an IP literal in brackets. */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::\d{0,5})?$/;
+
+/** Removes optional white space (RFC 9110 5.6.3: SP and HTAB only) from both ends. */
+export function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 0x20 || value.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 0x20 || value.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+/**
+ * Reduces a request target to the resource name RFC 6455 4.2.1 speaks of (path and query):
+ * origin-form is kept, absolute-form (`http://host/path?q`, RFC 9112 3.2.2) loses its scheme and
+ * authority. Returns null for anything else: `*`, authority-form, relative targets, and a path
+ * starting with `//` (which URL resolution would read as another host).
+ */
+export function resourceName(target: string): string | null {
+  if (target.charCodeAt(0) === 0x2f) return target.charCodeAt(1) === 0x2f ? null : target;
+  if (!/^(?:https?|wss?):\/\//i.test(target)) return null;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return null;
+  }
+  const path = `${url.pathname || '/'}${url.search}`;
+  return path.startsWith('//') ? null : path;
+}
 
 /** Parses a request head (without its final blank line) into method, target and headers. */
 export function parseRequestHead(head: string): RequestHead | HandshakeError {
@@ -44,6 +78,8 @@ export function parseRequestHead(head: string): RequestHead | HandshakeError {
     // RFC 6455 4.1: the handshake is an HTTP/1.1 (or later) request.
     return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
   }
+  const target = resourceName(m[2]!);
+  if (target === null) return new HandshakeError(400, 'invalid request target: expected a path such as /chat (or an absolute http:// URL)');
   const headers: Array<[string, string]> = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
@@ -51,9 +87,11 @@ export function parseRequestHead(head: string): RequestHead | HandshakeError {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon) : '';
     if (!TOKEN.test(name)) return new HandshakeError(400, 'malformed header line');
-    headers.push([name.toLowerCase(), line.slice(colon + 1).trim()]);
+    const value = trimOws(line.slice(colon + 1));
+    if (!FIELD_VALUE.test(value)) return new HandshakeError(400, `invalid character in header ${name}: CR, LF, NUL and other controls are not allowed`);
+    headers.push([name.toLowerCase(), value]);
   }
-  return { method: m[1]!, target: m[2]!, version: `${m[3]}.${m[4]}`, headers };
+  return { method: m[1]!, target, version: `${m[3]}.${m[4]}`, headers };
 }
 
 /** All values of header `name` (lower-case) joined with ", " as RFC 9110 5.3 allows, or undefined. */
@@ -68,7 +106,7 @@ export function headerValue(headers: ReadonlyArray<readonly [string, string]>, n
 /** Comma-separated tokens of a header value, trimmed, empty elements dropped. */
 export function headerTokens(value: string | undefined): string[] {
   if (!value) return [];
-  return value.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  return value.split(',').map(trimOws).filter((t) => t !== '');
 }
 
 /**
@@ -80,7 +118,11 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeEr
     return new HandshakeError(405, `method ${head.method} not allowed: a WebSocket upgrade is a GET`, { Allow: 'GET' });
   }
   const h = head.headers;
-  if (headerValue(h, 'host') === undefined) return new HandshakeError(400, 'missing Host header');
+  // RFC 9112 3.2: exactly one Host field, with a valid value.
+  const hosts = h.filter(([n]) => n === 'host');
+  if (hosts.length === 0) return new HandshakeError(400, 'missing Host header');
+  if (hosts.length > 1) return new HandshakeError(400, 'more than one Host header');
+  if (!HOST.test(hosts[0]![1])) return new HandshakeError(400, 'invalid Host header');
   if (!headerTokens(headerValue(h, 'upgrade')).some((t) => t.toLowerCase() === 'websocket')) {
     return new HandshakeError(400, "missing or invalid Upgrade header: expected 'websocket'");
   }
@@ -113,9 +155,25 @@ export function headerValueIsSafe(value: string): boolean {
   return !/[\r\n\0]/.test(value);
 }
 
+/**
+ * True when `value` may be written in a header we send: visible ASCII, space and tab only, so the
+ * bytes written are the characters given (no latin1 or UTF-8 surprise) and no line can be injected.
+ */
+export function headerValueIsVisible(value: string): boolean {
+  return VISIBLE_VALUE.test(value);
+}
+
 /** True when `name` is a valid HTTP header field name (an RFC 9110 token). */
 export function headerNameIsValid(name: string): boolean {
   return TOKEN.test(name);
+}
+
+/** The first header that may not be written (invalid name, or a value that is not visible ASCII), or undefined. */
+export function invalidHeader(headers: Iterable<readonly [string, string]>): string | undefined {
+  for (const [name, value] of headers) {
+    if (typeof name !== 'string' || !TOKEN.test(name) || typeof value !== 'string' || !VISIBLE_VALUE.test(value)) return String(name);
+  }
+  return undefined;
 }
 
 function headerLines(headers: Iterable<readonly [string, string]>): string {
@@ -139,15 +197,19 @@ export function switchingProtocolsResponse(
   );
 }
 
-/** A complete HTTP error response whose plain-text body is the reason; the connection then closes. */
-export function errorResponse(status: number, reason: string, headers: Record<string, string> = {}): string {
-  const body = `${reason}\n`;
-  return (
+/**
+ * A complete HTTP error response whose plain-text body is the reason (UTF-8, Content-Length in
+ * bytes); the connection then closes. Headers that may not be written (see {@link invalidHeader})
+ * are left out: check them first to report them.
+ */
+export function errorResponse(status: number, reason: string, headers: Record<string, string> = {}): Buffer {
+  const body = Buffer.from(`${reason}\n`, 'utf8');
+  const extra = Object.entries(headers).filter(([n, v]) => invalidHeader([[n, v]]) === undefined);
+  const head =
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
     'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    headerLines(Object.entries(headers)) +
-    '\r\n' +
-    body
-  );
+    `Content-Length: ${body.length}\r\n` +
+    headerLines(extra) +
+    '\r\n';
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }

@@ -16,7 +16,7 @@ export {
   type MessageSink,
   type MessageAssemblerOptions,
 } from './message-assembler.js';
-export { encodeFrame, encodeClosePayload, frameHeaderLength, writeFrameHeader, frameText, frameBin, checkServerFrames, type FrameHeaderOptions } from './frame-writer.js';
+export { encodeFrame, encodeClosePayload, frameHeaderLength, writeFrameHeader, frameText, frameBin, checkServerFrames, checkFrameToWrite, type FrameHeaderOptions, type FramedSummary } from './frame-writer.js';
 export {
   acceptKey,
   errorResponse,
@@ -25,6 +25,10 @@ export {
   headerTokens,
   headerValue,
   headerValueIsSafe,
+  headerValueIsVisible,
+  invalidHeader,
+  resourceName,
+  trimOws,
   parseRequestHead,
   switchingProtocolsResponse,
   validateUpgrade,

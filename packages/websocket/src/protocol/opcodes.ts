@@ -16,7 +16,7 @@ export type MessageType = 'text' | 'binary';
 
 /** True for the opcodes RFC 6455 defines (everything else is reserved and a protocol error). */
 export function opcodeIsKnown(op: number): boolean {
-  return op <= 2 || (op >= 8 && op <= 10);
+  return Number.isInteger(op) && ((op >= 0 && op <= 2) || (op >= 8 && op <= 10));
 }
 
 /** RFC 6455 5.5: control frames have the high bit of the opcode set. */

@@ -1,6 +1,10 @@
 import { checkFrameToWrite, checkServerFrames, encodeClosePayload } from '../protocol/frame-writer.js';
 import { Opcode, opcodeIsControl, type MessageType } from '../protocol/opcodes.js';
+import { MessageOrder } from './message-order.js';
 import { Writer, type WriterOptions } from './writer.js';
+
+/** The owner of raw `writeFrame` calls, for message order. */
+const RAW = Symbol('writeFrame');
 
 /** Data a write accepts: text (UTF-8 encoded on the way out) or bytes. */
 export type WriteData = string | Uint8Array;
@@ -22,8 +26,8 @@ export interface ConnTransport {
   sendFrame(opcode: number, data: WriteData, fin: boolean): boolean;
   /** Queues one frame whose payload is the concatenation of `parts` (`length` bytes in all). */
   sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean;
-  /** Queues complete, already encoded frames. */
-  sendFramed(bytes: Uint8Array): boolean;
+  /** Queues complete, already encoded frames; `hasData` when they hold data frames (whole messages), not only pings and pongs. */
+  sendFramed(bytes: Uint8Array, hasData: boolean): boolean;
   /** Starts the close handshake with an already encoded close payload. */
   sendClose(payload: Buffer): void;
   /** Whether a close frame was sent or the socket is gone. */
@@ -49,6 +53,7 @@ export class Conn {
   /** The subprotocol agreed in the handshake, or undefined. */
   protocol: string | undefined;
   private readonly transport: ConnTransport;
+  private readonly order: MessageOrder;
 
   /** Built by the server; handlers receive theirs in `init`. */
   constructor(id: number, remoteAddress: string, remotePort: number, transport: ConnTransport) {
@@ -56,21 +61,22 @@ export class Conn {
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.transport = transport;
+    this.order = new MessageOrder(transport);
   }
 
   /** Sends `data` as a text message (websocket.zig's `write`). */
   write(data: WriteData): boolean {
-    return this.transport.sendFrame(Opcode.Text, data, true);
+    return this.order.frame(Opcode.Text, data, true);
   }
 
   /** Sends `data` as a text message. Bytes must be valid UTF-8. */
   writeText(data: WriteData): boolean {
-    return this.transport.sendFrame(Opcode.Text, data, true);
+    return this.order.frame(Opcode.Text, data, true);
   }
 
   /** Sends `data` as a binary message. */
   writeBin(data: WriteData): boolean {
-    return this.transport.sendFrame(Opcode.Binary, data, true);
+    return this.order.frame(Opcode.Binary, data, true);
   }
 
   /** Sends a ping (payload at most 125 bytes). */
@@ -85,14 +91,17 @@ export class Conn {
 
   /**
    * Sends one frame with any data or control opcode. With `fin: false` on a text or binary
-   * frame, it starts a fragmented message to be continued with `Opcode.Continuation` frames.
+   * frame, it starts a fragmented message to be continued with `Opcode.Continuation` frames;
+   * other data writes made meanwhile are held and sent after its last frame (RFC 6455 5.4).
+   * Throws a RangeError for an opcode other than 0-2, 9 or 10, a control frame over 125 bytes or
+   * without FIN, a continuation with no message open, or a new message inside an open one.
    */
   writeFrame(opcode: number, data: WriteData, options?: { fin?: boolean }): boolean {
     const fin = options?.fin ?? true;
     // Only control frames need their length checked: skip measuring text for data frames.
     const length = opcodeIsControl(opcode) ? (typeof data === 'string' ? Buffer.byteLength(data) : data.length) : 0;
     checkFrameToWrite(opcode, length, fin, 'conn.close()');
-    return this.transport.sendFrame(opcode, data, fin);
+    return this.order.frame(opcode, data, fin, RAW);
   }
 
   /**
@@ -100,17 +109,19 @@ export class Conn {
    * `flush()`; with `fragmentSize`, it sends fragments as they fill.
    */
   writeBuffer(type: MessageType = 'text', options?: WriterOptions): Writer {
-    return new Writer(this.transport, type === 'text' ? Opcode.Text : Opcode.Binary, options);
+    return new Writer(this.order, this.transport, type === 'text' ? Opcode.Text : Opcode.Binary, options);
   }
 
   /**
    * Sends frames built beforehand with `frameText` / `frameBin` (no encoding work per send: the
-   * building block of broadcast). Throws a TypeError on bytes that are not complete unmasked frames.
+   * building block of broadcast). Throws a TypeError on bytes that are not whole messages of
+   * complete unmasked frames (pings and pongs may stand between them; close frames may not: use
+   * {@link Conn.close}).
    */
   writeFramed(frame: Uint8Array): boolean {
-    const problem = checkServerFrames(frame);
-    if (problem) throw new TypeError(`writeFramed: ${problem}`);
-    return this.transport.sendFramed(frame);
+    const summary = checkServerFrames(frame);
+    if (typeof summary === 'string') throw new TypeError(`writeFramed: ${summary}`);
+    return this.order.framed(frame, summary.dataFrames > 0);
   }
 
   /**
@@ -118,7 +129,7 @@ export class Conn {
    * makes it grow. (In a worker thread, the figure the I/O thread last reported.)
    */
   get bufferedAmount(): number {
-    return this.transport.bufferedAmount;
+    return this.transport.bufferedAmount + this.order.pending;
   }
 
   /**

@@ -4,7 +4,7 @@ import { CloseCode, fitCloseReason } from '../protocol/close-codes.js';
 import { HandshakeError, type ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
-import { errorResponse, switchingProtocolsResponse } from '../protocol/handshake.js';
+import { errorResponse, invalidHeader, switchingProtocolsResponse } from '../protocol/handshake.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
@@ -218,7 +218,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.request = null;
     this.leftover = null;
     const socket = this.socket;
-    if (socket.writable) socket.end(errorResponse(error.status, error.message, error.headers), 'latin1');
+    const bad = invalidHeader(Object.entries(error.headers));
+    if (bad !== undefined) this.server.log.warn(`connection ${this.id}: refusal header '${bad}' left out: header values may hold only visible ASCII, space and tab`);
+    if (socket.writable) socket.end(errorResponse(error.status, error.message, error.headers));
     socket.resume(); // read (and drop) until the peer closes, so its FIN is seen
     this.armTimer(this.server.config.closeTimeout);
   }
@@ -347,8 +349,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     return this.sender.parts(opcode, parts, length, fin);
   }
 
-  sendFramed(bytes: Uint8Array): boolean {
-    return this.sender.framed(bytes);
+  sendFramed(bytes: Uint8Array, hasData: boolean): boolean {
+    return this.sender.framed(bytes, hasData);
   }
 
   sendClose(payload: Buffer): void {

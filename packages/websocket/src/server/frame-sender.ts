@@ -155,9 +155,12 @@ export class FrameSender {
     return true;
   }
 
-  /** Frames encoded beforehand; the first frame's opcode decides admission. */
-  framed(bytes: Uint8Array): boolean {
-    if (!this.admit(bytes[0]! & 0x0f, (bytes[0]! & 0x80) !== 0)) return false;
+  /**
+   * Frames encoded beforehand: whole messages (checked by `writeFramed`), admitted together as one
+   * data message when they hold any data frame, as control frames otherwise.
+   */
+  framed(bytes: Uint8Array, hasData: boolean): boolean {
+    if (!this.admit(hasData ? Opcode.Binary : Opcode.Ping, true)) return false;
     const outbox = this.outbox;
     const buf = outbox.reserve(bytes.length);
     buf.set(bytes, outbox.offset);

@@ -1,5 +1,5 @@
 import { HandshakeError } from '../protocol/errors.js';
-import { headerNameIsValid, headerValueIsSafe, type UpgradeRequest } from '../protocol/handshake.js';
+import { headerNameIsValid, headerValueIsVisible, type UpgradeRequest } from '../protocol/handshake.js';
 
 /** The request headers of a handshake: names are case-insensitive, repeated fields are joined. */
 export class RequestHeaders implements Iterable<[string, string]> {
@@ -106,7 +106,7 @@ export class Handshake {
   /** Adds a header to the 101 response. Throws on a name or value that is not valid HTTP. */
   setHeader(name: string, value: string): void {
     if (!headerNameIsValid(name)) throw new TypeError(`invalid response header name '${name}'`);
-    if (!headerValueIsSafe(value)) throw new TypeError(`invalid value for response header '${name}': no CR, LF or NUL allowed`);
+    if (typeof value !== 'string' || !headerValueIsVisible(value)) throw new TypeError(`invalid value for response header '${name}': only visible ASCII, space and tab are allowed (encode other text, e.g. with encodeURIComponent)`);
     this.responseHeaders.push([name, value]);
   }
 }

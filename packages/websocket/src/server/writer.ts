@@ -1,6 +1,7 @@
 import { format } from 'node:util';
 import { SEGMENT_SIZE as SEGMENT, acquireSegment, releaseSegment } from '../buffers/segments.js';
 import type { ConnTransport } from './conn.js';
+import type { MessageOrder } from './message-order.js';
 
 /** Options of `conn.writeBuffer()`. */
 export interface WriterOptions {
@@ -20,6 +21,7 @@ export interface WriterOptions {
  * A writer that is never flushed sends nothing; {@link Writer.discard} gives its segments back at once.
  */
 export class Writer {
+  private readonly order: MessageOrder;
   private readonly transport: ConnTransport;
   private readonly opcode: number;
   private readonly fragmentSize: number;
@@ -31,7 +33,8 @@ export class Writer {
   private state: 'open' | 'flushed' | 'discarded' = 'open';
 
   /** Made by `conn.writeBuffer(type)`. */
-  constructor(transport: ConnTransport, opcode: number, options: WriterOptions = {}) {
+  constructor(order: MessageOrder, transport: ConnTransport, opcode: number, options: WriterOptions = {}) {
+    this.order = order;
     this.transport = transport;
     this.opcode = opcode;
     this.fragmentSize = options.fragmentSize ?? 0;
@@ -77,9 +80,15 @@ export class Writer {
     return sent;
   }
 
-  /** Drops what was written without sending it, and gives the segments back. */
+  /**
+   * Drops what was written and not yet sent, and gives the segments back. A streamed writer that
+   * already sent fragments ends its message with an empty last fragment, so the connection's other
+   * writes (held until then) can go out.
+   */
   discard(): void {
+    if (this.state !== 'open') return;
     this.release();
+    if (this.started && !this.transport.closed) this.order.parts(0, [], 0, true, this);
     this.state = 'discarded';
   }
 
@@ -112,7 +121,7 @@ export class Writer {
   private send(fin: boolean): boolean {
     const parts: Buffer[] = [...this.sealed];
     if (this.current !== null && this.used > 0) parts.push(this.current.subarray(0, this.used));
-    const sent = this.transport.sendParts(this.started ? 0 : this.opcode, parts, this.total, fin);
+    const sent = this.order.parts(this.started ? 0 : this.opcode, parts, this.total, fin, this);
     this.started = true;
     this.release(); // the transport copied the bytes
     return sent;

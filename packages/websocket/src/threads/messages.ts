@@ -78,7 +78,7 @@ export const FromWorker = {
   /** id */
   PauseReading: 9,
   ResumeReading: 10,
-  /** id, offset, length: complete pre-encoded frames */
+  /** id, hasData (0/1), offset, length: complete pre-encoded frames */
   Framed: 11,
   /** (no id) token: a shared message is done; its pool buffer may be reused */
   Released: 12,

@@ -399,9 +399,10 @@ export class ThreadDispatcher implements Dispatcher {
           break;
         }
         case FromWorker.Framed: {
+          const hasData = r[i++]! === 1;
           const offset = r[i++]!;
           const length = r[i++]!;
-          target?.sendFramed(offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer));
+          target?.sendFramed(offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer), hasData);
           break;
         }
         case FromWorker.InitOk: {

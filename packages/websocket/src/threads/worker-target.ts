@@ -53,8 +53,8 @@ export class WorkerOutbox {
     this.payload(FromWorker.Frame, id, [opcode, fin ? 1 : 0], parts, length);
   }
 
-  framed(id: number, bytes: Uint8Array): void {
-    this.payload(FromWorker.Framed, id, [], [bytes], bytes.length);
+  framed(id: number, bytes: Uint8Array, hasData: boolean): void {
+    this.payload(FromWorker.Framed, id, [hasData ? 1 : 0], [bytes], bytes.length);
   }
 
   frame(id: number, opcode: number, data: WriteData, fin: boolean): void {
@@ -142,10 +142,10 @@ export class WorkerTarget implements DispatchTarget {
     return true;
   }
 
-  sendFramed(bytes: Uint8Array): boolean {
+  sendFramed(bytes: Uint8Array, hasData: boolean): boolean {
     if (!this.opened) throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
     if (this.closeSent) return false;
-    this.outbox.framed(this.id, bytes);
+    this.outbox.framed(this.id, bytes, hasData);
     return true;
   }
 
