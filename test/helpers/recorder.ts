@@ -235,7 +235,29 @@ export const behaviours: Record<string, Hooks> = {
     },
   },
   exitThread: { message: () => { process.exit(3); } },
+  /**
+   * Keeps every message's `data` past its hook, as a chat history would; 'dump' checks that entry i
+   * is still message i of the connection's tag (see historyMessage).
+   */
+  history: {
+    message(r, data) {
+      const kept = ((r as unknown as { kept?: Buffer[] }).kept ??= []);
+      if (data.toString() !== 'dump') return void kept.push(data);
+      let bad = 0;
+      const tag = kept[0]?.toString().split(':')[0] ?? '';
+      kept.forEach((d, i) => {
+        if (!d.equals(historyMessage(tag, i))) bad++;
+      });
+      r.conn.write(`history ${kept.length} ${bad}`);
+    },
+  },
 };
+
+/** Message `index` of client `tag` for the 'history' behaviour: about 1.5 KiB, self-describing. */
+export function historyMessage(tag: string, index: number): Buffer {
+  const head = `${tag}:${index}:`;
+  return Buffer.from(head + String.fromCharCode(97 + (index % 26)).repeat(1500 - head.length));
+}
 
 /** Records hooks; echoes unless its behaviour says otherwise. No optional ping/pong/clientClose hooks. */
 export class Recorder extends Handler<RecorderApp> {

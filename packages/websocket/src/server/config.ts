@@ -43,6 +43,14 @@ export interface ServerConfig {
     /** Bytes of shared memory per worker and direction for payloads crossing threads (default 32768). */
     bufferSize?: number;
   };
+  /**
+   * Lend hooks their `data` instead of giving it: when true, the Buffer a hook receives (message,
+   * ping, pong) is valid only until the hook returns or its promise settles, and its memory is then
+   * reused for other messages, possibly another connection's (websocket.zig's rule). It saves one
+   * copy per message with worker threads and per fragmented or read-split message inline. Default
+   * false: `data` is the hook's to keep, and never changes.
+   */
+  borrowData?: boolean;
   /** Milliseconds to wait for the peer's side of a close handshake before dropping the TCP connection (default 5000). */
   closeTimeout?: number;
   /**
@@ -76,6 +84,7 @@ export interface ResolvedConfig {
   handshake: { timeout: number; maxSize: number; maxHeaders: number; count: number };
   buffers: { smallSize: number; smallPool: number | null; largeSize: number; largePool: number };
   threadPool: { count: number; backlog: number; bufferSize: number };
+  borrowData: boolean;
   closeTimeout: number;
   maxBackpressure: number;
   backpressurePolicy: 'close' | 'drop';
@@ -95,6 +104,12 @@ function integer(path: string, value: unknown, fallback: number, min: number, ma
   return value;
 }
 
+function boolean(path: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`invalid config ${path}: got ${typeof value} ${JSON.stringify(value)}; expected true or false`);
+  return value;
+}
+
 function object(path: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null) throw new TypeError(`invalid config ${path}: expected an object`);
@@ -102,7 +117,7 @@ function object(path: string, value: unknown): Record<string, unknown> {
 }
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'logLevel', 'logger'],
   heartbeat: ['interval', 'timeout'],
   handshake: ['timeout', 'maxSize', 'maxHeaders', 'count'],
   buffers: ['smallSize', 'smallPool', 'largeSize', 'largePool'],
@@ -165,6 +180,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
       backlog: integer('threadPool.backlog', tp.backlog, 500, 1),
       bufferSize: integer('threadPool.bufferSize', tp.bufferSize, 32768, 1024),
     },
+    borrowData: boolean('borrowData', c.borrowData, false),
     closeTimeout: integer('closeTimeout', c.closeTimeout, 5000, 1),
     // A limit below a couple of messages would refuse ordinary traffic: scale with maxMessageSize.
     maxBackpressure: integer('maxBackpressure', c.maxBackpressure, Math.max(1024 * 1024, 2 * maxMessageSize), 0),

@@ -22,6 +22,8 @@ export interface ServerCore extends HeadBuffers {
   readonly pool: BufferPool;
   readonly dispatcher: Dispatcher;
   readonly app: unknown;
+  /** Messages gathered in pool buffers are copied before an inline hook sees them (not `borrowData`). */
+  readonly ownCopies: boolean;
   /** Connections past their handshake (or with `init` running), counted against maxConn. */
   upgraded: number;
   /** Messages received, for stats. */
@@ -237,6 +239,14 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.server.messages++;
     if (this.closeSent) {
       if (owned) this.server.pool.release(data);
+      return;
+    }
+    if (owned && this.server.ownCopies) {
+      // Gathered in a pool buffer that will hold other messages: inline hooks get a copy of their own
+      // (with worker threads, the worker makes it, off this thread).
+      const copy = Buffer.from(data);
+      this.server.pool.release(data);
+      this.server.dispatcher.message(this, copy, type, false);
       return;
     }
     this.server.dispatcher.message(this, data, type, owned);

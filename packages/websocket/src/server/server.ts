@@ -52,6 +52,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   /** @internal */ readonly pool: BufferPool;
   /** @internal */ readonly dispatcher: Dispatcher;
   /** @internal */ app: unknown = undefined;
+  /** @internal */ readonly ownCopies: boolean;
   /** @internal */ upgraded = 0;
   /** @internal */ messages = 0;
   /** @internal */ writes = 0;
@@ -76,6 +77,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     this.log = scopedLogger('wsz', this.config.logLevel, this.config.logger);
     // With worker threads, messages are assembled in shared memory and read in place by the worker.
     this.pool = new BufferPool({ ...this.config.buffers, shared: this.config.threadPool.count > 0 });
+    this.ownCopies = !this.config.borrowData && this.config.threadPool.count === 0;
     this.dispatcher =
       this.config.threadPool.count > 0
         ? new ThreadDispatcher(HandlerClass, this.config, this.log)

@@ -131,6 +131,7 @@ export class ThreadDispatcher implements Dispatcher {
       backlog: this.config.threadPool.backlog,
       maxHeaders: this.config.handshake.maxHeaders,
       logLevel: this.config.logLevel,
+      borrowData: this.config.borrowData,
     };
     const worker = this.launch.start(data);
     const handle = new WorkerHandle(index, worker, new RingWriter(inbound.buffer, inbound.control), new RingReader(outbound.buffer, outbound.control));

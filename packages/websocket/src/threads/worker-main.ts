@@ -24,6 +24,8 @@ export interface WorkerData {
   backlog: number;
   maxHeaders: number;
   logLevel: LogLevel | undefined;
+  /** Hooks read payloads in place in shared memory (valid during the hook) instead of a copy of their own. */
+  borrowData: boolean;
 }
 
 /** Set while a wsz worker imports the handler module, so a Server started there can say what is wrong. */
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
   const inbound = new RingReader(data.inbound.buffer, data.inbound.control);
   const outbox = new WorkerOutbox(new RingWriter(data.outbound.buffer, data.outbound.control), (b, transfer) => port.postMessage(b, transfer));
   const runner = new HookRunner(H, data.backlog);
+  const borrow = data.borrowData;
   const targets = new Map<number, WorkerTarget>();
 
   // Inbound ring space is released batch by batch, in order, once every message of a batch is done.
@@ -144,23 +147,38 @@ async function main(): Promise<void> {
           break;
         case ToWorker.Message: {
           const binary = r[i++]!;
-          const buf = payload(r[i++]!, r[i++]!);
-          if (r[i - 2]! >= 0) {
+          const offset = r[i++]!;
+          const view = payload(offset, r[i++]!);
+          if (offset >= 0 && borrow) {
+            // Lent: the ring space comes back when the hook is done with it.
             span.pending++;
-            spanOf.set(buf, span);
+            spanOf.set(view, span);
           }
+          // Otherwise the hook gets memory of its own, and the ring space is free with the batch.
+          const buf = offset >= 0 && !borrow ? Buffer.from(view) : view;
+          // Given back (counted done, and its ring span or token released when it has one) once the hook settles.
           if (target) runner.message(target, buf, binary ? 'binary' : 'text', true);
           else release(buf);
           break;
         }
         case ToWorker.SharedMessage: {
           const binary = r[i++]!;
-          const buf = Buffer.from(extra[r[i++]!] as SharedArrayBuffer, r[i++]!, r[i++]!);
-          tokens.set(buf, r[i++]!);
-          if (target) runner.message(target, buf, binary ? 'binary' : 'text', true);
-          else release(buf);
+          const view = Buffer.from(extra[r[i++]!] as SharedArrayBuffer, r[i++]!, r[i++]!);
+          const token = r[i++]!;
+          if (!borrow) {
+            // Copied out, the pool buffer goes back at once.
+            const buf = Buffer.from(view);
+            outbox.record(FromWorker.Released, token);
+            if (target) runner.message(target, buf, binary ? 'binary' : 'text', true);
+            else release(buf);
+            break;
+          }
+          tokens.set(view, token);
+          if (target) runner.message(target, view, binary ? 'binary' : 'text', true);
+          else release(view);
           break;
         }
+        // Control payloads: the runner gives hooks a copy (they are short).
         case ToWorker.Ping: {
           const buf = payload(r[i++]!, r[i++]!);
           if (target) runner.ping(target, buf);
