@@ -235,6 +235,56 @@ export const behaviours: Record<string, Hooks> = {
     },
   },
   exitThread: { message: () => { process.exit(3); } },
+  /** Receives and says nothing. */
+  silent: { message() {} },
+  /** Throws on 'boom', echoes anything else. */
+  boomFirst: { message: (r, d) => { if (d.toString() === 'boom') throw new Error('boom'); r.conn.writeText(d); } },
+  /** Waits for the gate, then reports whether the connection is closing and whether a write went out. */
+  probeAfterGate: {
+    async message(r) {
+      await gate(r.app.shared!);
+      r.emit(`probe ${r.conn.isClosed()} ${r.conn.write('late')}`);
+    },
+  },
+  closeInInit: {
+    init(r) {
+      try {
+        r.conn.close();
+        r.emit('init close: no error');
+      } catch (e) {
+        r.emit(`init close: ${(e as Error).message}`);
+      }
+    },
+  },
+  /** The 'drop' policy around pre-framed and fragmented writes (maxBackpressure 100). */
+  dropFramed: {
+    message(r, d) {
+      if (d.toString() === 'go') {
+        r.conn.writeBin(Buffer.alloc(200, 1));
+        const framed = Buffer.concat([Buffer.from([0x02, 3]), Buffer.from('AAA'), Buffer.from([0x80, 3]), Buffer.from('BBB')]);
+        r.emit(`framed ${r.conn.writeFramed(framed)}`);
+      } else {
+        r.conn.writeFrame(2, 'CCC', { fin: false });
+        r.conn.writeFrame(0, 'DDD', { fin: true });
+        r.conn.writeBin('EEE');
+      }
+    },
+  },
+  /** A streamed Writer across awaits, with other writes made while its message is open. */
+  streamed: {
+    async message(r) {
+      const w = r.conn.writeBuffer('text', { fragmentSize: 4 });
+      w.write('abcd');
+      r.conn.write('other');
+      r.conn.writePing('p');
+      await new Promise((res) => setTimeout(res, 5));
+      w.write('efgh');
+      r.conn.writeBin('bin');
+      await new Promise((res) => setTimeout(res, 5));
+      w.flush();
+      r.conn.write('after');
+    },
+  },
   /**
    * Keeps every message's `data` past its hook, as a chat history would; 'dump' checks that entry i
    * is still message i of the connection's tag (see historyMessage).
@@ -318,6 +368,15 @@ export class CloseRecorder extends Recorder {
   clientClose(code: number, reason: string) {
     this.emit(`clientClose ${code} ${reason}`);
     this.behaviour.clientClose?.(this, code, reason);
+  }
+}
+
+/** A recorder whose clientClose hook never settles. */
+export class StuckCloseRecorder extends Recorder {
+  static override module = import.meta.url;
+  clientClose(code: number) {
+    this.emit(`clientClose ${code}`);
+    return new Promise<void>(() => {});
   }
 }
 

@@ -6,6 +6,9 @@ import { Writer, type WriterOptions } from './writer.js';
 /** The owner of raw `writeFrame` calls, for message order. */
 const RAW = Symbol('writeFrame');
 
+/** Why writes and closes before the 101 throw (one wording for both modes). */
+export const WRITE_BEFORE_OPEN = 'cannot write before the handshake completes: write from afterInit or later hooks';
+
 /** Data a write accepts: text (UTF-8 encoded on the way out) or bytes. */
 export type WriteData = string | Uint8Array;
 
@@ -32,6 +35,8 @@ export interface ConnTransport {
   sendClose(payload: Buffer): void;
   /** Whether a close frame was sent or the socket is gone. */
   readonly closed: boolean;
+  /** Whether the handshake completed: before it, writing and closing throw. */
+  readonly opened: boolean;
   /** Bytes queued for the peer and not yet taken by the kernel. */
   readonly bufferedAmount: number;
 }
@@ -135,9 +140,13 @@ export class Conn {
   /**
    * Starts the close handshake: sends a close frame with `code` (default 1000) and `reason`,
    * then ends the TCP connection when the peer answers, or after `closeTimeout`. Throws a
-   * RangeError for a code that may not be sent or a reason over 123 bytes. Closing twice is a no-op.
+   * RangeError for a code that may not be sent or a reason over 123 bytes, and an Error when called
+   * from `init` (throw from `init` to refuse the upgrade instead). Closing twice is a no-op.
    */
   close(options: CloseOptions = {}): void {
+    if (!this.transport.opened) {
+      throw new Error('cannot close before the handshake completes: to refuse the upgrade, throw from init (a HandshakeError, or an error with a `status`, e.g. 403)');
+    }
     const payload = encodeClosePayload(options.code ?? 1000, options.reason ?? '');
     if (this.transport.closed) return;
     this.transport.sendClose(payload);

@@ -14,6 +14,7 @@ import { FrameSender, noteReceived, type SenderHost } from './frame-sender.js';
 import { Handshake } from './handshake.js';
 import type { Logger } from './log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
+import { WRITE_BEFORE_OPEN } from './conn.js';
 
 /** What a connection needs from its server. */
 export interface ServerCore extends HeadBuffers {
@@ -266,8 +267,15 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.closeReceived = true;
     this.reader!.stop();
     if (this.closeSent) return this.endTcp(); // the answer to our close
-    if (this.server.dispatcher.hooks.clientClose) this.server.dispatcher.clientClose(this, code, reason);
-    else this.afterHooks(() => this.clientCloseDone(code));
+    if (this.server.dispatcher.hooks.clientClose) {
+      // The hook may answer with its own close; closeTimeout bounds how long the peer waits for one.
+      this.clearTimer();
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.clientCloseDone(code);
+      }, this.server.config.closeTimeout);
+      this.server.dispatcher.clientClose(this, code, reason);
+    } else this.afterHooks(() => this.clientCloseDone(code));
   }
 
   /** Completes the close handshake the peer started, echoing its code (RFC 6455 5.5.1). */
@@ -326,6 +334,11 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     return this.closeSent || this.phase === Phase.Done;
   }
 
+  /** The handshake completed (or the socket is gone after it did): closing and writing are allowed. */
+  get opened(): boolean {
+    return this.phase === Phase.Open || (this.phase === Phase.Done && this.handlerOpen);
+  }
+
   get bufferedAmount(): number {
     return this.sender.bufferedAmount;
   }
@@ -336,9 +349,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   canWrite(): boolean {
     if (this.phase === Phase.Open && !this.closeSent) return true;
-    if (this.phase === Phase.Init || this.phase === Phase.Request) {
-      throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
-    }
+    if (this.phase === Phase.Init || this.phase === Phase.Request) throw new Error(WRITE_BEFORE_OPEN);
     return false;
   }
 
@@ -368,8 +379,34 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.sender.frame(Opcode.Close, payload, true);
     this.closeSent = true;
     this.sender.flush();
+    // Hooks see the connection closing at once (writes return false, queued messages are skipped).
+    this.server.dispatcher.closing(this);
+    // What the peer still sends is read and dropped: unread input would turn our TCP close into a reset.
+    if (this.pausedByHooks) this.socket.resume();
     if (this.closeReceived) this.endTcp();
-    else this.armTimer(this.server.config.closeTimeout); // the peer has this long to answer
+    else this.armCloseTimer(); // the peer has closeTimeout to answer
+  }
+
+  /**
+   * Drops the connection once the peer has had closeTimeout to answer since our close frame reached
+   * the kernel. While bytes queued before the frame still wait in our socket, a peer that reads them
+   * (slowly) keeps the connection: each closeTimeout with progress starts the wait anew; one with
+   * none cuts off a peer that stopped reading.
+   */
+  private armCloseTimer(): void {
+    this.clearTimer();
+    let left = this.socket.writableLength;
+    const check = (): void => {
+      const now = this.socket.writableLength;
+      if (left > 0 && now < left) {
+        left = now;
+        this.timer = setTimeout(check, this.server.config.closeTimeout);
+        return;
+      }
+      this.timer = null;
+      this.socket.destroy();
+    };
+    this.timer = setTimeout(check, this.server.config.closeTimeout);
   }
 
   /** Half-closes TCP after our close frame; the peer's FIN (or the close timeout) finishes it. */
@@ -378,7 +415,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.ending = true;
     this.sender.flush();
     this.socket.end();
-    this.armTimer(this.server.config.closeTimeout);
+    this.armCloseTimer();
   }
 
   // ---- flow control and hook failures (DispatchTarget) ----------------------------------
@@ -394,7 +431,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   pauseReading(): void {
     this.pausedByHooks = true;
-    this.socket.pause();
+    // Once closing, input is only drained (see sendClose).
+    if (!this.closeSent) this.socket.pause();
   }
 
   resumeReading(): void {
@@ -412,6 +450,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   sweep(now: number): void {
     if (this.phase !== Phase.Open || this.closeSent) return;
     const { heartbeat, idleTimeout } = this.server.config;
+    // Time we spent not reading (hooks behind, or their worker's backlog full) is not the peer's
+    // silence: its pongs and frames wait unread in the socket.
+    if (this.pausedByHooks) this.active = true;
     if (this.active) {
       this.active = false;
       this.lastActive = this.lastTraffic = now;

@@ -68,6 +68,8 @@ export interface Dispatcher {
   drain(target: IoTarget): void;
   /** Backpressure dropped `count` messages: run `dropped(count)`. */
   dropped(target: IoTarget, count: number): void;
+  /** The I/O side started closing the connection (our close frame is out): hooks' writes return false and queued messages are skipped. */
+  closing(target: IoTarget): void;
   /** The connection ended: run `close` once, after every hook already queued; then call `done`. */
   closed(target: IoTarget, done?: () => void): void;
   /** Resolves once every `close` hook started so far has settled. */

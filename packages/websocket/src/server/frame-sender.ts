@@ -67,6 +67,11 @@ export class FrameSender {
   private droppedCount = 0;
   /** The socket passed its high-water mark; its 'drain' is awaited. */
   private backlogged = false;
+  /**
+   * A pong held back while over the limit: only the latest is kept (RFC 6455 5.5.3 allows answering
+   * the most recent ping only), so a peer that pings without reading cannot grow our queue.
+   */
+  private owedPong: Buffer | null = null;
 
   constructor(host: SenderHost) {
     this.host = host;
@@ -77,18 +82,25 @@ export class FrameSender {
     return this.host.socket.writableLength + this.outbox.pending;
   }
 
+  /** Over the backpressure limit (bytes waiting for a peer that reads slowly). */
+  private get over(): boolean {
+    const limit = this.host.server.config.maxBackpressure;
+    return limit > 0 && this.bufferedAmount >= limit;
+  }
+
   private admit(opcode: number, fin: boolean): boolean {
     if (!this.host.canWrite()) return false;
     this.sent = true;
-    if (opcode >= Opcode.Close) return true;
+    if (opcode === Opcode.Close) return true;
+    if (opcode >= Opcode.Ping) return !this.over; // pongs are held (see frame), pings dropped
+
     if (opcode === Opcode.Continuation) {
       if (!this.dropping) return true;
       if (fin) this.dropping = false; // the dropped message ends with this frame
       return false;
     }
-    const { maxBackpressure, backpressurePolicy } = this.host.server.config;
-    if (maxBackpressure > 0 && this.bufferedAmount >= maxBackpressure) {
-      if (backpressurePolicy === 'close') {
+    if (this.over) {
+      if (this.host.server.config.backpressurePolicy === 'close') {
         this.host.overLimit();
       } else {
         this.dropping = !fin;
@@ -101,7 +113,11 @@ export class FrameSender {
 
   /** One frame; strings are UTF-8 encoded straight into the outbox. */
   frame(opcode: number, data: WriteData, fin: boolean): boolean {
-    if (!this.admit(opcode, fin)) return false;
+    if (!this.admit(opcode, fin)) {
+      if (opcode !== Opcode.Pong || !this.host.canWrite()) return false;
+      this.owedPong = Buffer.from(data as string); // sent once the queue drains (or on a later flush under the limit)
+      return true;
+    }
     const outbox = this.outbox;
     if (typeof data === 'string') {
       const length = Buffer.byteLength(data, 'utf8');
@@ -183,6 +199,7 @@ export class FrameSender {
     this.host.server.writes++;
     this.outbox.flush(this.host.socket);
     this.afterFlush();
+    if (this.owedPong !== null) this.payOwedPong();
   }
 
   /** Past the socket's high-water mark (a slow reader): tell the handler side once; 'drain' follows. */
@@ -194,9 +211,17 @@ export class FrameSender {
 
   /** The socket's queue emptied after a backlog. */
   drained(): void {
+    this.payOwedPong();
     if (!this.backlogged) return;
     this.backlogged = false;
     if (this.host.canWrite()) this.host.server.dispatcher.drain(this.host.target);
+  }
+
+  private payOwedPong(): void {
+    const pong = this.owedPong;
+    if (pong === null || this.over) return;
+    this.owedPong = null;
+    this.frame(Opcode.Pong, pong, true);
   }
 
   private reportDropped(): void {
@@ -207,6 +232,7 @@ export class FrameSender {
 
   /** Drops anything gathered (the socket is gone). */
   discard(): void {
+    this.owedPong = null;
     this.outbox.discard();
   }
 }

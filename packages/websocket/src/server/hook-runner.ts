@@ -1,4 +1,5 @@
 import type { MessageType } from '../protocol/opcodes.js';
+import { CloseHooks } from './close-hooks.js';
 import type { Dispatcher, DispatchTarget } from './dispatcher.js';
 import { isHandler, optionalHooks, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
 import type { Handshake } from './handshake.js';
@@ -52,8 +53,7 @@ export class HookRunner implements Dispatcher {
   readonly hooks: Dispatcher['hooks'];
   private readonly HandlerClass: HandlerClass;
   private readonly backlog: number;
-  private closing = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly closeHooks = new CloseHooks();
 
   constructor(HandlerClass: HandlerClass, backlog: number) {
     this.HandlerClass = HandlerClass;
@@ -100,6 +100,10 @@ export class HookRunner implements Dispatcher {
     // Inline, conn.bufferedAmount reads the socket directly.
   }
 
+  closing(): void {
+    // Inline, the target itself says it is closed.
+  }
+
   drain(target: DispatchTarget): void {
     if (this.hooks.drain) this.run(target, Kind.Drain, null, 'binary', false, 0, '');
   }
@@ -116,20 +120,20 @@ export class HookRunner implements Dispatcher {
     }
     slot.closed = true;
     slot.onClosed = done;
-    this.closing++;
+    this.closeHooks.started();
     // Events still waiting will never matter: the peer is gone. Only `close` remains to run.
     if (slot.queue) {
       for (const p of slot.queue) {
         if (p.owned && p.data) target.releaseMessage(p.data);
+        if (p.kind === Kind.Message) this.queued--;
         target.eventSettled();
       }
-      this.queued -= slot.queue.length;
       slot.queue = null;
     }
     this.run(target, Kind.Close, null, 'binary', false, 0, '');
   }
 
-  /** Messages waiting behind an unsettled hook, over all connections. */
+  /** Messages handed to hooks and not settled yet (running, or waiting behind an unsettled hook), over all connections. */
   queued = 0;
   /** Inline, nothing crosses threads. */
   readonly crossed = { shared: 0, copied: 0 };
@@ -143,8 +147,7 @@ export class HookRunner implements Dispatcher {
   }
 
   idle(): Promise<void> {
-    if (this.closing === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.closeHooks.idle();
   }
 
   private run(target: DispatchTarget, kind: Kind, data: Buffer | null, type: MessageType, owned: boolean, code: number, reason: string): void {
@@ -154,10 +157,10 @@ export class HookRunner implements Dispatcher {
       return;
     }
     if (kind !== Kind.Close) target.eventStarted();
+    if (kind === Kind.Message) this.queued++;
     if (slot.busy) {
       const queue = (slot.queue ??= []);
       queue.push({ kind, data, type, owned, code, reason });
-      this.queued++;
       if (queue.length === this.backlog) target.pauseReading();
       return;
     }
@@ -211,19 +214,19 @@ export class HookRunner implements Dispatcher {
 
   private settled(target: DispatchTarget, slot: Slot, kind: Kind, data: Buffer | null, owned: boolean, code: number, error: unknown, failed: boolean): void {
     if (owned && data) target.releaseMessage(data);
+    if (kind === Kind.Message) this.queued--;
     if (failed) target.hookFailed(hookName(kind), error);
     if (kind === Kind.ClientClose) target.clientCloseDone(code);
     if (kind !== Kind.Close) target.eventSettled();
     if (kind === Kind.Close) {
       slot.onClosed?.();
-      if (--this.closing === 0) for (const w of this.idleWaiters.splice(0)) w();
+      this.closeHooks.settled();
       return;
     }
     slot.busy = false;
     const queue = slot.queue;
     if (queue && queue.length > 0) {
       const next = queue.shift()!;
-      this.queued--;
       if (queue.length === this.backlog - 1) target.resumeReading();
       this.invoke(target, slot, next.kind, next.data, next.type, next.owned, next.code, next.reason);
     }

@@ -55,6 +55,8 @@ export const ToWorker = {
   Dropped: 11,
   /** id, binary (0/1), extra index of the SharedArrayBuffer, byte offset, length, token: a message read in place */
   SharedMessage: 12,
+  /** id: the I/O thread sent its close frame (a hook failed, stop, idle timeout, backpressure) */
+  Closing: 13,
 } as const;
 
 /** Worker -> I/O thread. */

@@ -4,6 +4,7 @@ import { HandshakeError } from '../protocol/errors.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from '../server/config.js';
+import { CloseHooks } from '../server/close-hooks.js';
 import type { Dispatcher, IoTarget } from '../server/dispatcher.js';
 import { optionalHooks, type HandlerClass, type HandlerHooks } from '../server/handler.js';
 import type { Handshake } from '../server/handshake.js';
@@ -85,8 +86,7 @@ export class ThreadDispatcher implements Dispatcher {
   private app: unknown;
   private flushScheduled = false;
   private stopping = false;
-  private closing = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly closeHooks = new CloseHooks();
   /** Upgrades waiting for a worker to be ready (all were restarting when they arrived). */
   private readyWaiters: Array<() => void> = [];
 
@@ -319,7 +319,15 @@ export class ThreadDispatcher implements Dispatcher {
 
   drain(target: IoTarget): void {
     const h = this.handleOf(target);
-    if (h) this.sendEvent(h, target, ToWorker.Drain, target.conn.id);
+    if (!h) return;
+    // Only a hook that exists is an event the connection waits for; otherwise the worker just learns the queue is empty.
+    if (this.hooks.drain) this.sendEvent(h, target, ToWorker.Drain, target.conn.id);
+    else this.send(h, ToWorker.Buffered, target.conn.id, 0);
+  }
+
+  closing(target: IoTarget): void {
+    const h = this.handleOf(target);
+    if (h) this.send(h, ToWorker.Closing, target.conn.id);
   }
 
   dropped(target: IoTarget, count: number): void {
@@ -334,14 +342,13 @@ export class ThreadDispatcher implements Dispatcher {
       done?.();
       return;
     }
-    this.closing++;
+    this.closeHooks.started();
     this.closeDone.set(id, done ?? (() => {}));
     this.send(h, ToWorker.Closed, id);
   }
 
   idle(): Promise<void> {
-    if (this.closing === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.closeHooks.idle();
   }
 
   private finishClose(id: number): void {
@@ -349,7 +356,7 @@ export class ThreadDispatcher implements Dispatcher {
     if (!done) return;
     this.closeDone.delete(id);
     done();
-    if (--this.closing === 0) for (const w of this.idleWaiters.splice(0)) w();
+    this.closeHooks.settled();
   }
 
   private fromWorker(h: WorkerHandle, { records: r, extra }: Batch): void {

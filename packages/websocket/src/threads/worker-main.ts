@@ -200,6 +200,9 @@ async function main(): Promise<void> {
           if (target) target.bufferedAmount = bytes;
           break;
         }
+        case ToWorker.Closing:
+          target?.markClosed();
+          break;
         case ToWorker.Drain: {
           if (target) {
             target.bufferedAmount = 0;

@@ -1,4 +1,4 @@
-import { Conn, type WriteData } from '../server/conn.js';
+import { Conn, WRITE_BEFORE_OPEN, type WriteData } from '../server/conn.js';
 import type { DispatchTarget } from '../server/dispatcher.js';
 import type { Batch } from './messages.js';
 import { FromWorker, ownBytes } from './messages.js';
@@ -129,21 +129,21 @@ export class WorkerTarget implements DispatchTarget {
   }
 
   sendFrame(opcode: number, data: WriteData, fin: boolean): boolean {
-    if (!this.opened) throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
+    if (!this.opened) throw new Error(WRITE_BEFORE_OPEN);
     if (this.closeSent) return false;
     this.outbox.frame(this.id, opcode, data, fin);
     return true;
   }
 
   sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
-    if (!this.opened) throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
+    if (!this.opened) throw new Error(WRITE_BEFORE_OPEN);
     if (this.closeSent) return false;
     this.outbox.frameParts(this.id, opcode, parts, length, fin);
     return true;
   }
 
   sendFramed(bytes: Uint8Array, hasData: boolean): boolean {
-    if (!this.opened) throw new Error('cannot write before the handshake completes: write from afterInit or later hooks');
+    if (!this.opened) throw new Error(WRITE_BEFORE_OPEN);
     if (this.closeSent) return false;
     this.outbox.framed(this.id, bytes, hasData);
     return true;
@@ -160,6 +160,8 @@ export class WorkerTarget implements DispatchTarget {
   }
 
   hookFailed(hook: string, error: unknown): void {
+    // The I/O thread closes the connection with 1011: the hooks queued behind this one must not run.
+    this.closeSent = true;
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
     this.outbox.record(FromWorker.HookFailed, this.id, this.outbox.attach({ hook, message }));
   }
