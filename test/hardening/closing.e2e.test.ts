@@ -57,6 +57,7 @@ describe.each(MODES)('closes the I/O side starts reach the hooks ($name)', ({ th
     openGate(shared);
     client.send(frame(8, closeBody(1001)));
     await stopped;
+    await eventually('probe', () => events.some((e) => e.startsWith('probe ')));
     expect(events).toContain('probe true false');
   });
 

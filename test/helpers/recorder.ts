@@ -169,6 +169,8 @@ export const behaviours: Record<string, Hooks> = {
   rejects: { message: async () => { throw new Error('async boom'); } },
   closeThrows: { close: () => { throw new Error('close boom'); } },
   gatedInit: { init: (r) => gate(r.app.shared!) },
+  /** gatedInit, and the close hook sets shared[1] (visible to the test at once, from any thread). */
+  gatedInitMarksClose: { init: (r) => gate(r.app.shared!), close: (r) => void Atomics.store(new Int32Array(r.app.shared!), 1, 1) },
   inspectInit: {
     init(r, h) {
       r.emit(`handshake ${JSON.stringify({

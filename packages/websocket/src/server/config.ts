@@ -11,7 +11,10 @@ export interface ServerConfig {
   address?: string;
   /** Listen on this Unix socket path instead of TCP (a stale socket file is removed first). */
   unixPath?: string | null;
-  /** Most connections open at once, handshaking ones included; beyond it upgrades get HTTP 503 (default 16384). */
+  /**
+   * Most connections open at once, handshaking ones included; a socket accepted beyond it is
+   * answered HTTP 503 at once and closed (default 16384).
+   */
   maxConn?: number;
   /** Largest message accepted, counted across fragments; larger ones are closed with 1009 (default 65536). */
   maxMessageSize?: number;
@@ -98,7 +101,11 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
 function integer(path: string, value: unknown, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+  if (typeof value !== 'number') {
+    const hint = typeof value === 'string' ? ' (config values are not parsed: convert text such as process.env values with Number())' : '';
+    throw new TypeError(`invalid config ${path}: got ${typeof value} ${JSON.stringify(value)}; expected an integer from ${min} to ${max}${hint}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
     throw new TypeError(`invalid config ${path}: ${String(value)}; expected an integer from ${min} to ${max}`);
   }
   return value;

@@ -33,6 +33,8 @@ export interface ServerCore extends HeadBuffers {
   writes: number;
   /** Called once when the socket is gone. */
   forget(connection: Connection): void;
+  /** An async init started (stop waits for it). */
+  trackInit(init: Promise<unknown>): void;
 }
 
 const enum Phase {
@@ -145,9 +147,6 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private upgrade(upgrade: Handshake['request'], rest: Buffer[]): void {
     this.request = null;
     const server = this.server;
-    if (server.upgraded >= server.config.maxConn) {
-      return this.refuse(new HandshakeError(503, `server at its limit of ${server.config.maxConn} connections; try again later`, { 'Retry-After': '1' }));
-    }
     if (rest.length > 0) this.leftover = rest; // frames the client pipelined after its request
     this.counted = true;
     server.upgraded++;
@@ -163,9 +162,11 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     }
     if (pending) {
       this.socket.pause();
-      pending.then(
-        () => this.initDone(),
-        (error: unknown) => this.initRefused(error),
+      server.trackInit(
+        pending.then(
+          () => this.initDone(),
+          (error: unknown) => this.initRefused(error),
+        ),
       );
     } else {
       this.initDone();
@@ -213,10 +214,17 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     }
   }
 
+  /** The server is at maxConn: answer 503 at once, without reading the request, and close. */
+  overCapacity(): void {
+    const max = this.server.config.maxConn;
+    this.refuse(new HandshakeError(503, `server at its limit of ${max} connections; try again later`, { 'Retry-After': '1' }));
+  }
+
   /** Answers the request with an HTTP error and closes. */
   private refuse(error: HandshakeError): void {
     this.server.log.debug(`connection ${this.id}: handshake refused, ${error.status}: ${error.message}`);
     this.phase = Phase.Done;
+    this.clearTimer();
     this.request?.release();
     this.request = null;
     this.leftover = null;

@@ -89,17 +89,40 @@ export interface OptionalHooks {
   dropped: boolean;
 }
 
-/** Detects the optional hooks a handler class defines (websocket.zig's "hooks are detected, not required"). */
+/** Every hook name, for detection. */
+const HOOK_NAMES = ['init', 'afterInit', 'clientMessage', 'clientPing', 'clientPong', 'clientClose', 'drain', 'dropped', 'close'] as const;
+
+/** Which hooks a handler class has, methods or instance fields alike (an arrow function assigned in the class body). */
+export type HookShape = Record<(typeof HOOK_NAMES)[number], boolean>;
+
+const shapes = new WeakMap<object, HookShape>();
+
+/**
+ * Detects the hooks a handler class defines (websocket.zig's "hooks are detected, not required").
+ * Methods are found on the prototype; hooks written as class fields (`close = () => {...}`) exist
+ * only on instances, so one instance is made (once per class and thread, never used) to see them.
+ */
+export function hookShape(HandlerClass: HandlerClass<HandlerHooks<any>>): HookShape {
+  let shape = shapes.get(HandlerClass);
+  if (shape) return shape;
+  const p = (HandlerClass.prototype ?? {}) as Record<string, unknown>;
+  let probe: Record<string, unknown> | null = null;
+  if (HOOK_NAMES.some((name) => typeof p[name] !== 'function')) {
+    try {
+      probe = new HandlerClass() as unknown as Record<string, unknown>;
+    } catch {
+      // A constructor that needs more than the class (a worker's state, say): methods only.
+    }
+  }
+  shape = Object.fromEntries(HOOK_NAMES.map((name) => [name, typeof p[name] === 'function' || typeof probe?.[name] === 'function'])) as HookShape;
+  shapes.set(HandlerClass, shape);
+  return shape;
+}
+
+/** The optional hooks the I/O side must route to the handler (it answers pings and closes itself otherwise). */
 export function optionalHooks(HandlerClass: HandlerClass<HandlerHooks<any>>): OptionalHooks {
-  const p = HandlerClass.prototype as HandlerHooks<unknown>;
-  return {
-    init: typeof p.init === 'function',
-    clientPing: typeof p.clientPing === 'function',
-    clientPong: typeof p.clientPong === 'function',
-    clientClose: typeof p.clientClose === 'function',
-    drain: typeof p.drain === 'function',
-    dropped: typeof p.dropped === 'function',
-  };
+  const { init, clientPing, clientPong, clientClose, drain, dropped } = hookShape(HandlerClass);
+  return { init, clientPing, clientPong, clientClose, drain, dropped };
 }
 
 // A brand that survives two copies of the library (a worker may load src/ while the app loads dist/).

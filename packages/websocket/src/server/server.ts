@@ -4,7 +4,7 @@ import { BufferPool } from '../buffers/pool.js';
 import { resolveConfig, type ResolvedConfig, type ServerConfig } from './config.js';
 import { Connection, type ServerCore } from './connection.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { AppOf, HandlerClass, HandlerHooks } from './handler.js';
+import { hookShape, type AppOf, type HandlerClass, type HandlerHooks } from './handler.js';
 import { HookRunner } from './hook-runner.js';
 import { ThreadDispatcher } from '../threads/thread-dispatcher.js';
 import { scopedLogger, type Logger } from './log.js';
@@ -63,6 +63,10 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   private nextId = 1;
   private stopping: Promise<void> | null = null;
   private starting = false;
+  /** Settles when a listen() in progress has bound (or failed): stop() waits for it. */
+  private started: Promise<unknown> | null = null;
+  /** Async inits running: stop() waits for them, so their close hooks run before it resolves. */
+  private readonly inits = new Set<Promise<unknown>>();
   private sweeper: NodeJS.Timeout | null = null;
 
   /**
@@ -70,7 +74,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
    * @param config settings in websocket.zig's shape; invalid ones throw a TypeError here
    */
   constructor(HandlerClass: HandlerClass<H>, config: ServerConfig = {}) {
-    if (typeof HandlerClass !== 'function' || typeof HandlerClass.prototype?.clientMessage !== 'function') {
+    if (typeof HandlerClass !== 'function' || !hookShape(HandlerClass).clientMessage) {
       throw new TypeError('new Server(HandlerClass, config): HandlerClass must be a class with a clientMessage(data, type) method');
     }
     this.config = resolveConfig(config);
@@ -96,11 +100,20 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
           "when `isMainThread` (from 'node:worker_threads') is true.",
       );
     }
+    if (this.stopping) throw new Error('server.listen(): this server was stopped; create a new Server to listen again');
     if (this.listener || this.starting) throw new Error('server.listen(): this server is already listening; create another Server to listen twice');
     this.starting = true;
     this.app = app;
+    const starting = this.start();
+    this.started = starting.catch(() => {});
+    const address = await starting;
+    if (this.stopping) throw new Error('server.listen(): server.stop() was called before listening completed; the server is stopped');
+    return address;
+  }
+
+  private async start(): Promise<AddressInfo | string> {
     try {
-      await this.dispatcher.start(app);
+      await this.dispatcher.start(this.app);
       return await this.bind();
     } catch (error) {
       this.starting = false;
@@ -177,6 +190,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   }
 
   private async shutdown(): Promise<void> {
+    await this.started;
     if (this.sweeper) clearInterval(this.sweeper);
     const listener = this.listener;
     const closed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
@@ -185,14 +199,28 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const c of this.connections) c.destroy();
     await closed;
+    await this.within(Promise.allSettled(this.inits), 'inits still running (an init that never settles?)');
     // Close hooks wait for the hooks before them; one that never settles holds stop() no longer than closeTimeout.
-    const idle = this.dispatcher.idle();
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([idle.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.config.closeTimeout)))]);
-    clearTimeout(timer);
-    if (late) this.log.warn(`stop: close hooks still waiting after ${this.config.closeTimeout} ms (a hook that never settles?); stopping without them`);
+    await this.within(this.dispatcher.idle(), 'close hooks still waiting (a hook that never settles?)');
     await this.dispatcher.stop();
     this.log.info('stopped');
+  }
+
+  /** Waits for `work` at most closeTimeout; says so when it did not finish. */
+  private async within(work: Promise<unknown>, what: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([work.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.config.closeTimeout)))]);
+    clearTimeout(timer);
+    if (late) this.log.warn(`stop: ${what} after ${this.config.closeTimeout} ms; stopping without them`);
+  }
+
+  /** @internal An async init started; stop() waits for it. */
+  trackInit(init: Promise<unknown>): void {
+    const settled: Promise<unknown> = init.then(
+      (): void => void this.inits.delete(settled),
+      (): void => void this.inits.delete(settled),
+    );
+    this.inits.add(settled);
   }
 
   private accept(socket: Socket): void {
@@ -201,7 +229,10 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       return;
     }
     const connection = new Connection(this.nextId++, socket, this);
+    // maxConn bounds every open socket, handshaking ones included (as websocket.zig's max_conn).
+    const over = this.connections.size >= this.config.maxConn;
     this.connections.add(connection);
+    if (over) return connection.overCapacity();
     if (this.config.buffers.smallPool === null) this.pool.smallLimit = this.connections.size;
   }
 

@@ -29,10 +29,11 @@ export class PeerAssertions {
     this.timeout = timeout;
   }
 
-  private async next(awaited: string, timeout: number): Promise<ClientMessage> {
+  /** The next message, before `deadline` (a time from Date.now()): skipped frames do not restart the wait. */
+  private async next(awaited: string, deadline: number, timeout: number): Promise<ClientMessage> {
     let m: ClientMessage | null;
     try {
-      m = await this.client.read(timeout);
+      m = await this.client.read(Math.max(0, deadline - Date.now()));
     } catch {
       throw new AssertionError({ message: `expected ${awaited}, but the connection was already closed`, stackStartFn: this.next });
     }
@@ -46,8 +47,10 @@ export class PeerAssertions {
    */
   async expectMessage(type: 'text' | 'binary', data?: string | Uint8Array, options: { timeout?: number } = {}): Promise<Buffer> {
     const awaited = show(type, data);
+    const timeout = options.timeout ?? this.timeout;
+    const deadline = Date.now() + timeout;
     for (;;) {
-      const m = await this.next(awaited, options.timeout ?? this.timeout);
+      const m = await this.next(awaited, deadline, timeout);
       if (m.type === 'ping' || m.type === 'pong') continue;
       const got = m.type === 'close' ? undefined : m.data;
       const sameType = m.type === type;
@@ -67,7 +70,8 @@ export class PeerAssertions {
 
   /** Waits for a ping (or pong) and checks its payload when given. */
   async expectControl(type: 'ping' | 'pong', data?: string | Uint8Array, options: { timeout?: number } = {}): Promise<Buffer> {
-    const m = await this.next(show(type, data), options.timeout ?? this.timeout);
+    const timeout = options.timeout ?? this.timeout;
+    const m = await this.next(show(type, data), Date.now() + timeout, timeout);
     const ok = m.type === type && (data === undefined || Buffer.compare(m.data, Buffer.from(data)) === 0);
     if (!ok) {
       throw new AssertionError({ message: `expected ${show(type, data)}, received ${describe(m)}`, expected: show(type, data), actual: describe(m), operator: 'expectControl', stackStartFn: this.expectControl });
@@ -78,8 +82,10 @@ export class PeerAssertions {
   /** Waits for the close frame (skipping messages) and checks its code and reason when given. */
   async expectClose(code?: number, reason?: string, options: { timeout?: number } = {}): Promise<{ code: number; reason: string }> {
     const awaited = `close${code === undefined ? '' : ` ${code}`}${reason === undefined ? '' : ` ${JSON.stringify(reason)}`}`;
+    const timeout = options.timeout ?? this.timeout;
+    const deadline = Date.now() + timeout;
     for (;;) {
-      const m = await this.next(awaited, options.timeout ?? this.timeout);
+      const m = await this.next(awaited, deadline, timeout);
       if (m.type !== 'close') continue;
       if ((code !== undefined && m.code !== code) || (reason !== undefined && m.reason !== reason)) {
         throw new AssertionError({ message: `expected ${awaited}, received ${describe(m)}`, expected: awaited, actual: describe(m), operator: 'expectClose', stackStartFn: this.expectClose });

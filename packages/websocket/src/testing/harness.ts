@@ -2,9 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { Client } from '../client/client.js';
 import type { Conn } from '../server/conn.js';
 import type { ServerConfig } from '../server/config.js';
-import { Handler, type HandlerClass, type HandlerHooks } from '../server/handler.js';
+import { Handler, hookShape, type HandlerClass, type HandlerHooks } from '../server/handler.js';
 import type { Handshake } from '../server/handshake.js';
-import type { MessageType } from '../protocol/opcodes.js';
 import { Server } from '../server/server.js';
 import { PeerAssertions } from './assertions.js';
 
@@ -39,6 +38,14 @@ export class TestConn extends PeerAssertions {
   }
 }
 
+/**
+ * What the harness's client accepts: the handler may send anything, whatever the server's own
+ * (incoming) maxMessageSize; a larger configured limit is honoured too.
+ */
+function clientLimit(config: ServerConfig | undefined): number {
+  return Math.max(config?.maxMessageSize ?? 0, 64 * 1024 * 1024);
+}
+
 async function startServer(HandlerClass: HandlerClass<HandlerHooks<any>>, config: ServerConfig = {}, app?: unknown): Promise<{ server: Server<HandlerHooks<unknown>>; port: number }> {
   const server = new Server(HandlerClass, { logLevel: 'silent', closeTimeout: 1000, ...config, port: 0, address: '127.0.0.1', threadPool: { count: 0 } });
   const { port } = (await server.listen(app as never)) as AddressInfo;
@@ -60,8 +67,9 @@ export async function init(options: InitOptions = {}): Promise<TestConn> {
   }
   const { server, port } = await startServer(Capture, options.config);
   try {
-    const client = await Client.connect(`ws://127.0.0.1:${port}/`);
-    return new TestConn(await opened, client, server, options.timeout ?? 2000);
+    const timeout = options.timeout ?? 2000;
+    const client = await Client.connect(`ws://127.0.0.1:${port}/`, { maxMessageSize: clientLimit(options.config), handshakeTimeout: timeout });
+    return new TestConn(await opened, client, server, timeout);
   } catch (error) {
     await server.stop();
     throw error;
@@ -72,7 +80,7 @@ export async function init(options: InitOptions = {}): Promise<TestConn> {
 export interface HandlerOptions<App> {
   /** What `listen(app)` would pass. */
   app?: App;
-  /** Request path (default '/'). */
+  /** Request path (default '/'), which may carry a query of its own; `query` adds to it. */
   path?: string;
   /** Query parameters. */
   query?: Record<string, string>;
@@ -82,7 +90,7 @@ export interface HandlerOptions<App> {
   protocols?: string[];
   /** Server settings. */
   config?: ServerConfig;
-  /** Default wait of expectations, in ms (default 2000). */
+  /** Default wait of expectations, and of the handshake (an `init` that never settles), in ms (default 2000). */
   timeout?: number;
 }
 
@@ -178,35 +186,53 @@ export class TestHandler<H extends HandlerHooks<any>> extends PeerAssertions {
  * ```
  */
 export async function handler<H extends HandlerHooks<any>>(HandlerClass: HandlerClass<H>, options: HandlerOptions<unknown> = {}): Promise<TestHandler<H>> {
+  // The same check as `new Server`, before the wrapper below adds hooks of its own.
+  if (typeof HandlerClass !== 'function' || !hookShape(HandlerClass).clientMessage) {
+    throw new TypeError('testing.handler(HandlerClass): HandlerClass must be a class with a clientMessage(data, type) method');
+  }
   const state: TestHandler<H>['state'] = { instance: undefined, closed: false, closeWaiters: [] };
   const Base = HandlerClass as unknown as new () => HandlerHooks<unknown>;
+  const closed = (): void => {
+    state.closed = true;
+    for (const w of state.closeWaiters.splice(0)) w();
+  };
   class Observed extends Base {
     constructor() {
       super();
       state.instance = this as unknown as H;
-    }
-    override clientMessage(data: Buffer, type: MessageType) {
-      return (Base.prototype as HandlerHooks<unknown>).clientMessage.call(this, data, type);
+      // A close hook written as a class field is the instance's own: wrap that one.
+      const own = Object.prototype.hasOwnProperty.call(this, 'close') ? (this as HandlerHooks<unknown>).close : undefined;
+      if (typeof own === 'function') {
+        (this as HandlerHooks<unknown>).close = async () => {
+          try {
+            await own.call(this);
+          } finally {
+            closed();
+          }
+        };
+      }
     }
     override async close() {
       try {
         await (Base.prototype as HandlerHooks<unknown>).close?.call(this);
       } finally {
-        state.closed = true;
-        for (const w of state.closeWaiters.splice(0)) w();
+        closed();
       }
     }
   }
   Object.defineProperty(Observed, 'name', { value: HandlerClass.name });
   const { server, port } = await startServer(Observed, options.config, options.app);
-  const query = options.query ? `?${new URLSearchParams(options.query)}` : '';
+  const url = new URL(options.path ?? '/', `ws://127.0.0.1:${port}`);
+  for (const [name, value] of Object.entries(options.query ?? {})) url.searchParams.append(name, value);
+  const timeout = options.timeout ?? 2000;
   try {
-    const client = await Client.connect(`ws://127.0.0.1:${port}${options.path ?? '/'}${query}`, {
+    const client = await Client.connect(url, {
       headers: options.headers,
       protocols: options.protocols,
-      maxMessageSize: options.config?.maxMessageSize,
+      maxMessageSize: clientLimit(options.config),
+      handshakeTimeout: timeout,
     });
-    return new TestHandler<H>(client, server, state, options.timeout ?? 2000);
+    return new TestHandler<H>(client, server, state, timeout);
   } catch (error) {
     await server.stop();
     throw error;
