@@ -106,3 +106,77 @@ describe('the harness outside vitest', () => {
     expect(r.status).toBe(0);
   }, 30_000);
 });
+
+describe('the harness keeps its promises (issue 10, item 19)', () => {
+  it('expectMessage times out even while pings keep arriving', async () => {
+    t = await testing.init({ timeout: 300 });
+    const timer = setInterval(() => t!.conn.writePing('keepalive'), 20);
+    try {
+      await expect(t.expectMessage('text', 'never')).rejects.toThrow(/timed out after 300 ms/);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
+  it('init({ config: { maxMessageSize } }) lets the conn send messages that large to the peer', async () => {
+    t = await testing.init({ config: { maxMessageSize: 200_000 } });
+    t.conn.writeBin(Buffer.alloc(150_000, 1));
+    expect((await t.expectMessage('binary')).length).toBe(150_000);
+  });
+
+  it("handler(): the server's incoming limit does not limit what the handler sends", async () => {
+    class Big extends Handler {
+      clientMessage() {
+        this.conn.writeBin(Buffer.alloc(100_000, 2));
+      }
+    }
+    const h = await testing.handler(Big, { config: { maxMessageSize: 1000 } });
+    try {
+      h.send('go');
+      expect((await h.expectMessage('binary')).length).toBe(100_000);
+    } finally {
+      await h.deinit();
+    }
+  });
+
+  it('handler() refuses what new Server refuses, and observes a close hook written as a field', async () => {
+    await expect(testing.handler(class {} as never)).rejects.toThrow(/clientMessage/);
+    class FieldClose extends Handler {
+      closed = 0;
+      clientMessage(): void {}
+      close = (): void => {
+        this.closed++;
+      };
+    }
+    const h = await testing.handler(FieldClose);
+    await h.close();
+    await h.waitClosed();
+    expect(h.handler.closed).toBe(1);
+    await h.deinit();
+  });
+
+  it('handler() keeps a query in path and adds query to it', async () => {
+    class Query extends Handler {
+      clientMessage(): void {}
+    }
+    let seen = '';
+    class Seen extends Query {
+      init(h: { query: URLSearchParams }) {
+        seen = JSON.stringify([...h.query]);
+      }
+    }
+    const h = await testing.handler(Seen, { path: '/a?x=1', query: { y: '2' } });
+    await h.deinit();
+    expect(seen).toBe(JSON.stringify([['x', '1'], ['y', '2']]));
+  });
+
+  it("handler(): an init that never settles fails after the harness's timeout", async () => {
+    class Stuck extends Handler {
+      init() {
+        return new Promise<void>(() => {});
+      }
+      clientMessage(): void {}
+    }
+    await expect(testing.handler(Stuck, { timeout: 300, config: { closeTimeout: 200 } })).rejects.toThrow(/within 300 ms/);
+  });
+});
