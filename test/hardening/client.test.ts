@@ -60,7 +60,7 @@ describe('wss:// over a Unix socket', () => {
     const tls = selfSigned();
     if (!tls) return ctx.skip();
     const path = join(mkdtempSync(join(tmpdir(), 'wsz-unix-')), 's');
-    let servername: string | false | undefined;
+    let servername: string | false | null | undefined;
     const server = tlsServer({ ...tls }, (s: TLSSocket) => {
       servername = s.servername;
       answerUpgrade(s, (up) => up.on('data', (d) => up.write(Buffer.concat([Buffer.from([0x81, d.length - 6]), clientFrames(d)[0]!.payload]))));
@@ -130,7 +130,7 @@ describe('connect', () => {
   it('sends no SNI for an IP literal, IPv6 included', async (ctx) => {
     const tls = selfSigned();
     if (!tls) return ctx.skip();
-    const seen: Array<string | false> = [];
+    const seen: Array<string | false | null> = [];
     const server = tlsServer({ ...tls }, (s: TLSSocket) => {
       seen.push(s.servername);
       answerUpgrade(s);

@@ -23,7 +23,7 @@ class Noop extends Handler {
 describe('listen and stop', () => {
   for (const threads of [0, 1]) {
     it(`stop() while listen() is starting stops the server: nothing keeps listening (threads ${threads})`, async () => {
-      const server = new Server(threads ? ArrowHooks : Noop, { port: 0, logLevel: 'silent', threadPool: { count: threads } });
+      const server = new Server((threads ? ArrowHooks : Noop) as typeof Noop, { port: 0, logLevel: 'silent', threadPool: { count: threads } });
       const listening = server.listen();
       const stopped = server.stop();
       await expect(listening).rejects.toThrow(/stop\(\) was called before listening completed/);
