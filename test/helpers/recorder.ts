@@ -187,6 +187,12 @@ export const behaviours: Record<string, Hooks> = {
       h.setHeader('X-Server', 'wsz');
     },
   },
+  /** Refuses with 401, echoing the request's X-Echo header into the refusal (what a naive app might do). */
+  echoHeaderRefusal: {
+    init(_r, h) {
+      throw new HandshakeError(401, 'accès refusé €', { 'X-Echo': h.headers.get('x-echo') ?? '' });
+    },
+  },
   initThrows: { init: () => { throw new Error('database password is hunter2'); } },
   initStatus: {
     async init(_r, h) {

@@ -32,3 +32,18 @@ export class HandshakeError extends Error {
     this.headers = headers;
   }
 }
+
+/**
+ * The HTTP refusal for an error thrown by `init`: its own status (400-599), message and headers
+ * when it carries a `status`; otherwise a plain 400 that reveals nothing of the error. `explicit`
+ * says which, so the caller logs an unexpected error loudly and a deliberate refusal quietly.
+ */
+export function refusalFor(error: unknown): { refusal: HandshakeError; explicit: boolean } {
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599) {
+    const headers = (error as { headers?: unknown }).headers;
+    const message = (error as Error).message || 'upgrade refused';
+    return { refusal: new HandshakeError(status, message, typeof headers === 'object' && headers !== null ? (headers as Record<string, string>) : {}), explicit: true };
+  }
+  return { refusal: new HandshakeError(400, 'upgrade refused by the server'), explicit: false };
+}

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { BufferPool } from '../buffers/pool.js';
 import { CloseCode, fitCloseReason } from '../protocol/close-codes.js';
-import { HandshakeError, type ProtocolError } from '../protocol/errors.js';
+import { HandshakeError, refusalFor, type ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
 import { errorResponse, invalidHeader, switchingProtocolsResponse } from '../protocol/handshake.js';
@@ -204,14 +204,10 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private initRefused(error: unknown): void {
     this.uncount();
     if (this.phase !== Phase.Init) return;
-    const status = (error as { status?: unknown } | null)?.status;
-    if (typeof status === 'number' && status >= 400 && status <= 599) {
-      this.server.log.debug(`connection ${this.id}: init refused the upgrade with ${status}: ${(error as Error).message}`);
-      this.refuse(new HandshakeError(status, (error as Error).message || 'upgrade refused', (error as HandshakeError).headers ?? {}));
-    } else {
-      this.server.log.warn(`connection ${this.id}: init threw; refusing the upgrade with 400`, error);
-      this.refuse(new HandshakeError(400, 'upgrade refused by the server'));
-    }
+    const { refusal, explicit } = refusalFor(error);
+    if (explicit) this.server.log.debug(`connection ${this.id}: init refused the upgrade with ${refusal.status}: ${refusal.message}`);
+    else this.server.log.warn(`connection ${this.id}: init threw; refusing the upgrade with 400`, error);
+    this.refuse(refusal);
   }
 
   /** The server is at maxConn: answer 503 at once, without reading the request, and close. */

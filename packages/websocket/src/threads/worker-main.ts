@@ -4,6 +4,7 @@
  * as inline mode.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { refusalFor } from '../protocol/errors.js';
 import type { UpgradeRequest } from '../protocol/handshake.js';
 import type { HandlerClass, HandlerHooks } from '../server/handler.js';
 import { Handshake } from '../server/handshake.js';
@@ -123,13 +124,10 @@ async function main(): Promise<void> {
               outbox.record(FromWorker.InitFailed, id, 1011, outbox.attach({ message, headers: {} }));
               return;
             }
-            const status = (error as { status?: unknown } | null)?.status;
-            if (typeof status === 'number' && status >= 400 && status <= 599) {
-              outbox.record(FromWorker.InitFailed, id, status, outbox.attach({ message: (error as Error).message || 'upgrade refused', headers: (error as { headers?: unknown }).headers ?? {} }));
-            } else {
-              log.warn(`connection ${id}: init threw; refusing the upgrade with 400`, error);
-              outbox.record(FromWorker.InitFailed, id, 400, outbox.attach({ message: 'upgrade refused by the server', headers: {} }));
-            }
+            // Refused here as inline: the I/O thread answers with this status (thrown errors are logged here, not sent).
+            const { refusal, explicit } = refusalFor(error);
+            if (!explicit) log.warn(`connection ${id}: init threw; refusing the upgrade with 400`, error);
+            outbox.record(FromWorker.InitFailed, id, refusal.status, outbox.attach({ message: refusal.message, headers: refusal.headers }));
           };
           try {
             const pending = runner.open(created, handshake as Handshake, app);
