@@ -40,6 +40,12 @@ export interface MessageAssemblerOptions {
   maxMessageSize: number;
   /** Where buffers for messages that are not delivered as a view of the input come from. */
   buffers?: MessageBuffers;
+  /**
+   * Messages are handed over for good (the receiver may keep them): a single-frame message cut
+   * across input chunks is gathered in a buffer of its own, of its exact size, and delivered with
+   * `owned` false, instead of in a reused buffer from `buffers` that the receiver would have to copy.
+   */
+  handOver?: boolean;
 }
 
 /**
@@ -52,6 +58,9 @@ export class MessageAssembler implements FrameSink {
   private readonly sink: MessageSink;
   private readonly maxMessageSize: number;
   private readonly buffers: MessageBuffers;
+  private readonly handOver: boolean;
+  /** The message being gathered is in a buffer of its own (see `handOver`). */
+  private exact = false;
   private readonly utf8 = new Utf8Validator();
 
   /** A data message is in progress (its first frame had FIN clear). */
@@ -71,6 +80,7 @@ export class MessageAssembler implements FrameSink {
     this.sink = sink;
     this.maxMessageSize = options.maxMessageSize;
     this.buffers = options.buffers ?? allocatingBuffers;
+    this.handOver = options.handOver ?? false;
   }
 
   onFrameHeader(h: FrameHeader): ProtocolError | undefined {
@@ -111,20 +121,28 @@ export class MessageAssembler implements FrameSink {
       this.sink.onMessage(data.subarray(start, end), this.messageType, false);
       return undefined;
     }
+    if (this.firstPiece && this.fin && this.length === 0 && this.handOver) {
+      // One frame cut across chunks, its size known from the header: gather it where it can stay.
+      this.buffer = Buffer.allocUnsafe(this.frameLength);
+      this.exact = true;
+    }
     this.firstPiece = false;
     this.append(data, start, end);
     if (last && this.fin) {
       const message = this.buffer!.subarray(0, this.length);
+      const owned = !this.exact;
       this.buffer = null;
       this.length = 0;
-      this.sink.onMessage(message, this.messageType, true);
+      this.exact = false;
+      this.sink.onMessage(message, this.messageType, owned);
     }
     return undefined;
   }
 
   /** Releases any partly assembled message (the connection is going away). */
   reset(): void {
-    if (this.buffer) this.buffers.release(this.buffer);
+    if (this.buffer && !this.exact) this.buffers.release(this.buffer);
+    this.exact = false;
     this.buffer = null;
     this.length = 0;
     this.fragmented = false;

@@ -197,7 +197,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   /** The frame reader and message assembler, made on the first frame bytes: idle connections never pay for them. */
   private startReading(): FrameReader {
-    this.assembler = new MessageAssembler(this, { maxMessageSize: this.server.config.maxMessageSize, buffers: this.server.pool });
+    this.assembler = new MessageAssembler(this, { maxMessageSize: this.server.config.maxMessageSize, buffers: this.server.pool, handOver: this.server.ownCopies });
     return (this.reader = new FrameReader(this.assembler, { role: 'server' }));
   }
 
