@@ -19,8 +19,12 @@ const address = await server.listen();
 console.log(`echo server listening on ${typeof address === 'string' ? address : `${address.address}:${address.port}`}`);
 
 // Ctrl-C or a TERM: close every connection with 1001, run their close hooks, end the workers.
+// A Ctrl-C reaches every process of the group (pnpm, tsx, node), and some pass it on again: stop once.
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
     server.stop().then(() => process.exit(0));
   });
 }

@@ -13,8 +13,12 @@ const server = new Server(Hasher, {
 const address = await server.listen();
 console.log(`hash server listening on ${typeof address === 'string' ? address : `${address.address}:${address.port}`} with ${server.config.threadPool.count} handler threads`);
 
+// A Ctrl-C reaches every process of the group (pnpm, tsx, node), and some pass it on again: stop once.
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
     server.stop().then(() => process.exit(0));
   });
 }
