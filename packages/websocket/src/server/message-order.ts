@@ -42,7 +42,8 @@ export class MessageOrder {
 
   /** One frame from `owner` (undefined: a whole message written in one call). */
   frame(opcode: number, data: WriteData, fin: boolean, owner: unknown = WHOLE): boolean {
-    if (opcode >= Opcode.Close) return this.transport.sendFrame(opcode, data, fin);
+    // The usual case, first: a whole message (or a control frame) with no fragmented message open.
+    if ((this.owner === null && fin && opcode !== Opcode.Continuation) || opcode >= Opcode.Close) return this.transport.sendFrame(opcode, data, fin);
     if (this.transport.closed) return this.clear();
     this.check(owner, opcode);
     if (!this.mayPass(owner)) {
