@@ -38,6 +38,37 @@ describe.each(MODES)('liveness counts only the peer’s silence ($name)', ({ thr
   });
 });
 
+describe('liveness with one worker behind (threads)', () => {
+  it("a well-behaved neighbour on a worker whose backlog another client filled is not dropped", async () => {
+    const s = await serve(1, { behaviour: 'gatedMessages', config: { heartbeat: { interval: 50, timeout: 100 }, threadPool: { count: 1, backlog: 2 } } });
+    cleanup.push(() => s.stop());
+    const flooder = await RawClient.open(s.port);
+    const neighbour = await RawClient.open(s.port);
+    cleanup.unshift(() => flooder.destroy(), () => neighbour.destroy());
+    for (let i = 0; i < 6; i++) flooder.sendFrame(1, `f${i}`);
+    // The neighbour answers every ping it gets; the worker's full backlog keeps the server from reading it.
+    let answering = true;
+    const answer = (async () => {
+      while (answering) {
+        const f = await neighbour.nextFrame(300).catch(() => null);
+        if (f?.opcode === 9) neighbour.sendFrame(10, f.payload);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 1000));
+    answering = false;
+    await answer;
+    openGate(s.shared);
+    neighbour.sendFrame(1, 'still here');
+    for (;;) {
+      const f = await neighbour.nextFrame();
+      if (f.opcode === 1) {
+        expect(f.payload.toString()).toBe('still here');
+        break;
+      }
+    }
+  });
+});
+
 describe.each(MODES)('closes the I/O side starts reach the hooks ($name)', ({ threads }) => {
   it('after a hook throws (1011), the messages queued behind it do not reach clientMessage', async () => {
     const { client, events } = await serveAndOpen(cleanup, threads, 'boomFirst');

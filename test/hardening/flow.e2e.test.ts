@@ -66,33 +66,34 @@ describe.each(MODES)("writes keep RFC 6455's message shape ($name)", ({ threads 
 
 describe.each(MODES)("closing a slow reader for backpressure ($name)", ({ threads }) => {
   it('ends with a 1008 close frame that a peer reading slowly past closeTimeout still gets, and a clean TCP close', async () => {
-    const s = await serve(threads, { behaviour: 'flood', config: { closeTimeout: 1000, threadPool: { count: threads, backlog: 4 } } });
+    // 16 MiB may queue before the 1008: reading that takes longer than closeTimeout.
+    const s = await serve(threads, { behaviour: 'flood', config: { closeTimeout: 1500, maxBackpressure: 16 << 20, threadPool: { count: threads, backlog: 4 } } });
     cleanup.push(() => s.stop());
     const c = await RawClient.open(s.port);
     cleanup.unshift(() => c.destroy());
     let reset = false;
     c.socket.on('error', () => (reset = true));
     c.pauseReading();
-    c.sendFrame(1, 'flood 400'); // 25 MiB of replies: far beyond kernel buffers plus the 1 MiB default limit
+    c.sendFrame(1, 'flood 400'); // 25 MiB of replies: beyond kernel buffers plus the limit
     // Input keeps coming while the server is closing: it must be read, or our close becomes a reset.
     for (let i = 0; i < 300; i++) c.sendFrame(1, `more ${i}`);
     await new Promise((r) => setTimeout(r, 200));
-    // Then it reads, slowly: 32 KiB every 10 ms (the paused socket's read() hands it to the client's
+    // Then it reads, slowly: 64 KiB every 10 ms (the paused socket's read() hands it to the client's
     // 'data' listener), so taking what is queued lasts past closeTimeout; and it goes on sending.
     let reading = true;
     const slow = (async () => {
       for (let i = 0; reading; i++) {
-        c.socket.read(32 * 1024);
+        c.socket.read(Math.min(c.socket.readableLength, 64 * 1024) || undefined);
         c.sendFrame(1, `still talking ${i}`);
         await new Promise((r) => setTimeout(r, 10));
       }
       c.resumeReading();
     })();
-    const close = await c.readClose(20_000).finally(() => (reading = false));
+    const close = await c.readClose(40_000).finally(() => (reading = false));
     await slow;
     expect(close.code).toBe(1008);
     c.send(frame(8, closeBody(1008)));
     await c.closed;
     expect(reset).toBe(false);
-  });
+  }, 60_000);
 });

@@ -399,9 +399,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
    */
   private armCloseTimer(): void {
     this.clearTimer();
-    let left = this.socket.writableLength;
+    let left = this.unsent();
     const check = (): void => {
-      const now = this.socket.writableLength;
+      const now = this.unsent();
       if (left > 0 && now < left) {
         left = now;
         this.timer = setTimeout(check, this.server.config.closeTimeout);
@@ -413,12 +413,17 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.timer = setTimeout(check, this.server.config.closeTimeout);
   }
 
+  /** Bytes not yet taken by the kernel: ours (see `FrameSender.flush`) and Node's queue. */
+  private unsent(): number {
+    return this.sender.bufferedAmount;
+  }
+
   /** Half-closes TCP after our close frame; the peer's FIN (or the close timeout) finishes it. */
   private endTcp(): void {
     if (this.ending) return;
     this.ending = true;
-    this.sender.flush();
-    this.socket.end();
+    // The FIN follows everything queued, our close frame included.
+    this.sender.afterOutbox(() => this.socket.end());
     this.armCloseTimer();
   }
 

@@ -30,6 +30,9 @@ export function noteReceived(chunk: Buffer): void {
  */
 const FLUSH_AT = 64 * 1024;
 
+/** Bytes handed to the socket in one write at most, when more are waiting (see `FrameSender.flush`). */
+const HANDOVER = 256 * 1024;
+
 /** What the sender needs from its connection. */
 export interface SenderHost {
   readonly socket: Socket;
@@ -72,6 +75,8 @@ export class FrameSender {
    * the most recent ping only), so a peer that pings without reading cannot grow our queue.
    */
   private owedPong: Buffer | null = null;
+  /** Waits for the outbox to empty (the TCP end after our close). */
+  private whenEmpty: (() => void) | null = null;
 
   constructor(host: SenderHost) {
     this.host = host;
@@ -192,29 +197,56 @@ export class FrameSender {
     if (toFlush.push(this) === 1) queueMicrotask(flushAll);
   }
 
-  /** Hands everything written this tick to the socket in one write. */
+  /**
+   * Hands what was written to the socket, in writes of at most {@link HANDOVER} bytes, while Node's
+   * queue holds less than that. Beyond it (a slow reader) the rest stays in the outbox until 'drain':
+   * Node's own queue then never holds much more than one handover, so the progress of a slow reader
+   * shows in `bufferedAmount` (Node counts a large write as queued until its last byte is taken).
+   */
   flush(): void {
     this.flushQueued = false;
-    if (this.outbox.pending === 0) return;
-    this.host.server.writes++;
-    this.outbox.flush(this.host.socket);
+    const socket = this.host.socket;
+    // (Node's count includes what the kernel took during this tick until the tick ends: it is the
+    // length, not the high-water mark, that decides, so a burst may use the kernel's room.)
+    while (this.outbox.pending > 0 && socket.writableLength < HANDOVER) {
+      this.host.server.writes++;
+      if (!this.outbox.flush(socket, HANDOVER)) break;
+    }
     this.afterFlush();
     if (this.owedPong !== null) this.payOwedPong();
+    if (this.outbox.pending === 0 && this.whenEmpty !== null) this.runWhenEmpty();
   }
 
   /** Past the socket's high-water mark (a slow reader): tell the handler side once; 'drain' follows. */
   private afterFlush(): void {
     if (this.backlogged || !this.host.socket.writableNeedDrain) return;
     this.backlogged = true;
-    this.host.server.dispatcher.buffered(this.host.target, this.host.socket.writableLength);
+    this.host.server.dispatcher.buffered(this.host.target, this.bufferedAmount);
   }
 
-  /** The socket's queue emptied after a backlog. */
+  /** The socket's queue emptied: hand it more of the outbox, or, once all is out, report the drain. */
   drained(): void {
+    if (this.outbox.pending > 0) {
+      this.flush();
+      if (this.outbox.pending > 0) return;
+    }
     this.payOwedPong();
     if (!this.backlogged) return;
     this.backlogged = false;
     if (this.host.canWrite()) this.host.server.dispatcher.drain(this.host.target);
+  }
+
+  /** Runs `then` once everything written so far is with the socket (at once when nothing waits). */
+  afterOutbox(then: () => void): void {
+    this.flush();
+    if (this.outbox.pending === 0) return then();
+    this.whenEmpty = then;
+  }
+
+  private runWhenEmpty(): void {
+    const then = this.whenEmpty!;
+    this.whenEmpty = null;
+    then();
   }
 
   private payOwedPong(): void {
@@ -233,6 +265,7 @@ export class FrameSender {
   /** Drops anything gathered (the socket is gone). */
   discard(): void {
     this.owedPong = null;
+    this.whenEmpty = null;
     this.outbox.discard();
   }
 }

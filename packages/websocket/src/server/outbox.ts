@@ -84,8 +84,12 @@ export class Outbox {
     this.length = 0;
   }
 
-  /** Writes everything gathered to the socket. Returns false when the socket can no longer be written. */
-  flush(socket: Socket): boolean {
+  /**
+   * Writes what was gathered to the socket: everything, or, past `budget` bytes, whole parts up to
+   * it (the rest stays here, in order, for the next flush). Returns false when the socket can no
+   * longer be written.
+   */
+  flush(socket: Socket, budget = Infinity): boolean {
     if (!socket.writable) {
       this.discard();
       return false;
@@ -112,8 +116,31 @@ export class Outbox {
       return true;
     }
     this.seal();
-    const chain = this.chain;
-    const segments = this.segments;
+    let chain = this.chain;
+    let segments = this.segments;
+    let take = 0;
+    if (this.chained > budget) {
+      let bytes = 0;
+      while (take < chain.length && bytes < budget) bytes += chain[take++]!.length;
+    }
+    if (take > 0 && take < chain.length) {
+      // Hand over the first parts only: a slow reader's queue then shrinks visibly, part by part.
+      const rest = chain.slice(take);
+      chain = chain.slice(0, take);
+      this.chain = rest;
+      let bytes = 0;
+      for (const part of chain) bytes += part.length;
+      this.chained -= bytes;
+      // Segments written now may go back to the free list (checked below); the ones in `rest` stay listed.
+      const kept = new Set(rest.map((p) => p.buffer));
+      segments = this.segments?.filter((s) => !kept.has(s.buffer)) ?? null;
+      this.segments = this.segments?.filter((s) => kept.has(s.buffer)) ?? null;
+      socket.cork();
+      for (const part of chain) socket.write(part);
+      socket.uncork();
+      if (segments !== null && socket.writableLength === 0) for (const s of segments) releaseSegment(s);
+      return true;
+    }
     const lent = this.lent;
     this.chain = null;
     this.segments = null;
