@@ -1,7 +1,8 @@
 /**
  * Echo server: text comes back as text, binary as binary.
  *   PORT=9001 pnpm echo
- * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline).
+ * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline),
+ * ORIGINS the allowed browser origins (comma-separated).
  */
 import { Server } from 'wsz';
 import { Echo } from './handler.js';
@@ -13,6 +14,8 @@ const server = new Server(Echo, {
   ...(env.MAX_MESSAGE_SIZE ? { maxMessageSize: Number(env.MAX_MESSAGE_SIZE) } : {}),
   ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
   ...(env.MAX_CONN ? { maxConn: Number(env.MAX_CONN) } : {}),
+  // ORIGINS=https://a.example,https://b.example: browsers from other origins get 403.
+  ...(env.ORIGINS ? { allowedOrigins: env.ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) } : {}),
 });
 
 const address = await server.listen();

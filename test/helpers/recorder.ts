@@ -193,6 +193,12 @@ export const behaviours: Record<string, Hooks> = {
       throw new HandshakeError(401, 'accès refusé €', { 'X-Echo': h.headers.get('x-echo') ?? '' });
     },
   },
+  /** Reports how many headers init sees, and the cookie's length, origin and extensions. */
+  headerCount: {
+    init(r, h) {
+      r.emit(`headers ${h.headers.size} cookie ${h.headers.get('cookie')?.length} origin ${h.headers.get('origin')} extensions ${h.extensions}`);
+    },
+  },
   initThrows: { init: () => { throw new Error('database password is hunter2'); } },
   initStatus: {
     async init(_r, h) {

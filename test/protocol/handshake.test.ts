@@ -44,7 +44,7 @@ describe('opening handshake (RFC 6455 4.2)', () => {
     ['a malformed request line', ['GET /', ...good.slice(1)], 400],
     ['a malformed header line', [...good, 'no colon here'], 400],
     ['a missing Host', without('host'), 400],
-    ['a missing Upgrade', without('upgrade'), 400],
+    ['a missing Upgrade', without('upgrade'), 426],
     ['Upgrade: h2c', [...without('upgrade'), 'Upgrade: h2c'], 400],
     ['a missing Connection', without('connection'), 400],
     ['Connection: keep-alive only', [...without('connection'), 'Connection: keep-alive'], 400],

@@ -14,7 +14,7 @@ describe('configuration', () => {
       unixPath: null,
       maxConn: 16384,
       maxMessageSize: 65536,
-      handshake: { timeout: 10_000, maxSize: 1024, maxHeaders: 10, count: 32 },
+      handshake: { timeout: 10_000, maxSize: 16384, maxHeaders: 100, count: 32 },
       buffers: { smallSize: 2048, smallPool: null, largeSize: 4096, largePool: 8 },
       threadPool: { count: 4, backlog: 500, bufferSize: 32768 },
     });

@@ -38,7 +38,8 @@ describe.each(MODES)('opening handshake over a real socket ($name)', ({ threads 
 
   const refusals: Array<[string, string, number, RegExp]> = [
     ['a method other than GET', request(['POST / HTTP/1.1', ...base]), 405, /GET/],
-    ['a missing Upgrade header', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Upgrade'))]), 400, /Upgrade/],
+    ['a missing Upgrade header (plain HTTP)', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Upgrade'))]), 426, /WebSocket endpoint/],
+    ['Upgrade: h2c', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Upgrade')), 'Upgrade: h2c']), 400, /Upgrade/],
     ['a missing Connection header', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Connection'))]), 400, /Connection/],
     ['an invalid Sec-WebSocket-Key', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Sec-WebSocket-Key')), 'Sec-WebSocket-Key: short']), 400, /Sec-WebSocket-Key/],
     ['Sec-WebSocket-Version 12', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Sec-WebSocket-Version')), 'Sec-WebSocket-Version: 12']), 426, /version 13/],

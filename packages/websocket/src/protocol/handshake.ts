@@ -111,7 +111,8 @@ export function headerTokens(value: string | undefined): string[] {
 
 /**
  * Checks an opening handshake against RFC 6455 4.2.1. Returns the upgrade or the refusal:
- * 405 for a method other than GET, 426 for a version other than 13, 400 for anything else.
+ * 405 for a method other than GET, 426 for a request without Upgrade (plain HTTP) or a version other
+ * than 13, 400 for anything else.
  */
 export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeError {
   if (head.method !== 'GET') {
@@ -123,8 +124,13 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeEr
   if (hosts.length === 0) return new HandshakeError(400, 'missing Host header');
   if (hosts.length > 1) return new HandshakeError(400, 'more than one Host header');
   if (!HOST.test(hosts[0]![1])) return new HandshakeError(400, 'invalid Host header');
-  if (!headerTokens(headerValue(h, 'upgrade')).some((t) => t.toLowerCase() === 'websocket')) {
-    return new HandshakeError(400, "missing or invalid Upgrade header: expected 'websocket'");
+  const upgrade = headerValue(h, 'upgrade');
+  if (upgrade === undefined) {
+    // A plain HTTP request (a health check, a browser typing the URL): say what this endpoint speaks, as ws does.
+    return new HandshakeError(426, 'this is a WebSocket endpoint: send an upgrade request (Upgrade: websocket)', { Upgrade: 'websocket' });
+  }
+  if (!headerTokens(upgrade).some((t) => t.toLowerCase() === 'websocket')) {
+    return new HandshakeError(400, "invalid Upgrade header: expected 'websocket'");
   }
   if (!headerTokens(headerValue(h, 'connection')).some((t) => t.toLowerCase() === 'upgrade')) {
     return new HandshakeError(400, "missing or invalid Connection header: expected 'Upgrade'");

@@ -21,9 +21,9 @@ export interface ServerConfig {
   handshake?: {
     /** Milliseconds a client has to send its complete upgrade request (default 10000). */
     timeout?: number;
-    /** Largest upgrade request in bytes; larger ones get HTTP 431 (default 1024). */
+    /** Largest upgrade request in bytes; larger ones get HTTP 431, logged at warn (default 16384, Node's http limit; websocket.zig's is 1024). */
     maxSize?: number;
-    /** Request headers kept for `handshake.headers`; further ones are dropped (default 10). */
+    /** Request headers kept for `handshake.headers`; further ones are dropped, logged at warn (default 100; websocket.zig's is 10). */
     maxHeaders?: number;
     /** Handshake buffers kept for reuse (default 32). */
     count?: number;
@@ -82,6 +82,8 @@ export interface ResolvedConfig {
   port: number;
   address: string;
   unixPath: string | null;
+  allowedOrigins: ((origin: string) => boolean) | null;
+  rateLimit: { messagesPerSecond: number; burst: number } | null;
   maxConn: number;
   maxMessageSize: number;
   handshake: { timeout: number; maxSize: number; maxHeaders: number; count: number };
@@ -111,6 +113,25 @@ function integer(path: string, value: unknown, fallback: number, min: number, ma
   return value;
 }
 
+function origins(value: unknown): ((origin: string) => boolean) | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'function') return value as (origin: string) => boolean;
+  if (Array.isArray(value) && value.every((o) => typeof o === 'string')) {
+    const allowed = new Set(value.map((o: string) => o.toLowerCase()));
+    return (origin) => allowed.has(origin.toLowerCase());
+  }
+  throw new TypeError("invalid config allowedOrigins: expected a list of origins (e.g. ['https://app.example.com']) or a function (origin) => boolean");
+}
+
+function rateLimit(value: unknown): ResolvedConfig['rateLimit'] {
+  if (value === undefined || value === null) return null;
+  const r = object('rateLimit', value);
+  rejectUnknown('rateLimit', r);
+  const messagesPerSecond = integer('rateLimit.messagesPerSecond', r.messagesPerSecond, NaN, 1);
+  if (Number.isNaN(messagesPerSecond)) throw new TypeError('invalid config rateLimit: messagesPerSecond is required (e.g. { messagesPerSecond: 50, burst: 100 })');
+  return { messagesPerSecond, burst: integer('rateLimit.burst', r.burst, messagesPerSecond, 1) };
+}
+
 function boolean(path: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`invalid config ${path}: got ${typeof value} ${JSON.stringify(value)}; expected true or false`);
@@ -124,8 +145,9 @@ function object(path: string, value: unknown): Record<string, unknown> {
 }
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'logLevel', 'logger'],
   heartbeat: ['interval', 'timeout'],
+  rateLimit: ['messagesPerSecond', 'burst'],
   handshake: ['timeout', 'maxSize', 'maxHeaders', 'count'],
   buffers: ['smallSize', 'smallPool', 'largeSize', 'largePool'],
   threadPool: ['count', 'backlog', 'bufferSize'],
@@ -173,12 +195,15 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     port: integer('port', c.port, 9882, 0, 65535),
     address,
     unixPath,
+    allowedOrigins: origins(c.allowedOrigins),
+    rateLimit: rateLimit(c.rateLimit),
     maxConn: integer('maxConn', c.maxConn, 16384, 1),
     maxMessageSize,
     handshake: {
       timeout: integer('handshake.timeout', hs.timeout, 10_000, 1),
-      maxSize: integer('handshake.maxSize', hs.maxSize, 1024, 64, 65536),
-      maxHeaders: integer('handshake.maxHeaders', hs.maxHeaders, 10, 0),
+      // Browsers send 20-30 headers and cookies of a few KiB: Node's http limits (16 KiB), not websocket.zig's 1 KiB and 10.
+      maxSize: integer('handshake.maxSize', hs.maxSize, 16384, 64, 65536),
+      maxHeaders: integer('handshake.maxHeaders', hs.maxHeaders, 100, 0),
       count: integer('handshake.count', hs.count, 32, 0),
     },
     buffers: { smallSize, smallPool, largeSize, largePool: integer('buffers.largePool', bf.largePool, 8, 0) },

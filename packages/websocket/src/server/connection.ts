@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import type { BufferPool } from '../buffers/pool.js';
 import { CloseCode, fitCloseReason } from '../protocol/close-codes.js';
-import { HandshakeError, refusalFor, type ProtocolError } from '../protocol/errors.js';
+import { HandshakeError, ProtocolError, refusalFor } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
-import { errorResponse, invalidHeader, switchingProtocolsResponse } from '../protocol/handshake.js';
+import { errorResponse, headerValue, invalidHeader, switchingProtocolsResponse } from '../protocol/handshake.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
@@ -66,6 +66,15 @@ function onError(this: TaggedSocket, error: Error): void {
   this[CONNECTION].server.log.debug(`connection ${this[CONNECTION].id}: socket error: ${error.message}`);
 }
 
+function originAllowed(allowed: (origin: string) => boolean, origin: string, log: Logger): boolean {
+  try {
+    return allowed(origin) === true;
+  } catch (error) {
+    log.warn(`allowedOrigins threw for origin ${JSON.stringify(origin)}; refusing it`, error);
+    return false;
+  }
+}
+
 /**
  * One accepted socket through its whole life: the upgrade request, `init`, the 101, then frames
  * (read through the protocol core, control frames answered here), the close handshake, liveness,
@@ -105,6 +114,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private lastActive = 0;
   private lastTraffic = 0;
   private pingSentAt = 0;
+  /** rateLimit's token bucket. */
+  private tokens = 0;
+  private tokensAt = 0;
 
   constructor(id: number, socket: Socket, server: ServerCore) {
     this.id = id;
@@ -147,10 +159,22 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private upgrade(upgrade: Handshake['request'], rest: Buffer[]): void {
     this.request = null;
     const server = this.server;
+    const allowed = server.config.allowedOrigins;
+    if (allowed !== null) {
+      // RFC 6455 10.2: browsers say where the page came from; other clients send no Origin and are let through.
+      const origin = headerValue(upgrade.headers, 'origin');
+      if (origin !== undefined && !originAllowed(allowed, origin, server.log)) {
+        server.log.debug(`connection ${this.id}: origin ${JSON.stringify(origin)} not allowed`);
+        return this.refuse(new HandshakeError(403, `origin ${origin} is not allowed to connect`));
+      }
+    }
     if (rest.length > 0) this.leftover = rest; // frames the client pipelined after its request
     this.counted = true;
     server.upgraded++;
     this.key = upgrade.key;
+    if (upgrade.headers.length > server.config.handshake.maxHeaders) {
+      server.log.warn(`connection ${this.id}: the request has ${upgrade.headers.length} headers; init sees the first ${server.config.handshake.maxHeaders} (raise handshake.maxHeaders)`);
+    }
     const handshake = new Handshake(upgrade, this.conn.remoteAddress, this.conn.remotePort, server.config.handshake.maxHeaders);
     this.handshake = handshake;
     this.phase = Phase.Init;
@@ -218,7 +242,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   /** Answers the request with an HTTP error and closes. */
   private refuse(error: HandshakeError): void {
-    this.server.log.debug(`connection ${this.id}: handshake refused, ${error.status}: ${error.message}`);
+    if (error.status === 431) this.server.log.warn(`connection ${this.id}: handshake refused, 431: ${error.message} (raise handshake.maxSize)`);
+    else this.server.log.debug(`connection ${this.id}: handshake refused, ${error.status}: ${error.message}`);
     this.phase = Phase.Done;
     this.clearTimer();
     this.request?.release();
@@ -242,7 +267,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   onMessage(data: Buffer, type: MessageType, owned: boolean): void {
     this.server.messages++;
-    if (this.closeSent) {
+    if (this.closeSent || (this.server.config.rateLimit !== null && !this.takeToken())) {
       if (owned) this.server.pool.release(data);
       return;
     }
@@ -255,6 +280,22 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
       return;
     }
     this.server.dispatcher.message(this, data, type, owned);
+  }
+
+  /** Token bucket of `rateLimit`: false (and the connection fails with 1008) when the peer sends too fast. */
+  private takeToken(): boolean {
+    const { messagesPerSecond, burst } = this.server.config.rateLimit!;
+    const now = Date.now();
+    if (this.tokensAt === 0) this.tokens = burst;
+    else this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * messagesPerSecond) / 1000);
+    this.tokensAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.reader!.stop();
+    this.fail(new ProtocolError(CloseCode.PolicyViolation, `rate limit: more than ${messagesPerSecond} messages per second`));
+    return false;
   }
 
   onPing(data: Buffer): void {

@@ -1,0 +1,114 @@
+/**
+ * What a real deployment meets from browsers and load balancers (issue 11, part 3 and the 426 of part 1).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { MODES, serve, type Cleanup } from '../helpers/modes.js';
+import { RawClient, upgradeRequest } from '../helpers/raw-client.js';
+import { eventually } from '../helpers/server.js';
+
+let cleanup: Cleanup = [];
+afterEach(async () => {
+  for (const c of cleanup) await c();
+  cleanup = [];
+});
+
+/** A Chromium-like upgrade request: 24 headers, a 4 KiB cookie, an Origin and an extension offer. */
+function chromiumRequest(path = '/'): string {
+  const cookie = Array.from({ length: 64 }, (_, i) => `c${i}=${'v'.repeat(58)}`).join('; ');
+  return upgradeRequest(path, [
+    'Pragma: no-cache',
+    'Cache-Control: no-cache',
+    'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36',
+    'Origin: https://app.example.com',
+    'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits',
+    'Accept-Encoding: gzip, deflate, br, zstd',
+    'Accept-Language: en-US,en;q=0.9',
+    `Cookie: ${cookie}`,
+    'Sec-CH-UA: "Chromium";v="156", "Not-A.Brand";v="24"',
+    'Sec-CH-UA-Mobile: ?0',
+    'Sec-CH-UA-Platform: "Linux"',
+    'Sec-Fetch-Dest: websocket',
+    'Sec-Fetch-Mode: websocket',
+    'Sec-Fetch-Site: same-origin',
+    'DNT: 1',
+    'Priority: u=0, i',
+    'X-Forwarded-For: 203.0.113.7',
+    'X-Forwarded-Proto: https',
+    'X-Request-Id: 5f0c6a3e-2b7e-4c1e-9d55-0a1b2c3d4e5f',
+  ]);
+}
+
+describe.each(MODES)('browser-ready defaults ($name)', ({ threads }) => {
+  it('a Chromium-like request (24 headers, 4 KiB cookie) upgrades, and init sees every header', async () => {
+    const s = await serve(threads, { behaviour: 'headerCount' });
+    cleanup.push(() => s.stop());
+    const req = chromiumRequest();
+    expect(req.split('\r\n').filter((l) => l.includes(':')).length).toBe(24);
+    const c = await RawClient.connect(s.port, req);
+    cleanup.unshift(() => c.destroy());
+    expect((await c.readResponse()).status).toBe(101);
+    await eventually('init', () => s.events.some((e) => e.startsWith('headers ')));
+    expect(s.events.find((e) => e.startsWith('headers '))).toBe('headers 24 cookie 4084 origin https://app.example.com extensions permessage-deflate; client_max_window_bits');
+  });
+
+  it('a plain GET (a health check, a browser typing the URL) gets 426 with Upgrade: websocket', async () => {
+    const s = await serve(threads);
+    cleanup.push(() => s.stop());
+    const c = await RawClient.connect(s.port, 'GET /health HTTP/1.1\r\nHost: example.com\r\n\r\n');
+    cleanup.unshift(() => c.destroy());
+    const res = await c.readResponse();
+    expect(res.status).toBe(426);
+    expect(res.headers.upgrade).toBe('websocket');
+    expect(res.body).toMatch(/WebSocket endpoint/);
+  });
+});
+
+describe.each(MODES)('allowedOrigins ($name)', ({ threads }) => {
+  it('refuses a browser from another origin with 403 before init; allows listed origins and clients without Origin', async () => {
+    const s = await serve(threads, { config: { allowedOrigins: ['https://App.example.com'] } });
+    cleanup.push(() => s.stop());
+    const evil = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://evil.example']));
+    const good = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://app.example.com']));
+    const cli = await RawClient.connect(s.port, upgradeRequest('/'));
+    cleanup.unshift(() => evil.destroy(), () => good.destroy(), () => cli.destroy());
+    const refused = await evil.readResponse();
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatch(/origin https:\/\/evil.example is not allowed/);
+    expect((await good.readResponse()).status).toBe(101);
+    expect((await cli.readResponse()).status).toBe(101);
+    await eventually('two inits', () => s.events.filter((e) => e.startsWith('init')).length === 2);
+  });
+
+  it('takes a function too', async () => {
+    const s = await serve(threads, { config: { allowedOrigins: (o: string) => o.endsWith('.example.com') } });
+    cleanup.push(() => s.stop());
+    const a = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://x.example.com']));
+    const b = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://example.org']));
+    cleanup.unshift(() => a.destroy(), () => b.destroy());
+    expect((await a.readResponse()).status).toBe(101);
+    expect((await b.readResponse()).status).toBe(403);
+  });
+});
+
+describe.each(MODES)('rateLimit ($name)', ({ threads }) => {
+  it('closes a connection that sends faster than messagesPerSecond beyond its burst with 1008', async () => {
+    const s = await serve(threads, { config: { rateLimit: { messagesPerSecond: 5, burst: 10 } } });
+    cleanup.push(() => s.stop());
+    const c = await RawClient.open(s.port);
+    cleanup.unshift(() => c.destroy());
+    for (let i = 0; i < 30; i++) c.sendFrame(1, `m${i}`);
+    const close = await c.readClose();
+    expect(close.code).toBe(1008);
+    expect(close.reason).toMatch(/rate limit/);
+    expect(close.before.map((f) => f.payload.toString())).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+  });
+
+  it('is off by default', async () => {
+    const s = await serve(threads);
+    cleanup.push(() => s.stop());
+    const c = await RawClient.open(s.port);
+    cleanup.unshift(() => c.destroy());
+    for (let i = 0; i < 300; i++) c.sendFrame(1, `m${i}`);
+    for (let i = 0; i < 300; i++) expect((await c.nextFrame()).payload.toString()).toBe(`m${i}`);
+  });
+});
