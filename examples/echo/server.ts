@@ -2,8 +2,9 @@
  * Echo server: text comes back as text, binary as binary.
  *   PORT=9001 pnpm echo
  * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline),
- * ORIGINS the allowed browser origins (comma-separated).
+ * ORIGINS the allowed browser origins (comma-separated), TLS_CERT and TLS_KEY (PEM files) serve wss://.
  */
+import { readFileSync } from 'node:fs';
 import { Server } from 'wsz';
 import { Echo } from './handler.js';
 
@@ -14,6 +15,8 @@ const server = new Server(Echo, {
   ...(env.MAX_MESSAGE_SIZE ? { maxMessageSize: Number(env.MAX_MESSAGE_SIZE) } : {}),
   ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
   ...(env.MAX_CONN ? { maxConn: Number(env.MAX_CONN) } : {}),
+  // TLS_CERT and TLS_KEY name PEM files: serve wss://.
+  ...(env.TLS_CERT && env.TLS_KEY ? { tls: { cert: readFileSync(env.TLS_CERT), key: readFileSync(env.TLS_KEY) } } : {}),
   // ORIGINS=https://a.example,https://b.example: browsers from other origins get 403.
   ...(env.ORIGINS ? { allowedOrigins: env.ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) } : {}),
 });

@@ -1,3 +1,4 @@
+import type { TlsOptions } from 'node:tls';
 import type { Logger, LogLevel } from './log.js';
 
 /**
@@ -83,6 +84,7 @@ export interface ResolvedConfig {
   address: string;
   unixPath: string | null;
   allowedOrigins: ((origin: string) => boolean) | null;
+  tls: TlsOptions | null;
   rateLimit: { messagesPerSecond: number; burst: number } | null;
   maxConn: number;
   maxMessageSize: number;
@@ -145,7 +147,7 @@ function object(path: string, value: unknown): Record<string, unknown> {
 }
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'logLevel', 'logger'],
   heartbeat: ['interval', 'timeout'],
   rateLimit: ['messagesPerSecond', 'burst'],
   handshake: ['timeout', 'maxSize', 'maxHeaders', 'count'],
@@ -196,6 +198,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     address,
     unixPath,
     allowedOrigins: origins(c.allowedOrigins),
+    tls: c.tls === undefined || c.tls === null ? null : (object('tls', c.tls) as TlsOptions),
     rateLimit: rateLimit(c.rateLimit),
     maxConn: integer('maxConn', c.maxConn, 16384, 1),
     maxMessageSize,

@@ -118,13 +118,18 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private tokens = 0;
   private tokensAt = 0;
 
-  constructor(id: number, socket: Socket, server: ServerCore) {
+  /**
+   * @param readRequest read the upgrade request from the socket (a socket from a listener); false
+   *   when it arrives parsed, through {@link Connection.requested} (an http server's 'upgrade' event)
+   */
+  constructor(id: number, socket: Socket, server: ServerCore, readRequest = true) {
     this.id = id;
     this.socket = socket;
     this.server = server;
     this.conn = new Conn(id, socket.remoteAddress ?? '', socket.remotePort ?? 0, this);
     this.sender = new FrameSender(this);
-    this.request = new RequestReader(server.config.handshake.maxSize, server);
+    this.request = readRequest ? new RequestReader(server.config.handshake.maxSize, server) : null;
+    socket.setNoDelay?.(true);
     (socket as TaggedSocket)[CONNECTION] = this;
     socket.on('data', onData);
     socket.on('close', onClose);
@@ -155,6 +160,15 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   // ---- handshake -------------------------------------------------------------------------
+
+  /**
+   * The upgrade request, parsed elsewhere (an http server's 'upgrade' event), with the bytes that
+   * followed it: the same step a request read from the socket takes next.
+   */
+  requested(upgrade: Handshake['request'] | HandshakeError, rest: Buffer): void {
+    if (upgrade instanceof HandshakeError) return this.refuse(upgrade);
+    this.upgrade(upgrade, rest.length > 0 ? [rest] : []);
+  }
 
   private upgrade(upgrade: Handshake['request'], rest: Buffer[]): void {
     this.request = null;

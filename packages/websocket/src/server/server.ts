@@ -1,5 +1,10 @@
 import { rmSync } from 'node:fs';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer } from 'node:tls';
+import { attachRoute, detachRoute, upgradeFromIncoming } from '../accept/http-upgrade.js';
 import { BufferPool } from '../buffers/pool.js';
 import { resolveConfig, type ResolvedConfig, type ServerConfig } from './config.js';
 import { Connection, type ServerCore } from './connection.js';
@@ -68,6 +73,8 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   /** Async inits running: stop() waits for them, so their close hooks run before it resolves. */
   private readonly inits = new Set<Promise<unknown>>();
   private sweeper: NodeJS.Timeout | null = null;
+  /** The HTTP server and path of {@link Server.attach}. */
+  private attached: { httpServer: HttpServer; path: string } | null = null;
 
   /**
    * @param HandlerClass the handler class; the server calls `new HandlerClass()` per connection
@@ -114,6 +121,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   private async start(): Promise<AddressInfo | string> {
     try {
       await this.dispatcher.start(this.app);
+      this.startSweeper();
       return await this.bind();
     } catch (error) {
       this.starting = false;
@@ -122,8 +130,67 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     }
   }
 
+  /**
+   * Serves WebSocket upgrades for `path` on an HTTP or HTTPS server your app owns (Express, Fastify
+   * and Koa sit on one): every other request, and upgrades for other paths, stay the app's. Several
+   * wsz servers may attach to one HTTP server at different paths; an upgrade for a path none took is
+   * answered 404 (unless the app has 'upgrade' listeners of its own). Handshake checks, `init`,
+   * limits and thread mode work as with {@link Server.listen}. `stop()` closes this server's
+   * connections and detaches, leaving the HTTP server running. Resolves once hook workers are ready.
+   *
+   * ```ts
+   * const http = createServer(app);
+   * await new Server(Chat, config).attach(http, { path: '/chat' }, appContext);
+   * http.listen(8080);
+   * ```
+   */
+  async attach(httpServer: HttpServer | HttpsServer, options: { path?: string } = {}, app?: AppOf<H>): Promise<void> {
+    if (this.stopping) throw new Error('server.attach(): this server was stopped; create a new Server');
+    if (this.listener || this.starting) throw new Error('server.attach(): this server already listens or is attached; create another Server for another endpoint');
+    const path = options.path ?? '/';
+    if (!path.startsWith('/') || path.includes('?')) throw new TypeError(`server.attach(): path must be a path such as '/chat', without a query; got ${JSON.stringify(path)}`);
+    this.starting = true;
+    this.app = app;
+    const starting = (async () => {
+      try {
+        await this.dispatcher.start(app);
+      } catch (error) {
+        this.starting = false;
+        await this.dispatcher.stop();
+        throw error;
+      }
+      this.startSweeper();
+      attachRoute(httpServer as HttpServer, path, this);
+      this.attached = { httpServer: httpServer as HttpServer, path };
+    })();
+    this.started = starting.catch(() => {});
+    await starting;
+    if (this.stopping) throw new Error('server.attach(): server.stop() was called before attaching completed; the server is stopped');
+  }
+
+  /**
+   * Takes one upgrade request from an http server's 'upgrade' event (ws's `handleUpgrade`): the
+   * socket, the parsed request and the bytes that followed it become a connection of this server.
+   * Use it to route upgrades yourself; {@link Server.attach} does it for you. The server must have
+   * been started with `attach` (or `listen`).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.stopping || !this.started) {
+      socket.destroy();
+      return;
+    }
+    this.adopt(socket as Socket, false).requested(upgradeFromIncoming(req), head);
+  }
+
   private bind(): Promise<AddressInfo | string> {
-    const listener = createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.accept(socket));
+    const tlsOptions = this.config.tls;
+    const listener: NetServer = tlsOptions
+      ? createTlsServer(
+          // TLS 1.2 at least, and the TLS handshake bounded like the WebSocket one.
+          { minVersion: 'TLSv1.2', ...tlsOptions, handshakeTimeout: this.config.handshake.timeout, allowHalfOpen: false },
+          (socket) => this.accept(socket),
+        ).on('tlsClientError', (error) => this.log.debug(`TLS handshake failed: ${error.message}`))
+      : createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.accept(socket));
     this.listener = listener;
     const { unixPath, port, address } = this.config;
     return new Promise((resolve, reject) => {
@@ -133,7 +200,6 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       });
       const ready = (): void => {
         listener.on('error', (error) => this.log.error(`listener error: ${error.message}`));
-        this.startSweeper();
         const bound = listener.address()!;
         this.log.info(`listening on ${typeof bound === 'string' ? bound : `${bound.address}:${bound.port}`}`);
         resolve(bound);
@@ -192,6 +258,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   private async shutdown(): Promise<void> {
     await this.started;
     if (this.sweeper) clearInterval(this.sweeper);
+    if (this.attached) detachRoute(this.attached.httpServer, this.attached.path);
     const listener = this.listener;
     const closed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
     for (const c of this.connections) c.shutdown();
@@ -228,12 +295,18 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       socket.destroy();
       return;
     }
-    const connection = new Connection(this.nextId++, socket, this);
+    this.adopt(socket, true);
+  }
+
+  /** A socket becomes a connection, however it arrived (our listener, an http server's upgrade). */
+  private adopt(socket: Socket, readRequest: boolean): Connection {
+    const connection = new Connection(this.nextId++, socket, this, readRequest);
     // maxConn bounds every open socket, handshaking ones included (as websocket.zig's max_conn).
     const over = this.connections.size >= this.config.maxConn;
     this.connections.add(connection);
-    if (over) return connection.overCapacity();
-    if (this.config.buffers.smallPool === null) this.pool.smallLimit = this.connections.size;
+    if (over) connection.overCapacity();
+    else if (this.config.buffers.smallPool === null) this.pool.smallLimit = this.connections.size;
+    return connection;
   }
 
   /** @internal */

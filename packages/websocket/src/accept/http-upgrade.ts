@@ -1,0 +1,77 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { HandshakeError } from '../protocol/errors.js';
+import { errorResponse, resourceName, trimOws, validateUpgrade, type UpgradeRequest } from '../protocol/handshake.js';
+
+/** RFC 9110 5.5, as for requests read by our own listener. */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * The upgrade request an http server parsed, checked by the same rules as one our listener reads
+ * (RFC 6455 4.2.1, and the target reduced to its resource name), or the refusal.
+ */
+export function upgradeFromIncoming(req: IncomingMessage): UpgradeRequest | HandshakeError {
+  const target = resourceName(req.url ?? '');
+  if (target === null) return new HandshakeError(400, 'invalid request target: expected a path such as /chat (or an absolute http:// URL)');
+  const headers: Array<[string, string]> = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const value = trimOws(raw[i + 1]!);
+    if (!FIELD_VALUE.test(value)) return new HandshakeError(400, `invalid character in header ${raw[i]}: CR, LF, NUL and other controls are not allowed`);
+    headers.push([raw[i]!.toLowerCase(), value]);
+  }
+  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
+  return validateUpgrade({ method: req.method ?? '', target, version: req.httpVersion, headers });
+}
+
+/** What an attached server does with an upgrade for its path. */
+export interface UpgradeTaker {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** Per http server: the wsz servers attached to it, by path, and its one 'upgrade' listener. */
+const routes = new WeakMap<HttpServer, Map<string, UpgradeTaker>>();
+const listeners = new WeakMap<HttpServer, (req: IncomingMessage, socket: Duplex, head: Buffer) => void>();
+
+function pathOf(url: string | undefined): string {
+  const target = resourceName(url ?? '') ?? '';
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
+/**
+ * Routes `httpServer`'s upgrade requests for `path` to `taker`. One listener serves every wsz server
+ * attached to it. An upgrade for a path nobody attached is refused with 404, unless the app has
+ * 'upgrade' listeners of its own (then it is theirs).
+ */
+export function attachRoute(httpServer: HttpServer, path: string, taker: UpgradeTaker): void {
+  let table = routes.get(httpServer);
+  if (!table) {
+    const created = new Map<string, UpgradeTaker>();
+    table = created;
+    routes.set(httpServer, created);
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      const found = created.get(pathOf(req.url));
+      if (found) return found.handleUpgrade(req, socket, head);
+      if (httpServer.listeners('upgrade').length > 1) return; // the app's own listeners take it
+      socket.on('error', () => {});
+      socket.end(errorResponse(404, `no WebSocket endpoint at ${pathOf(req.url) || req.url}`));
+    };
+    httpServer.on('upgrade', onUpgrade);
+    listeners.set(httpServer, onUpgrade);
+  }
+  if (table.has(path)) throw new Error(`server.attach(): a wsz server is already attached at ${path} on this HTTP server`);
+  table.set(path, taker);
+}
+
+/** Stops routing `path` to its taker (the listener goes when no path is left). */
+export function detachRoute(httpServer: HttpServer, path: string): void {
+  const table = routes.get(httpServer);
+  if (!table) return;
+  table.delete(path);
+  if (table.size === 0) {
+    httpServer.off('upgrade', listeners.get(httpServer)!);
+    listeners.delete(httpServer);
+    routes.delete(httpServer);
+  }
+}
