@@ -1,8 +1,7 @@
 /**
  * The client under a hostile or broken server, and its own limits (issue 10, items 3, 6, 7, 16-18).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer as netServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { Client, HandshakeStatusError } from 'wsz/client';
 import { acceptKey } from 'wsz/protocol';
 import { serve } from '../helpers/modes.js';
 import { clientFrames, ok101, scriptedServer } from '../helpers/scripted-server.js';
+import { selfSigned } from '../helpers/tls.js';
 
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -42,26 +42,13 @@ function answerUpgrade(socket: Socket, then: (s: Socket) => void = () => {}): vo
   socket.on('data', onData);
 }
 
-let certs: { key: Buffer; cert: Buffer } | null | undefined;
-function selfSigned(): { key: Buffer; cert: Buffer } | null {
-  if (certs !== undefined) return certs;
-  try {
-    const dir = mkdtempSync(join(tmpdir(), 'wsz-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
-    certs = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } catch {
-    certs = null;
-  }
-  return certs;
-}
-
 describe('wss:// over a Unix socket', () => {
   it('speaks TLS over the socket path, with the URL host as SNI', async (ctx) => {
     const tls = selfSigned();
     if (!tls) return ctx.skip();
     const path = join(mkdtempSync(join(tmpdir(), 'wsz-unix-')), 's');
     let servername: string | false | null | undefined;
-    const server = tlsServer({ ...tls }, (s: TLSSocket) => {
+    const server = tlsServer({ key: tls.key, cert: tls.cert }, (s: TLSSocket) => {
       servername = s.servername;
       answerUpgrade(s, (up) => up.on('data', (d) => up.write(Buffer.concat([Buffer.from([0x81, d.length - 6]), clientFrames(d)[0]!.payload]))));
     });
@@ -131,7 +118,7 @@ describe('connect', () => {
     const tls = selfSigned();
     if (!tls) return ctx.skip();
     const seen: Array<string | false | null> = [];
-    const server = tlsServer({ ...tls }, (s: TLSSocket) => {
+    const server = tlsServer({ key: tls.key, cert: tls.cert }, (s: TLSSocket) => {
       seen.push(s.servername);
       answerUpgrade(s);
     });

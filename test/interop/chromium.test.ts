@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MODES, serve } from '../helpers/modes.js';
 import { eventually } from '../helpers/server.js';
+import { selfSigned } from '../helpers/tls.js';
 
 // Debian's chromium, run headless (installed by .ci/run).
 const CHROMIUM = '/usr/bin/chromium';
@@ -14,9 +15,9 @@ const available = spawnSync(CHROMIUM, ['--version']).status === 0;
 if (!available && process.env.CI) throw new Error('chromium is missing: .ci/run installs it with apt-get');
 
 /** The page: exchanges messages with the server, then sends a report of what came back and closes. */
-function page(wsPort: number): string {
+function page(wsPort: number, scheme: 'ws' | 'wss'): string {
   return `<!doctype html><meta charset="utf-8"><script>
-const ws = new WebSocket('ws://127.0.0.1:${wsPort}/browser', ['chat']);
+const ws = new WebSocket('${scheme}://127.0.0.1:${wsPort}/browser', ['chat']);
 ws.binaryType = 'arraybuffer';
 const got = [];
 const big = 'y'.repeat(50000);
@@ -31,15 +32,23 @@ ws.onmessage = (e) => {
 </script>`;
 }
 
-describe.skipIf(!available).each(MODES)('interop: headless Chromium ($name)', ({ threads }) => {
+const tls = available ? selfSigned() : null;
+const cases = MODES.flatMap((m) => [
+  { ...m, scheme: 'ws' as const },
+  ...(tls ? [{ ...m, scheme: 'wss' as const }] : []),
+]);
+
+describe.skipIf(!available).each(cases)('interop: headless Chromium ($name, $scheme)', ({ threads, scheme }) => {
   it('exchanges text, binary, empty, 50 KB and UTF-8 messages with a real browser, which then closes cleanly', async () => {
-    const s = await serve(threads, { behaviour: 'chatProtocol' });
-    const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(s.port)));
+    // wss: our self-signed certificate, which the browser is told to accept.
+    const s = await serve(threads, { behaviour: 'chatProtocol', config: scheme === 'wss' ? { tls: { key: tls!.key, cert: tls!.cert } } : {} });
+    const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(s.port, scheme)));
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
     const profile = mkdtempSync(join(tmpdir(), 'wsz-chromium-'));
     const browser = spawn(CHROMIUM, [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
       '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
+      ...(scheme === 'wss' ? ['--ignore-certificate-errors'] : []),
       `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
     ], { stdio: 'ignore', detached: true }); // its own process group: the helpers it starts end with it
     const exited = new Promise<void>((r) => browser.once('exit', () => r()));
