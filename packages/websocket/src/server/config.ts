@@ -13,6 +13,24 @@ export interface ServerConfig {
   /** Listen on this Unix socket path instead of TCP (a stale socket file is removed first). */
   unixPath?: string | null;
   /**
+   * Serve wss://: node:tls server options (`key`, `cert`, `ca`, `passphrase`, `pfx`, ...). TLS 1.2 is
+   * the minimum unless `minVersion` says otherwise; the TLS handshake counts against
+   * `handshake.timeout`. Default null: plain ws://.
+   */
+  tls?: TlsOptions | null;
+  /**
+   * Origins browsers may connect from: a list (`['https://app.example.com']`, compared exactly, case
+   * aside) or a function of the Origin header. A request whose Origin is not allowed gets HTTP 403
+   * before `init` runs. Requests without Origin (non-browser clients) are allowed. Default: any origin.
+   */
+  allowedOrigins?: readonly string[] | ((origin: string) => boolean) | null;
+  /**
+   * Inbound message rate per connection: on average at most `messagesPerSecond` text and binary
+   * messages, with bursts of up to `burst` (default: one second's worth). A connection over it is
+   * closed with 1008. Default null: no limit (as ws and uWebSockets.js).
+   */
+  rateLimit?: { messagesPerSecond: number; burst?: number } | null;
+  /**
    * Most connections open at once, handshaking ones included; a socket accepted beyond it is
    * answered HTTP 503 at once and closed (default 16384).
    */
