@@ -23,7 +23,10 @@ const ws = new Server(Echo, {
 await ws.attach(http, { path: '/echo' });
 
 const port = Number(env.PORT ?? 9001);
-http.listen(port, env.ADDRESS ?? '127.0.0.1', () => console.log(`attach example listening on ${env.ADDRESS ?? '127.0.0.1'}:${port} (GET /health, ws://.../echo)`));
+http.listen(port, env.ADDRESS ?? '127.0.0.1', () => {
+  const bound = http.address() as { address: string; port: number };
+  console.log(`attach example listening on ${bound.address}:${bound.port} (GET /health, ws://.../echo)`);
+});
 
 // Ctrl-C: close the WebSocket connections (1001), then the HTTP server.
 let stopping = false;

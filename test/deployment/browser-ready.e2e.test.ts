@@ -63,6 +63,22 @@ describe.each(MODES)('browser-ready defaults ($name)', ({ threads }) => {
   });
 });
 
+describe('size limits are never silent', () => {
+  it('logs at warn when a request is refused for size, and when headers are dropped', async () => {
+    const lines: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (m: string) => void lines.push(m), error() {} };
+    const s = await serve(0, { config: { logLevel: 'warn', logger, handshake: { maxSize: 512, maxHeaders: 3 } } });
+    cleanup.push(() => s.stop());
+    const big = await RawClient.connect(s.port, upgradeRequest('/', [`Cookie: ${'x'.repeat(600)}`]));
+    const many = await RawClient.connect(s.port, upgradeRequest('/', ['X-A: 1', 'X-B: 2']));
+    cleanup.unshift(() => big.destroy(), () => many.destroy());
+    expect((await big.readResponse()).status).toBe(431);
+    expect((await many.readResponse()).status).toBe(101);
+    expect(lines.some((l) => /431: handshake request larger than 512 bytes \(raise handshake.maxSize\)/.test(l))).toBe(true);
+    expect(lines.some((l) => /the request has 8 headers; init sees the first 3 \(raise handshake.maxHeaders\)/.test(l))).toBe(true);
+  });
+});
+
 describe.each(MODES)('allowedOrigins ($name)', ({ threads }) => {
   it('refuses a browser from another origin with 403 before init; allows listed origins and clients without Origin', async () => {
     const s = await serve(threads, { config: { allowedOrigins: ['https://App.example.com'] } });

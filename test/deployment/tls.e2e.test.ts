@@ -70,6 +70,15 @@ describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads }) => {
     expect(s.server.stats().connections).toBeLessThanOrEqual(1);
   });
 
+  it('a client that never starts its TLS handshake is dropped after handshake.timeout', async () => {
+    const s = await serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, handshake: { timeout: 300 } } });
+    cleanup.push(() => s.stop());
+    const sock = connect(s.port, '127.0.0.1');
+    sock.on('error', () => {});
+    await new Promise<void>((r) => sock.on('close', () => r()));
+    expect(s.server.stats().connections).toBe(0);
+  });
+
   it('attaches to an HTTPS server', async () => {
     const https = httpsServer({ key: tls!.key, cert: tls!.cert }, (_req, res) => res.writeHead(200).end('ok'));
     await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));

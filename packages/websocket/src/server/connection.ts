@@ -129,7 +129,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.conn = new Conn(id, socket.remoteAddress ?? '', socket.remotePort ?? 0, this);
     this.sender = new FrameSender(this);
     this.request = readRequest ? new RequestReader(server.config.handshake.maxSize, server) : null;
-    socket.setNoDelay?.(true);
+    // Our listeners set noDelay when they accept; a socket from an http server's upgrade needs it here.
+    if (!readRequest) socket.setNoDelay?.(true);
     (socket as TaggedSocket)[CONNECTION] = this;
     socket.on('data', onData);
     socket.on('close', onClose);

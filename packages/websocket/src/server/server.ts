@@ -187,7 +187,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     const listener: NetServer = tlsOptions
       ? createTlsServer(
           // TLS 1.2 at least, and the TLS handshake bounded like the WebSocket one.
-          { minVersion: 'TLSv1.2', ...tlsOptions, handshakeTimeout: this.config.handshake.timeout, allowHalfOpen: false },
+          { minVersion: 'TLSv1.2', ...tlsOptions, handshakeTimeout: this.config.handshake.timeout, allowHalfOpen: false, noDelay: true },
           (socket) => this.accept(socket),
         ).on('tlsClientError', (error) => this.log.debug(`TLS handshake failed: ${error.message}`))
       : createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.accept(socket));
