@@ -74,8 +74,8 @@ describe('size limits are never silent', () => {
     cleanup.unshift(() => big.destroy(), () => many.destroy());
     expect((await big.readResponse()).status).toBe(431);
     expect((await many.readResponse()).status).toBe(101);
-    expect(lines.some((l) => /431: handshake request larger than 512 bytes \(raise handshake.maxSize\)/.test(l))).toBe(true);
-    expect(lines.some((l) => /the request has 8 headers; init sees the first 3 \(raise handshake.maxHeaders\)/.test(l))).toBe(true);
+    expect(lines.join("\n")).toMatch(/431: handshake request larger than 512 bytes \(raise handshake.maxSize\)/);
+    expect(lines.join("\n")).toMatch(/the request has 7 headers; init sees the first 3 \(raise handshake.maxHeaders\)/);
   });
 });
 

@@ -189,7 +189,11 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
           // TLS 1.2 at least, and the TLS handshake bounded like the WebSocket one.
           { minVersion: 'TLSv1.2', ...tlsOptions, handshakeTimeout: this.config.handshake.timeout, allowHalfOpen: false, noDelay: true },
           (socket) => this.accept(socket),
-        ).on('tlsClientError', (error) => this.log.debug(`TLS handshake failed: ${error.message}`))
+        ).on('tlsClientError', (error, socket) => {
+          // With a listener, Node leaves the socket to us: a failed or timed-out TLS handshake ends here.
+          this.log.debug(`TLS handshake failed: ${error.message}`);
+          socket.destroy();
+        })
       : createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.accept(socket));
     this.listener = listener;
     const { unixPath, port, address } = this.config;
