@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A running example: the port its "listening on 127.0.0.1:PORT" line names, its exit code, and Ctrl-C. */
+export interface RunningExample {
+  ready: Promise<number>;
+  exit: Promise<number | null>;
+  interrupt(): void;
+}
+
+/** Runs `examples/<file>` with tsx as `pnpm <name>` would, on PORT 0 unless `env` says otherwise. */
+export function runExample(file: string, env: Record<string, string> = {}): RunningExample {
+  const child = spawn(`${root}node_modules/.bin/tsx`, ['--conditions=wsz-source', file], { cwd: root, env: { ...process.env, PORT: '0', WSZ_LOG_LEVEL: 'silent', ...env } });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const ready = new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no 'listening' line; got: ${out}`)), 15_000);
+    child.stdout.on('data', () => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { ready, exit, interrupt: () => child.kill('SIGINT') };
+}
