@@ -30,7 +30,7 @@ export interface ClientOptions {
   closeTimeout?: number;
   /**
    * Bytes that may wait unsent (a server that reads slowly) before `backpressurePolicy` applies to
-   * the next data message (default 1 MiB; 0 = no limit). See {@link Client.bufferedAmount} and
+   * the next data message (default max(1 MiB, 2 * maxMessageSize); 0 = no limit). See {@link Client.bufferedAmount} and
    * {@link Client.drained}.
    */
   maxBackpressure?: number;
@@ -408,7 +408,8 @@ export class Client implements MessageSink {
       if (fin) this.dropping = false;
       return false;
     }
-    const limit = this.options.maxBackpressure ?? 1024 * 1024;
+    // The server's default: max(1 MiB, 2 * maxMessageSize), so echoing the largest accepted message fits.
+    const limit = this.options.maxBackpressure ?? Math.max(1024 * 1024, 2 * (this.options.maxMessageSize ?? 65536));
     if (limit === 0 || this.bufferedAmount < limit) return true;
     if (this.options.backpressurePolicy === 'drop') {
       this.dropping = !fin;
