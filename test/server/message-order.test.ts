@@ -1,0 +1,85 @@
+/**
+ * MessageOrder: what reaches the transport when writers interleave (RFC 6455 5.4), with a transport
+ * that records frames.
+ */
+import { describe, expect, it } from 'vitest';
+import { Conn, type ConnTransport, type WriteData } from '../../packages/websocket/src/server/conn.js';
+
+function recording(): { conn: Conn; sent: string[]; state: { closed: boolean } } {
+  const sent: string[] = [];
+  const state = { closed: false };
+  const text = (d: WriteData | readonly Uint8Array[]) => (typeof d === 'string' ? d : Array.isArray(d) ? Buffer.concat(d as Uint8Array[]).toString() : Buffer.from(d as Uint8Array).toString());
+  const transport: ConnTransport = {
+    sendFrame: (op, data, fin) => (sent.push(`${op}${fin ? '' : '+'}:${text(data)}`), true),
+    sendParts: (op, parts, _length, fin) => (sent.push(`${op}${fin ? '' : '+'}:${text(parts)}`), true),
+    sendFramed: (bytes) => (sent.push(`framed:${bytes.length}`), true),
+    sendClose: () => void sent.push('close'),
+    get closed() {
+      return state.closed;
+    },
+    opened: true,
+    bufferedAmount: 0,
+  };
+  return { conn: new Conn(1, '', 0, transport), sent, state };
+}
+
+describe('message order', () => {
+  it('holds whole messages written while a raw fragmented message is open, and sends them after its last frame', () => {
+    const { conn, sent } = recording();
+    conn.writeFrame(1, 'a', { fin: false });
+    expect(conn.write('whole')).toBe(true);
+    conn.writePing('p');
+    expect(conn.bufferedAmount).toBe(5);
+    conn.writeFrame(0, 'b', { fin: true });
+    expect(sent).toEqual(['1+:a', '9:p', '0:b', '1:whole']);
+    expect(conn.bufferedAmount).toBe(0);
+  });
+
+  it('keeps a held writer\'s own fragments together, after the open message', () => {
+    const { conn, sent } = recording();
+    const w1 = conn.writeBuffer('text', { fragmentSize: 2 });
+    w1.write('ab');
+    const w2 = conn.writeBuffer('binary', { fragmentSize: 2 });
+    w2.write('xy');
+    conn.write('t');
+    w2.write('z');
+    w2.flush();
+    w1.flush();
+    expect(sent).toEqual(['1+:ab', '0:', '2+:xy', '0:z', '1:t']);
+  });
+
+  it('copies held data: the caller may reuse its buffer at once', () => {
+    const { conn, sent } = recording();
+    conn.writeFrame(2, 'x', { fin: false });
+    const mine = Buffer.from('keep');
+    conn.writeBin(mine);
+    mine.fill(0);
+    conn.writeFrame(0, '', { fin: true });
+    expect(sent[2]).toBe('2:keep');
+  });
+
+  it('refuses a continuation with no message open, and a new message inside an open one', () => {
+    const { conn } = recording();
+    expect(() => conn.writeFrame(0, 'x')).toThrow(/no fragmented message is open/);
+    conn.writeFrame(1, 'a', { fin: false });
+    expect(() => conn.writeFrame(1, 'b')).toThrow(/inside a fragmented one/);
+  });
+
+  it('drops what is held once the connection closes, and writes return false', () => {
+    const { conn, sent, state } = recording();
+    conn.writeFrame(1, 'a', { fin: false });
+    conn.write('held');
+    state.closed = true;
+    expect(conn.write('late')).toBe(false);
+    expect(sent).toEqual(['1+:a']);
+  });
+
+  it('a Writer discarded after its first fragment ends its message, so held writes go out', () => {
+    const { conn, sent } = recording();
+    const w = conn.writeBuffer('text', { fragmentSize: 1 });
+    w.write('a');
+    conn.write('next');
+    w.discard();
+    expect(sent).toEqual(['1+:a', '0:', '1:next']);
+  });
+});
