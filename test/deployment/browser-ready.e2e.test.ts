@@ -116,7 +116,11 @@ describe.each(MODES)('rateLimit ($name)', ({ threads }) => {
     const close = await c.readClose();
     expect(close.code).toBe(1008);
     expect(close.reason).toMatch(/rate limit/);
-    expect(close.before.map((f) => f.payload.toString())).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
+    // The burst of 10 passes (a token or two more may refill if the machine is slow to read the 30 frames).
+    const echoed = close.before.map((f) => f.payload.toString());
+    expect(echoed.length).toBeGreaterThanOrEqual(10);
+    expect(echoed.length).toBeLessThanOrEqual(12);
+    expect(echoed).toEqual(Array.from({ length: echoed.length }, (_, i) => `m${i}`));
   });
 
   it('is off by default', async () => {
