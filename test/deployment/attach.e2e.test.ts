@@ -94,6 +94,21 @@ describe.each(MODES)('attach to an HTTP server ($name)', ({ threads }) => {
     expect((await second.readResponse()).status).toBe(503);
   });
 
+  it("routes upgrades the app hands over itself (ws's noServer): start(), then handleUpgrade()", async () => {
+    const { http, port } = await appServer();
+    const server = new Server(Recorder as HandlerClass<HandlerHooks<any>>, { logLevel: 'silent', threadPool: { count: threads } });
+    http.on('upgrade', (req, socket, head) => {
+      if (req.url?.startsWith('/mine')) server.handleUpgrade(req, socket, head);
+      else socket.destroy();
+    });
+    await server.start({ channel: `wsz-noserver-${process.pid}` } as never);
+    cleanup.unshift(() => server.stop());
+    const c = await RawClient.open(port, '/mine');
+    cleanup.unshift(() => c.destroy());
+    c.sendFrame(1, 'routed by the app');
+    expect((await c.nextFrame()).payload.toString()).toBe('routed by the app');
+  });
+
   it('stop() closes its connections with 1001 and leaves the HTTP server serving', async () => {
     const { http, port } = await appServer();
     const { server } = await attach(http, '/ws', threads);

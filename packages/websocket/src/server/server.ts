@@ -111,14 +111,14 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     if (this.listener || this.starting) throw new Error('server.listen(): this server is already listening; create another Server to listen twice');
     this.starting = true;
     this.app = app;
-    const starting = this.start();
+    const starting = this.startListening();
     this.started = starting.catch(() => {});
     const address = await starting;
     if (this.stopping) throw new Error('server.listen(): server.stop() was called before listening completed; the server is stopped');
     return address;
   }
 
-  private async start(): Promise<AddressInfo | string> {
+  private async startListening(): Promise<AddressInfo | string> {
     try {
       await this.dispatcher.start(this.app);
       this.startSweeper();
@@ -145,10 +145,21 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
    * ```
    */
   async attach(httpServer: HttpServer | HttpsServer, options: { path?: string } = {}, app?: AppOf<H>): Promise<void> {
-    if (this.stopping) throw new Error('server.attach(): this server was stopped; create a new Server');
-    if (this.listener || this.starting) throw new Error('server.attach(): this server already listens or is attached; create another Server for another endpoint');
     const path = options.path ?? '/';
     if (!path.startsWith('/') || path.includes('?')) throw new TypeError(`server.attach(): path must be a path such as '/chat', without a query; got ${JSON.stringify(path)}`);
+    await this.start(app);
+    attachRoute(httpServer as HttpServer, path, this);
+    this.attached = { httpServer: httpServer as HttpServer, path };
+  }
+
+  /**
+   * Starts the server without a listener of its own (hook workers, liveness timers), for an app that
+   * routes upgrades itself to {@link Server.handleUpgrade} (ws's `noServer`). `listen` and `attach`
+   * start the server themselves.
+   */
+  async start(app?: AppOf<H>): Promise<void> {
+    if (this.stopping) throw new Error('server.start(): this server was stopped; create a new Server');
+    if (this.listener || this.starting) throw new Error('server.start(): this server already runs (listen, attach or start); create another Server for another endpoint');
     this.starting = true;
     this.app = app;
     const starting = (async () => {
@@ -160,19 +171,17 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
         throw error;
       }
       this.startSweeper();
-      attachRoute(httpServer as HttpServer, path, this);
-      this.attached = { httpServer: httpServer as HttpServer, path };
     })();
     this.started = starting.catch(() => {});
     await starting;
-    if (this.stopping) throw new Error('server.attach(): server.stop() was called before attaching completed; the server is stopped');
+    if (this.stopping) throw new Error('server.start(): server.stop() was called before starting completed; the server is stopped');
   }
 
   /**
    * Takes one upgrade request from an http server's 'upgrade' event (ws's `handleUpgrade`): the
    * socket, the parsed request and the bytes that followed it become a connection of this server.
-   * Use it to route upgrades yourself; {@link Server.attach} does it for you. The server must have
-   * been started with `attach` (or `listen`).
+   * Use it to route upgrades yourself, after {@link Server.start}; {@link Server.attach} does it all
+   * for you. Before the server has started (or once it stops), the socket is destroyed.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.stopping || !this.started) {
