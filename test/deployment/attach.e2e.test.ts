@@ -109,6 +109,15 @@ describe.each(MODES)('attach to an HTTP server ($name)', ({ threads }) => {
     expect((await c.nextFrame()).payload.toString()).toBe('routed by the app');
   });
 
+  it('a client that vanishes with a FIN is gone at once, though the HTTP server allows half-open sockets', async () => {
+    const { http, port } = await appServer();
+    const { server, events } = await attach(http, '/ws', threads, { closeTimeout: 30_000 });
+    const c = await RawClient.open(port, '/ws');
+    c.socket.end(); // FIN, no close frame
+    await eventually('the connection gone', () => server.stats().connections === 0);
+    await eventually('its close hook', () => events.includes('close'));
+  });
+
   it('stop() closes its connections with 1001 and leaves the HTTP server serving', async () => {
     const { http, port } = await appServer();
     const { server } = await attach(http, '/ws', threads);

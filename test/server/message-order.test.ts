@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Conn, type ConnTransport, type WriteData } from '../../packages/websocket/src/server/conn.js';
 
-function recording(): { conn: Conn; sent: string[]; state: { closed: boolean } } {
+function recording(maxBackpressure = 0): { conn: Conn; sent: string[]; state: { closed: boolean } } {
   const sent: string[] = [];
   const state = { closed: false };
   const text = (d: WriteData | readonly Uint8Array[]) => (typeof d === 'string' ? d : Array.isArray(d) ? Buffer.concat(d as Uint8Array[]).toString() : Buffer.from(d as Uint8Array).toString());
@@ -19,6 +19,7 @@ function recording(): { conn: Conn; sent: string[]; state: { closed: boolean } }
     },
     opened: true,
     bufferedAmount: 0,
+    maxBackpressure,
   };
   return { conn: new Conn(1, '', 0, transport), sent, state };
 }
@@ -72,6 +73,19 @@ describe('message order', () => {
     state.closed = true;
     expect(conn.write('late')).toBe(false);
     expect(sent).toEqual(['1+:a']);
+  });
+
+  it('held writes count against maxBackpressure: a message past it is refused, with its later fragments', () => {
+    const { conn, sent } = recording(10);
+    conn.writeFrame(1, 'a', { fin: false });
+    expect(conn.write('12345678')).toBe(true); // 8 bytes held
+    expect(conn.write('xyz')).toBe(false); // 11 > 10
+    const w = conn.writeBuffer('binary', { fragmentSize: 3 });
+    w.write('big'); // a new message's start, refused
+    w.write('gerr');
+    expect(w.flush()).toBe(false);
+    conn.writeFrame(0, 'b', { fin: true });
+    expect(sent).toEqual(['1+:a', '0:b', '1:12345678']);
   });
 
   it('a Writer discarded after its first fragment ends its message, so held writes go out', () => {

@@ -37,6 +37,8 @@ export interface ConnTransport {
   readonly closed: boolean;
   /** Whether the handshake completed: before it, writing and closing throw. */
   readonly opened: boolean;
+  /** The connection's backpressure limit (0: none): writes held behind an open fragmented message count against it. */
+  readonly maxBackpressure: number;
   /** Bytes queued for the peer and not yet taken by the kernel. */
   readonly bufferedAmount: number;
 }

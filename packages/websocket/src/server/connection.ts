@@ -62,6 +62,10 @@ function onClose(this: TaggedSocket): void {
 function onDrain(this: TaggedSocket): void {
   this[CONNECTION].sender.drained();
 }
+/** The peer's FIN on a half-open socket (an http server's, which allows half-open): end our side too. */
+function onEnd(this: TaggedSocket): void {
+  this[CONNECTION].sender.afterOutbox(() => this.end());
+}
 function onError(this: TaggedSocket, error: Error): void {
   this[CONNECTION].server.log.debug(`connection ${this[CONNECTION].id}: socket error: ${error.message}`);
 }
@@ -129,8 +133,13 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.conn = new Conn(id, socket.remoteAddress ?? '', socket.remotePort ?? 0, this);
     this.sender = new FrameSender(this);
     this.request = readRequest ? new RequestReader(server.config.handshake.maxSize, server) : null;
-    // Our listeners set noDelay when they accept; a socket from an http server's upgrade needs it here.
-    if (!readRequest) socket.setNoDelay?.(true);
+    // Our listeners set noDelay and refuse half-open sockets when they accept; a socket from an http
+    // server's upgrade allows half-open: without ending our side at the peer's FIN, a vanished client
+    // would hold its connection until some timer noticed.
+    if (!readRequest) {
+      socket.setNoDelay?.(true);
+      if (socket.allowHalfOpen) socket.on('end', onEnd);
+    }
     (socket as TaggedSocket)[CONNECTION] = this;
     socket.on('data', onData);
     socket.on('close', onClose);
@@ -401,6 +410,10 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   get bufferedAmount(): number {
     return this.sender.bufferedAmount;
+  }
+
+  get maxBackpressure(): number {
+    return this.server.config.maxBackpressure;
   }
 
   get target(): IoTarget {

@@ -22,7 +22,8 @@ const WHOLE = Symbol('whole message');
  * interleaved with other data frames). While one writer (a streamed {@link Writer}, or raw
  * `writeFrame` calls with `fin: false`) has a fragmented message open, data frames from anyone else
  * are copied and held, and go out in order once that message ends; control frames pass at once.
- * It sits in {@link Conn}, so inline and worker-thread handlers keep the same order.
+ * It sits in {@link Conn}, so inline and worker-thread handlers keep the same order. Held bytes count
+ * against `maxBackpressure`: a new message that would pass it is refused (the write returns false).
  */
 export class MessageOrder {
   private readonly transport: ConnTransport;
@@ -30,6 +31,8 @@ export class MessageOrder {
   private owner: unknown = null;
   private held: Held[] | null = null;
   private heldBytes = 0;
+  /** Writers whose held message start was refused (over the limit): their fragments are dropped too. */
+  private refused: Set<unknown> | null = null;
 
   constructor(transport: ConnTransport) {
     this.transport = transport;
@@ -45,6 +48,7 @@ export class MessageOrder {
     // The usual case, first: a whole message (or a control frame) with no fragmented message open.
     if ((this.owner === null && fin && opcode !== Opcode.Continuation) || opcode >= Opcode.Close) return this.transport.sendFrame(opcode, data, fin);
     if (this.transport.closed) return this.clear();
+    if (this.refused !== null && this.dropRefused(owner, opcode, fin)) return false;
     this.check(owner, opcode);
     if (!this.mayPass(owner)) {
       const copy = typeof data === 'string' ? data : Buffer.from(data);
@@ -58,6 +62,7 @@ export class MessageOrder {
   /** One frame whose payload is `parts` (a Writer's segments, reused once this returns). */
   parts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean, owner: unknown): boolean {
     if (this.transport.closed) return this.clear();
+    if (this.refused !== null && this.dropRefused(owner, opcode, fin)) return false;
     this.check(owner, opcode);
     if (!this.mayPass(owner)) {
       return this.hold({ owner, opcode, data: null, parts: [Buffer.concat(parts, length)], length, fin, framed: false });
@@ -101,7 +106,21 @@ export class MessageOrder {
     }
   }
 
+  /** A continuation of a message whose start was refused is dropped with it (true); the last one ends that. */
+  private dropRefused(owner: unknown, opcode: number, fin: boolean): boolean {
+    if (opcode !== Opcode.Continuation || !this.refused!.has(owner)) return false;
+    if (fin) this.refused!.delete(owner);
+    return true;
+  }
+
   private hold(h: Held): boolean {
+    // What waits here counts against the connection's limit: beyond it, a new message is refused
+    // (with its later fragments); a held message's continuations are kept, or it would go out cut.
+    const limit = this.transport.maxBackpressure;
+    if (limit > 0 && h.opcode !== Opcode.Continuation && this.heldBytes + this.transport.bufferedAmount + h.length > limit) {
+      if (!h.fin) (this.refused ??= new Set()).add(h.owner);
+      return false;
+    }
     (this.held ??= []).push(h);
     this.heldBytes += h.length;
     return true;

@@ -132,6 +132,7 @@ export class ThreadDispatcher implements Dispatcher {
       maxHeaders: this.config.handshake.maxHeaders,
       logLevel: this.config.logLevel,
       borrowData: this.config.borrowData,
+      maxBackpressure: this.config.maxBackpressure,
     };
     const worker = this.launch.start(data);
     const handle = new WorkerHandle(index, worker, new RingWriter(inbound.buffer, inbound.control), new RingReader(outbound.buffer, outbound.control));

@@ -27,6 +27,8 @@ export interface WorkerData {
   logLevel: LogLevel | undefined;
   /** Hooks read payloads in place in shared memory (valid during the hook) instead of a copy of their own. */
   borrowData: boolean;
+  /** The server's maxBackpressure, for writes held behind an open fragmented message. */
+  maxBackpressure: number;
 }
 
 /** Set while a wsz worker imports the handler module, so a Server started there can say what is wrong. */
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
       switch (kind) {
         case ToWorker.Open: {
           const o = extra[r[i++]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number };
-          const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release);
+          const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release, data.maxBackpressure);
           targets.set(id, created);
           // No request when the handler has no init: nothing would read the handshake.
           const handshake = o.request ? new Handshake(o.request, o.remoteAddress, o.remotePort, data.maxHeaders) : null;

@@ -107,13 +107,16 @@ export class WorkerTarget implements DispatchTarget {
   opened = false;
   /** Bytes queued for the peer, as the I/O thread last reported. */
   bufferedAmount = 0;
+  /** The server's limit (see ConnTransport). */
+  readonly maxBackpressure: number;
   private closeSent = false;
   private readonly id: number;
   private readonly outbox: WorkerOutbox;
   private readonly release: (data: Buffer) => void;
 
-  constructor(id: number, remoteAddress: string, remotePort: number, outbox: WorkerOutbox, release: (data: Buffer) => void) {
+  constructor(id: number, remoteAddress: string, remotePort: number, outbox: WorkerOutbox, release: (data: Buffer) => void, maxBackpressure: number) {
     this.id = id;
+    this.maxBackpressure = maxBackpressure;
     this.outbox = outbox;
     this.release = release;
     this.conn = new Conn(id, remoteAddress, remotePort, this);
