@@ -184,7 +184,8 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
    * for you. Before the server has started (or once it stops), the socket is destroyed.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.stopping || !this.started) {
+    // A socket already gone (the app routed it late, after the client left) would never report its close.
+    if (this.stopping || !this.started || socket.destroyed || !socket.readable || !socket.writable) {
       socket.destroy();
       return;
     }
