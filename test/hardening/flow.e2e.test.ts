@@ -66,15 +66,15 @@ describe.each(MODES)("writes keep RFC 6455's message shape ($name)", ({ threads 
 
 describe.each(MODES)("closing a slow reader for backpressure ($name)", ({ threads }) => {
   it('ends with a 1008 close frame that a peer reading slowly past closeTimeout still gets, and a clean TCP close', async () => {
-    // 16 MiB may queue before the 1008: reading that takes longer than closeTimeout.
-    const s = await serve(threads, { behaviour: 'flood', config: { closeTimeout: 1500, maxBackpressure: 16 << 20, threadPool: { count: threads, backlog: 4 } } });
+    // 32 MiB may queue before the 1008: reading that takes longer than closeTimeout.
+    const s = await serve(threads, { behaviour: 'flood', config: { closeTimeout: 3000, maxBackpressure: 32 << 20, threadPool: { count: threads, backlog: 4 } } });
     cleanup.push(() => s.stop());
     const c = await RawClient.open(s.port);
     cleanup.unshift(() => c.destroy());
     let reset = false;
     c.socket.on('error', () => (reset = true));
     c.pauseReading();
-    c.sendFrame(1, 'flood 400'); // 25 MiB of replies: beyond kernel buffers plus the limit
+    c.sendFrame(1, 'flood 800'); // 50 MiB of replies: beyond kernel buffers plus the limit
     // Input keeps coming while the server is closing: it must be read, or our close becomes a reset.
     for (let i = 0; i < 300; i++) c.sendFrame(1, `more ${i}`);
     await new Promise((r) => setTimeout(r, 200));
