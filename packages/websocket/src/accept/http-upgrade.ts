@@ -1,27 +1,18 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HandshakeError } from '../protocol/errors.js';
-import { errorResponse, resourceName, trimOws, validateUpgrade, type UpgradeRequest } from '../protocol/handshake.js';
-
-/** RFC 9110 5.5, as for requests read by our own listener. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+import { errorResponse, requestHead, resourceName, validateUpgrade, type UpgradeRequest } from '../protocol/handshake.js';
 
 /**
  * The upgrade request an http server parsed, checked by the same rules as one our listener reads
  * (RFC 6455 4.2.1, and the target reduced to its resource name), or the refusal.
  */
 export function upgradeFromIncoming(req: IncomingMessage): UpgradeRequest | HandshakeError {
-  const target = resourceName(req.url ?? '');
-  if (target === null) return new HandshakeError(400, 'invalid request target: expected a path such as /chat (or an absolute http:// URL)');
-  const headers: Array<[string, string]> = [];
   const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const value = trimOws(raw[i + 1]!);
-    if (!FIELD_VALUE.test(value)) return new HandshakeError(400, `invalid character in header ${raw[i]}: CR, LF, NUL and other controls are not allowed`);
-    headers.push([raw[i]!.toLowerCase(), value]);
-  }
-  if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
-  return validateUpgrade({ method: req.method ?? '', target, version: req.httpVersion, headers });
+  const fields: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) fields.push([raw[i]!, raw[i + 1]!]);
+  const head = requestHead(req.method ?? '', req.httpVersionMajor, req.httpVersionMinor, req.url ?? '', fields);
+  return head instanceof HandshakeError ? head : validateUpgrade(head);
 }
 
 /** What an attached server does with an upgrade for its path. */

@@ -74,24 +74,34 @@ export function parseRequestHead(head: string): RequestHead | HandshakeError {
   const lines = head.split('\r\n');
   const m = REQUEST_LINE.exec(lines[0]!);
   if (!m) return new HandshakeError(400, 'malformed HTTP request line');
-  if (Number(m[3]) < 1 || (m[3] === '1' && m[4] === '0')) {
-    // RFC 6455 4.1: the handshake is an HTTP/1.1 (or later) request.
-    return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
-  }
-  const target = resourceName(m[2]!);
-  if (target === null) return new HandshakeError(400, 'invalid request target: expected a path such as /chat (or an absolute http:// URL)');
-  const headers: Array<[string, string]> = [];
+  const fields: Array<[string, string]> = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (line === '') continue;
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon) : '';
     if (!TOKEN.test(name)) return new HandshakeError(400, 'malformed header line');
-    const value = trimOws(line.slice(colon + 1));
+    fields.push([name, line.slice(colon + 1)]);
+  }
+  return requestHead(m[1]!, Number(m[3]), Number(m[4]), m[2]!, fields);
+}
+
+/**
+ * A request head from its parts, however they were read (our own reader, or node:http's parser):
+ * the version is at least HTTP/1.1 (RFC 6455 4.1), the target is reduced to its resource name, field
+ * values hold no CR, LF, NUL or other control (RFC 9110 5.5) and lose only SP and HTAB around them.
+ */
+export function requestHead(method: string, major: number, minor: number, rawTarget: string, fields: Iterable<readonly [string, string]>): RequestHead | HandshakeError {
+  if (major < 1 || (major === 1 && minor < 1)) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
+  const target = resourceName(rawTarget);
+  if (target === null) return new HandshakeError(400, 'invalid request target: expected a path such as /chat (or an absolute http:// URL)');
+  const headers: Array<[string, string]> = [];
+  for (const [name, raw] of fields) {
+    const value = trimOws(raw);
     if (!FIELD_VALUE.test(value)) return new HandshakeError(400, `invalid character in header ${name}: CR, LF, NUL and other controls are not allowed`);
     headers.push([name.toLowerCase(), value]);
   }
-  return { method: m[1]!, target, version: `${m[3]}.${m[4]}`, headers };
+  return { method, target, version: `${major}.${minor}`, headers };
 }
 
 /** All values of header `name` (lower-case) joined with ", " as RFC 9110 5.3 allows, or undefined. */

@@ -468,9 +468,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
    */
   private armCloseTimer(): void {
     this.clearTimer();
-    let left = this.unsent();
+    let left = this.bufferedAmount;
     const check = (): void => {
-      const now = this.unsent();
+      const now = this.bufferedAmount;
       if (left > 0 && now < left) {
         left = now;
         this.timer = setTimeout(check, this.server.config.closeTimeout);
@@ -480,11 +480,6 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
       this.socket.destroy();
     };
     this.timer = setTimeout(check, this.server.config.closeTimeout);
-  }
-
-  /** Bytes not yet taken by the kernel: ours (see `FrameSender.flush`) and Node's queue. */
-  private unsent(): number {
-    return this.sender.bufferedAmount;
   }
 
   /** Half-closes TCP after our close frame; the peer's FIN (or the close timeout) finishes it. */

@@ -120,7 +120,8 @@ export class FrameSender {
   frame(opcode: number, data: WriteData, fin: boolean): boolean {
     if (!this.admit(opcode, fin)) {
       if (opcode !== Opcode.Pong || !this.host.canWrite()) return false;
-      this.owedPong = Buffer.from(data as string); // sent once the queue drains (or on a later flush under the limit)
+      // Sent once the queue drains (or on a later flush under the limit).
+      this.owedPong = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
       return true;
     }
     const outbox = this.outbox;
