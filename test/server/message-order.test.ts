@@ -20,6 +20,13 @@ function recording(maxBackpressure = 0): { conn: Conn; sent: string[]; state: { 
     opened: true,
     bufferedAmount: 0,
     maxBackpressure,
+    topicLimits: { maxTopicsPerConnection: 4, maxTopicLength: 16 },
+    subscribe: (topic) => void sent.push(`subscribe:${topic}`),
+    unsubscribe: (topic) => void sent.push(`unsubscribe:${topic}`),
+    publish: (topic, op, data, self) => void sent.push(`publish ${topic}${self ? '' : ' (not self)'} ${op}:${text(data)}`),
+    broadcast: (op, data, self) => void sent.push(`broadcast${self ? '' : ' (not self)'} ${op}:${text(data)}`),
+    sendTo: (id, op, data) => void sent.push(`to ${id} ${op}:${text(data)}`),
+    subscriberCount: async () => 0,
   };
   return { conn: new Conn(1, '', 0, transport), sent, state };
 }

@@ -90,6 +90,13 @@ export interface ServerConfig {
   };
   /** Close (1001) a connection after this many ms with no traffic at all, no frame either way (default 0: off). */
   idleTimeout?: number;
+  /** Limits of pub/sub (`conn.subscribe`, `publish`): a client cannot make its handler hold unbounded topics. */
+  pubsub?: {
+    /** Topics one connection may be subscribed to at once; `conn.subscribe` throws a RangeError past it (default 256). */
+    maxTopicsPerConnection?: number;
+    /** Longest topic name, in characters (a string's `length`); longer ones throw a RangeError (default 256). */
+    maxTopicLength?: number;
+  };
   /** Log level of the 'wsz' logger (default 'info'; 'silent' under a test runner; env WSZ_LOG_LEVEL overrides). */
   logLevel?: LogLevel;
   /** Where log lines go (default: console.error). */
@@ -115,6 +122,7 @@ export interface ResolvedConfig {
   backpressurePolicy: 'close' | 'drop';
   heartbeat: { interval: number; timeout: number };
   idleTimeout: number;
+  pubsub: { maxTopicsPerConnection: number; maxTopicLength: number };
   logLevel: LogLevel | undefined;
   logger: Logger | undefined;
 }
@@ -165,7 +173,8 @@ function object(path: string, value: unknown): Record<string, unknown> {
 }
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'logLevel', 'logger'],
+  pubsub: ['maxTopicsPerConnection', 'maxTopicLength'],
   heartbeat: ['interval', 'timeout'],
   rateLimit: ['messagesPerSecond', 'burst'],
   handshake: ['timeout', 'maxSize', 'maxHeaders', 'count'],
@@ -190,7 +199,9 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
   const bf = object('buffers', c.buffers);
   const tp = object('threadPool', c.threadPool);
   const hb = object('heartbeat', c.heartbeat);
+  const ps = object('pubsub', c.pubsub);
   rejectUnknown('heartbeat', hb);
+  rejectUnknown('pubsub', ps);
   rejectUnknown('handshake', hs);
   rejectUnknown('buffers', bf);
   rejectUnknown('threadPool', tp);
@@ -240,6 +251,10 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     backpressurePolicy: policy,
     heartbeat: { interval: integer('heartbeat.interval', hb.interval, 0, 0), timeout: integer('heartbeat.timeout', hb.timeout, 10_000, 1) },
     idleTimeout: integer('idleTimeout', c.idleTimeout, 0, 0),
+    pubsub: {
+      maxTopicsPerConnection: integer('pubsub.maxTopicsPerConnection', ps.maxTopicsPerConnection, 256, 1),
+      maxTopicLength: integer('pubsub.maxTopicLength', ps.maxTopicLength, 256, 1, 65536),
+    },
     logLevel: logLevel as LogLevel | undefined,
     logger: c.logger as Logger | undefined,
   };

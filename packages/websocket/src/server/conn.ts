@@ -1,5 +1,6 @@
 import { checkFrameToWrite, checkServerFrames, encodeClosePayload } from '../protocol/frame-writer.js';
 import { Opcode, opcodeIsControl, type MessageType } from '../protocol/opcodes.js';
+import { Subscriptions, checkTopic, type TopicLimits } from '../pubsub/subscriptions.js';
 import { MessageOrder } from './message-order.js';
 import { Writer, type WriterOptions } from './writer.js';
 
@@ -18,6 +19,18 @@ export interface CloseOptions {
   code?: number;
   /** Reason, at most 123 bytes of UTF-8. */
   reason?: string;
+}
+
+/** Options of {@link Conn.publish} and {@link Conn.broadcast}. */
+export interface PublishOptions {
+  /** Send a binary message (default false: text, as `conn.write`; bytes must then be valid UTF-8). */
+  binary?: boolean;
+  /**
+   * Deliver to this connection too when it is a recipient (subscribed to the topic, or open for a
+   * broadcast). Default true: every subscriber gets the message, the publisher included (unlike
+   * uWebSockets.js and Bun, whose `ws.publish` skips the sender). `self: false` skips it.
+   */
+  self?: boolean;
 }
 
 /**
@@ -41,6 +54,15 @@ export interface ConnTransport {
   readonly maxBackpressure: number;
   /** Bytes queued for the peer and not yet taken by the kernel. */
   readonly bufferedAmount: number;
+  /** The server's `pubsub` limits. */
+  readonly topicLimits: TopicLimits;
+  /** Pub/sub, carried out by the thread that owns the topics (checked by the Conn first). */
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  publish(topic: string, opcode: number, data: WriteData, self: boolean): void;
+  broadcast(opcode: number, data: WriteData, self: boolean): void;
+  sendTo(id: number, opcode: number, data: WriteData): void;
+  subscriberCount(topic: string): Promise<number>;
 }
 
 /**
@@ -61,6 +83,8 @@ export class Conn {
   protocol: string | undefined;
   private readonly transport: ConnTransport;
   private readonly order: MessageOrder;
+  /** Made on the first subscribe: most connections of a plain server never pay for it. */
+  private subscriptions: Subscriptions | null = null;
 
   /** Built by the server; handlers receive theirs in `init`. */
   constructor(id: number, remoteAddress: string, remotePort: number, transport: ConnTransport) {
@@ -157,5 +181,101 @@ export class Conn {
   /** Whether the connection is closing or closed (no more writes go out). */
   isClosed(): boolean {
     return this.transport.closed;
+  }
+
+  // ---- pub/sub ------------------------------------------------------------------------------
+
+  /**
+   * Subscribes this connection to `topic`: messages published to it (from any thread, by any
+   * connection or by the server) reach this peer from now on. Returns false when it already was
+   * subscribed, or the connection is closing. Throws a TypeError or RangeError for a topic that is
+   * not a string of 1 to `pubsub.maxTopicLength` characters, a RangeError past
+   * `pubsub.maxTopicsPerConnection` topics, and an Error when called from `init`. Subscriptions end
+   * when the connection closes, before its `close` hook runs.
+   */
+  subscribe(topic: string): boolean {
+    if (this.transport.closed) return this.closedTopics('conn.subscribe()', topic);
+    if (!(this.subscriptions ??= new Subscriptions(this.transport.topicLimits)).add(topic, this.transport.opened)) return false;
+    this.transport.subscribe(topic);
+    return true;
+  }
+
+  /** Ends this connection's subscription to `topic`; false when it was not subscribed. */
+  unsubscribe(topic: string): boolean {
+    if (this.transport.closed) return this.closedTopics('conn.unsubscribe()', topic);
+    if (this.subscriptions === null || !this.subscriptions.remove(topic)) {
+      checkTopic('conn.unsubscribe()', topic, this.transport.topicLimits.maxTopicLength);
+      return false;
+    }
+    this.transport.unsubscribe(topic);
+    return true;
+  }
+
+  /** Whether this connection is subscribed to `topic` (never, once it is closing). */
+  isSubscribed(topic: string): boolean {
+    if (this.transport.closed) return false;
+    return this.subscriptions?.has(topic) ?? false;
+  }
+
+  /** The topics this connection is subscribed to, in the order it subscribed ([] once it is closing). */
+  get topics(): string[] {
+    if (this.transport.closed) return [];
+    return this.subscriptions?.list() ?? [];
+  }
+
+  /** A closing connection has no subscriptions left: forget them; the topic is still checked. */
+  private closedTopics(call: string, topic: string): false {
+    this.subscriptions?.clear();
+    checkTopic(call, topic, this.transport.topicLimits.maxTopicLength);
+    return false;
+  }
+
+  /**
+   * Publishes a message to every subscriber of `topic`, on any thread: it is framed once and the
+   * same bytes go to each (each subscriber's `maxBackpressure` applies to it alone). Subscribers
+   * receive one publisher's messages in the order published, and this connection's own writes and
+   * publishes in the order made. Works after the connection closed too (a `close` hook announcing a
+   * leave). See `self` in {@link PublishOptions}.
+   */
+  publish(topic: string, data: WriteData, options?: PublishOptions): void {
+    checkTopic('conn.publish()', topic, this.transport.topicLimits.maxTopicLength);
+    const opcode = options?.binary === true ? Opcode.Binary : Opcode.Text;
+    if (options?.self !== false && this.order.busy && this.isSubscribed(topic)) {
+      // A fragmented message of ours is open: our own copy waits behind it with our other writes.
+      this.transport.publish(topic, opcode, data, false);
+      this.order.frame(opcode, data, true);
+      return;
+    }
+    this.transport.publish(topic, opcode, data, options?.self !== false);
+  }
+
+  /** Sends a message to every open connection of the server (this one too unless `self: false`), framed once. */
+  broadcast(data: WriteData, options?: PublishOptions): void {
+    const opcode = options?.binary === true ? Opcode.Binary : Opcode.Text;
+    if (options?.self !== false && this.order.busy && !this.transport.closed) {
+      this.transport.broadcast(opcode, data, false);
+      this.order.frame(opcode, data, true);
+      return;
+    }
+    this.transport.broadcast(opcode, data, options?.self !== false);
+  }
+
+  /**
+   * Sends a message to the connection with id `id`, whichever thread runs its handler (the Hub's
+   * `getConnection(id)`). An id that is not open is ignored; `server.sendTo` says whether it was.
+   */
+  sendTo(id: number, data: WriteData, options?: { binary?: boolean }): void {
+    const opcode = options?.binary === true ? Opcode.Binary : Opcode.Text;
+    if (id === this.id) {
+      this.order.frame(opcode, data, true);
+      return;
+    }
+    this.transport.sendTo(id, opcode, data);
+  }
+
+  /** How many connections are subscribed to `topic` (asked of the thread that owns the topics). */
+  subscriberCount(topic: string): Promise<number> {
+    checkTopic('conn.subscriberCount()', topic, this.transport.topicLimits.maxTopicLength);
+    return this.transport.subscriberCount(topic);
   }
 }

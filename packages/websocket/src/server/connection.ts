@@ -14,6 +14,8 @@ import { FrameSender, noteReceived, type SenderHost } from './frame-sender.js';
 import { Handshake } from './handshake.js';
 import type { Logger } from './log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
+import type { Hub, Subscriber } from '../pubsub/hub.js';
+import type { TopicLimits } from '../pubsub/subscriptions.js';
 import { WRITE_BEFORE_OPEN } from './conn.js';
 
 /** What a connection needs from its server. */
@@ -31,6 +33,11 @@ export interface ServerCore extends HeadBuffers {
   messages: number;
   /** Socket writes issued, for stats. */
   writes: number;
+  /** Topics and cross-connection sends. */
+  readonly hub: Hub;
+  /** Data messages dropped, and connections closed, by the backpressure policy (stats). */
+  backpressureDrops: number;
+  backpressureCloses: number;
   /** Called once when the socket is gone. */
   forget(connection: Connection): void;
   /** An async init started (stop waits for it). */
@@ -85,13 +92,15 @@ function originAllowed(allowed: (origin: string) => boolean, origin: string, log
  * and the end. It is the I/O side of a connection; handler hooks reach it through the dispatcher
  * and the public {@link Conn}. Writes go through its {@link FrameSender}.
  */
-export class Connection implements ConnTransport, MessageSink, IoTarget, SenderHost {
+export class Connection implements ConnTransport, MessageSink, IoTarget, SenderHost, Subscriber {
   readonly id: number;
   readonly server: ServerCore;
   readonly socket: Socket;
   readonly conn: Conn;
   readonly sender: FrameSender;
   slot: unknown = null;
+  /** Kept by the server's hub (see Subscriber). */
+  topics: Set<string> | null = null;
 
   private phase = Phase.Request;
   private timer: NodeJS.Timeout | null = null;
@@ -427,6 +436,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   overLimit(): void {
+    this.server.backpressureCloses++;
     this.server.log.debug(`connection ${this.id}: ${this.bufferedAmount} bytes queued, over maxBackpressure; closing with 1008`);
     this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the client does not read fast enough'));
   }
@@ -451,6 +461,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     if (this.closeSent || this.phase !== Phase.Open) return;
     this.sender.frame(Opcode.Close, payload, true);
     this.closeSent = true;
+    if (this.topics !== null) this.server.hub.unsubscribeAll(this);
     this.sender.flush();
     // Hooks see the connection closing at once (writes return false, queued messages are skipped).
     this.server.dispatcher.closing(this);
@@ -489,6 +500,43 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     // The FIN follows everything queued, our close frame included.
     this.sender.afterOutbox(() => this.socket.end());
     this.armCloseTimer();
+  }
+
+  // ---- pub/sub (ConnTransport, through the server's hub) -----------------------------------
+
+  get topicLimits(): TopicLimits {
+    return this.server.config.pubsub;
+  }
+
+  /** A frame prepared for many connections (Subscriber): refused unless open and not closing. */
+  deliver(frame: Buffer): boolean {
+    if (this.phase !== Phase.Open || this.closeSent) return false;
+    return this.sender.shared(frame);
+  }
+
+  subscribe(topic: string): void {
+    // A worker may subscribe before it learns the connection is closing: nothing to deliver to.
+    if (this.phase === Phase.Open && !this.closeSent) this.server.hub.subscribe(this, topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.server.hub.unsubscribe(this, topic);
+  }
+
+  publish(topic: string, opcode: number, data: WriteData, self: boolean): void {
+    this.server.hub.publish(topic, opcode, data, self ? 0 : this.id);
+  }
+
+  broadcast(opcode: number, data: WriteData, self: boolean): void {
+    this.server.hub.broadcast(opcode, data, self ? 0 : this.id);
+  }
+
+  sendTo(id: number, opcode: number, data: WriteData): void {
+    this.server.hub.sendTo(id, opcode, data);
+  }
+
+  subscriberCount(topic: string): Promise<number> {
+    return Promise.resolve(this.server.hub.subscriberCount(topic));
   }
 
   // ---- flow control and hook failures (DispatchTarget) ----------------------------------
@@ -576,6 +624,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.assembler?.reset();
     this.reader?.stop();
     this.uncount();
+    if (this.topics !== null) this.server.hub.unsubscribeAll(this);
     this.server.forget(this);
     if (this.handlerOpen) this.server.dispatcher.closed(this);
   }

@@ -6,6 +6,7 @@ import type { ResolvedConfig } from './config.js';
 import type { WriteData } from './conn.js';
 import type { Dispatcher, IoTarget } from './dispatcher.js';
 import { Outbox } from './outbox.js';
+import { SHARE_FROM } from '../pubsub/prepared.js';
 
 /**
  * Payloads are copied into the batch unless large: a view of a socket read from 8 KiB (the bytes of
@@ -36,7 +37,14 @@ const HANDOVER = 256 * 1024;
 /** What the sender needs from its connection. */
 export interface SenderHost {
   readonly socket: Socket;
-  readonly server: { readonly config: ResolvedConfig; readonly pool: BufferPool; readonly dispatcher: Dispatcher; writes: number };
+  readonly server: {
+    readonly config: ResolvedConfig;
+    readonly pool: BufferPool;
+    readonly dispatcher: Dispatcher;
+    writes: number;
+    /** Data messages the 'drop' policy dropped, for stats. */
+    backpressureDrops: number;
+  };
   /** The connection as the dispatcher knows it (for drain, dropped and buffered reports). */
   readonly target: IoTarget;
   /** Whether frames may go out now: throws before the handshake completes, false once closing. */
@@ -77,6 +85,11 @@ export class FrameSender {
   private owedPong: Buffer | null = null;
   /** Waits for the outbox to empty (the TCP end after our close). */
   private whenEmpty: (() => void) | null = null;
+  /** The handler's own fragmented message is between its first and last frame. */
+  private fragmented = false;
+  /** Shared frames (publishes, broadcasts, sends from other connections) waiting for that message to end. */
+  private waiting: Buffer[] | null = null;
+  private waitingBytes = 0;
 
   constructor(host: SenderHost) {
     this.host = host;
@@ -84,7 +97,7 @@ export class FrameSender {
 
   /** Bytes written and not yet taken by the kernel (this tick's outbox plus the socket's queue). */
   get bufferedAmount(): number {
-    return this.host.socket.writableLength + this.outbox.pending;
+    return this.host.socket.writableLength + this.outbox.pending + this.waitingBytes;
   }
 
   /** Over the backpressure limit (bytes waiting for a peer that reads slowly). */
@@ -109,11 +122,60 @@ export class FrameSender {
         this.host.overLimit();
       } else {
         this.dropping = !fin;
+        this.host.server.backpressureDrops++;
         if (this.droppedCount++ === 0) queueMicrotask(() => this.reportDropped());
       }
       return false;
     }
     return true;
+  }
+
+  /**
+   * Follows the handler's own fragmented messages (admitted frames only): while one is open, shared
+   * frames wait (RFC 6455 5.4 forbids other data frames between its fragments); its last frame lets
+   * them go, after it.
+   */
+  private track(opcode: number, fin: boolean): void {
+    if (opcode === Opcode.Continuation) {
+      if (fin && this.fragmented) {
+        this.fragmented = false;
+        if (this.waiting !== null) this.releaseWaiting();
+      }
+    } else if (opcode < Opcode.Close) {
+      this.fragmented = !fin;
+    }
+  }
+
+  /**
+   * A frame prepared once for many connections (publish, broadcast, sendTo): admitted as a whole
+   * data message, then copied into the batch when small or queued by reference (never copied) when
+   * large; the bytes must never change.
+   */
+  shared(frame: Buffer): boolean {
+    if (!this.admit(Opcode.Binary, true)) return false;
+    if (this.fragmented) {
+      (this.waiting ??= []).push(frame);
+      this.waitingBytes += frame.length;
+      return true;
+    }
+    this.append(frame);
+    this.scheduleFlush();
+    return true;
+  }
+
+  private append(frame: Buffer): void {
+    const outbox = this.outbox;
+    if (frame.length >= SHARE_FROM) return outbox.reference(frame);
+    const buf = outbox.reserve(frame.length);
+    buf.set(frame, outbox.offset);
+    outbox.commit(outbox.offset + frame.length);
+  }
+
+  private releaseWaiting(): void {
+    const waiting = this.waiting!;
+    this.waiting = null;
+    this.waitingBytes = 0;
+    for (const frame of waiting) this.append(frame);
   }
 
   /** One frame; strings are UTF-8 encoded straight into the outbox. */
@@ -139,6 +201,7 @@ export class FrameSender {
       buf.set(data, at);
       outbox.commit(at + data.length);
     }
+    if (this.fragmented || !fin) this.track(opcode, fin);
     this.scheduleFlush();
     return true;
   }
@@ -151,6 +214,7 @@ export class FrameSender {
     }
     this.header(opcode, data.length, fin);
     this.outbox.lend(data, done);
+    if (this.fragmented || !fin) this.track(opcode, fin);
     this.scheduleFlush();
     return true;
   }
@@ -173,6 +237,7 @@ export class FrameSender {
       at += part.length;
     }
     outbox.commit(at);
+    if (this.fragmented || !fin) this.track(opcode, fin);
     this.scheduleFlush();
     return true;
   }
@@ -266,6 +331,8 @@ export class FrameSender {
   /** Drops anything gathered (the socket is gone). */
   discard(): void {
     this.owedPong = null;
+    this.waiting = null;
+    this.waitingBytes = 0;
     this.whenEmpty = null;
     this.outbox.discard();
   }

@@ -38,6 +38,11 @@ export class MessageOrder {
     this.transport = transport;
   }
 
+  /** A fragmented message is open, or writes wait behind one: a new whole message would be held. */
+  get busy(): boolean {
+    return this.owner !== null || this.held !== null;
+  }
+
   /** Bytes held behind an open fragmented message. */
   get pending(): number {
     return this.heldBytes;

@@ -13,6 +13,10 @@ import { hookShape, type AppOf, type HandlerClass, type HandlerHooks } from './h
 import { HookRunner } from './hook-runner.js';
 import { ThreadDispatcher } from '../threads/thread-dispatcher.js';
 import { scopedLogger, type Logger } from './log.js';
+import { Hub } from '../pubsub/hub.js';
+import { checkTopic } from '../pubsub/subscriptions.js';
+import { Opcode } from '../protocol/opcodes.js';
+import type { WriteData } from './conn.js';
 
 /** Counters a server keeps; see {@link Server.stats}. */
 export interface ServerStats {
@@ -36,6 +40,20 @@ export interface ServerStats {
    * network read). Both 0 inline.
    */
   crossed: { shared: number; copied: number };
+  /** Topics with at least one subscriber. */
+  topics: number;
+  /** Messages published (each once, however many subscribers it reached). */
+  publishes: number;
+  /** Frames queued to connections by publish, broadcast and sendTo (one per recipient). */
+  deliveries: number;
+  /** What `backpressurePolicy` did: data messages dropped ('drop'), connections closed with 1008 ('close'). */
+  backpressure: { dropped: number; closed: number };
+}
+
+/** Options of {@link Server.publish}, {@link Server.broadcast} and {@link Server.sendTo}. */
+export interface ServerSendOptions {
+  /** Send a binary message (default false: text; bytes must then be valid UTF-8). */
+  binary?: boolean;
 }
 
 /**
@@ -61,8 +79,12 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   /** @internal */ upgraded = 0;
   /** @internal */ messages = 0;
   /** @internal */ writes = 0;
+  /** @internal */ backpressureDrops = 0;
+  /** @internal */ backpressureCloses = 0;
+  /** @internal Topics and cross-connection sends, owned by this (the I/O) thread. */
+  readonly hub: Hub;
 
-  private readonly connections = new Set<Connection>();
+  private readonly connections = new Map<number, Connection>();
   private readonly headBuffers: Buffer[] = [];
   private listener: NetServer | null = null;
   private nextId = 1;
@@ -89,9 +111,10 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     // With worker threads, messages are assembled in shared memory and read in place by the worker.
     this.pool = new BufferPool({ ...this.config.buffers, shared: this.config.threadPool.count > 0 });
     this.ownCopies = !this.config.borrowData && this.config.threadPool.count === 0;
+    this.hub = new Hub(this.connections);
     this.dispatcher =
       this.config.threadPool.count > 0
-        ? new ThreadDispatcher(HandlerClass, this.config, this.log)
+        ? new ThreadDispatcher(HandlerClass, this.config, this.log, this.hub)
         : new HookRunner(HandlerClass, this.config.threadPool.backlog);
   }
 
@@ -249,11 +272,41 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       upgraded: this.upgraded,
       messages: this.messages,
       writes: this.writes,
-      buffered: [...this.connections].reduce((sum, c) => sum + c.bufferedAmount, 0),
+      buffered: [...this.connections.values()].reduce((sum, c) => sum + c.bufferedAmount, 0),
       pool: { ...this.pool.stats, freeSmall: free.small, freeLarge: free.large },
       queued: this.dispatcher.queued,
       crossed: { ...this.dispatcher.crossed },
+      ...this.hub.stats(),
+      backpressure: { dropped: this.backpressureDrops, closed: this.backpressureCloses },
     };
+  }
+
+  // ---- pub/sub from the main thread (hooks use their Conn) -------------------------------------
+
+  /**
+   * Publishes a message to every connection subscribed to `topic` (see `conn.subscribe`), whatever
+   * thread runs their handlers: framed once, the same bytes queued to each, each subscriber's
+   * `maxBackpressure` applying to it alone. Returns how many connections it was queued for.
+   */
+  publish(topic: string, data: WriteData, options?: ServerSendOptions): number {
+    checkTopic('server.publish()', topic, this.config.pubsub.maxTopicLength);
+    return this.hub.publish(topic, options?.binary === true ? Opcode.Binary : Opcode.Text, data, 0);
+  }
+
+  /** Sends a message to every open connection except the one with id `except`, framed once; returns how many took it. */
+  broadcast(data: WriteData, options?: ServerSendOptions & { except?: number }): number {
+    return this.hub.broadcast(options?.binary === true ? Opcode.Binary : Opcode.Text, data, options?.except ?? 0);
+  }
+
+  /** Sends a message to connection `id` (a `conn.id`); false when no such connection is open or it refused it (backpressure). */
+  sendTo(id: number, data: WriteData, options?: ServerSendOptions): boolean {
+    return this.hub.sendTo(id, options?.binary === true ? Opcode.Binary : Opcode.Text, data);
+  }
+
+  /** How many connections are subscribed to `topic` now. */
+  subscriberCount(topic: string): number {
+    checkTopic('server.subscriberCount()', topic, this.config.pubsub.maxTopicLength);
+    return this.hub.subscriberCount(topic);
   }
 
   /** One timer for every connection's heartbeat and idle checks, when either is on. */
@@ -264,7 +317,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     const every = Math.min(1000, Math.max(10, Math.floor(Math.min(...periods) / 4)));
     this.sweeper = setInterval(() => {
       const now = Date.now();
-      for (const c of this.connections) c.sweep(now);
+      for (const c of this.connections.values()) c.sweep(now);
     }, every);
     this.sweeper.unref();
   }
@@ -275,10 +328,10 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     if (this.attached) detachRoute(this.attached.httpServer, this.attached.path);
     const listener = this.listener;
     const closed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
-    for (const c of this.connections) c.shutdown();
+    for (const c of this.connections.values()) c.shutdown();
     const deadline = Date.now() + this.config.closeTimeout;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const c of this.connections) c.destroy();
+    for (const c of this.connections.values()) c.destroy();
     await closed;
     await this.within(Promise.allSettled(this.inits), 'inits still running (an init that never settles?)');
     // Close hooks wait for the hooks before them; one that never settles holds stop() no longer than closeTimeout.
@@ -317,7 +370,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     const connection = new Connection(this.nextId++, socket, this, readRequest);
     // maxConn bounds every open socket, handshaking ones included (as websocket.zig's max_conn).
     const over = this.connections.size >= this.config.maxConn;
-    this.connections.add(connection);
+    this.connections.set(connection.id, connection);
     if (over) connection.overCapacity();
     else if (this.config.buffers.smallPool === null) this.pool.smallLimit = this.connections.size;
     return connection;
@@ -325,7 +378,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
 
   /** @internal */
   forget(connection: Connection): void {
-    this.connections.delete(connection);
+    this.connections.delete(connection.id);
   }
 
   /** @internal */

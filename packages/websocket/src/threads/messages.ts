@@ -57,6 +57,8 @@ export const ToWorker = {
   SharedMessage: 12,
   /** id: the I/O thread sent its close frame (a hook failed, stop, idle timeout, backpressure) */
   Closing: 13,
+  /** request id, count: the answer to a FromWorker.Count */
+  Count: 14,
 } as const;
 
 /** Worker -> I/O thread. */
@@ -86,6 +88,17 @@ export const FromWorker = {
   Released: 12,
   /** id: a hook event (anything but close) settled */
   Settled: 13,
+  /** id, extra index of the topic */
+  Subscribe: 14,
+  Unsubscribe: 15,
+  /** publisher id, self (0/1), extra index of the topic, offset, length: one frame, framed by the worker */
+  Publish: 16,
+  /** sender id, self (0/1), offset, length: one frame for every open connection */
+  Broadcast: 17,
+  /** recipient id, offset, length: one frame for one connection */
+  SendTo: 18,
+  /** request id, extra index of the topic: how many subscribers it has (answered with ToWorker.Count) */
+  Count: 19,
 } as const;
 
 /** Sent once by a worker when it is ready, or when it could not load the handler. */

@@ -9,10 +9,11 @@ import type { Dispatcher, IoTarget } from '../server/dispatcher.js';
 import { optionalHooks, type HandlerClass, type HandlerHooks } from '../server/handler.js';
 import type { Handshake } from '../server/handshake.js';
 import type { Logger } from '../server/log.js';
-import { FromWorker, ToWorker, ownBytes, type Batch, type WorkerHello } from './messages.js';
+import { FromWorker, ToWorker, extraBytes, ownBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, ringMemory } from './ring.js';
 import type { WorkerData } from './worker-main.js';
 import { workerLaunch, type WorkerLaunch } from './worker-launch.js';
+import type { Hub } from '../pubsub/hub.js';
 
 /**
  * Frames from a worker's ring at least this long go to the socket in place: the kernel copies them
@@ -90,9 +91,12 @@ export class ThreadDispatcher implements Dispatcher {
   /** Upgrades waiting for a worker to be ready (all were restarting when they arrived). */
   private readyWaiters: Array<() => void> = [];
 
-  constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, config: ResolvedConfig, log: Logger) {
+  private readonly hub: Hub;
+
+  constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, config: ResolvedConfig, log: Logger, hub: Hub) {
     this.config = config;
     this.log = log;
+    this.hub = hub;
     this.hooks = optionalHooks(HandlerClass);
     this.launch = workerLaunch(HandlerClass, config.threadPool.count);
   }
@@ -133,6 +137,7 @@ export class ThreadDispatcher implements Dispatcher {
       logLevel: this.config.logLevel,
       borrowData: this.config.borrowData,
       maxBackpressure: this.config.maxBackpressure,
+      pubsub: this.config.pubsub,
     };
     const worker = this.launch.start(data);
     const handle = new WorkerHandle(index, worker, new RingWriter(inbound.buffer, inbound.control), new RingReader(outbound.buffer, outbound.control));
@@ -453,6 +458,32 @@ export class ThreadDispatcher implements Dispatcher {
           h.targets.delete(id);
           this.finishClose(id);
           break;
+        case FromWorker.Subscribe:
+          target?.subscribe(extra[r[i++]!] as string);
+          break;
+        case FromWorker.Unsubscribe:
+          target?.unsubscribe(extra[r[i++]!] as string);
+          break;
+        case FromWorker.Publish: {
+          // id is the publisher's (which may have closed since: a close hook announcing a leave).
+          const self = r[i++]! === 1;
+          const topic = extra[r[i++]!] as string;
+          this.hub.publishFrame(topic, this.preparedFrame(h, r[i++]!, r[i++]!, extra), self ? 0 : id);
+          break;
+        }
+        case FromWorker.Broadcast: {
+          const self = r[i++]! === 1;
+          this.hub.broadcastFrame(this.preparedFrame(h, r[i++]!, r[i++]!, extra), self ? 0 : id);
+          break;
+        }
+        case FromWorker.SendTo:
+          // id is the recipient's, on any worker.
+          this.hub.sendFrameTo(id, this.preparedFrame(h, r[i++]!, r[i++]!, extra));
+          break;
+        case FromWorker.Count:
+          // id is the worker's request id.
+          this.send(h, ToWorker.Count, id, this.hub.subscriberCount(extra[r[i++]!] as string));
+          break;
         case FromWorker.PauseReading:
           target?.pauseReading();
           break;
@@ -473,6 +504,14 @@ export class ThreadDispatcher implements Dispatcher {
     }
     hold.position = released;
     h.holds.push(hold);
+  }
+
+  /**
+   * A frame a worker prepared for other connections: copied out of the ring (recipients may hold it
+   * for as long as they read slowly, and the ring must come back), or its own memory as it came.
+   */
+  private preparedFrame(h: WorkerHandle, offset: number, length: number, extra: unknown[]): Buffer {
+    return offset >= 0 ? Buffer.from(h.outbound.view(offset, length)) : extraBytes(extra[length]);
   }
 
   /** Gives back the ring space of the holds at the front of the queue whose frames are all written. */

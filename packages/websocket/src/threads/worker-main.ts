@@ -13,6 +13,7 @@ import { scopedLogger, type LogLevel } from '../server/log.js';
 import { FromWorker, ToWorker, extraBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, type RingMemory } from './ring.js';
 import { WorkerOutbox, WorkerTarget } from './worker-target.js';
+import type { TopicLimits } from '../pubsub/subscriptions.js';
 
 /** What the I/O thread gives a worker at start. */
 export interface WorkerData {
@@ -29,6 +30,8 @@ export interface WorkerData {
   borrowData: boolean;
   /** The server's maxBackpressure, for writes held behind an open fragmented message. */
   maxBackpressure: number;
+  /** The server's pub/sub limits, checked by each Conn. */
+  pubsub: TopicLimits;
 }
 
 /** Set while a wsz worker imports the handler module, so a Server started there can say what is wrong. */
@@ -102,13 +105,17 @@ async function main(): Promise<void> {
         span.end = r[i++]!;
         continue;
       }
+      if (kind === ToWorker.Count) {
+        outbox.answer(r[i++]!, r[i++]!);
+        continue;
+      }
       const id = r[i++]!;
       // Undefined for a connection whose handler could not be made, or after it closed.
       const target = targets.get(id);
       switch (kind) {
         case ToWorker.Open: {
           const o = extra[r[i++]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number };
-          const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release, data.maxBackpressure);
+          const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release, data);
           targets.set(id, created);
           // No request when the handler has no init: nothing would read the handshake.
           const handshake = o.request ? new Handshake(o.request, o.remoteAddress, o.remotePort, data.maxHeaders) : null;

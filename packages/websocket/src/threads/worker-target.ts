@@ -1,3 +1,6 @@
+import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
+import { SHARE_FROM } from '../pubsub/prepared.js';
+import type { TopicLimits } from '../pubsub/subscriptions.js';
 import { Conn, WRITE_BEFORE_OPEN, type WriteData } from '../server/conn.js';
 import type { DispatchTarget } from '../server/dispatcher.js';
 import type { Batch } from './messages.js';
@@ -72,6 +75,41 @@ export class WorkerOutbox {
     }
   }
 
+  /**
+   * A message for other connections (publish, broadcast, sendTo), framed here once: small ones in
+   * the ring (the I/O thread copies them out: a slow subscriber must never pin the ring), larger
+   * ones in memory of their own that the I/O thread shares among recipients as it is.
+   */
+  prepared(kind: number, head: number[], opcode: number, data: WriteData): void {
+    const length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
+    const size = frameHeaderLength(length, false) + length;
+    const offset = size < SHARE_FROM ? this.ring.allocate(size) : -1;
+    const target = offset >= 0 ? this.ring.bytesView : ownBytes(size, this.transfer);
+    const start = offset >= 0 ? offset : 0;
+    const at = writeFrameHeader(target, start, opcode, length, { fin: true });
+    if (typeof data === 'string') target.write(data, at, 'utf8');
+    else target.set(data, at);
+    if (offset >= 0) this.record(kind, ...head, offset, size);
+    else this.record(kind, ...head, -1, this.attach(target));
+  }
+
+  private queries = new Map<number, (count: number) => void>();
+  private nextQuery = 1;
+
+  /** Asks the I/O thread how many subscribers `topic` has. */
+  subscriberCount(topic: string): Promise<number> {
+    const id = this.nextQuery++;
+    this.record(FromWorker.Count, id, this.attach(topic));
+    return new Promise((resolve) => this.queries.set(id, resolve));
+  }
+
+  /** The I/O thread's answer to a {@link subscriberCount}. */
+  answer(id: number, count: number): void {
+    const resolve = this.queries.get(id);
+    this.queries.delete(id);
+    resolve?.(count);
+  }
+
   messageDone(): void {
     this.done++;
     this.schedule();
@@ -109,14 +147,16 @@ export class WorkerTarget implements DispatchTarget {
   bufferedAmount = 0;
   /** The server's limit (see ConnTransport). */
   readonly maxBackpressure: number;
+  readonly topicLimits: TopicLimits;
   private closeSent = false;
   private readonly id: number;
   private readonly outbox: WorkerOutbox;
   private readonly release: (data: Buffer) => void;
 
-  constructor(id: number, remoteAddress: string, remotePort: number, outbox: WorkerOutbox, release: (data: Buffer) => void, maxBackpressure: number) {
+  constructor(id: number, remoteAddress: string, remotePort: number, outbox: WorkerOutbox, release: (data: Buffer) => void, limits: { maxBackpressure: number; pubsub: TopicLimits }) {
     this.id = id;
-    this.maxBackpressure = maxBackpressure;
+    this.maxBackpressure = limits.maxBackpressure;
+    this.topicLimits = limits.pubsub;
     this.outbox = outbox;
     this.release = release;
     this.conn = new Conn(id, remoteAddress, remotePort, this);
@@ -160,6 +200,32 @@ export class WorkerTarget implements DispatchTarget {
 
   releaseMessage(data: Buffer): void {
     this.release(data);
+  }
+
+  // Pub/sub: records for the I/O thread, in order with this connection's frames.
+
+  subscribe(topic: string): void {
+    this.outbox.record(FromWorker.Subscribe, this.id, this.outbox.attach(topic));
+  }
+
+  unsubscribe(topic: string): void {
+    this.outbox.record(FromWorker.Unsubscribe, this.id, this.outbox.attach(topic));
+  }
+
+  publish(topic: string, opcode: number, data: WriteData, self: boolean): void {
+    this.outbox.prepared(FromWorker.Publish, [this.id, self ? 1 : 0, this.outbox.attach(topic)], opcode, data);
+  }
+
+  broadcast(opcode: number, data: WriteData, self: boolean): void {
+    this.outbox.prepared(FromWorker.Broadcast, [this.id, self ? 1 : 0], opcode, data);
+  }
+
+  sendTo(id: number, opcode: number, data: WriteData): void {
+    this.outbox.prepared(FromWorker.SendTo, [id], opcode, data);
+  }
+
+  subscriberCount(topic: string): Promise<number> {
+    return this.outbox.subscriberCount(topic);
   }
 
   hookFailed(hook: string, error: unknown): void {
