@@ -2,7 +2,8 @@
  * Echo server: text comes back as text, binary as binary.
  *   PORT=9001 pnpm echo
  * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline),
- * ORIGINS the allowed browser origins (comma-separated), TLS_CERT and TLS_KEY (PEM files) serve wss://.
+ * ORIGINS the allowed browser origins (comma-separated), TLS_CERT and TLS_KEY (PEM files) serve wss://,
+ * BROADCAST=1 publishes every message to every connection, the sender included (a fan-out benchmark).
  */
 import { readFileSync } from 'node:fs';
 import { Server } from 'wsz';
@@ -21,7 +22,7 @@ const server = new Server(Echo, {
   ...(env.ORIGINS ? { allowedOrigins: env.ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) } : {}),
 });
 
-const address = await server.listen();
+const address = await server.listen({ broadcast: env.BROADCAST === '1' });
 console.log(`echo server listening on ${typeof address === 'string' ? address : `${address.address}:${address.port}`}`);
 
 // Ctrl-C or a TERM: close every connection with 1001, run their close hooks, end the workers.

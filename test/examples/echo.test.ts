@@ -17,3 +17,28 @@ describe('examples/echo', () => {
     expect(await echo.exit).toBe(0);
   });
 });
+
+describe('examples/echo with BROADCAST=1', () => {
+  it('sends every message to every connection, the sender included', async () => {
+    const echo = runExample('examples/echo/server.ts', { BROADCAST: '1', THREADS: '2' });
+    const port = await echo.ready;
+    const a = await RawClient.open(port);
+    const b = await RawClient.open(port);
+    // Each is subscribed once its own first message comes back (afterInit subscribes, before any message).
+    a.sendFrame(1, 'a is in');
+    expect(await a.nextFrame()).toMatchObject({ payload: Buffer.from('a is in') });
+    b.sendFrame(1, 'b is in');
+    expect(await a.nextFrame()).toMatchObject({ payload: Buffer.from('b is in') });
+    expect(await b.nextFrame()).toMatchObject({ payload: Buffer.from('b is in') });
+    a.sendFrame(1, 'to everyone');
+    expect(await a.nextFrame()).toMatchObject({ opcode: 1, payload: Buffer.from('to everyone') });
+    expect(await b.nextFrame()).toMatchObject({ opcode: 1, payload: Buffer.from('to everyone') });
+    b.sendFrame(2, Buffer.from([1, 2]));
+    expect(await a.nextFrame()).toMatchObject({ opcode: 2, payload: Buffer.from([1, 2]) });
+    expect(await b.nextFrame()).toMatchObject({ opcode: 2, payload: Buffer.from([1, 2]) });
+    a.destroy();
+    b.destroy();
+    echo.interrupt();
+    expect(await echo.exit).toBe(0);
+  });
+});

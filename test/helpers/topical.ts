@@ -13,7 +13,7 @@
  *   flood T N SIZE                                 publishes N binary messages of SIZE bytes to T
  *   leaveOnClose T                                 the close hook publishes 'left ID' to T
  */
-import { Handler, type MessageType, type Writer } from 'wsz';
+import { Handler, type Handshake, type MessageType, type Writer } from 'wsz';
 
 export class Topical extends Handler {
   static module = import.meta.url;
@@ -96,21 +96,12 @@ export class Topical extends Handler {
   }
 }
 
-/** Tries to subscribe in init (too early), and reports the error in afterInit. */
+/** Subscribes in init to the topic the request's path names ('/early' subscribes to 'early'). */
 export class EarlySubscriber extends Handler {
   static module = import.meta.url;
-  private error = '';
 
-  init(): void {
-    try {
-      this.conn.subscribe('early');
-    } catch (error) {
-      this.error = (error as Error).message;
-    }
-  }
-
-  afterInit(): void {
-    this.conn.write(`init error: ${this.error}`);
+  init(handshake: Handshake): void {
+    this.conn.subscribe(handshake.path.slice(1));
   }
 
   clientMessage(): void {}

@@ -178,11 +178,14 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads }) => {
     expect(await a!.ask('pub much-too-long x')).toMatch(/^error RangeError: conn.publish\(\): topic name of 13 characters/);
   });
 
-  it('refuses to subscribe before the handshake completes', async () => {
-    const { port } = await start(threads, {}, EarlySubscriber);
-    const raw = await RawClient.open(port);
-    cleanup.push(() => raw.destroy());
-    expect((await raw.nextFrame()).payload.toString()).toBe('init error: cannot subscribe before the handshake completes: subscribe from afterInit or later hooks');
+  it('takes subscriptions made in init: they are in place when the client sees the 101', async () => {
+    const { server, port } = await start(threads, {}, EarlySubscriber);
+    for (let i = 0; i < 5; i++) {
+      const raw = await RawClient.open(port, '/early');
+      cleanup.push(() => raw.destroy());
+      expect(server.publish('early', `hello ${i}`)).toBe(i + 1);
+      expect((await raw.nextFrame()).payload.toString()).toBe(`hello ${i}`);
+    }
   });
 });
 

@@ -30,9 +30,8 @@ export class Subscriptions {
   }
 
   /** Adds `topic`; false when already there. Throws on a bad name, or past the limit. */
-  add(topic: string, opened: boolean): boolean {
+  add(topic: string): boolean {
     checkTopic('conn.subscribe()', topic, this.limits.maxTopicLength);
-    if (!opened) throw new Error('cannot subscribe before the handshake completes: subscribe from afterInit or later hooks');
     const set = (this.set ??= new Set());
     if (set.has(topic)) return false;
     if (set.size >= this.limits.maxTopicsPerConnection) {

@@ -189,13 +189,14 @@ export class Conn {
    * Subscribes this connection to `topic`: messages published to it (from any thread, by any
    * connection or by the server) reach this peer from now on. Returns false when it already was
    * subscribed, or the connection is closing. Throws a TypeError or RangeError for a topic that is
-   * not a string of 1 to `pubsub.maxTopicLength` characters, a RangeError past
-   * `pubsub.maxTopicsPerConnection` topics, and an Error when called from `init`. Subscriptions end
-   * when the connection closes, before its `close` hook runs.
+   * not a string of 1 to `pubsub.maxTopicLength` characters, and a RangeError past
+   * `pubsub.maxTopicsPerConnection` topics. Subscribing in `init` is allowed: the subscription is in
+   * place when the client sees the 101 (nothing is delivered before it). Subscriptions end when the
+   * connection closes, before its `close` hook runs.
    */
   subscribe(topic: string): boolean {
     if (this.transport.closed) return this.closedTopics('conn.subscribe()', topic);
-    if (!(this.subscriptions ??= new Subscriptions(this.transport.topicLimits)).add(topic, this.transport.opened)) return false;
+    if (!(this.subscriptions ??= new Subscriptions(this.transport.topicLimits)).add(topic)) return false;
     this.transport.subscribe(topic);
     return true;
   }

@@ -515,8 +515,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   subscribe(topic: string): void {
-    // A worker may subscribe before it learns the connection is closing: nothing to deliver to.
-    if (this.phase === Phase.Open && !this.closeSent) this.server.hub.subscribe(this, topic);
+    // From init too (deliveries start with the 101); a worker may subscribe before it learns the
+    // connection is closing or gone: then there is nothing to deliver to.
+    if ((this.phase === Phase.Open || this.phase === Phase.Init) && !this.closeSent) this.server.hub.subscribe(this, topic);
   }
 
   unsubscribe(topic: string): void {

@@ -165,7 +165,9 @@ export class FrameSender {
 
   private append(frame: Buffer): void {
     const outbox = this.outbox;
-    if (frame.length >= SHARE_FROM) return outbox.reference(frame);
+    // Alone in this tick's batch, a frame leaves as it is: no segment to take (a fan-out to a
+    // thousand connections would take a thousand) and nothing to copy.
+    if (frame.length >= SHARE_FROM || outbox.pending === 0) return outbox.reference(frame);
     const buf = outbox.reserve(frame.length);
     buf.set(frame, outbox.offset);
     outbox.commit(outbox.offset + frame.length);

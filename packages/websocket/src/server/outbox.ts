@@ -146,6 +146,11 @@ export class Outbox {
     this.segments = null;
     this.lent = null;
     this.chained = 0;
+    if (chain.length === 1 && lent === null && segments === null) {
+      // One referenced payload (a shared frame): one plain write.
+      socket.write(chain[0]!);
+      return true;
+    }
     socket.cork();
     const last = chain.length - 1;
     for (let i = 0; i < last; i++) socket.write(chain[i]!);
