@@ -1,0 +1,103 @@
+/**
+ * examples/chat, run as `pnpm chat` runs it: the page on GET /, rooms over /chat, and the delivery
+ * rules with many clients spread over every worker thread.
+ */
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client } from 'wsz/client';
+import { runExample, type RunningExample } from '../../test/helpers/example.js';
+import { RawClient, upgradeRequest } from '../../test/helpers/raw-client.js';
+import type { ChatEvent } from './handler.js';
+
+let running: RunningExample | null = null;
+const clients: Client[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy();
+  running?.interrupt();
+  if (running) expect(await running.exit).toBe(0);
+  running = null;
+});
+
+async function start(threads: number): Promise<number> {
+  running = runExample('examples/chat/server.ts', { THREADS: String(threads) });
+  return running.ready;
+}
+
+function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) =>
+    request({ port, host: '127.0.0.1', path }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }));
+    }).on('error', reject).end(),
+  );
+}
+
+async function join(port: number, room: string, user: string): Promise<Client> {
+  const c = await Client.connect(`ws://127.0.0.1:${port}/chat?room=${encodeURIComponent(room)}&user=${encodeURIComponent(user)}`);
+  clients.push(c);
+  return c;
+}
+
+async function next(c: Client): Promise<ChatEvent> {
+  const m = await c.read(10_000);
+  if (m === null || m.type !== 'text') throw new Error(`expected a text frame, got ${m === null ? 'nothing' : m.type}`);
+  return JSON.parse(m.data.toString()) as ChatEvent;
+}
+
+describe('examples/chat', () => {
+  it('serves the page on GET / and refuses an upgrade without room or user with 400', async () => {
+    const port = await start(1);
+    const page = await get(port, '/');
+    expect(page.status).toBe(200);
+    expect(page.type).toBe('text/html; charset=utf-8');
+    expect(page.body).toContain('new WebSocket(');
+    expect((await get(port, '/nothing-here')).status).toBe(404);
+    for (const path of ['/chat', '/chat?room=a', '/chat?user=ann', '/chat?room=&user=ann']) {
+      const raw = await RawClient.connect(port, upgradeRequest(path));
+      const res = await raw.readResponse();
+      expect([path, res.status]).toEqual([path, 400]);
+      expect(res.body).toContain('room=ROOM&user=USER');
+      raw.destroy();
+    }
+  });
+
+  it('delivers each message to every member of its room, the sender included, in order, across 4 worker threads; nothing crosses rooms', async () => {
+    const port = await start(4);
+    const rooms = ['red', 'green', 'blue'];
+    const members: Array<{ c: Client; room: string; user: string }> = [];
+    // 24 members, 8 per room, spread over the workers as they connect.
+    for (let i = 0; i < 24; i++) {
+      const room = rooms[i % 3]!;
+      const user = `u${i}`;
+      const c = await join(port, room, user);
+      // Its own join comes back first; then everyone who joins its room after it.
+      expect(await next(c)).toEqual({ type: 'join', room, user });
+      members.push({ c, room, user });
+    }
+    for (const m of members) {
+      const later = members.filter((o) => o.room === m.room && Number(o.user.slice(1)) > Number(m.user.slice(1)));
+      for (const o of later) expect(await next(m.c)).toEqual({ type: 'join', room: m.room, user: o.user });
+    }
+    for (const m of members) for (let k = 0; k < 20; k++) m.c.write(`${m.user} says ${k}`);
+    await Promise.all(
+      members.map(async (m) => {
+        const seen = new Map<string, number[]>();
+        for (let n = 0; n < 8 * 20; n++) {
+          const e = await next(m.c);
+          expect(e.type).toBe('message');
+          expect(e.room).toBe(m.room);
+          const [, , k] = /^(u\d+) says (\d+)$/.exec((e as { text: string }).text)!;
+          seen.set(e.user, [...(seen.get(e.user) ?? []), Number(k)]);
+        }
+        expect(seen.size).toBe(8);
+        for (const ks of seen.values()) expect(ks).toEqual(Array.from({ length: 20 }, (_, k) => k));
+      }),
+    );
+    // A leave reaches the rest of the room only.
+    const [first, ...others] = members;
+    await first!.c.close();
+    for (const m of others.filter((o) => o.room === first!.room)) expect(await next(m.c)).toEqual({ type: 'leave', room: first!.room, user: first!.user });
+    for (const m of others.filter((o) => o.room !== first!.room)) expect(await m.c.read(100)).toBeNull();
+  });
+});

@@ -1,0 +1,58 @@
+import { CloseCode, Handler, HandshakeError, type Handshake, type MessageType } from 'wsz';
+
+/** Longest room and user names the chat accepts. */
+const MAX_NAME = 64;
+
+/** What the chat sends: JSON text frames. */
+export type ChatEvent =
+  | { type: 'message'; room: string; user: string; text: string }
+  | { type: 'join' | 'leave'; room: string; user: string };
+
+/**
+ * One chat member: `/chat?room=ROOM&user=USER` joins ROOM as USER. Every text message goes to every
+ * member of the room, the sender included; joins and leaves are announced to the room. The room is
+ * a pub/sub topic, so members on different worker threads reach each other.
+ */
+export class Chat extends Handler {
+  // Worker threads import this module to run the handler (threadPool.count > 0).
+  static module = import.meta.url;
+  private room = '';
+  private user = '';
+
+  init(handshake: Handshake): void {
+    const room = handshake.query.get('room') ?? '';
+    const user = handshake.query.get('user') ?? '';
+    if (!room || !user) throw new HandshakeError(400, 'join with /chat?room=ROOM&user=USER: both are required');
+    if (room.length > MAX_NAME || user.length > MAX_NAME) throw new HandshakeError(400, `room and user names are at most ${MAX_NAME} characters`);
+    this.room = room;
+    this.user = user;
+    // Subscribed in init: the client is a member by the time it sees the 101.
+    this.conn.subscribe(this.topic);
+  }
+
+  afterInit(): void {
+    this.announce({ type: 'join', room: this.room, user: this.user });
+  }
+
+  clientMessage(data: Buffer, type: MessageType): void {
+    if (type !== 'text') {
+      this.conn.close({ code: CloseCode.UnsupportedData, reason: 'the chat takes text messages' });
+      return;
+    }
+    this.announce({ type: 'message', room: this.room, user: this.user, text: data.toString() });
+  }
+
+  close(): void {
+    // The connection is closed: publishing still reaches the rest of the room.
+    this.announce({ type: 'leave', room: this.room, user: this.user });
+  }
+
+  /** Rooms are topics of their own namespace, so the app may add other topics later. */
+  private get topic(): string {
+    return `room:${this.room}`;
+  }
+
+  private announce(event: ChatEvent): void {
+    this.conn.publish(this.topic, JSON.stringify(event));
+  }
+}
