@@ -1,0 +1,76 @@
+/**
+ * The chat page itself, in headless Chromium: two pages in one room and one in another. What is
+ * typed in one reaches the other and not the third, and the pages reconnect after a server restart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Browser, chromiumAvailable, type Page } from '../../test/helpers/chromium.js';
+import { runExample, type RunningExample } from '../../test/helpers/example.js';
+
+if (!chromiumAvailable && process.env.CI) throw new Error('chromium is missing: .ci/run installs it with apt-get');
+
+/** The page's log, one string per line ("annhello": the sender's name, then the text). */
+function log(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>(`[...document.querySelectorAll('#log li')].map((li) => li.textContent)`);
+}
+
+async function joinAs(page: Page, room: string, user: string): Promise<void> {
+  await page.evaluate(`document.getElementById('room').value = ''`);
+  await page.type('room', room);
+  await page.type('user', user);
+  await page.click('join');
+  await page.until(`${user} to connect`, `document.body.dataset.state === 'connected'`);
+}
+
+async function say(page: Page, text: string): Promise<void> {
+  await page.type('text', text);
+  await page.click('send');
+}
+
+describe.skipIf(!chromiumAvailable)('examples/chat in headless Chromium', () => {
+  let browser: Browser;
+  let server: RunningExample;
+  let port: number;
+
+  beforeAll(async () => {
+    server = runExample('examples/chat/server.ts', { THREADS: '2' });
+    port = await server.ready;
+    browser = await Browser.launch();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.interrupt();
+    await server?.exit;
+  });
+
+  it('shows what one member types to the other member of its room, not to a third in another room, and reconnects after a restart', async () => {
+    const url = `http://127.0.0.1:${port}/`;
+    const [ann, bob, cy] = [await browser.open(url), await browser.open(url), await browser.open(url)];
+    await joinAs(ann!, 'garden', 'ann');
+    await joinAs(bob!, 'garden', 'bob');
+    await joinAs(cy!, 'kitchen', 'cy');
+    await ann!.until('bob joining, on ann\'s page', `document.getElementById('log').textContent.includes('bob joined')`);
+
+    await say(ann!, 'hello from ann');
+    await bob!.until('ann\'s message on bob\'s page', `document.getElementById('log').textContent.includes('hello from ann')`);
+    await say(cy!, 'cy in the kitchen');
+    await cy!.until('cy\'s own message', `document.getElementById('log').textContent.includes('cy in the kitchen')`);
+    await say(bob!, 'bob answers');
+    await ann!.until('bob\'s answer on ann\'s page', `document.getElementById('log').textContent.includes('bob answers')`);
+
+    expect(await log(ann!)).toEqual(['ann joined', 'bob joined', 'annhello from ann', 'bobbob answers']);
+    expect(await log(bob!)).toEqual(['bob joined', 'annhello from ann', 'bobbob answers']);
+    expect(await log(cy!)).toEqual(['cy joined', 'cycy in the kitchen']);
+
+    // The server restarts on the same port: the pages notice, retry, and chat again.
+    server.interrupt();
+    expect(await server.exit).toBe(0);
+    await ann!.until('ann to see the drop', `document.body.dataset.state === 'disconnected'`);
+    server = runExample('examples/chat/server.ts', { THREADS: '2', PORT: String(port) });
+    await server.ready;
+    for (const page of [ann!, bob!, cy!]) await page.until('a reconnect', `document.body.dataset.state === 'connected'`, 20_000);
+    await say(bob!, 'back again');
+    await ann!.until('bob\'s message after the restart', `document.getElementById('log').textContent.includes('back again')`);
+    expect(await cy!.evaluate(`document.getElementById('log').textContent.includes('back again')`)).toBe(false);
+  }, 90_000);
+});
