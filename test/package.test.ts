@@ -27,9 +27,12 @@ const CHAT = `import { Handler } from 'wsz';
 export class Chat extends Handler {
   // Hooks run on worker threads (threadPool.count, default 4), which import this module.
   static module = import.meta.url;
+  room = '';
 
   init(handshake) {
-    if (!handshake.query.get('user')) throw Object.assign(new Error('?user= required'), { status: 401 });
+    this.room = handshake.query.get('room') ?? '';
+    if (!this.room) throw Object.assign(new Error('?room= required'), { status: 400 });
+    this.conn.subscribe(this.room);
   }
 
   afterInit() {
@@ -37,8 +40,7 @@ export class Chat extends Handler {
   }
 
   clientMessage(data, type) {
-    if (type === 'text') this.conn.writeText(data);
-    else this.conn.writeBin(data);
+    this.conn.publish(this.room, data, { binary: type === 'binary' });
   }
 }
 `;
@@ -82,11 +84,16 @@ describe('the packed package', () => {
         child.stderr!.on('data', (d) => (err += d));
         child.once('exit', (code) => reject(new Error(`the app exited with ${code}: ${err}`)));
       });
-      await expect(Client.connect(`ws://127.0.0.1:${port}/`)).rejects.toMatchObject({ status: 401 });
-      const c = await Client.connect(`ws://127.0.0.1:${port}/?user=ann`);
-      expect(await c.read(5000)).toEqual({ type: 'text', data: Buffer.from('hello') });
-      c.write('hi');
-      expect(await c.read(5000)).toEqual({ type: 'text', data: Buffer.from('hi') });
+      await expect(Client.connect(`ws://127.0.0.1:${port}/`)).rejects.toMatchObject({ status: 400 });
+      const [a, b, other] = await Promise.all(['a', 'a', 'b'].map((room) => Client.connect(`ws://127.0.0.1:${port}/?room=${room}`)));
+      for (const c of [a!, b!, other!]) expect(await c.read(5000)).toEqual({ type: 'text', data: Buffer.from('hello') });
+      a!.write('hi');
+      expect(await a!.read(5000)).toEqual({ type: 'text', data: Buffer.from('hi') });
+      expect(await b!.read(5000)).toEqual({ type: 'text', data: Buffer.from('hi') });
+      expect(await other!.read(200)).toBeNull();
+      other!.destroy();
+      b!.destroy();
+      const c = a!;
       await c.close();
     } finally {
       child.kill('SIGTERM');

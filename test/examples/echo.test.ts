@@ -22,11 +22,11 @@ describe('examples/echo with BROADCAST=1', () => {
   it('sends every message to every connection, the sender included', async () => {
     const echo = runExample('examples/echo/server.ts', { BROADCAST: '1', THREADS: '2' });
     const port = await echo.ready;
-    const a = await RawClient.open(port);
-    const b = await RawClient.open(port);
     // Each is subscribed once its own first message comes back (afterInit subscribes, before any message).
+    const a = await RawClient.open(port);
     a.sendFrame(1, 'a is in');
     expect(await a.nextFrame()).toMatchObject({ payload: Buffer.from('a is in') });
+    const b = await RawClient.open(port);
     b.sendFrame(1, 'b is in');
     expect(await a.nextFrame()).toMatchObject({ payload: Buffer.from('b is in') });
     expect(await b.nextFrame()).toMatchObject({ payload: Buffer.from('b is in') });

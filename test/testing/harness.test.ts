@@ -96,6 +96,24 @@ describe('testing.handler(): the user handler through the real hook path', () =>
   });
 });
 
+describe('testing.handler() with pub/sub', () => {
+  it('runs a handler that subscribes and publishes: the harness client is a subscriber like any other', async () => {
+    class Room extends Handler {
+      init(h: import('wsz').Handshake) {
+        this.conn.subscribe(`room:${h.query.get('room')}`);
+      }
+      clientMessage(data: Buffer) {
+        this.conn.publish('room:7', data);
+      }
+    }
+    const h = await testing.handler(Room, { query: { room: '7' } });
+    h.send('to the room');
+    await h.expectMessage('text', 'to the room');
+    expect(h.handler.conn.topics).toEqual(['room:7']);
+    await h.deinit();
+  });
+});
+
 describe('the harness outside vitest', () => {
   it('works under node:test', () => {
     const file = fileURLToPath(new URL('./node-test-harness.ts', import.meta.url));
