@@ -168,6 +168,8 @@ export class FrameReader {
     if (!opcodeIsKnown(opcode)) {
       return new ProtocolError(CloseCode.ProtocolError, `reserved opcode ${opcode}`);
     }
+    // RFC 7692 6.1: RSV1 marks a compressed message on its first frame only.
+    if ((b0 & 0x40) !== 0 && opcode === 0) return new ProtocolError(CloseCode.ProtocolError, 'RSV1 set on a continuation frame');
     if (opcodeIsControl(opcode)) {
       // RFC 6455 5.5: control frames are never fragmented and carry at most 125 bytes.
       if ((b0 & 0x80) === 0) return new ProtocolError(CloseCode.ProtocolError, 'fragmented control frame');

@@ -3,6 +3,7 @@ import { ProtocolError } from './errors.js';
 import type { FrameHeader, FrameSink } from './frame-reader.js';
 import { Opcode, type MessageType } from './opcodes.js';
 import { Utf8Validator, utf8IsValid } from './utf8.js';
+import { InflateFailure, type Decompressor, type InflateSource } from './deflate-codec.js';
 
 /** Where the assembler gets message buffers from (a pool on the server, plain allocation in tests). */
 export interface MessageBuffers {
@@ -46,6 +47,11 @@ export interface MessageAssemblerOptions {
    * `owned` false, instead of in a reused buffer from `buffers` that the receiver would have to copy.
    */
   handOver?: boolean;
+  /**
+   * permessage-deflate was agreed: messages whose first frame has RSV1 are inflated with this, their
+   * size limit applied to the inflated bytes and their UTF-8 checked as the bytes come out.
+   */
+  inflate?: InflateSource | null;
 }
 
 /**
@@ -75,12 +81,19 @@ export class MessageAssembler implements FrameSink {
   private firstPiece = true;
   private control: Buffer | null = null;
   private controlLength = 0;
+  private readonly inflate: InflateSource | null;
+  private decompressor: Decompressor | null = null;
+  /** The current message is compressed (its first frame had RSV1); its inflated pieces so far. */
+  private compressed = false;
+  private inflated: Buffer[] = [];
+  private readonly checkText = (piece: Buffer): boolean => this.utf8.feed(piece, 0, piece.length);
 
   constructor(sink: MessageSink, options: MessageAssemblerOptions) {
     this.sink = sink;
     this.maxMessageSize = options.maxMessageSize;
     this.buffers = options.buffers ?? allocatingBuffers;
     this.handOver = options.handOver ?? false;
+    this.inflate = options.inflate ?? null;
   }
 
   onFrameHeader(h: FrameHeader): ProtocolError | undefined {
@@ -98,8 +111,11 @@ export class MessageAssembler implements FrameSink {
       if (this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'new message started inside a fragmented message');
       this.messageType = h.opcode === Opcode.Text ? 'text' : 'binary';
       if (this.messageType === 'text') this.utf8.reset();
+      this.compressed = h.rsv1 && this.inflate !== null;
+      if (this.compressed) this.decompressor = this.inflate!.take(h.fin);
     }
-    if (this.length + h.length > this.maxMessageSize) {
+    // A compressed message is limited by its inflated size, checked as it inflates (nothing compressed is buffered).
+    if (!this.compressed && this.length + h.length > this.maxMessageSize) {
       return new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`);
     }
     this.fragmented = !h.fin;
@@ -108,6 +124,7 @@ export class MessageAssembler implements FrameSink {
 
   onFramePayload(data: Buffer, start: number, end: number, last: boolean): ProtocolError | undefined {
     if (this.opcode >= Opcode.Close) return this.controlPayload(data, start, end, last);
+    if (this.compressed) return this.compressedPayload(data, start, end, last);
 
     if (this.messageType === 'text') {
       if (!this.utf8.feed(data, start, end)) return new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
@@ -139,8 +156,41 @@ export class MessageAssembler implements FrameSink {
     return undefined;
   }
 
+  /** Inflates a compressed message's bytes as they arrive; delivers the message after its last frame. */
+  private compressedPayload(data: Buffer, start: number, end: number, last: boolean): ProtocolError | undefined {
+    const end_ = last && this.fin;
+    let n: number;
+    try {
+      n = this.decompressor!.inflate(data.subarray(start, end), end_, this.maxMessageSize - this.length, this.inflated, this.messageType === 'text' ? this.checkText : undefined);
+    } catch {
+      return new ProtocolError(CloseCode.InvalidPayload, 'invalid compressed data (permessage-deflate)');
+    }
+    if (n < 0) {
+      return n === InflateFailure.TooBig
+        ? new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit once inflated`)
+        : new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+    }
+    this.length += n;
+    if (!end_) return undefined;
+    if (this.messageType === 'text' && !this.utf8.complete) return new ProtocolError(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 sequence');
+    const parts = this.inflated;
+    const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.length);
+    this.inflated = [];
+    this.length = 0;
+    this.compressed = false;
+    this.inflate!.done(this.decompressor!);
+    this.decompressor = null;
+    // Memory of its own: the receiver may keep it.
+    this.sink.onMessage(message, this.messageType, false);
+    return undefined;
+  }
+
   /** Releases any partly assembled message (the connection is going away). */
   reset(): void {
+    this.inflated = [];
+    this.compressed = false;
+    if (this.decompressor !== null) this.inflate!.done(this.decompressor);
+    this.decompressor = null;
     if (this.buffer && !this.exact) this.buffers.release(this.buffer);
     this.exact = false;
     this.buffer = null;

@@ -1,5 +1,7 @@
 import type { TlsOptions } from 'node:tls';
 import type { Logger, LogLevel } from './log.js';
+import type { DeflateConfig } from './compression.js';
+import { deflateSupported } from '../protocol/deflate-codec.js';
 
 /**
  * Server configuration, in websocket.zig's shape (camelCase) and with its defaults. Every field
@@ -90,6 +92,28 @@ export interface ServerConfig {
   };
   /** Close (1001) a connection after this many ms with no traffic at all, no frame either way (default 0: off). */
   idleTimeout?: number;
+  /**
+   * permessage-deflate (RFC 7692): `true` accepts a client's offer with the options below, an object
+   * sets them. Default false (as ws, uWebSockets.js and Bun): compression costs CPU on every message.
+   */
+  perMessageDeflate?:
+    | boolean
+    | {
+        /** Messages shorter than this many bytes go uncompressed (default 1024). */
+        threshold?: number;
+        /** Compress each message on its own: one compressor shared by all connections, no state per connection (default true). */
+        serverNoContextTakeover?: boolean;
+        /** Ask clients to compress each message on its own: no inflate state per connection (default true). */
+        clientNoContextTakeover?: boolean;
+        /** Window of our compressor, 9-15 (default 15). */
+        serverMaxWindowBits?: number;
+        /** Window clients are asked to use when they let us choose, 9-15 (default 15). */
+        clientMaxWindowBits?: number;
+        /** zlib level 0-9 (default 1: fast; text still shrinks several times). */
+        level?: number;
+        /** zlib memLevel 1-9 (default 8). */
+        memLevel?: number;
+      };
   /** Limits of pub/sub (`conn.subscribe`, `publish`): a client cannot make its handler hold unbounded topics. */
   pubsub?: {
     /** Topics one connection may be subscribed to at once; `conn.subscribe` throws a RangeError past it (default 256). */
@@ -123,6 +147,7 @@ export interface ResolvedConfig {
   heartbeat: { interval: number; timeout: number };
   idleTimeout: number;
   pubsub: { maxTopicsPerConnection: number; maxTopicLength: number };
+  perMessageDeflate: DeflateConfig | null;
   logLevel: LogLevel | undefined;
   logger: Logger | undefined;
 }
@@ -160,6 +185,22 @@ function rateLimit(value: unknown): ResolvedConfig['rateLimit'] {
   return { messagesPerSecond, burst: integer('rateLimit.burst', r.burst, messagesPerSecond, 1) };
 }
 
+function perMessageDeflate(value: unknown): DeflateConfig | null {
+  if (value === undefined || value === null || value === false) return null;
+  const d = value === true ? {} : object('perMessageDeflate', value);
+  rejectUnknown('perMessageDeflate', d);
+  if (!deflateSupported()) throw new TypeError('invalid config perMessageDeflate: this Node.js does not expose the zlib calls wsz compresses with; use Node 20 or later');
+  return {
+    threshold: integer('perMessageDeflate.threshold', d.threshold, 1024, 0),
+    serverNoContextTakeover: boolean('perMessageDeflate.serverNoContextTakeover', d.serverNoContextTakeover, true),
+    clientNoContextTakeover: boolean('perMessageDeflate.clientNoContextTakeover', d.clientNoContextTakeover, true),
+    serverMaxWindowBits: integer('perMessageDeflate.serverMaxWindowBits', d.serverMaxWindowBits, 15, 9, 15),
+    clientMaxWindowBits: integer('perMessageDeflate.clientMaxWindowBits', d.clientMaxWindowBits, 15, 9, 15),
+    level: integer('perMessageDeflate.level', d.level, 1, 0, 9),
+    memLevel: integer('perMessageDeflate.memLevel', d.memLevel, 8, 1, 9),
+  };
+}
+
 function boolean(path: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`invalid config ${path}: got ${typeof value} ${JSON.stringify(value)}; expected true or false`);
@@ -173,7 +214,8 @@ function object(path: string, value: unknown): Record<string, unknown> {
 }
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'logLevel', 'logger'],
+  perMessageDeflate: ['threshold', 'serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'level', 'memLevel'],
   pubsub: ['maxTopicsPerConnection', 'maxTopicLength'],
   heartbeat: ['interval', 'timeout'],
   rateLimit: ['messagesPerSecond', 'burst'],
@@ -251,6 +293,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     backpressurePolicy: policy,
     heartbeat: { interval: integer('heartbeat.interval', hb.interval, 0, 0), timeout: integer('heartbeat.timeout', hb.timeout, 10_000, 1) },
     idleTimeout: integer('idleTimeout', c.idleTimeout, 0, 0),
+    perMessageDeflate: perMessageDeflate(c.perMessageDeflate),
     pubsub: {
       maxTopicsPerConnection: integer('pubsub.maxTopicsPerConnection', ps.maxTopicsPerConnection, 256, 1),
       maxTopicLength: integer('pubsub.maxTopicLength', ps.maxTopicLength, 256, 1, 65536),

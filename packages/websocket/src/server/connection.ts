@@ -16,6 +16,8 @@ import type { Logger } from './log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
 import type { Hub, Subscriber } from '../pubsub/hub.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
+import { parseExtensions, negotiateDeflate } from '../protocol/permessage-deflate.js';
+import { ConnectionDeflate, type SharedCodecs } from './compression.js';
 import { WRITE_BEFORE_OPEN } from './conn.js';
 
 /** What a connection needs from its server. */
@@ -35,6 +37,8 @@ export interface ServerCore extends HeadBuffers {
   writes: number;
   /** Topics and cross-connection sends. */
   readonly hub: Hub;
+  /** Compression state shared by this server's connections (made on first use). */
+  readonly codecs: SharedCodecs;
   /** Data messages dropped, and connections closed, by the backpressure policy (stats). */
   backpressureDrops: number;
   backpressureCloses: number;
@@ -101,6 +105,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   slot: unknown = null;
   /** Kept by the server's hub (see Subscriber). */
   topics: Set<string> | null = null;
+  /** permessage-deflate, when the handshake agreed on it. */
+  deflate: ConnectionDeflate | null = null;
 
   private phase = Phase.Request;
   private timer: NodeJS.Timeout | null = null;
@@ -201,6 +207,14 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
         return this.refuse(new HandshakeError(403, `origin ${origin} is not allowed to connect`));
       }
     }
+    const deflateConfig = server.config.perMessageDeflate;
+    if (deflateConfig !== null && upgrade.extensions !== '') {
+      const offers = parseExtensions(upgrade.extensions);
+      if (offers === null) return this.refuse(new HandshakeError(400, `invalid Sec-WebSocket-Extensions header: ${upgrade.extensions.slice(0, 100)}`));
+      // Offers we cannot accept are declined (the connection goes on uncompressed), never refused.
+      const agreement = negotiateDeflate(offers, deflateConfig);
+      if (agreement !== null) this.deflate = new ConnectionDeflate(agreement, server.codecs, deflateConfig);
+    }
     if (rest.length > 0) this.leftover = rest; // frames the client pipelined after its request
     this.counted = true;
     server.upgraded++;
@@ -241,7 +255,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     const handshake = this.handshake!;
     this.handshake = null;
     this.conn.protocol = handshake.protocol;
-    this.socket.write(switchingProtocolsResponse(this.key, handshake.protocol, handshake.responseHeaders), 'latin1');
+    const headers = this.deflate === null ? handshake.responseHeaders : [...handshake.responseHeaders, ['Sec-WebSocket-Extensions', this.deflate.agreement.header] as [string, string]];
+    this.socket.write(switchingProtocolsResponse(this.key, handshake.protocol, headers), 'latin1');
     this.key = ''; // a slice of the request head: keeping it would keep the whole head alive
     this.phase = Phase.Open;
     this.lastActive = this.lastTraffic = Date.now();
@@ -254,8 +269,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   /** The frame reader and message assembler, made on the first frame bytes: idle connections never pay for them. */
   private startReading(): FrameReader {
-    this.assembler = new MessageAssembler(this, { maxMessageSize: this.server.config.maxMessageSize, buffers: this.server.pool, handOver: this.server.ownCopies });
-    return (this.reader = new FrameReader(this.assembler, { role: 'server' }));
+    this.assembler = new MessageAssembler(this, { maxMessageSize: this.server.config.maxMessageSize, buffers: this.server.pool, handOver: this.server.ownCopies, inflate: this.deflate });
+    return (this.reader = new FrameReader(this.assembler, { role: 'server', allowRsv1: this.deflate !== null }));
   }
 
   private initRefused(error: unknown): void {
@@ -624,6 +639,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.sender.discard();
     this.assembler?.reset();
     this.reader?.stop();
+    this.deflate?.close();
     this.uncount();
     if (this.topics !== null) this.server.hub.unsubscribeAll(this);
     this.server.forget(this);

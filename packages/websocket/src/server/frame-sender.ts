@@ -7,6 +7,7 @@ import type { WriteData } from './conn.js';
 import type { Dispatcher, IoTarget } from './dispatcher.js';
 import { Outbox } from './outbox.js';
 import { SHARE_FROM } from '../pubsub/prepared.js';
+import type { ConnectionDeflate } from './compression.js';
 
 /**
  * Payloads are copied into the batch unless large: a view of a socket read from 8 KiB (the bytes of
@@ -51,6 +52,8 @@ export interface SenderHost {
   canWrite(): boolean;
   /** The backpressure limit was hit under the 'close' policy. */
   overLimit(): void;
+  /** permessage-deflate, when agreed: whole data messages from its threshold are compressed. */
+  readonly deflate: ConnectionDeflate | null;
 }
 
 // Writes requested outside a socket 'data' callback are flushed together in one microtask.
@@ -189,6 +192,14 @@ export class FrameSender {
       return true;
     }
     const outbox = this.outbox;
+    if (this.host.deflate !== null && fin && (opcode === Opcode.Text || opcode === Opcode.Binary)) {
+      const length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
+      if (this.host.deflate.worthCompressing(length)) {
+        this.compressed(opcode, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+        this.scheduleFlush();
+        return true;
+      }
+    }
     if (typeof data === 'string') {
       const length = Buffer.byteLength(data, 'utf8');
       const buf = outbox.reserve(frameHeaderLength(length, false) + length);
@@ -214,11 +225,34 @@ export class FrameSender {
       done();
       return false;
     }
+    if (this.host.deflate !== null && fin && opcode !== Opcode.Continuation && opcode < Opcode.Close && this.host.deflate.worthCompressing(data.length)) {
+      // Compressed into memory of its own: the lent bytes are free at once.
+      this.compressed(opcode, data);
+      done();
+      this.scheduleFlush();
+      return true;
+    }
     this.header(opcode, data.length, fin);
     this.outbox.lend(data, done);
     if (this.fragmented || !fin) this.track(opcode, fin);
     this.scheduleFlush();
     return true;
+  }
+
+  /** A whole message compressed (RSV1 set): its deflated payload is memory of its own, so it may be referenced. */
+  private compressed(opcode: number, data: Uint8Array): void {
+    const payload = this.host.deflate!.compress(data);
+    const outbox = this.outbox;
+    if (payload.length >= SHARE_FROM) {
+      const buf = outbox.reserve(10);
+      outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, payload.length, { fin: true, rsv1: true }));
+      outbox.reference(payload);
+      return;
+    }
+    const buf = outbox.reserve(frameHeaderLength(payload.length, false) + payload.length);
+    const at = writeFrameHeader(buf, outbox.offset, opcode, payload.length, { fin: true, rsv1: true });
+    buf.set(payload, at);
+    outbox.commit(at + payload.length);
   }
 
   /** Encodes a frame header alone: its payload joins the outbox by reference next. */
@@ -231,6 +265,12 @@ export class FrameSender {
   /** One frame whose payload is `parts` one after another (a Writer's segments). */
   parts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
     if (!this.admit(opcode, fin)) return false;
+    if (this.host.deflate !== null && fin && opcode !== Opcode.Continuation && this.host.deflate.worthCompressing(length)) {
+      // A whole message from a Writer (a fragmented one goes uncompressed, which RFC 7692 allows).
+      this.compressed(opcode, parts.length === 1 ? parts[0]! : Buffer.concat(parts, length));
+      this.scheduleFlush();
+      return true;
+    }
     const outbox = this.outbox;
     const buf = outbox.reserve(frameHeaderLength(length, false) + length);
     let at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });

@@ -14,6 +14,7 @@ import { HookRunner } from './hook-runner.js';
 import { ThreadDispatcher } from '../threads/thread-dispatcher.js';
 import { scopedLogger, type Logger } from './log.js';
 import { Hub } from '../pubsub/hub.js';
+import { SharedCodecs } from './compression.js';
 import { checkTopic } from '../pubsub/subscriptions.js';
 import { Opcode } from '../protocol/opcodes.js';
 import type { WriteData } from './conn.js';
@@ -83,6 +84,11 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   /** @internal */ backpressureCloses = 0;
   /** @internal Topics and cross-connection sends, owned by this (the I/O) thread. */
   readonly hub: Hub;
+  private sharedCodecs: SharedCodecs | null = null;
+  /** @internal Compression state shared by the connections (permessage-deflate). */
+  get codecs(): SharedCodecs {
+    return (this.sharedCodecs ??= new SharedCodecs(this.config.perMessageDeflate!));
+  }
 
   private readonly connections = new Map<number, Connection>();
   private readonly headBuffers: Buffer[] = [];
@@ -337,6 +343,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     // Close hooks wait for the hooks before them; one that never settles holds stop() no longer than closeTimeout.
     await this.within(this.dispatcher.idle(), 'close hooks still waiting (a hook that never settles?)');
     await this.dispatcher.stop();
+    this.sharedCodecs?.close();
     this.log.info('stopped');
   }
 

@@ -1,0 +1,158 @@
+/**
+ * permessage-deflate's compression (RFC 7692 7.2), synchronous: a message is deflated or inflated in
+ * one call, on the thread that asks, with no queue in zlib's thread pool and no promise between frames.
+ * It drives a zlib stream's native handle directly (the same calls Node's `*Sync` functions make,
+ * without their closing the stream after one use), so one stream serves many messages: with context
+ * takeover it keeps its window from message to message; without, it is reset after each.
+ */
+import zlib from 'node:zlib';
+
+const { Z_SYNC_FLUSH } = zlib.constants;
+/** The four bytes a sync flush ends with, which the sender strips and the receiver puts back (RFC 7692 7.2.1). */
+export const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+interface ZlibHandle {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+  reset(): void;
+  close(): void;
+}
+type ZlibStream = zlib.DeflateRaw & { _handle: ZlibHandle | null; _writeState: Uint32Array };
+
+/** Whether this Node exposes what the codec needs (Node 12 to 24 do); checked when compression is configured. */
+export function deflateSupported(): boolean {
+  const probe = zlib.createInflateRaw() as unknown as ZlibStream;
+  const ok = typeof probe._handle?.writeSync === 'function' && probe._writeState instanceof Uint32Array;
+  probe.close();
+  return ok;
+}
+
+/** Output space per native call; a result is copied out once, at its exact size. */
+const SCRATCH = 64 * 1024;
+let scratch: Buffer | null = null;
+
+/**
+ * Runs `input` through `stream` with a sync flush; returns the output, or null as soon as it passes
+ * `limit` bytes (a decompression bomb is cut there, never inflated in full). `onOutput` sees each
+ * piece as it comes out (UTF-8 checks of inflated text).
+ */
+function run(stream: ZlibStream, input: Uint8Array, limit: number, parts: Buffer[], onOutput?: (piece: Buffer) => boolean): number | null {
+  const handle = stream._handle!;
+  const state = stream._writeState;
+  let inOff = 0;
+  let inLen = input.length;
+  let total = 0;
+  for (;;) {
+    const out = (scratch ??= Buffer.allocUnsafeSlow(SCRATCH));
+    handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, out, 0, SCRATCH);
+    const produced = SCRATCH - state[0]!;
+    const left = state[1]!;
+    inOff += inLen - left;
+    inLen = left;
+    if (produced > 0) {
+      total += produced;
+      if (total > limit) return null;
+      const piece = Buffer.from(out.subarray(0, produced));
+      if (onOutput && !onOutput(piece)) return -1;
+      parts.push(piece);
+    }
+    // Output space left over: all input is consumed and flushed.
+    if (state[0] !== 0) return total;
+  }
+}
+
+/** Options shared by both directions. */
+export interface CodecOptions {
+  /** Window size, 9-15 (the negotiated one). */
+  windowBits: number;
+  /** Keep the window between messages (context takeover); false resets after each message. */
+  takeover: boolean;
+}
+
+/** Deflates whole messages for one sender (or, without context takeover, for any number: see `shared`). */
+export class Compressor {
+  private stream: ZlibStream | null = null;
+  private readonly options: CodecOptions & { level: number; memLevel: number };
+
+  constructor(options: CodecOptions & { level: number; memLevel: number }) {
+    this.options = options;
+  }
+
+  /** The compressed payload of one message (tail stripped), ready for a frame with RSV1 set. */
+  compress(data: Uint8Array): Buffer {
+    const o = this.options;
+    const stream = (this.stream ??= zlib.createDeflateRaw({ windowBits: o.windowBits, level: o.level, memLevel: o.memLevel }) as unknown as ZlibStream);
+    const parts: Buffer[] = [];
+    const total = run(stream, data, Infinity, parts) as number;
+    if (!o.takeover) stream._handle!.reset();
+    const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    // A sync flush always ends with the empty stored block 00 00 ff ff: strip it.
+    return out.subarray(0, out.length - 4);
+  }
+
+  /** Frees zlib's memory (the connection is gone). */
+  close(): void {
+    this.stream?.close();
+    this.stream = null;
+  }
+}
+
+/** Why an inflate stopped: the message is over the limit, or its text is not UTF-8. */
+export const enum InflateFailure {
+  TooBig = -1,
+  BadText = -2,
+}
+
+/** Inflates the frames of compressed messages for one receiver (or, without context takeover, any number). */
+export class Decompressor {
+  private stream: ZlibStream | null = null;
+  private readonly options: CodecOptions;
+
+  constructor(options: CodecOptions) {
+    this.options = options;
+  }
+
+  /**
+   * Inflates one frame's compressed bytes (with `last`, the message's final frame: the tail is added).
+   * Pushes what comes out to `parts`; returns the byte count, or a failure (negative) once the
+   * message's inflated size would pass `limit` or `check` refuses a piece.
+   */
+  inflate(data: Uint8Array, last: boolean, limit: number, parts: Buffer[], check?: (piece: Buffer) => boolean): number | InflateFailure {
+    // Our window always holds the peer's: 15 unless agreed lower (a peer asked for 8 uses 9 in zlib).
+    const stream = (this.stream ??= zlib.createInflateRaw({ windowBits: Math.max(9, this.options.windowBits) }) as unknown as ZlibStream);
+    try {
+      let n = data.length > 0 ? run(stream, data, limit, parts, check) : 0;
+      if (n === null) return InflateFailure.TooBig;
+      if (n < 0) return InflateFailure.BadText;
+      if (last) {
+        const t = run(stream, DEFLATE_TAIL, limit - n, parts, check);
+        if (t === null) return InflateFailure.TooBig;
+        if (t < 0) return InflateFailure.BadText;
+        n += t;
+        if (!this.options.takeover) stream._handle!.reset();
+      }
+      return n;
+    } catch {
+      // zlib found the data invalid: its state is lost; the connection fails.
+      this.close();
+      throw new Error('invalid compressed data');
+    }
+  }
+
+  /** Starts the next message from a clean state (after a failed one). */
+  reset(): void {
+    this.stream?._handle?.reset();
+  }
+
+  close(): void {
+    this.stream?.close();
+    this.stream = null;
+  }
+}
+
+/** Where an assembler gets the decompressor for a compressed message. */
+export interface InflateSource {
+  /** The decompressor for a message starting now; `single` when the message is one frame. */
+  take(single: boolean): Decompressor;
+  /** That message ended (or the connection is going away). */
+  done(decompressor: Decompressor): void;
+}
