@@ -26,6 +26,14 @@ export function deflateSupported(): boolean {
   return ok;
 }
 
+function ignore(): void {}
+
+/** A zlib stream used only through its handle; its asynchronous 'error' event is seen synchronously instead. */
+function open(stream: zlib.DeflateRaw | zlib.InflateRaw): ZlibStream {
+  stream.on('error', ignore);
+  return stream as unknown as ZlibStream;
+}
+
 /** Output space per native call; a result is copied out once, at its exact size. */
 const SCRATCH = 64 * 1024;
 let scratch: Buffer | null = null;
@@ -44,6 +52,8 @@ function run(stream: ZlibStream, input: Uint8Array, limit: number, parts: Buffer
   for (;;) {
     const out = (scratch ??= Buffer.allocUnsafeSlow(SCRATCH));
     handle.writeSync(Z_SYNC_FLUSH, input, inOff, inLen, out, 0, SCRATCH);
+    // zlib refused the data: Node destroys the stream (its 'error' event follows, and is ignored).
+    if (stream._handle === null) throw new Error('invalid compressed data');
     const produced = SCRATCH - state[0]!;
     const left = state[1]!;
     inOff += inLen - left;
@@ -80,7 +90,7 @@ export class Compressor {
   /** The compressed payload of one message (tail stripped), ready for a frame with RSV1 set. */
   compress(data: Uint8Array): Buffer {
     const o = this.options;
-    const stream = (this.stream ??= zlib.createDeflateRaw({ windowBits: o.windowBits, level: o.level, memLevel: o.memLevel }) as unknown as ZlibStream);
+    const stream = (this.stream ??= open(zlib.createDeflateRaw({ windowBits: o.windowBits, level: o.level, memLevel: o.memLevel })));
     const parts: Buffer[] = [];
     const total = run(stream, data, Infinity, parts) as number;
     if (!o.takeover) stream._handle!.reset();
@@ -118,15 +128,13 @@ export class Decompressor {
    */
   inflate(data: Uint8Array, last: boolean, limit: number, parts: Buffer[], check?: (piece: Buffer) => boolean): number | InflateFailure {
     // Our window always holds the peer's: 15 unless agreed lower (a peer asked for 8 uses 9 in zlib).
-    const stream = (this.stream ??= zlib.createInflateRaw({ windowBits: Math.max(9, this.options.windowBits) }) as unknown as ZlibStream);
+    const stream = (this.stream ??= open(zlib.createInflateRaw({ windowBits: Math.max(9, this.options.windowBits) })));
     try {
       let n = data.length > 0 ? run(stream, data, limit, parts, check) : 0;
-      if (n === null) return InflateFailure.TooBig;
-      if (n < 0) return InflateFailure.BadText;
+      if (n === null || n < 0) return this.failed(n === null ? InflateFailure.TooBig : InflateFailure.BadText);
       if (last) {
         const t = run(stream, DEFLATE_TAIL, limit - n, parts, check);
-        if (t === null) return InflateFailure.TooBig;
-        if (t < 0) return InflateFailure.BadText;
+        if (t === null || t < 0) return this.failed(t === null ? InflateFailure.TooBig : InflateFailure.BadText);
         n += t;
         if (!this.options.takeover) stream._handle!.reset();
       }
@@ -138,9 +146,10 @@ export class Decompressor {
     }
   }
 
-  /** Starts the next message from a clean state (after a failed one). */
-  reset(): void {
+  /** A message failed midway: the next one (a shared decompressor's, another connection's) starts clean. */
+  private failed(why: InflateFailure): InflateFailure {
     this.stream?._handle?.reset();
+    return why;
   }
 
   close(): void {
@@ -151,8 +160,8 @@ export class Decompressor {
 
 /** Where an assembler gets the decompressor for a compressed message. */
 export interface InflateSource {
-  /** The decompressor for a message starting now; `single` when the message is one frame. */
-  take(single: boolean): Decompressor;
+  /** The decompressor for a message starting now; `whole` when all of it is at hand (inflated in one call). */
+  take(whole: boolean): Decompressor;
   /** That message ended (or the connection is going away). */
   done(decompressor: Decompressor): void;
 }

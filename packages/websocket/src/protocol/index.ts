@@ -35,3 +35,14 @@ export {
   type RequestHead,
   type UpgradeRequest,
 } from './handshake.js';
+export {
+  parseExtensions,
+  negotiateDeflate,
+  deflateOfferHeader,
+  acceptDeflateResponse,
+  type Extension,
+  type DeflatePolicy,
+  type DeflateAgreement,
+  type DeflateOffer,
+} from './permessage-deflate.js';
+export { Compressor, Decompressor, DEFLATE_TAIL, deflateSupported, type CodecOptions, type InflateSource } from './deflate-codec.js';

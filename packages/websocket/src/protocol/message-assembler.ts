@@ -112,7 +112,6 @@ export class MessageAssembler implements FrameSink {
       this.messageType = h.opcode === Opcode.Text ? 'text' : 'binary';
       if (this.messageType === 'text') this.utf8.reset();
       this.compressed = h.rsv1 && this.inflate !== null;
-      if (this.compressed) this.decompressor = this.inflate!.take(h.fin);
     }
     // A compressed message is limited by its inflated size, checked as it inflates (nothing compressed is buffered).
     if (!this.compressed && this.length + h.length > this.maxMessageSize) {
@@ -159,9 +158,12 @@ export class MessageAssembler implements FrameSink {
   /** Inflates a compressed message's bytes as they arrive; delivers the message after its last frame. */
   private compressedPayload(data: Buffer, start: number, end: number, last: boolean): ProtocolError | undefined {
     const end_ = last && this.fin;
+    // A message whole in this piece may use a decompressor shared with other connections (it is
+    // inflated in this one call); one that spans pieces or frames needs state of its own meanwhile.
+    const decompressor = (this.decompressor ??= this.inflate!.take(end_));
     let n: number;
     try {
-      n = this.decompressor!.inflate(data.subarray(start, end), end_, this.maxMessageSize - this.length, this.inflated, this.messageType === 'text' ? this.checkText : undefined);
+      n = decompressor.inflate(data.subarray(start, end), end_, this.maxMessageSize - this.length, this.inflated, this.messageType === 'text' ? this.checkText : undefined);
     } catch {
       return new ProtocolError(CloseCode.InvalidPayload, 'invalid compressed data (permessage-deflate)');
     }

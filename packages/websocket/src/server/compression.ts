@@ -66,8 +66,8 @@ export class ConnectionDeflate implements InflateSource {
     this.config = config;
   }
 
-  take(single: boolean): Decompressor {
-    if (single && this.agreement.clientNoContextTakeover) return this.shared.sharedDecompressor;
+  take(whole: boolean): Decompressor {
+    if (whole && this.agreement.clientNoContextTakeover) return this.shared.sharedDecompressor;
     return (this.ownDecompressor ??= new Decompressor({ windowBits: this.agreement.clientWindowBits, takeover: !this.agreement.clientNoContextTakeover }));
   }
 
