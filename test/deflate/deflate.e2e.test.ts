@@ -114,6 +114,16 @@ describe.each(MODES)('permessage-deflate on the server ($name)', ({ threads }) =
     expect((await r.readClose()).code).toBe(1002);
   });
 
+  it('sends a message uncompressed when the handler says compress: false', async () => {
+    const s = await server(threads, DEFLATE, 'uncompressed');
+    const c = await open(s.port);
+    const big = 'x'.repeat(4000);
+    c.sendFrame(1, big);
+    const [first, second] = [await c.nextFrame(), await c.nextFrame()];
+    expect([first.rsv, inflate(first).toString() === big]).toEqual([4, true]);
+    expect([second.rsv, second.payload.toString() === big]).toEqual([0, true]);
+  });
+
   it('keeps context takeover when the client asks for it in both directions', async () => {
     const s = await server(threads, { perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false } });
     const c = await open(s.port, 'Sec-WebSocket-Extensions: permessage-deflate');

@@ -106,6 +106,18 @@ export const behaviours: Record<string, Hooks> = {
       r.conn.writeFramed(HELLO_FRAME);
     },
   },
+  /** Echoes twice: compressed when worth it, then with compress: false. */
+  uncompressed: {
+    message(r, data, type) {
+      if (type === 'text') {
+        r.conn.writeText(data);
+        r.conn.writeText(data, { compress: false });
+      } else {
+        r.conn.writeBin(data);
+        r.conn.writeBin(data, { compress: false });
+      }
+    },
+  },
   tenWrites: { message: (r) => { for (let i = 0; i < 10; i++) r.conn.write(`w${i}`); } },
   /** 'flood N': writes N binary messages of 64 KiB at once; reports how many were refused. */
   flood: {

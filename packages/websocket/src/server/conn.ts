@@ -21,6 +21,25 @@ export interface CloseOptions {
   reason?: string;
 }
 
+/** How a data frame meets permessage-deflate (when the handshake agreed on it). */
+export const enum Compression {
+  /** Compressed when whole and at least `perMessageDeflate.threshold` bytes. */
+  Auto = 0,
+  /** Sent as it is (RSV1 clear). */
+  Off = 1,
+  /** The payload is deflated already (a worker compressed it): RSV1 set, nothing more done. */
+  Done = 2,
+}
+
+/** Options of {@link Conn.write}, {@link Conn.writeText} and {@link Conn.writeBin}. */
+export interface WriteOptions {
+  /**
+   * With permessage-deflate agreed, `false` sends this message uncompressed (data already compressed,
+   * such as images, or latency-critical messages). Default true: compressed from the threshold.
+   */
+  compress?: boolean;
+}
+
 /** Options of {@link Conn.publish} and {@link Conn.broadcast}. */
 export interface PublishOptions {
   /** Send a binary message (default false: text, as `conn.write`; bytes must then be valid UTF-8). */
@@ -39,7 +58,7 @@ export interface PublishOptions {
  */
 export interface ConnTransport {
   /** Queues one frame; false when the connection is closing or closed (nothing is sent). */
-  sendFrame(opcode: number, data: WriteData, fin: boolean): boolean;
+  sendFrame(opcode: number, data: WriteData, fin: boolean, compression?: Compression): boolean;
   /** Queues one frame whose payload is the concatenation of `parts` (`length` bytes in all). */
   sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean;
   /** Queues complete, already encoded frames; `hasData` when they hold data frames (whole messages), not only pings and pongs. */
@@ -96,18 +115,18 @@ export class Conn {
   }
 
   /** Sends `data` as a text message (websocket.zig's `write`). */
-  write(data: WriteData): boolean {
-    return this.order.frame(Opcode.Text, data, true);
+  write(data: WriteData, options?: WriteOptions): boolean {
+    return this.order.frame(Opcode.Text, data, true, undefined, options?.compress === false ? Compression.Off : Compression.Auto);
   }
 
   /** Sends `data` as a text message. Bytes must be valid UTF-8. */
-  writeText(data: WriteData): boolean {
-    return this.order.frame(Opcode.Text, data, true);
+  writeText(data: WriteData, options?: WriteOptions): boolean {
+    return this.order.frame(Opcode.Text, data, true, undefined, options?.compress === false ? Compression.Off : Compression.Auto);
   }
 
   /** Sends `data` as a binary message. */
-  writeBin(data: WriteData): boolean {
-    return this.order.frame(Opcode.Binary, data, true);
+  writeBin(data: WriteData, options?: WriteOptions): boolean {
+    return this.order.frame(Opcode.Binary, data, true, undefined, options?.compress === false ? Compression.Off : Compression.Auto);
   }
 
   /** Sends a ping (payload at most 125 bytes). */

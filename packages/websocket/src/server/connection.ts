@@ -8,7 +8,7 @@ import { errorResponse, headerValue, invalidHeader, switchingProtocolsResponse }
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
-import { Conn, type ConnTransport, type WriteData } from './conn.js';
+import { Conn, type Compression, type ConnTransport, type WriteData } from './conn.js';
 import type { Dispatcher, IoTarget } from './dispatcher.js';
 import { FrameSender, noteReceived, type SenderHost } from './frame-sender.js';
 import { Handshake } from './handshake.js';
@@ -456,12 +456,12 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the client does not read fast enough'));
   }
 
-  sendFrame(opcode: number, data: WriteData, fin: boolean): boolean {
-    return this.sender.frame(opcode, data, fin);
+  sendFrame(opcode: number, data: WriteData, fin: boolean, compression?: Compression): boolean {
+    return this.sender.frame(opcode, data, fin, compression);
   }
 
-  sendInPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void): boolean {
-    return this.sender.inPlace(opcode, data, fin, done);
+  sendInPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void, compression?: Compression): boolean {
+    return this.sender.inPlace(opcode, data, fin, done, compression);
   }
 
   sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {

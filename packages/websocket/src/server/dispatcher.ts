@@ -1,5 +1,6 @@
 import type { MessageType } from '../protocol/opcodes.js';
-import type { Conn, ConnTransport } from './conn.js';
+import type { Compression, Conn, ConnTransport } from './conn.js';
+import type { DeflateAgreement } from '../protocol/permessage-deflate.js';
 import type { OptionalHooks } from './handler.js';
 import type { Handshake } from './handshake.js';
 
@@ -41,7 +42,9 @@ export interface IoTarget extends DispatchTarget {
    * `done` runs, once its bytes are with the kernel or dropped (the frame was refused, or the
    * connection is gone). `done` runs exactly once, possibly before this returns.
    */
-  sendInPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void): boolean;
+  sendInPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void, compression?: Compression): boolean;
+  /** permessage-deflate as agreed in the handshake (known before `open`), or null. */
+  readonly deflate: { readonly agreement: DeflateAgreement } | null;
 }
 
 /**

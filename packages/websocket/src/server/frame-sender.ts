@@ -3,7 +3,7 @@ import type { BufferPool } from '../buffers/pool.js';
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
 import { Opcode } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
-import type { WriteData } from './conn.js';
+import { Compression, type WriteData } from './conn.js';
 import type { Dispatcher, IoTarget } from './dispatcher.js';
 import { Outbox } from './outbox.js';
 import { SHARE_FROM } from '../pubsub/prepared.js';
@@ -184,7 +184,7 @@ export class FrameSender {
   }
 
   /** One frame; strings are UTF-8 encoded straight into the outbox. */
-  frame(opcode: number, data: WriteData, fin: boolean): boolean {
+  frame(opcode: number, data: WriteData, fin: boolean, compression = Compression.Auto): boolean {
     if (!this.admit(opcode, fin)) {
       if (opcode !== Opcode.Pong || !this.host.canWrite()) return false;
       // Sent once the queue drains (or on a later flush under the limit).
@@ -192,10 +192,15 @@ export class FrameSender {
       return true;
     }
     const outbox = this.outbox;
-    if (this.host.deflate !== null && fin && (opcode === Opcode.Text || opcode === Opcode.Binary)) {
+    if (compression === Compression.Done) {
+      this.deflated(opcode, data as Uint8Array);
+      this.scheduleFlush();
+      return true;
+    }
+    if (this.host.deflate !== null && compression === Compression.Auto && fin && (opcode === Opcode.Text || opcode === Opcode.Binary)) {
       const length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
       if (this.host.deflate.worthCompressing(length)) {
-        this.compressed(opcode, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+        this.deflated(opcode, this.host.deflate.compress(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
         this.scheduleFlush();
         return true;
       }
@@ -220,14 +225,21 @@ export class FrameSender {
   }
 
   /** One frame whose payload is sent in place (see `IoTarget.sendInPlace`): `done` runs once, when the socket has taken it or it was refused. */
-  inPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void): boolean {
+  inPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void, compression = Compression.Auto): boolean {
     if (!this.admit(opcode, fin)) {
       done();
       return false;
     }
-    if (this.host.deflate !== null && fin && opcode !== Opcode.Continuation && opcode < Opcode.Close && this.host.deflate.worthCompressing(data.length)) {
+    if (compression === Compression.Done) {
+      const buf = this.outbox.reserve(10);
+      this.outbox.commit(writeFrameHeader(buf, this.outbox.offset, opcode, data.length, { fin: true, rsv1: true }));
+      this.outbox.lend(data, done);
+      this.scheduleFlush();
+      return true;
+    }
+    if (this.host.deflate !== null && compression === Compression.Auto && fin && opcode !== Opcode.Continuation && opcode < Opcode.Close && this.host.deflate.worthCompressing(data.length)) {
       // Compressed into memory of its own: the lent bytes are free at once.
-      this.compressed(opcode, data);
+      this.deflated(opcode, this.host.deflate.compress(data));
       done();
       this.scheduleFlush();
       return true;
@@ -239,11 +251,10 @@ export class FrameSender {
     return true;
   }
 
-  /** A whole message compressed (RSV1 set): its deflated payload is memory of its own, so it may be referenced. */
-  private compressed(opcode: number, data: Uint8Array): void {
-    const payload = this.host.deflate!.compress(data);
+  /** A whole message's deflated payload, with RSV1 set; payloads of memory of their own from 1 KiB are referenced. */
+  private deflated(opcode: number, payload: Uint8Array): void {
     const outbox = this.outbox;
-    if (payload.length >= SHARE_FROM) {
+    if (payload.length >= SHARE_FROM && !(payload.buffer instanceof SharedArrayBuffer)) {
       const buf = outbox.reserve(10);
       outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, payload.length, { fin: true, rsv1: true }));
       outbox.reference(payload);
@@ -267,7 +278,7 @@ export class FrameSender {
     if (!this.admit(opcode, fin)) return false;
     if (this.host.deflate !== null && fin && opcode !== Opcode.Continuation && this.host.deflate.worthCompressing(length)) {
       // A whole message from a Writer (a fragmented one goes uncompressed, which RFC 7692 allows).
-      this.compressed(opcode, parts.length === 1 ? parts[0]! : Buffer.concat(parts, length));
+      this.deflated(opcode, this.host.deflate.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)));
       this.scheduleFlush();
       return true;
     }

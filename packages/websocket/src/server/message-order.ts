@@ -1,5 +1,5 @@
 import { Opcode } from '../protocol/opcodes.js';
-import type { ConnTransport, WriteData } from './conn.js';
+import { Compression, type ConnTransport, type WriteData } from './conn.js';
 
 /** A data frame written while another writer's fragmented message was open, kept to send after it. */
 interface Held {
@@ -12,6 +12,7 @@ interface Held {
   fin: boolean;
   /** Pre-framed bytes with data frames. */
   framed: boolean;
+  compression: Compression;
 }
 
 /** The owner of writes that are whole messages (never left open). */
@@ -49,17 +50,17 @@ export class MessageOrder {
   }
 
   /** One frame from `owner` (undefined: a whole message written in one call). */
-  frame(opcode: number, data: WriteData, fin: boolean, owner: unknown = WHOLE): boolean {
+  frame(opcode: number, data: WriteData, fin: boolean, owner: unknown = WHOLE, compression = Compression.Auto): boolean {
     // The usual case, first: a whole message (or a control frame) with no fragmented message open.
-    if ((this.owner === null && fin && opcode !== Opcode.Continuation) || opcode >= Opcode.Close) return this.transport.sendFrame(opcode, data, fin);
+    if ((this.owner === null && fin && opcode !== Opcode.Continuation) || opcode >= Opcode.Close) return this.transport.sendFrame(opcode, data, fin, compression);
     if (this.transport.closed) return this.clear();
     if (this.refused !== null && this.dropRefused(owner, opcode, fin)) return false;
     this.check(owner, opcode);
     if (!this.mayPass(owner)) {
       const copy = typeof data === 'string' ? data : Buffer.from(data);
-      return this.hold({ owner, opcode, data: copy, parts: null, length: typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length, fin, framed: false });
+      return this.hold({ owner, opcode, data: copy, parts: null, length: typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length, fin, framed: false, compression });
     }
-    const sent = this.transport.sendFrame(opcode, data, fin);
+    const sent = this.transport.sendFrame(opcode, data, fin, compression);
     this.passed(owner, opcode, fin);
     return sent;
   }
@@ -70,7 +71,7 @@ export class MessageOrder {
     if (this.refused !== null && this.dropRefused(owner, opcode, fin)) return false;
     this.check(owner, opcode);
     if (!this.mayPass(owner)) {
-      return this.hold({ owner, opcode, data: null, parts: [Buffer.concat(parts, length)], length, fin, framed: false });
+      return this.hold({ owner, opcode, data: null, parts: [Buffer.concat(parts, length)], length, fin, framed: false, compression: Compression.Auto });
     }
     const sent = this.transport.sendParts(opcode, parts, length, fin);
     this.passed(owner, opcode, fin);
@@ -81,7 +82,7 @@ export class MessageOrder {
   framed(bytes: Uint8Array, hasData: boolean): boolean {
     if (!hasData) return this.transport.sendFramed(bytes, false);
     if (this.transport.closed) return this.clear();
-    if (this.owner !== null) return this.hold({ owner: WHOLE, opcode: Opcode.Binary, data: Buffer.from(bytes), parts: null, length: bytes.length, fin: true, framed: true });
+    if (this.owner !== null) return this.hold({ owner: WHOLE, opcode: Opcode.Binary, data: Buffer.from(bytes), parts: null, length: bytes.length, fin: true, framed: true, compression: Compression.Off });
     return this.transport.sendFramed(bytes, true);
   }
 
@@ -152,7 +153,7 @@ export class MessageOrder {
       if (this.transport.closed) return void this.clear();
       if (h.framed) this.transport.sendFramed(h.data as Uint8Array, true);
       else if (h.parts) this.transport.sendParts(h.opcode, h.parts, h.length, h.fin);
-      else this.transport.sendFrame(h.opcode, h.data!, h.fin);
+      else this.transport.sendFrame(h.opcode, h.data!, h.fin, h.compression);
       const before = this.owner;
       if (!h.fin && h.opcode !== Opcode.Continuation) this.owner = h.owner;
       else if (h.fin && h.opcode === Opcode.Continuation) this.owner = null;

@@ -14,6 +14,8 @@ import { RingReader, RingWriter, ringMemory } from './ring.js';
 import type { WorkerData } from './worker-main.js';
 import { workerLaunch, type WorkerLaunch } from './worker-launch.js';
 import type { Hub } from '../pubsub/hub.js';
+import { DEFLATED, type WorkerDeflate } from './worker-target.js';
+import { Compression } from '../server/conn.js';
 
 /**
  * Frames from a worker's ring at least this long go to the socket in place: the kernel copies them
@@ -261,7 +263,12 @@ export class ThreadDispatcher implements Dispatcher {
     h.targets.set(id, target);
     // The request crosses only for an init to read: most of a handshake's bytes are headers nobody else uses.
     const request = this.hooks.init ? handshake.request : null;
-    this.send(h, ToWorker.Open, id, h.attach({ request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort }));
+    // With permessage-deflate agreed, the worker compresses this connection's messages itself.
+    const agreed = target.deflate?.agreement;
+    const d = this.config.perMessageDeflate;
+    const deflate: WorkerDeflate | null =
+      agreed && d ? { takeover: !agreed.serverNoContextTakeover, windowBits: agreed.serverWindowBits, threshold: d.threshold, level: d.level, memLevel: d.memLevel } : null;
+    this.send(h, ToWorker.Open, id, h.attach({ request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort, deflate }));
     // Without init there is nothing to wait for: the 101 leaves now, and every later event for the
     // connection reaches the worker after its Open. (Should the handler's constructor throw, the
     // worker says so and the connection closes with 1011.)
@@ -396,19 +403,22 @@ export class ThreadDispatcher implements Dispatcher {
       const target = h.targets.get(id);
       switch (kind) {
         case FromWorker.Frame: {
-          const opcode = r[i++]!;
+          const raw = r[i++]!;
           const fin = r[i++]! === 1;
           const offset = r[i++]!;
           const length = r[i++]!;
           if (!target) break;
+          // The worker compressed it (RSV1), or decided it goes as it is: the I/O thread never compresses a worker's frames.
+          const opcode = raw & 0x0f;
+          const compression = (raw & DEFLATED) !== 0 ? Compression.Done : Compression.Off;
           if (offset < 0) {
             // A copy made for this frame alone (the ring was full): nothing else uses its memory.
-            target.sendInPlace(opcode, extra[length] as Uint8Array, fin, noop);
+            target.sendInPlace(opcode, extra[length] as Uint8Array, fin, noop, compression);
           } else if (length >= IN_PLACE) {
             hold.frames++;
-            target.sendInPlace(opcode, h.outbound.view(offset, length), fin, written);
+            target.sendInPlace(opcode, h.outbound.view(offset, length), fin, written, compression);
           } else {
-            target.sendFrame(opcode, h.outbound.view(offset, length), fin);
+            target.sendFrame(opcode, h.outbound.view(offset, length), fin, compression);
           }
           break;
         }

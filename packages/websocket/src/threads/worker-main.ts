@@ -12,7 +12,7 @@ import { HookRunner } from '../server/hook-runner.js';
 import { scopedLogger, type LogLevel } from '../server/log.js';
 import { FromWorker, ToWorker, extraBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, type RingMemory } from './ring.js';
-import { WorkerOutbox, WorkerTarget } from './worker-target.js';
+import { WorkerOutbox, WorkerTarget, type WorkerDeflate } from './worker-target.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 
 /** What the I/O thread gives a worker at start. */
@@ -114,8 +114,8 @@ async function main(): Promise<void> {
       const target = targets.get(id);
       switch (kind) {
         case ToWorker.Open: {
-          const o = extra[r[i++]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number };
-          const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release, data);
+          const o = extra[r[i++]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number; deflate: WorkerDeflate | null };
+          const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release, data, o.deflate);
           targets.set(id, created);
           // No request when the handler has no init: nothing would read the handshake.
           const handshake = o.request ? new Handshake(o.request, o.remoteAddress, o.remotePort, data.maxHeaders) : null;
@@ -227,7 +227,10 @@ async function main(): Promise<void> {
           if (!target) break;
           target.markClosed();
           // The close hook is the connection's last: tell the I/O thread when it has settled.
-          runner.closed(target, () => outbox.record(FromWorker.CloseDone, id));
+          runner.closed(target, () => {
+            target.dispose();
+            outbox.record(FromWorker.CloseDone, id);
+          });
           break;
         }
       }

@@ -1,11 +1,50 @@
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
 import { SHARE_FROM } from '../pubsub/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
-import { Conn, WRITE_BEFORE_OPEN, type WriteData } from '../server/conn.js';
+import { Compressor } from '../protocol/deflate-codec.js';
+import { Compression, Conn, WRITE_BEFORE_OPEN, type WriteData } from '../server/conn.js';
 import type { DispatchTarget } from '../server/dispatcher.js';
 import type { Batch } from './messages.js';
 import { FromWorker, ownBytes } from './messages.js';
 import type { RingWriter } from './ring.js';
+
+/** A frame record's opcode with this bit carries a payload the worker deflated: the I/O thread sets RSV1. */
+export const DEFLATED = 0x40;
+
+/** How a worker compresses one connection's messages (permessage-deflate as agreed in its handshake). */
+export interface WorkerDeflate {
+  /** Server context takeover: a compressor of the connection's own; otherwise the thread's shared one. */
+  takeover: boolean;
+  windowBits: number;
+  threshold: number;
+  level: number;
+  memLevel: number;
+}
+
+/** This thread's compressors for connections without context takeover, per window size. */
+const sharedCompressors = new Map<number, Compressor>();
+
+/**
+ * Compression where the handler runs: a worker deflates its own connections' messages, so the I/O
+ * thread only frames them, and no handler's large message stalls it.
+ */
+class WorkerCompression {
+  private own: Compressor | null = null;
+  constructor(readonly settings: WorkerDeflate) {}
+
+  compress(data: Uint8Array): Buffer {
+    const s = this.settings;
+    if (s.takeover) return (this.own ??= new Compressor({ windowBits: s.windowBits, takeover: true, level: s.level, memLevel: s.memLevel })).compress(data);
+    let shared = sharedCompressors.get(s.windowBits);
+    if (!shared) sharedCompressors.set(s.windowBits, (shared = new Compressor({ windowBits: s.windowBits, takeover: false, level: s.level, memLevel: s.memLevel })));
+    return shared.compress(data);
+  }
+
+  close(): void {
+    this.own?.close();
+    this.own = null;
+  }
+}
 
 /**
  * What a worker sends to the I/O thread, gathered over one tick and posted as one batch: frames
@@ -149,12 +188,22 @@ export class WorkerTarget implements DispatchTarget {
   readonly maxBackpressure: number;
   readonly topicLimits: TopicLimits;
   private closeSent = false;
+  private readonly compression: WorkerCompression | null;
   private readonly id: number;
   private readonly outbox: WorkerOutbox;
   private readonly release: (data: Buffer) => void;
 
-  constructor(id: number, remoteAddress: string, remotePort: number, outbox: WorkerOutbox, release: (data: Buffer) => void, limits: { maxBackpressure: number; pubsub: TopicLimits }) {
+  constructor(
+    id: number,
+    remoteAddress: string,
+    remotePort: number,
+    outbox: WorkerOutbox,
+    release: (data: Buffer) => void,
+    limits: { maxBackpressure: number; pubsub: TopicLimits },
+    deflate: WorkerDeflate | null = null,
+  ) {
     this.id = id;
+    this.compression = deflate === null ? null : new WorkerCompression(deflate);
     this.maxBackpressure = limits.maxBackpressure;
     this.topicLimits = limits.pubsub;
     this.outbox = outbox;
@@ -171,9 +220,22 @@ export class WorkerTarget implements DispatchTarget {
     this.closeSent = true;
   }
 
-  sendFrame(opcode: number, data: WriteData, fin: boolean): boolean {
+  /** The connection ended: free its compressor. */
+  dispose(): void {
+    this.compression?.close();
+  }
+
+  sendFrame(opcode: number, data: WriteData, fin: boolean, compression = Compression.Auto): boolean {
     if (!this.opened) throw new Error(WRITE_BEFORE_OPEN);
     if (this.closeSent) return false;
+    if (this.compression !== null && compression === Compression.Auto && fin && (opcode === 1 || opcode === 2)) {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      if (bytes.length >= this.compression.settings.threshold) {
+        this.outbox.frame(this.id, opcode | DEFLATED, this.compression.compress(bytes), true);
+        return true;
+      }
+      data = bytes;
+    }
     this.outbox.frame(this.id, opcode, data, fin);
     return true;
   }
@@ -181,6 +243,11 @@ export class WorkerTarget implements DispatchTarget {
   sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
     if (!this.opened) throw new Error(WRITE_BEFORE_OPEN);
     if (this.closeSent) return false;
+    if (this.compression !== null && fin && opcode !== 0 && length >= this.compression.settings.threshold) {
+      // A whole message from a Writer (a fragmented one goes uncompressed, which RFC 7692 allows).
+      this.outbox.frame(this.id, opcode | DEFLATED, this.compression.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)), true);
+      return true;
+    }
     this.outbox.frameParts(this.id, opcode, parts, length, fin);
     return true;
   }
