@@ -8,6 +8,7 @@ import type { ServerConfig } from 'wsz';
 import { Compressor, Decompressor } from 'wsz/protocol';
 import { MODES, serve, type Served } from '../helpers/modes.js';
 import { RawClient, frame, upgradeRequest, type Frame } from '../helpers/raw-client.js';
+import { Topical } from '../helpers/topical.js';
 
 const BROWSER_OFFER = 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits';
 const DEFLATE: ServerConfig = { perMessageDeflate: true };
@@ -122,6 +123,24 @@ describe.each(MODES)('permessage-deflate on the server ($name)', ({ threads }) =
     const [first, second] = [await c.nextFrame(), await c.nextFrame()];
     expect([first.rsv, inflate(first).toString() === big]).toEqual([4, true]);
     expect([second.rsv, second.payload.toString() === big]).toEqual([0, true]);
+  });
+
+  it('compresses a published message once for every subscriber without context takeover; others get it plain', async () => {
+    const s = await serve(threads, { config: DEFLATE, handler: Topical });
+    cleanup.push(() => s.stop());
+    const members = [await open(s.port), await open(s.port), await open(s.port, '')];
+    for (const m of members) {
+      expect((await m.nextFrame()).payload.toString()).toMatch(/^id /);
+      m.sendFrame(1, 'sub room');
+      expect((await m.nextFrame()).payload.toString()).toBe('sub room true');
+    }
+    const big = 'news for the whole room, '.repeat(80);
+    members[0]!.sendFrame(1, `pub room ${big}`);
+    const [a, b, plain] = [await members[0]!.nextFrame(), await members[1]!.nextFrame(), await members[2]!.nextFrame()];
+    expect([a.rsv, b.rsv, plain.rsv]).toEqual([4, 4, 0]);
+    expect(a.payload.equals(b.payload)).toBe(true); // the same bytes: compressed once
+    expect(inflate(a).toString()).toBe(big);
+    expect(plain.payload.toString()).toBe(big);
   });
 
   it('keeps context takeover when the client asks for it in both directions', async () => {

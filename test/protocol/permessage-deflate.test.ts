@@ -194,3 +194,16 @@ describe('receiving compressed messages', () => {
     expect(reader.push(frame(1, compress('x'), { rsv: 4 }))?.closeCode).toBe(1002);
   });
 });
+
+describe('a prepared message (publish)', () => {
+  it('is compressed at most once per window size, then shared', async () => {
+    const { PreparedMessage, prepareFrame } = await import('../../packages/websocket/src/pubsub/prepared.js');
+    const m = new PreparedMessage(prepareFrame(1, 'shared by every subscriber '.repeat(100)));
+    const { Compressor: SourceCompressor } = await import('../../packages/websocket/src/protocol/deflate-codec.js');
+    const c = new SourceCompressor({ windowBits: 15, takeover: false, level: 1, memLevel: 8 });
+    const first = m.compressed(15, c);
+    expect(m.compressed(15, c)).toBe(first);
+    expect(first[0]).toBe(0xc1); // FIN, RSV1, text
+    expect(m.payloadLength).toBe(2700);
+  });
+});

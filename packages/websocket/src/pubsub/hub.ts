@@ -1,13 +1,13 @@
 import type { WriteData } from '../server/conn.js';
-import { prepareFrame } from './prepared.js';
+import { PreparedMessage, prepareFrame } from './prepared.js';
 
 /** A connection as the hub sees it: implemented by the server's Connection (on the I/O thread). */
 export interface Subscriber {
   readonly id: number;
   /** Its topics, kept by the hub (null: none). */
   topics: Set<string> | null;
-  /** Queues a prepared frame for the peer; false when refused (closing, or backpressure). */
-  deliver(frame: Buffer): boolean;
+  /** Queues a prepared message for the peer; false when refused (closing, or backpressure). */
+  deliver(message: PreparedMessage): boolean;
 }
 
 /** Pub/sub counters, in `server.stats()`. */
@@ -78,8 +78,9 @@ export class Hub {
     this.publishes++;
     const members = this.byTopic.get(topic);
     if (members === undefined) return 0;
+    const message = new PreparedMessage(frame);
     let n = 0;
-    for (const s of members) if (s.id !== except && s.deliver(frame)) n++;
+    for (const s of members) if (s.id !== except && s.deliver(message)) n++;
     this.deliveries += n;
     return n;
   }
@@ -90,8 +91,9 @@ export class Hub {
   }
 
   broadcastFrame(frame: Buffer, except: number): number {
+    const message = new PreparedMessage(frame);
     let n = 0;
-    for (const s of this.connections.values()) if (s.id !== except && s.deliver(frame)) n++;
+    for (const s of this.connections.values()) if (s.id !== except && s.deliver(message)) n++;
     this.deliveries += n;
     return n;
   }
@@ -103,7 +105,7 @@ export class Hub {
 
   sendFrameTo(id: number, frame: Buffer): boolean {
     const s = this.connections.get(id);
-    if (s === undefined || !s.deliver(frame)) return false;
+    if (s === undefined || !s.deliver(new PreparedMessage(frame))) return false;
     this.deliveries++;
     return true;
   }

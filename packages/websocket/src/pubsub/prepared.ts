@@ -1,5 +1,6 @@
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
 import type { WriteData } from '../server/conn.js';
+import type { Compressor } from '../protocol/deflate-codec.js';
 
 /**
  * Frames from this size are shared by reference among the connections they go to (each outbox
@@ -21,4 +22,42 @@ export function prepareFrame(opcode: number, data: WriteData): Buffer {
   if (typeof data === 'string') out.write(data, at, 'utf8');
   else out.set(data, at);
   return out;
+}
+
+/**
+ * One message on its way to many connections: the plain frame, and, for recipients that agreed on
+ * permessage-deflate without server context takeover, the same message compressed once per window
+ * size (made when the first such recipient takes it, then shared like the plain frame).
+ */
+export class PreparedMessage {
+  /** The frame, uncompressed (RSV1 clear). */
+  readonly frame: Buffer;
+  private deflated: Map<number, Buffer> | null = null;
+
+  constructor(frame: Buffer) {
+    this.frame = frame;
+  }
+
+  /** The payload's length (what a compression threshold is compared with). */
+  get payloadLength(): number {
+    return this.frame.length - this.headerLength;
+  }
+
+  private get headerLength(): number {
+    const n = this.frame[1]! & 0x7f;
+    return n < 126 ? 2 : n === 126 ? 4 : 10;
+  }
+
+  /** The message compressed by `compressor` (a shared one of `windowBits`), framed with RSV1: compressed at most once per window size. */
+  compressed(windowBits: number, compressor: Compressor): Buffer {
+    let frame = this.deflated?.get(windowBits);
+    if (frame === undefined) {
+      const payload = compressor.compress(this.frame.subarray(this.headerLength));
+      const size = frameHeaderLength(payload.length, false) + payload.length;
+      frame = size >= SHARE_FROM ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
+      payload.copy(frame, writeFrameHeader(frame, 0, this.frame[0]! & 0x0f, payload.length, { fin: true, rsv1: true }));
+      (this.deflated ??= new Map()).set(windowBits, frame);
+    }
+    return frame;
+  }
 }

@@ -15,6 +15,7 @@ import { Handshake } from './handshake.js';
 import type { Logger } from './log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
 import type { Hub, Subscriber } from '../pubsub/hub.js';
+import type { PreparedMessage } from '../pubsub/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import { parseExtensions, negotiateDeflate } from '../protocol/permessage-deflate.js';
 import { ConnectionDeflate, type SharedCodecs } from './compression.js';
@@ -523,10 +524,19 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     return this.server.config.pubsub;
   }
 
-  /** A frame prepared for many connections (Subscriber): refused unless open and not closing. */
-  deliver(frame: Buffer): boolean {
+  /**
+   * A message prepared for many connections (Subscriber): refused unless open and not closing.
+   * With permessage-deflate and no server context takeover it goes compressed, compressed once for
+   * all such recipients; with context takeover it goes as it is (compressing it here would cost a
+   * compression per recipient).
+   */
+  deliver(message: PreparedMessage): boolean {
     if (this.phase !== Phase.Open || this.closeSent) return false;
-    return this.sender.shared(frame);
+    const d = this.deflate;
+    if (d !== null && d.agreement.serverNoContextTakeover && d.worthCompressing(message.payloadLength)) {
+      return this.sender.shared(message.compressed(d.agreement.serverWindowBits, this.server.codecs.sharedCompressor(d.agreement.serverWindowBits)));
+    }
+    return this.sender.shared(message.frame);
   }
 
   subscribe(topic: string): void {
