@@ -60,7 +60,7 @@ export function ok101(accept: string, extra: string[] = []): string {
 }
 
 /** Decodes the masked client frames in `bytes`. */
-export function clientFrames(bytes: Buffer): Array<{ fin: boolean; opcode: number; masked: boolean; key: string; payload: Buffer }> {
+export function clientFrames(bytes: Buffer): Array<{ fin: boolean; rsv1: boolean; opcode: number; masked: boolean; key: string; payload: Buffer }> {
   const out = [];
   let p = 0;
   while (p + 2 <= bytes.length) {
@@ -81,7 +81,7 @@ export function clientFrames(bytes: Buffer): Array<{ fin: boolean; opcode: numbe
     if (q + len > bytes.length) break;
     const payload = Buffer.from(bytes.subarray(q, q + len));
     for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-    out.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, masked, key: key.toString('hex'), payload });
+    out.push({ fin: (b0 & 0x80) !== 0, rsv1: (b0 & 0x40) !== 0, opcode: b0 & 0x0f, masked, key: key.toString('hex'), payload });
     p = q + len;
   }
   return out;

@@ -33,18 +33,25 @@ ws.onmessage = (e) => {
   else { const u = new Uint8Array(e.data); got.push(['binary', u.length > 50 ? 'len' + u.length + ':' + u.every((v, i) => v === (i & 255)) : Array.from(u).join(',')]); }
   if (next < send.length) send[next++](); else ws.close(4321, 'done here');
 };
-ws.onclose = (e) => { console.log(JSON.stringify({ protocol: ws.protocol, got, code: e.code, reason: e.reason, wasClean: e.wasClean })); };
+ws.onclose = (e) => { console.log(JSON.stringify({ protocol: ws.protocol, extensions: ws.extensions, got, code: e.code, reason: e.reason, wasClean: e.wasClean })); };
 ws.onerror = (e) => { console.error('error', e.message); };
 `;
 
-describe.each(MODES)("interop: Node 20's built-in WebSocket client ($name)", ({ threads }) => {
+const CASES = MODES.flatMap((m) => [
+  { ...m, deflate: false },
+  { ...m, deflate: true },
+]);
+
+describe.each(CASES)("interop: Node's built-in WebSocket client ($name, permessage-deflate $deflate)", ({ threads, deflate }) => {
   it('exchanges text, binary, empty and large messages, then closes cleanly', async () => {
-    const s = await serve(threads, { behaviour: 'chatProtocol', config: { maxMessageSize: 1 << 20 } });
+    const s = await serve(threads, { behaviour: 'chatProtocol', config: { maxMessageSize: 1 << 20, perMessageDeflate: deflate } });
     try {
       const r = await runClient(CLIENT, { PORT: String(s.port) });
       expect(r.err).toBe('');
       expect(JSON.parse(r.out)).toEqual({
         protocol: 'chat',
+        // Node's client (undici) offers permessage-deflate.
+        extensions: deflate ? 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15' : '',
         got: [
           ['text', 'hello'],
           ['text', ''],
@@ -59,6 +66,9 @@ describe.each(MODES)("interop: Node 20's built-in WebSocket client ($name)", ({ 
         wasClean: true,
       });
       await eventually('close hook', () => s.events.at(-1) === 'close');
+      // Our replies of 200 kB and 70 kB went compressed (the others are under the 1024-byte threshold);
+      // undici inflates what it receives but sends uncompressed.
+      if (deflate) expect(s.server.stats().compression).toEqual({ deflated: 2, inflated: 0 });
     } finally {
       await s.stop();
     }

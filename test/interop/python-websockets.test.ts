@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'wsz/client';
+import { MODES, serve } from '../helpers/modes.js';
 
 // Debian's python3-websockets (installed by .ci/run) runs under the system interpreter.
 const PYTHON = '/usr/bin/python3';
 const available = spawnSync(PYTHON, ['-c', 'import websockets']).status === 0;
 if (!available && process.env.CI) throw new Error('python3-websockets is missing: .ci/run installs it with apt-get');
 const script = fileURLToPath(new URL('./python_echo_server.py', import.meta.url));
+const deflateClient = fileURLToPath(new URL('./python_deflate_client.py', import.meta.url));
 
 function startPython(args: string[]): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(PYTHON, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -81,5 +83,38 @@ describe.skipIf(!available)("interop: the Client against Debian's python3-websoc
     c.write('insecure but fine');
     expect(await c.read()).toEqual({ type: 'text', data: Buffer.from('insecure but fine') });
     await c.close();
+  });
+});
+
+describe.skipIf(!available).each(MODES)("interop: permessage-deflate with Debian's python3-websockets ($name)", ({ threads }) => {
+  it('its client (which offers deflate) and our server agree on it and exchange compressed messages', async () => {
+    const s = await serve(threads, { config: { perMessageDeflate: true, maxMessageSize: 1 << 20 } });
+    try {
+      const r = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(PYTHON, [deflateClient, `ws://127.0.0.1:${s.port}/`]);
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', () => resolve({ stdout, stderr }));
+      });
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim().split('\n')).toEqual(['permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15', 'ok']);
+      // Both directions were compressed: 21 messages each way (the binary one too, above the threshold).
+      expect(s.server.stats().compression).toEqual({ inflated: 21, deflated: 21 });
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('our Client against its server (which accepts deflate) exchanges compressed messages', async () => {
+    const py = await startPython([]);
+    try {
+      const c = await Client.connect(`ws://127.0.0.1:${py.port}/`, { protocols: ['chat'], perMessageDeflate: true, maxMessageSize: 2 << 20 });
+      expect(c.extensions).toMatch(/^permessage-deflate/);
+      await exchange(c);
+    } finally {
+      py.child.kill();
+    }
   });
 });

@@ -10,6 +10,8 @@ import { MessageAssembler, type MessageSink } from '../protocol/message-assemble
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import { nextMaskKey } from './mask-keys.js';
 import { ResponseReader, type ResponseRead } from './response-reader.js';
+import { ClientDeflate, type ClientDeflateOptions } from './deflate.js';
+import { deflateOfferHeader, type DeflateAgreement } from '../protocol/permessage-deflate.js';
 
 /** After a refusal's status line, how long its body is waited for before the refusal is reported with what came. */
 const REFUSAL_BODY_WAIT = 1000;
@@ -38,6 +40,12 @@ export interface ClientOptions {
   backpressurePolicy?: 'close' | 'drop';
   /** Connect to this Unix socket instead of the URL's host and port (the URL still gives path and Host); wss:// speaks TLS over it. */
   socketPath?: string;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` offers it as browsers do (`client_max_window_bits`),
+   * an object says what to offer and how to compress. An answer with parameters not offered or not
+   * allowed fails the handshake with a `HandshakeExtensionError`. Default false.
+   */
+  perMessageDeflate?: boolean | ClientDeflateOptions;
   /** TLS settings for wss:// URLs. */
   tls?: {
     /** Trusted CA certificates (PEM), for servers whose certificate is not from a public CA. */
@@ -90,6 +98,9 @@ export interface ClientHandler {
 export class Client implements MessageSink {
   /** The subprotocol the server chose, if any. */
   readonly protocol: string | undefined;
+  /** The Sec-WebSocket-Extensions the server agreed to ('' when none: no compression). */
+  readonly extensions: string;
+  private readonly deflate: ClientDeflate | null;
   /** Resolves when the TCP connection has ended. */
   readonly ended: Promise<void>;
 
@@ -107,15 +118,26 @@ export class Client implements MessageSink {
   private corked = false;
   private autoAnswer = { ping: true, close: true };
   private timer: NodeJS.Timeout | null = null;
+  /** A failure's close, waiting for the application to read the messages that came before it. */
+  private failing: (() => void) | null = null;
 
-  private constructor(socket: Socket, protocol: string | undefined, leftover: Buffer, options: ClientOptions) {
+  private constructor(socket: Socket, protocol: string | undefined, leftover: Buffer, options: ClientOptions, agreement: DeflateAgreement | null) {
     this.socket = socket;
     this.protocol = protocol;
     this.options = options;
-    this.reader = new FrameReader(new MessageAssembler(this, { maxMessageSize: options.maxMessageSize ?? 65536 }), { role: 'client' });
+    const deflateOptions = typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : {};
+    this.deflate = agreement ? new ClientDeflate(agreement, deflateOptions) : null;
+    this.extensions = agreement?.header ?? '';
+    this.reader = new FrameReader(new MessageAssembler(this, { maxMessageSize: options.maxMessageSize ?? 65536, inflate: this.deflate }), {
+      role: 'client',
+      allowRsv1: this.deflate !== null,
+    });
     this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.data(chunk));
-    socket.on('close', () => this.socketClosed());
+    socket.on('close', () => {
+      this.socketClosed();
+      this.deflate?.close();
+    });
     socket.on('drain', () => this.wakeDrainWaiters());
     // The socket is paused until after the caller's continuation ran: a readLoop it starts then
     // sees the frames that came with the 101 too (its hooks decide how pings and closes are answered).
@@ -152,7 +174,9 @@ export class Client implements MessageSink {
     const hostname = u.hostname.replace(/^\[|\]$/g, '');
     const key = generateKey();
     const protocols = options.protocols ?? [];
+    const deflateOptions = options.perMessageDeflate ? (options.perMessageDeflate === true ? {} : options.perMessageDeflate) : null;
     const request = clientRequest({
+      extensions: deflateOptions ? deflateOfferHeader(deflateOptions) : undefined,
       target: `${u.pathname || '/'}${u.search}`,
       host: u.port ? `${u.hostname}:${u.port}` : u.hostname,
       key,
@@ -202,7 +226,7 @@ export class Client implements MessageSink {
           return;
         }
         if (read.kind !== 'upgraded') return refused(read);
-        const ok = validateResponse(read.head, key, protocols);
+        const ok = validateResponse(read.head, key, protocols, deflateOptions);
         if (ok instanceof Error) return fail(ok);
         settled = true;
         clearTimeout(timer);
@@ -212,7 +236,7 @@ export class Client implements MessageSink {
         socket.on('error', () => {});
         // Frames that came with the 101 wait until the caller has had a chance to call readLoop.
         socket.pause();
-        resolve(new Client(socket, ok.protocol, read.rest, options));
+        resolve(new Client(socket, ok.protocol, read.rest, options, ok.deflate));
       };
       const onEnd = (): void => refused(response.end());
       socket.on('data', onData);
@@ -232,7 +256,11 @@ export class Client implements MessageSink {
   read(timeout = this.options.readTimeout): Promise<ClientMessage | null> {
     const next = this.queue.shift();
     if (next) {
-      if (next.type === 'close') this.closeDelivered = true;
+      if (next.type === 'close') {
+        this.closeDelivered = true;
+        // Replies to what came before have been written: our close frame may follow them now.
+        this.failing?.();
+      }
       return Promise.resolve(next);
     }
     if (this.closeDelivered) return Promise.reject(new Error('client.read(): the connection is closed'));
@@ -335,13 +363,29 @@ export class Client implements MessageSink {
     this.armTimer();
   }
 
-  /** Fails the connection: close frame with the error's code, end TCP, and report it to read(). */
+  /**
+   * Fails the connection: close frame with the error's code, end TCP, and report it to read(). Input
+   * stops at once; but messages that arrived before the violation and are not read yet are the
+   * application's, and so are its replies to them: our close frame then waits until the application
+   * reads past them to this close (or closeTimeout passes), as the server waits for its hooks.
+   */
   private fail(error: ProtocolError): void {
-    if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, fitCloseReason(error.message)));
-    this.socket.end();
-    this.armTimer();
+    const close = (): void => {
+      if (this.failing === null) return;
+      this.failing = null;
+      if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, fitCloseReason(error.message)));
+      this.socket.end();
+      this.armTimer();
+    };
+    this.failing = close;
     this.closeQueued = true;
+    const unread = this.queue.some((m) => m.type === 'text' || m.type === 'binary');
     this.push({ type: 'close', code: error.closeCode, reason: error.message, error });
+    if (this.timer) clearTimeout(this.timer);
+    if (unread) this.timer = setTimeout(close, this.options.closeTimeout ?? 5000);
+    // A message handed to a waiting read() in this same chunk is answered in the reader's continuation:
+    // those run before the next turn of the event loop.
+    else setImmediate(close);
   }
 
   private socketClosed(): void {
@@ -361,19 +405,29 @@ export class Client implements MessageSink {
 
   // ---- writing --------------------------------------------------------------------------
 
-  /** Sends a text message (websocket.zig's `write`). */
-  write(data: string | Uint8Array): boolean {
-    return this.writeFrame(Opcode.Text, data);
+  /** Sends a text message (websocket.zig's `write`). With permessage-deflate, `compress: false` sends it uncompressed. */
+  write(data: string | Uint8Array, options?: { compress?: boolean }): boolean {
+    return this.message(Opcode.Text, data, options?.compress !== false);
   }
 
   /** Sends a text message. */
-  writeText(data: string | Uint8Array): boolean {
-    return this.writeFrame(Opcode.Text, data);
+  writeText(data: string | Uint8Array, options?: { compress?: boolean }): boolean {
+    return this.message(Opcode.Text, data, options?.compress !== false);
   }
 
   /** Sends a binary message. */
-  writeBin(data: string | Uint8Array): boolean {
-    return this.writeFrame(Opcode.Binary, data);
+  writeBin(data: string | Uint8Array, options?: { compress?: boolean }): boolean {
+    return this.message(Opcode.Binary, data, options?.compress !== false);
+  }
+
+  /** A whole data message: compressed (RSV1) when agreed, allowed and at least the threshold; raw frames never are. */
+  private message(opcode: number, data: string | Uint8Array, compress: boolean): boolean {
+    const payload = typeof data === 'string' ? Buffer.from(data) : data;
+    if (this.closeSent) return false;
+    if (!this.admit(opcode, true)) return false;
+    if (compress && this.deflate !== null && this.deflate.worthCompressing(payload.length)) this.send(opcode, this.deflate.compress(payload), true, true);
+    else this.send(opcode, payload, true);
+    return true;
   }
 
   /** Sends a ping (at most 125 bytes). */
@@ -439,10 +493,10 @@ export class Client implements MessageSink {
     for (const w of this.drainWaiters.splice(0)) w();
   }
 
-  private send(opcode: number, payload: Uint8Array, fin: boolean): void {
+  private send(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
     const mask = nextMaskKey();
     const frame = Buffer.allocUnsafe(frameHeaderLength(payload.length, true) + payload.length);
-    const at = writeFrameHeader(frame, 0, opcode, payload.length, { fin, mask });
+    const at = writeFrameHeader(frame, 0, opcode, payload.length, { fin, mask, rsv1 });
     frame.set(payload, at);
     applyMask(frame, at, frame.length, mask, 0);
     // Writes of one tick leave together.

@@ -3,6 +3,7 @@
  * @module
  */
 export { Client, type ClientOptions, type ClientMessage, type ClientHandler } from './client.js';
+export type { ClientDeflateOptions } from './deflate.js';
 export {
   ClientHandshakeError,
   HandshakeStatusError,

@@ -1,3 +1,4 @@
+import { acceptDeflateResponse, type DeflateAgreement, type DeflateOffer } from './permessage-deflate.js';
 import { randomBytes } from 'node:crypto';
 import { acceptKey, headerNameIsValid, headerTokens, headerValue, headerValueIsVisible, trimOws } from './handshake.js';
 
@@ -55,6 +56,8 @@ export interface ClientRequestOptions {
   key: string;
   protocols?: readonly string[];
   headers?: Iterable<readonly [string, string]>;
+  /** The Sec-WebSocket-Extensions offer, written by the client itself (permessage-deflate). */
+  extensions?: string;
 }
 
 /** Headers the client writes itself: given in `headers` they would be sent twice. Host may be overridden. */
@@ -88,6 +91,7 @@ export function clientRequest(o: ClientRequestOptions): string {
   if (!headerValueIsVisible(o.target) || /[ \t]/.test(o.target)) throw new TypeError(`invalid request target ${JSON.stringify(o.target)}`);
   let out = `GET ${o.target} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${o.key}\r\nSec-WebSocket-Version: 13\r\n`;
   if (o.protocols && o.protocols.length > 0) out += `Sec-WebSocket-Protocol: ${o.protocols.join(', ')}\r\n`;
+  if (o.extensions) out += `Sec-WebSocket-Extensions: ${o.extensions}\r\n`;
   return `${out}${extra}\r\n`;
 }
 
@@ -116,7 +120,12 @@ export function parseResponseHead(head: string): ResponseHead | HandshakeRespons
  * Checks a 101 against RFC 6455 4.1 (the client's side): Upgrade, Connection, the accept hash,
  * and that any extension or subprotocol chosen was offered. Returns the subprotocol, or the error.
  */
-export function validateResponse(res: ResponseHead, key: string, offered: readonly string[]): { protocol: string | undefined } | ClientHandshakeError {
+export function validateResponse(
+  res: ResponseHead,
+  key: string,
+  offered: readonly string[],
+  deflate: DeflateOffer | null = null,
+): { protocol: string | undefined; deflate: DeflateAgreement | null } | ClientHandshakeError {
   const h = res.headers;
   if (!headerTokens(headerValue(h, 'upgrade')).some((t) => t.toLowerCase() === 'websocket')) {
     return new HandshakeUpgradeError("server's 101 lacks 'Upgrade: websocket'");
@@ -129,12 +138,16 @@ export function validateResponse(res: ResponseHead, key: string, offered: readon
     return new HandshakeAcceptError(accept === undefined ? "server's 101 lacks Sec-WebSocket-Accept" : `Sec-WebSocket-Accept ${accept} is not the hash of our key`);
   }
   const extensions = headerValue(h, 'sec-websocket-extensions');
+  let agreement: DeflateAgreement | null = null;
   if (extensions !== undefined && extensions !== '') {
-    return new HandshakeExtensionError(`server chose extension(s) '${extensions}' that were not offered`);
+    if (deflate === null) return new HandshakeExtensionError(`server chose extension(s) '${extensions}' that were not offered`);
+    const answer = acceptDeflateResponse(extensions, deflate);
+    if (typeof answer === 'string') return new HandshakeExtensionError(answer);
+    agreement = answer;
   }
   const protocol = headerValue(h, 'sec-websocket-protocol');
   if (protocol !== undefined && !offered.includes(protocol)) {
     return new HandshakeProtocolError(`server chose subprotocol '${protocol}', which was not offered${offered.length ? ` (offered: ${offered.join(', ')})` : ''}`);
   }
-  return { protocol };
+  return { protocol, deflate: agreement };
 }

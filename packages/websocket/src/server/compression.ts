@@ -18,6 +18,9 @@ export interface DeflateConfig {
  * reset after each message. Connections that agreed on no context takeover hold no zlib state.
  */
 export class SharedCodecs {
+  /** Compressed messages received and sent, for stats. */
+  inflated = 0;
+  deflated = 0;
   private readonly config: DeflateConfig;
   private decompressor: Decompressor | null = null;
   private readonly compressors = new Map<number, Compressor>();
@@ -72,11 +75,17 @@ export class ConnectionDeflate implements InflateSource {
   }
 
   done(decompressor: Decompressor): void {
+    this.shared.inflated++;
     // A fragmented message's own decompressor is not kept without context takeover.
     if (decompressor === this.ownDecompressor && this.agreement.clientNoContextTakeover) {
       this.ownDecompressor.close();
       this.ownDecompressor = null;
     }
+  }
+
+  /** A compressed message went out (compressed here, by a worker, or once for a publish). */
+  sent(): void {
+    this.shared.deflated++;
   }
 
   /** Whether a message of `length` bytes is compressed (below the threshold it goes as it is, RSV1 clear). */

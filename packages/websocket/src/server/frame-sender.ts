@@ -231,6 +231,7 @@ export class FrameSender {
       return false;
     }
     if (compression === Compression.Done) {
+      this.host.deflate?.sent();
       const buf = this.outbox.reserve(10);
       this.outbox.commit(writeFrameHeader(buf, this.outbox.offset, opcode, data.length, { fin: true, rsv1: true }));
       this.outbox.lend(data, done);
@@ -253,6 +254,7 @@ export class FrameSender {
 
   /** A whole message's deflated payload, with RSV1 set; payloads of memory of their own from 1 KiB are referenced. */
   private deflated(opcode: number, payload: Uint8Array): void {
+    this.host.deflate?.sent();
     const outbox = this.outbox;
     if (payload.length >= SHARE_FROM && !(payload.buffer instanceof SharedArrayBuffer)) {
       const buf = outbox.reserve(10);

@@ -49,6 +49,8 @@ export interface ServerStats {
   deliveries: number;
   /** What `backpressurePolicy` did: data messages dropped ('drop'), connections closed with 1008 ('close'). */
   backpressure: { dropped: number; closed: number };
+  /** permessage-deflate: compressed messages received (inflated) and sent (deflated). */
+  compression: { inflated: number; deflated: number };
 }
 
 /** Options of {@link Server.publish}, {@link Server.broadcast} and {@link Server.sendTo}. */
@@ -284,6 +286,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       crossed: { ...this.dispatcher.crossed },
       ...this.hub.stats(),
       backpressure: { dropped: this.backpressureDrops, closed: this.backpressureCloses },
+      compression: { inflated: this.sharedCodecs?.inflated ?? 0, deflated: this.sharedCodecs?.deflated ?? 0 },
     };
   }
 
