@@ -27,21 +27,22 @@ ws.onopen = () => plan[next++]();
 ws.onmessage = (e) => {
   got.push(typeof e.data === 'string' ? (e.data.length > 100 ? 'text of ' + e.data.length + (e.data === big ? ' (same)' : ' (different)') : 'text ' + e.data) : 'binary ' + new Uint8Array(e.data).join(','));
   if (next < plan.length) plan[next++]();
-  else if (!got.reported) { got.reported = true; ws.send('report:' + JSON.stringify({ protocol: ws.protocol, got })); ws.close(1000, 'done'); }
+  else if (!got.reported) { got.reported = true; ws.send('report:' + JSON.stringify({ protocol: ws.protocol, extensions: ws.extensions, got })); ws.close(1000, 'done'); }
 };
 </script>`;
 }
 
 const tls = available ? selfSigned() : null;
 const cases = MODES.flatMap((m) => [
-  { ...m, scheme: 'ws' as const },
-  ...(tls ? [{ ...m, scheme: 'wss' as const }] : []),
+  { ...m, scheme: 'ws' as const, deflate: false },
+  { ...m, scheme: 'ws' as const, deflate: true },
+  ...(tls ? [{ ...m, scheme: 'wss' as const, deflate: false }] : []),
 ]);
 
-describe.skipIf(!available).each(cases)('interop: headless Chromium ($name, $scheme)', ({ threads, scheme }) => {
+describe.skipIf(!available).each(cases)('interop: headless Chromium ($name, $scheme, permessage-deflate $deflate)', ({ threads, scheme, deflate }) => {
   it('exchanges text, binary, empty, 50 KB and UTF-8 messages with a real browser, which then closes cleanly', async () => {
     // wss: our self-signed certificate, which the browser is told to accept.
-    const s = await serve(threads, { behaviour: 'chatProtocol', config: scheme === 'wss' ? { tls: { key: tls!.key, cert: tls!.cert } } : {} });
+    const s = await serve(threads, { behaviour: 'chatProtocol', config: { ...(scheme === 'wss' ? { tls: { key: tls!.key, cert: tls!.cert } } : {}), perMessageDeflate: deflate } });
     const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(s.port, scheme)));
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
     const profile = mkdtempSync(join(tmpdir(), 'wsz-chromium-'));
@@ -57,9 +58,14 @@ describe.skipIf(!available).each(cases)('interop: headless Chromium ($name, $sch
       const report = JSON.parse(s.events.find((e) => e.startsWith('message text report:'))!.slice('message text report:'.length));
       expect(report).toEqual({
         protocol: 'chat',
+        // Chromium offers permessage-deflate with client_max_window_bits.
+        extensions: deflate ? 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15' : '',
         got: ['text hello from chromium', 'binary 1,2,3', 'text ', 'text of 50000 (same)', 'text κόσμε 𝄞'],
       });
       await eventually('the close hook', () => s.events.includes('close'), 10_000);
+      // The 50 kB message went compressed both ways (Chromium compresses what it sends).
+      if (deflate) expect(s.server.stats().compression).toMatchObject({ deflated: 1 });
+      if (deflate) expect(s.server.stats().compression.inflated).toBeGreaterThanOrEqual(1);
     } finally {
       try {
         process.kill(-browser.pid!, 'SIGKILL'); // the whole group: zygote, renderer, crashpad
