@@ -34,6 +34,9 @@ function open(stream: zlib.DeflateRaw | zlib.InflateRaw): ZlibStream {
   return stream as unknown as ZlibStream;
 }
 
+/** The stream's own output buffer is never used (output goes to the shared scratch below): zlib's minimum, not 16 KiB per stream. */
+const STREAM_CHUNK = zlib.constants.Z_MIN_CHUNK;
+
 /** Output space per native call; a result is copied out once, at its exact size. */
 const SCRATCH = 64 * 1024;
 let scratch: Buffer | null = null;
@@ -90,7 +93,7 @@ export class Compressor {
   /** The compressed payload of one message (tail stripped), ready for a frame with RSV1 set. */
   compress(data: Uint8Array): Buffer {
     const o = this.options;
-    const stream = (this.stream ??= open(zlib.createDeflateRaw({ windowBits: o.windowBits, level: o.level, memLevel: o.memLevel })));
+    const stream = (this.stream ??= open(zlib.createDeflateRaw({ windowBits: o.windowBits, level: o.level, memLevel: o.memLevel, chunkSize: STREAM_CHUNK })));
     const parts: Buffer[] = [];
     const total = run(stream, data, Infinity, parts) as number;
     if (!o.takeover) stream._handle!.reset();
@@ -128,7 +131,7 @@ export class Decompressor {
    */
   inflate(data: Uint8Array, last: boolean, limit: number, parts: Buffer[], check?: (piece: Buffer) => boolean): number | InflateFailure {
     // Our window always holds the peer's: 15 unless agreed lower (a peer asked for 8 uses 9 in zlib).
-    const stream = (this.stream ??= open(zlib.createInflateRaw({ windowBits: Math.max(9, this.options.windowBits) })));
+    const stream = (this.stream ??= open(zlib.createInflateRaw({ windowBits: Math.max(9, this.options.windowBits), chunkSize: STREAM_CHUNK })));
     try {
       let n = data.length > 0 ? run(stream, data, limit, parts, check) : 0;
       if (n === null || n < 0) return this.failed(n === null ? InflateFailure.TooBig : InflateFailure.BadText);
