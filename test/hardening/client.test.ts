@@ -206,7 +206,9 @@ describe('writing', () => {
     const chunk = Buffer.alloc(1 << 20);
     const results: boolean[] = [];
     for (let i = 0; i < 200; i++) results.push(c.writeBin(chunk));
-    expect(results.filter(Boolean).length).toBeLessThanOrEqual(2);
+    // Frames leave for the kernel as they are written (the socket buffers of loopback take a few MiB);
+    // what stays with us is bounded by the limit, and the next message past it closes the connection.
+    expect(results.filter(Boolean).length).toBeLessThanOrEqual(16);
     expect(c.isClosed()).toBe(true);
     expect(c.bufferedAmount).toBeLessThan(3 << 20);
   });
@@ -218,7 +220,10 @@ describe('writing', () => {
     cleanup.unshift(() => c.destroy());
     const chunk = Buffer.alloc(1 << 20);
     expect(c.writeBin(chunk)).toBe(true);
-    expect(c.writeBin(chunk)).toBe(false);
+    // The kernel takes what it can at once; past that, 256 KiB waiting with us refuses the next message.
+    let refused = 0;
+    for (let i = 0; i < 64 && refused === 0; i++) if (!c.writeBin(chunk)) refused++;
+    expect(refused).toBe(1);
     expect(c.bufferedAmount).toBeGreaterThan(0);
     await c.drained();
     expect(c.bufferedAmount).toBe(0);

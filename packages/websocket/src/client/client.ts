@@ -4,11 +4,11 @@ import { CloseCode, fitCloseReason } from '../protocol/close-codes.js';
 import { clientRequest, generateKey, HandshakeStatusError, HandshakeTimeoutError, validateResponse } from '../protocol/client-handshake.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
-import { checkFrameToWrite, encodeClosePayload, frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
-import { applyMask } from '../protocol/mask.js';
+import { checkFrameToWrite, encodeClosePayload } from '../protocol/frame-writer.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
-import { nextMaskKey } from './mask-keys.js';
+import { FrameSender, type SenderHost } from '../sender/frame-sender.js';
+import { Compression } from '../server/conn.js';
 import { ResponseReader, type ResponseRead } from './response-reader.js';
 import { ClientDeflate, type ClientDeflateOptions } from './deflate.js';
 import { deflateOfferHeader, type DeflateAgreement } from '../protocol/permessage-deflate.js';
@@ -111,11 +111,10 @@ export class Client implements MessageSink {
   private readonly waiters: Array<{ resolve: (m: ClientMessage | null) => void; reject: (e: Error) => void }> = [];
   private drainWaiters: Array<() => void> = [];
   private closeSent = false;
-  /** The start of the message being written was dropped by backpressure: drop its fragments too. */
-  private dropping = false;
+  /** The write half, the server's own: frames batched per tick (masked here), backpressure admission. */
+  private readonly sender: FrameSender;
   private closeDelivered = false;
   private closeQueued = false;
-  private corked = false;
   private autoAnswer = { ping: true, close: true };
   private timer: NodeJS.Timeout | null = null;
   /** A failure's close, waiting for the application to read the messages that came before it. */
@@ -138,7 +137,26 @@ export class Client implements MessageSink {
       this.socketClosed();
       this.deflate?.close();
     });
-    socket.on('drain', () => this.wakeDrainWaiters());
+    const host: SenderHost = {
+      socket,
+      // The server's default: max(1 MiB, 2 * maxMessageSize), so echoing the largest accepted message fits.
+      limits: { maxBackpressure: options.maxBackpressure ?? Math.max(1024 * 1024, 2 * (options.maxMessageSize ?? 65536)), backpressurePolicy: options.backpressurePolicy ?? 'close' },
+      masked: true, // RFC 6455 5.3
+      deflate: this.deflate,
+      canWrite: () => !this.closeSent && !socket.destroyed,
+      overLimit: () => this.overLimit(),
+      reused: () => false, // masking copies every payload anyway
+      backlogged: () => {},
+      drainedBacklog: () => {},
+      droppedMessages: () => {},
+      countWrite: () => {},
+      countDrop: () => {},
+    };
+    this.sender = new FrameSender(host);
+    socket.on('drain', () => {
+      this.sender.drained();
+      if (this.bufferedAmount === 0) this.wakeDrainWaiters();
+    });
     // The socket is paused until after the caller's continuation ran: a readLoop it starts then
     // sees the frames that came with the 101 too (its hooks decide how pings and closes are answered).
     setImmediate(() => {
@@ -374,7 +392,7 @@ export class Client implements MessageSink {
       if (this.failing === null) return;
       this.failing = null;
       if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, fitCloseReason(error.message)));
-      this.socket.end();
+      this.sender.afterOutbox(() => this.socket.end());
       this.armTimer();
     };
     this.failing = close;
@@ -390,6 +408,7 @@ export class Client implements MessageSink {
 
   private socketClosed(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.sender.discard();
     this.wakeDrainWaiters();
     this.closeSent = true;
     if (!this.closeQueued) {
@@ -422,12 +441,8 @@ export class Client implements MessageSink {
 
   /** A whole data message: compressed (RSV1) when agreed, allowed and at least the threshold; raw frames never are. */
   private message(opcode: number, data: string | Uint8Array, compress: boolean): boolean {
-    const payload = typeof data === 'string' ? Buffer.from(data) : data;
     if (this.closeSent) return false;
-    if (!this.admit(opcode, true)) return false;
-    if (compress && this.deflate !== null && this.deflate.worthCompressing(payload.length)) this.send(opcode, this.deflate.compress(payload), true, true);
-    else this.send(opcode, payload, true);
-    return true;
+    return this.sender.frame(opcode, data, true, compress ? Compression.Auto : Compression.Off);
   }
 
   /** Sends a ping (at most 125 bytes). */
@@ -449,34 +464,18 @@ export class Client implements MessageSink {
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
     checkFrameToWrite(opcode, payload.length, fin, 'client.close()');
     if (this.closeSent) return false;
-    if (!this.admit(opcode, fin)) return false;
-    this.send(opcode, payload, fin);
-    return true;
+    return this.sender.frame(opcode, payload, fin, Compression.Off);
   }
 
-  /** The backpressure limit, for data frames: the fragments of a message go or are dropped together. */
-  private admit(opcode: number, fin: boolean): boolean {
-    if (opcode >= Opcode.Close) return true;
-    if (opcode === Opcode.Continuation) {
-      if (!this.dropping) return true;
-      if (fin) this.dropping = false;
-      return false;
-    }
-    // The server's default: max(1 MiB, 2 * maxMessageSize), so echoing the largest accepted message fits.
-    const limit = this.options.maxBackpressure ?? Math.max(1024 * 1024, 2 * (this.options.maxMessageSize ?? 65536));
-    if (limit === 0 || this.bufferedAmount < limit) return true;
-    if (this.options.backpressurePolicy === 'drop') {
-      this.dropping = !fin;
-      return false;
-    }
+  /** The backpressure limit was hit under the 'close' policy: fail the connection with 1008. */
+  private overLimit(): void {
     this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the server does not read fast enough'));
     this.armTimer();
-    return false;
   }
 
   /** Bytes written and not yet taken by the kernel: a server that does not read makes it grow. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.sender.bufferedAmount;
   }
 
   /**
@@ -485,7 +484,7 @@ export class Client implements MessageSink {
    * `maxBackpressure`: `if (client.bufferedAmount > limit / 2) await client.drained()`.
    */
   drained(): Promise<void> {
-    if (this.socket.writableLength === 0 || this.socket.destroyed) return Promise.resolve();
+    if (this.bufferedAmount === 0 || this.socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -493,28 +492,11 @@ export class Client implements MessageSink {
     for (const w of this.drainWaiters.splice(0)) w();
   }
 
-  private send(opcode: number, payload: Uint8Array, fin: boolean, rsv1 = false): void {
-    const mask = nextMaskKey();
-    const frame = Buffer.allocUnsafe(frameHeaderLength(payload.length, true) + payload.length);
-    const at = writeFrameHeader(frame, 0, opcode, payload.length, { fin, mask, rsv1 });
-    frame.set(payload, at);
-    applyMask(frame, at, frame.length, mask, 0);
-    // Writes of one tick leave together.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(frame);
-  }
-
   private sendClose(payload: Buffer): void {
     if (this.closeSent) return;
-    this.send(Opcode.Close, payload, true);
+    this.sender.frame(Opcode.Close, payload, true);
     this.closeSent = true;
+    this.sender.flush();
   }
 
   /**

@@ -38,6 +38,9 @@ export class ClientDeflate implements InflateSource {
     return length >= (this.options.threshold ?? 1024) && this.agreement.clientWindowBits >= 9;
   }
 
+  /** (Counted on the server only.) */
+  sent(): void {}
+
   compress(data: Uint8Array): Buffer {
     const a = this.agreement;
     this.compressor ??= new Compressor({ windowBits: a.clientWindowBits, takeover: !a.clientNoContextTakeover, level: this.options.level ?? 1, memLevel: this.options.memLevel ?? 8 });

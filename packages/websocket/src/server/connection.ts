@@ -10,7 +10,7 @@ import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
 import { Conn, type Compression, type ConnTransport, type WriteData } from './conn.js';
 import type { Dispatcher, IoTarget } from './dispatcher.js';
-import { FrameSender, noteReceived, type SenderHost } from './frame-sender.js';
+import { FrameSender, noteReceived, type SenderHost } from '../sender/frame-sender.js';
 import { Handshake } from './handshake.js';
 import type { Logger } from './log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
@@ -441,8 +441,38 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     return this.server.config.maxBackpressure;
   }
 
-  get target(): IoTarget {
-    return this;
+  // ---- the sender's host (SenderHost) -------------------------------------------------------
+
+  /** maxBackpressure and backpressurePolicy, from the server's config. */
+  get limits(): ResolvedConfig {
+    return this.server.config;
+  }
+
+  /** Server frames are not masked. */
+  readonly masked = false;
+
+  reused(data: Uint8Array): boolean {
+    return this.server.pool.owns(data) || data.buffer instanceof SharedArrayBuffer;
+  }
+
+  backlogged(bytes: number): void {
+    this.server.dispatcher.buffered(this, bytes);
+  }
+
+  drainedBacklog(): void {
+    this.server.dispatcher.drain(this);
+  }
+
+  droppedMessages(count: number): void {
+    this.server.dispatcher.dropped(this, count);
+  }
+
+  countWrite(): void {
+    this.server.writes++;
+  }
+
+  countDrop(): void {
+    this.server.backpressureDrops++;
   }
 
   canWrite(): boolean {

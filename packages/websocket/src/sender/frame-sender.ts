@@ -1,13 +1,11 @@
 import type { Socket } from 'node:net';
-import type { BufferPool } from '../buffers/pool.js';
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
+import { applyMask } from '../protocol/mask.js';
 import { Opcode } from '../protocol/opcodes.js';
-import type { ResolvedConfig } from './config.js';
-import { Compression, type WriteData } from './conn.js';
-import type { Dispatcher, IoTarget } from './dispatcher.js';
+import { Compression, type WriteData } from '../server/conn.js';
 import { Outbox } from './outbox.js';
 import { SHARE_FROM } from '../pubsub/prepared.js';
-import type { ConnectionDeflate } from './compression.js';
+import { nextMaskKey } from './mask-keys.js';
 
 /**
  * Payloads are copied into the batch unless large: a view of a socket read from 8 KiB (the bytes of
@@ -35,25 +33,43 @@ const FLUSH_AT = 64 * 1024;
 /** Bytes handed to the socket in one write at most, when more are waiting (see `FrameSender.flush`). */
 const HANDOVER = 256 * 1024;
 
-/** What the sender needs from its connection. */
+/** Compression as the sender needs it (permessage-deflate, agreed in the handshake). */
+export interface SenderDeflate {
+  /** Whether a whole message of `length` bytes is compressed. */
+  worthCompressing(length: number): boolean;
+  /** The deflated payload of a whole message. */
+  compress(data: Uint8Array): Buffer;
+  /** A compressed message went out (stats). */
+  sent(): void;
+}
+
+/**
+ * What the sender needs from its connection, server or client side: the socket, the backpressure
+ * limit and policy, whether frames are masked, and where its reports go.
+ */
 export interface SenderHost {
   readonly socket: Socket;
-  readonly server: {
-    readonly config: ResolvedConfig;
-    readonly pool: BufferPool;
-    readonly dispatcher: Dispatcher;
-    writes: number;
-    /** Data messages the 'drop' policy dropped, for stats. */
-    backpressureDrops: number;
-  };
-  /** The connection as the dispatcher knows it (for drain, dropped and buffered reports). */
-  readonly target: IoTarget;
+  /** Bytes that may wait unsent before `backpressurePolicy` applies to the next data message (0: no limit). */
+  readonly limits: { readonly maxBackpressure: number; readonly backpressurePolicy: 'close' | 'drop' };
+  /** A client's sender: every frame masked with a fresh key, so every payload is copied (masking changes it). */
+  readonly masked: boolean;
+  /** permessage-deflate, when agreed: whole data messages from its threshold are compressed. */
+  readonly deflate: SenderDeflate | null;
   /** Whether frames may go out now: throws before the handshake completes, false once closing. */
   canWrite(): boolean;
   /** The backpressure limit was hit under the 'close' policy. */
   overLimit(): void;
-  /** permessage-deflate, when agreed: whole data messages from its threshold are compressed. */
-  readonly deflate: ConnectionDeflate | null;
+  /** Whether `data` lives in reused memory (a pool buffer, shared memory): copied, never referenced. */
+  reused(data: Uint8Array): boolean;
+  /** Bytes stayed queued after a flush (the peer reads slowly); 'drain' follows. */
+  backlogged(bytes: number): void;
+  /** The queue emptied after a backlog. */
+  drainedBacklog(): void;
+  /** The 'drop' policy dropped `count` data messages since the last report. */
+  droppedMessages(count: number): void;
+  /** Counters: a socket write issued, a data message dropped. */
+  countWrite(): void;
+  countDrop(): void;
 }
 
 // Writes requested outside a socket 'data' callback are flushed together in one microtask.
@@ -105,7 +121,7 @@ export class FrameSender {
 
   /** Over the backpressure limit (bytes waiting for a peer that reads slowly). */
   private get over(): boolean {
-    const limit = this.host.server.config.maxBackpressure;
+    const limit = this.host.limits.maxBackpressure;
     return limit > 0 && this.bufferedAmount >= limit;
   }
 
@@ -121,11 +137,11 @@ export class FrameSender {
       return false;
     }
     if (this.over) {
-      if (this.host.server.config.backpressurePolicy === 'close') {
+      if (this.host.limits.backpressurePolicy === 'close') {
         this.host.overLimit();
       } else {
         this.dropping = !fin;
-        this.host.server.backpressureDrops++;
+        this.host.countDrop();
         if (this.droppedCount++ === 0) queueMicrotask(() => this.reportDropped());
       }
       return false;
@@ -191,7 +207,6 @@ export class FrameSender {
       this.owedPong = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
       return true;
     }
-    const outbox = this.outbox;
     if (compression === Compression.Done) {
       this.deflated(opcode, data as Uint8Array);
       this.scheduleFlush();
@@ -206,22 +221,28 @@ export class FrameSender {
       }
     }
     if (typeof data === 'string') {
-      const length = Buffer.byteLength(data, 'utf8');
-      const buf = outbox.reserve(frameHeaderLength(length, false) + length);
-      const at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
-      outbox.commit(at + buf.write(data, at, 'utf8'));
-    } else if (data.length >= RECEIVED_BY_REFERENCE && (received.has(data.buffer) || (data.length >= BY_REFERENCE && !this.host.server.pool.owns(data) && !(data.buffer instanceof SharedArrayBuffer)))) {
+      this.put(opcode, data, Buffer.byteLength(data, 'utf8'), fin, false);
+    } else if (!this.host.masked && data.length >= RECEIVED_BY_REFERENCE && (received.has(data.buffer) || (data.length >= BY_REFERENCE && !this.host.reused(data)))) {
       this.header(opcode, data.length, fin);
-      outbox.reference(data);
+      this.outbox.reference(data);
     } else {
-      const buf = outbox.reserve(frameHeaderLength(data.length, false) + data.length);
-      const at = writeFrameHeader(buf, outbox.offset, opcode, data.length, { fin });
-      buf.set(data, at);
-      outbox.commit(at + data.length);
+      this.put(opcode, data, data.length, fin, false);
     }
     if (this.fragmented || !fin) this.track(opcode, fin);
     this.scheduleFlush();
     return true;
+  }
+
+  /** Copies one frame into the batch: header, payload (UTF-8 encoded when text), masked on a client. */
+  private put(opcode: number, data: WriteData, length: number, fin: boolean, rsv1: boolean): void {
+    const mask = this.host.masked ? nextMaskKey() : undefined;
+    const outbox = this.outbox;
+    const buf = outbox.reserve(frameHeaderLength(length, mask !== undefined) + length);
+    const at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin, rsv1, mask });
+    if (typeof data === 'string') buf.write(data, at, 'utf8');
+    else buf.set(data, at);
+    if (mask !== undefined) applyMask(buf, at, at + length, mask, 0);
+    outbox.commit(at + length);
   }
 
   /** One frame whose payload is sent in place (see `IoTarget.sendInPlace`): `done` runs once, when the socket has taken it or it was refused. */
@@ -255,17 +276,14 @@ export class FrameSender {
   /** A whole message's deflated payload, with RSV1 set; payloads of memory of their own from 1 KiB are referenced. */
   private deflated(opcode: number, payload: Uint8Array): void {
     this.host.deflate?.sent();
-    const outbox = this.outbox;
-    if (payload.length >= SHARE_FROM && !(payload.buffer instanceof SharedArrayBuffer)) {
+    if (!this.host.masked && payload.length >= SHARE_FROM && !(payload.buffer instanceof SharedArrayBuffer)) {
+      const outbox = this.outbox;
       const buf = outbox.reserve(10);
       outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, payload.length, { fin: true, rsv1: true }));
       outbox.reference(payload);
       return;
     }
-    const buf = outbox.reserve(frameHeaderLength(payload.length, false) + payload.length);
-    const at = writeFrameHeader(buf, outbox.offset, opcode, payload.length, { fin: true, rsv1: true });
-    buf.set(payload, at);
-    outbox.commit(at + payload.length);
+    this.put(opcode, payload, payload.length, true, true);
   }
 
   /** Encodes a frame header alone: its payload joins the outbox by reference next. */
@@ -284,13 +302,16 @@ export class FrameSender {
       this.scheduleFlush();
       return true;
     }
+    const mask = this.host.masked ? nextMaskKey() : undefined;
     const outbox = this.outbox;
-    const buf = outbox.reserve(frameHeaderLength(length, false) + length);
-    let at = writeFrameHeader(buf, outbox.offset, opcode, length, { fin });
+    const buf = outbox.reserve(frameHeaderLength(length, mask !== undefined) + length);
+    const start = writeFrameHeader(buf, outbox.offset, opcode, length, { fin, mask });
+    let at = start;
     for (const part of parts) {
       buf.set(part, at);
       at += part.length;
     }
+    if (mask !== undefined) applyMask(buf, start, at, mask, 0);
     outbox.commit(at);
     if (this.fragmented || !fin) this.track(opcode, fin);
     this.scheduleFlush();
@@ -330,7 +351,7 @@ export class FrameSender {
     // (Node's count includes what the kernel took during this tick until the tick ends: it is the
     // length, not the high-water mark, that decides, so a burst may use the kernel's room.)
     while (this.outbox.pending > 0 && socket.writableLength < HANDOVER) {
-      this.host.server.writes++;
+      this.host.countWrite();
       if (!this.outbox.flush(socket, HANDOVER)) break;
     }
     this.afterFlush();
@@ -342,7 +363,7 @@ export class FrameSender {
   private afterFlush(): void {
     if (this.backlogged || !this.host.socket.writableNeedDrain) return;
     this.backlogged = true;
-    this.host.server.dispatcher.buffered(this.host.target, this.bufferedAmount);
+    this.host.backlogged(this.bufferedAmount);
   }
 
   /** The socket's queue emptied: hand it more of the outbox, or, once all is out, report the drain. */
@@ -354,7 +375,7 @@ export class FrameSender {
     this.payOwedPong();
     if (!this.backlogged) return;
     this.backlogged = false;
-    if (this.host.canWrite()) this.host.server.dispatcher.drain(this.host.target);
+    if (this.host.canWrite()) this.host.drainedBacklog();
   }
 
   /** Runs `then` once everything written so far is with the socket (at once when nothing waits). */
@@ -380,7 +401,7 @@ export class FrameSender {
   private reportDropped(): void {
     const n = this.droppedCount;
     this.droppedCount = 0;
-    if (n > 0 && this.host.canWrite()) this.host.server.dispatcher.dropped(this.host.target, n);
+    if (n > 0 && this.host.canWrite()) this.host.droppedMessages(n);
   }
 
   /** Drops anything gathered (the socket is gone). */
