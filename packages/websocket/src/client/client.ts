@@ -1,6 +1,6 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { CloseCode, fitCloseReason } from '../protocol/close-codes.js';
+import { CloseCode } from '../protocol/close-codes.js';
 import { clientRequest, generateKey, HandshakeStatusError, HandshakeTimeoutError, validateResponse } from '../protocol/client-handshake.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
@@ -10,6 +10,7 @@ import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import { FrameSender, type SenderHost } from '../sender/frame-sender.js';
 import { Compression } from '../server/conn.js';
 import { ResponseReader, type ResponseRead } from './response-reader.js';
+import { awaitPeerClose, echoClose, failureClose } from '../connection/closing.js';
 import { ClientDeflate, type ClientDeflateOptions } from './deflate.js';
 import { deflateOfferHeader, type DeflateAgreement } from '../protocol/permessage-deflate.js';
 
@@ -377,7 +378,7 @@ export class Client implements MessageSink {
   }
 
   private answerClose(code: number): void {
-    this.sendClose(code === CloseCode.NoStatus ? Buffer.alloc(0) : encodeClosePayload(code));
+    this.sendClose(echoClose(code));
     this.armTimer();
   }
 
@@ -391,7 +392,7 @@ export class Client implements MessageSink {
     const close = (): void => {
       if (this.failing === null) return;
       this.failing = null;
-      if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, fitCloseReason(error.message)));
+      if (!this.closeSent) this.sendClose(failureClose(error));
       this.sender.afterOutbox(() => this.socket.end());
       this.armTimer();
     };
@@ -417,9 +418,10 @@ export class Client implements MessageSink {
     }
   }
 
+  /** The server has closeTimeout to end TCP after the close handshake (more while our queued bytes still drain). */
   private armTimer(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.socket.destroy(), this.options.closeTimeout ?? 5000);
+    awaitPeerClose(this.options.closeTimeout ?? 5000, () => this.bufferedAmount, () => this.socket.destroy(), (timer) => (this.timer = timer));
   }
 
   // ---- writing --------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { BufferPool } from '../buffers/pool.js';
-import { CloseCode, fitCloseReason } from '../protocol/close-codes.js';
+import { CloseCode } from '../protocol/close-codes.js';
 import { HandshakeError, ProtocolError, refusalFor } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
@@ -14,6 +14,7 @@ import { FrameSender, noteReceived, type SenderHost } from '../sender/frame-send
 import { Handshake } from './handshake.js';
 import type { Logger } from './log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
+import { awaitPeerClose, echoClose, failureClose } from '../connection/closing.js';
 import type { Hub, Subscriber } from '../pubsub/hub.js';
 import type { PreparedMessage } from '../pubsub/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
@@ -375,7 +376,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   /** Completes the close handshake the peer started, echoing its code (RFC 6455 5.5.1). */
   clientCloseDone(code: number): void {
     if (this.closeSent || this.phase !== Phase.Open) return;
-    this.sendClose(code === CloseCode.NoStatus ? EMPTY : encodeClosePayload(code));
+    this.sendClose(echoClose(code));
   }
 
   /**
@@ -385,7 +386,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private fail(error: ProtocolError): void {
     this.server.log.debug(`connection ${this.id}: protocol error, closing with ${error.closeCode}: ${error.message}`);
     this.afterHooks(() => {
-      if (!this.closeSent) this.sendClose(encodeClosePayload(error.closeCode, fitCloseReason(error.message)));
+      if (!this.closeSent) this.sendClose(failureClose(error));
       this.endTcp();
     });
   }
@@ -525,18 +526,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
    */
   private armCloseTimer(): void {
     this.clearTimer();
-    let left = this.bufferedAmount;
-    const check = (): void => {
-      const now = this.bufferedAmount;
-      if (left > 0 && now < left) {
-        left = now;
-        this.timer = setTimeout(check, this.server.config.closeTimeout);
-        return;
-      }
-      this.timer = null;
-      this.socket.destroy();
-    };
-    this.timer = setTimeout(check, this.server.config.closeTimeout);
+    awaitPeerClose(this.server.config.closeTimeout, () => this.bufferedAmount, () => this.socket.destroy(), (timer) => (this.timer = timer));
   }
 
   /** Half-closes TCP after our close frame; the peer's FIN (or the close timeout) finishes it. */
