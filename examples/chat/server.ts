@@ -2,11 +2,12 @@
  * A chat on one port: GET / serves the page, WebSocket upgrades to /chat?room=ROOM&user=USER join a
  * room. Rooms are pub/sub topics, so it works the same on every worker thread.
  *   PORT=9001 pnpm chat    then open http://127.0.0.1:9001/ in two browser windows
- * env THREADS sets threadPool.count (default 4; 0 = inline), ADDRESS the address to bind.
+ * env THREADS sets threadPool.count (default 4; 0 = inline), ADDRESS the address to bind, REDIS_URL a Redis
+ * server (redis://host:port/db) through which rooms span every chat process that uses it.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { Server } from 'wsz';
+import { RedisBackplane, Server } from 'wsz';
 import { Chat } from './handler.js';
 
 const env = process.env;
@@ -26,6 +27,8 @@ const chat = new Server(Chat, {
   ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
   // Browsers send at most this much in one message here; a chat line is short.
   maxMessageSize: 16 * 1024,
+  // Several chat processes (behind a load balancer) share their rooms through Redis.
+  ...(env.REDIS_URL ? { backplane: new RedisBackplane(env.REDIS_URL, { prefix: 'chat', log: (m) => console.error(`[chat] ${m}`) }) } : {}),
 });
 await chat.attach(http, { path: '/chat' });
 

@@ -14,3 +14,5 @@ export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buff
 export { Opcode, type MessageType } from './protocol/opcodes.js';
 export { CloseCode, closeCodeIsValid } from './protocol/close-codes.js';
 export { ProtocolError, HandshakeError } from './protocol/errors.js';
+export { RedisBackplane, type RedisBackplaneOptions } from './pubsub/redis/redis-backplane.js';
+export type { Backplane, BackplaneStats } from './pubsub/backplane.js';

@@ -1,5 +1,6 @@
 import type { WriteData } from '../server/conn.js';
 import { PreparedMessage, prepareFrame } from './prepared.js';
+import type { Backplane } from './backplane.js';
 
 /** A connection as the hub sees it: implemented by the server's Connection (on the I/O thread). */
 export interface Subscriber {
@@ -32,14 +33,27 @@ export class Hub {
   publishes = 0;
   deliveries = 0;
 
-  /** @param connections the server's connections by id (open or not: `deliver` refuses the others) */
-  constructor(connections: ReadonlyMap<number, Subscriber>) {
+  private readonly backplane: Backplane | null;
+
+  /**
+   * @param connections the server's connections by id (open or not: `deliver` refuses the others)
+   * @param backplane carries publishes and broadcasts to and from other servers (optional)
+   */
+  constructor(connections: ReadonlyMap<number, Subscriber>, backplane: Backplane | null = null) {
     this.connections = connections;
+    this.backplane = backplane;
+    if (backplane !== null) {
+      // Messages other servers published: delivered here only (never sent on again).
+      backplane.onMessage = (topic, frame) => (topic === null ? this.deliverAll(frame, 0) : this.deliverTopic(topic, frame, 0));
+    }
   }
 
   subscribe(s: Subscriber, topic: string): void {
     let members = this.byTopic.get(topic);
-    if (members === undefined) this.byTopic.set(topic, (members = new Set()));
+    if (members === undefined) {
+      this.byTopic.set(topic, (members = new Set()));
+      this.backplane?.subscribe(topic);
+    }
     members.add(s);
     (s.topics ??= new Set()).add(topic);
   }
@@ -61,7 +75,10 @@ export class Hub {
     const members = this.byTopic.get(topic);
     if (members === undefined) return;
     members.delete(s);
-    if (members.size === 0) this.byTopic.delete(topic);
+    if (members.size === 0) {
+      this.byTopic.delete(topic);
+      this.backplane?.unsubscribe(topic);
+    }
   }
 
   subscriberCount(topic: string): number {
@@ -76,6 +93,11 @@ export class Hub {
   /** Queues an already framed message (see {@link prepareFrame}) to the subscribers of `topic`. */
   publishFrame(topic: string, frame: Buffer, except: number): number {
     this.publishes++;
+    this.backplane?.publish(topic, frame);
+    return this.deliverTopic(topic, frame, except);
+  }
+
+  private deliverTopic(topic: string, frame: Buffer, except: number): number {
     const members = this.byTopic.get(topic);
     if (members === undefined) return 0;
     const message = new PreparedMessage(frame);
@@ -91,6 +113,11 @@ export class Hub {
   }
 
   broadcastFrame(frame: Buffer, except: number): number {
+    this.backplane?.publish(null, frame);
+    return this.deliverAll(frame, except);
+  }
+
+  private deliverAll(frame: Buffer, except: number): number {
     const message = new PreparedMessage(frame);
     let n = 0;
     for (const s of this.connections.values()) if (s.id !== except && s.deliver(message)) n++;

@@ -1,6 +1,7 @@
 import type { TlsOptions } from 'node:tls';
 import type { Logger, LogLevel } from './log.js';
 import type { DeflateConfig } from './compression.js';
+import type { Backplane } from '../pubsub/backplane.js';
 import { deflateSupported } from '../protocol/deflate-codec.js';
 
 /**
@@ -114,6 +115,11 @@ export interface ServerConfig {
         /** zlib memLevel 1-9 (default 8). */
         memLevel?: number;
       };
+  /**
+   * Carries publishes and broadcasts to other servers (processes, machines), e.g.
+   * `new RedisBackplane('redis://127.0.0.1:6379')`. Default null: pub/sub spans this server only.
+   */
+  backplane?: Backplane | null;
   /** Limits of pub/sub (`conn.subscribe`, `publish`): a client cannot make its handler hold unbounded topics. */
   pubsub?: {
     /** Topics one connection may be subscribed to at once; `conn.subscribe` throws a RangeError past it (default 256). */
@@ -148,6 +154,7 @@ export interface ResolvedConfig {
   idleTimeout: number;
   pubsub: { maxTopicsPerConnection: number; maxTopicLength: number };
   perMessageDeflate: DeflateConfig | null;
+  backplane: Backplane | null;
   logLevel: LogLevel | undefined;
   logger: Logger | undefined;
 }
@@ -201,6 +208,15 @@ function perMessageDeflate(value: unknown): DeflateConfig | null {
   };
 }
 
+function backplane(value: unknown): Backplane | null {
+  if (value === undefined || value === null) return null;
+  const b = value as Partial<Backplane>;
+  if (typeof b.publish !== 'function' || typeof b.subscribe !== 'function' || typeof b.unsubscribe !== 'function' || typeof b.close !== 'function' || typeof b.stats !== 'function') {
+    throw new TypeError('invalid config backplane: expected an object with subscribe, unsubscribe, publish, stats and close (e.g. new RedisBackplane(url))');
+  }
+  return value as Backplane;
+}
+
 function boolean(path: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`invalid config ${path}: got ${typeof value} ${JSON.stringify(value)}; expected true or false`);
@@ -214,7 +230,7 @@ function object(path: string, value: unknown): Record<string, unknown> {
 }
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'backplane', 'logLevel', 'logger'],
   perMessageDeflate: ['threshold', 'serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'level', 'memLevel'],
   pubsub: ['maxTopicsPerConnection', 'maxTopicLength'],
   heartbeat: ['interval', 'timeout'],
@@ -294,6 +310,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     heartbeat: { interval: integer('heartbeat.interval', hb.interval, 0, 0), timeout: integer('heartbeat.timeout', hb.timeout, 10_000, 1) },
     idleTimeout: integer('idleTimeout', c.idleTimeout, 0, 0),
     perMessageDeflate: perMessageDeflate(c.perMessageDeflate),
+    backplane: backplane(c.backplane),
     pubsub: {
       maxTopicsPerConnection: integer('pubsub.maxTopicsPerConnection', ps.maxTopicsPerConnection, 256, 1),
       maxTopicLength: integer('pubsub.maxTopicLength', ps.maxTopicLength, 256, 1, 65536),

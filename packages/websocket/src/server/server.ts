@@ -14,6 +14,7 @@ import { HookRunner } from './hook-runner.js';
 import { ThreadDispatcher } from '../threads/thread-dispatcher.js';
 import { scopedLogger, type Logger } from './log.js';
 import { Hub } from '../pubsub/hub.js';
+import type { BackplaneStats } from '../pubsub/backplane.js';
 import { SharedCodecs } from './compression.js';
 import { checkTopic } from '../pubsub/subscriptions.js';
 import { Opcode } from '../protocol/opcodes.js';
@@ -51,6 +52,8 @@ export interface ServerStats {
   backpressure: { dropped: number; closed: number };
   /** permessage-deflate: compressed messages received (inflated) and sent (deflated). */
   compression: { inflated: number; deflated: number };
+  /** The backplane's counters, when there is one (see `backplane`). */
+  backplane?: BackplaneStats;
 }
 
 /** Options of {@link Server.publish}, {@link Server.broadcast} and {@link Server.sendTo}. */
@@ -119,7 +122,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     // With worker threads, messages are assembled in shared memory and read in place by the worker.
     this.pool = new BufferPool({ ...this.config.buffers, shared: this.config.threadPool.count > 0 });
     this.ownCopies = !this.config.borrowData && this.config.threadPool.count === 0;
-    this.hub = new Hub(this.connections);
+    this.hub = new Hub(this.connections, this.config.backplane);
     this.dispatcher =
       this.config.threadPool.count > 0
         ? new ThreadDispatcher(HandlerClass, this.config, this.log, this.hub)
@@ -287,6 +290,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       ...this.hub.stats(),
       backpressure: { dropped: this.backpressureDrops, closed: this.backpressureCloses },
       compression: { inflated: this.sharedCodecs?.inflated ?? 0, deflated: this.sharedCodecs?.deflated ?? 0 },
+      ...(this.config.backplane ? { backplane: this.config.backplane.stats() } : {}),
     };
   }
 
@@ -347,6 +351,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     await this.within(this.dispatcher.idle(), 'close hooks still waiting (a hook that never settles?)');
     await this.dispatcher.stop();
     this.sharedCodecs?.close();
+    this.config.backplane?.close();
     this.log.info('stopped');
   }
 

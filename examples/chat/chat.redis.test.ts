@@ -1,0 +1,124 @@
+/**
+ * examples/chat with REDIS_URL: two chat processes share their rooms through a real redis-server (its
+ * own instance on a free port), through Redis restarting, and with Redis absent at start.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client } from 'wsz/client';
+import { runExample, type RunningExample } from '../../test/helpers/example.js';
+import { freePort, redisAvailable, startRedis, type RunningRedis } from '../../test/helpers/redis.js';
+import type { ChatEvent } from './handler.js';
+
+if (!redisAvailable && process.env.CI) throw new Error('redis-server is missing: .ci/run installs it with apt-get');
+
+let cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+async function chatProcess(redisUrl: string, threads: string): Promise<number> {
+  const p: RunningExample = runExample('examples/chat/server.ts', { THREADS: threads, REDIS_URL: redisUrl });
+  cleanup.push(async () => {
+    p.interrupt();
+    await p.exit;
+  });
+  return p.ready;
+}
+
+async function redis(port?: number): Promise<RunningRedis> {
+  const r = await startRedis(port);
+  cleanup.push(() => r.stop());
+  return r;
+}
+
+/** A member that keeps every chat message it receives (joins and leaves aside). */
+async function member(port: number, room: string, user: string): Promise<{ c: Client; got: Array<{ user: string; text: string }> }> {
+  const c = await Client.connect(`ws://127.0.0.1:${port}/chat?room=${room}&user=${user}`);
+  cleanup.push(() => c.destroy());
+  const got: Array<{ user: string; text: string }> = [];
+  void (async () => {
+    for (;;) {
+      const m = await c.read().catch(() => null);
+      if (m === null || m.type === 'close') return;
+      if (m.type !== 'text') continue;
+      const e = JSON.parse(m.data.toString()) as ChatEvent;
+      if (e.type === 'message') got.push({ user: e.user, text: e.text });
+    }
+  })();
+  return { c, got };
+}
+
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Sends probes from `from` until `to` (on the other process) receives one: the backplane carries the room. */
+async function linked(from: { c: Client }, to: { got: Array<{ text: string }> }, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let i = 0; !to.got.some((m) => m.text.startsWith('probe')); i++) {
+    if (Date.now() > deadline) throw new Error('the processes never linked through Redis');
+    from.c.write(`probe ${i}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(!redisAvailable)('examples/chat across processes through Redis', () => {
+  it('delivers each message to every member of its room on both processes, exactly once and in order; nothing crosses rooms', async () => {
+    const r = await redis();
+    const [pa, pb] = [await chatProcess(r.url, '2'), await chatProcess(r.url, '0')];
+    const red = [await member(pa, 'red', 'a1'), await member(pa, 'red', 'a2'), await member(pb, 'red', 'b1'), await member(pb, 'red', 'b2')];
+    const blue = [await member(pa, 'blue', 'a3'), await member(pb, 'blue', 'b3')];
+    await linked(red[0]!, red[2]!);
+    await linked(red[2]!, red[0]!);
+    await linked(blue[0]!, blue[1]!);
+    await linked(blue[1]!, blue[0]!);
+    for (const m of [...red, ...blue]) m.got.length = 0;
+    for (const [i, m] of [...red, ...blue].entries()) for (let k = 0; k < 25; k++) m.c.write(`m${i}-${k}`);
+    const check = (room: typeof red, total: number) =>
+      until(`the ${total} messages of a room`, () => room.every((m) => m.got.filter((g) => !g.text.startsWith('probe')).length >= total));
+    await check(red, 4 * 25);
+    await check(blue, 2 * 25);
+    await new Promise((res) => setTimeout(res, 200)); // nothing more (no duplicates) arrives
+    for (const [room, members] of [['red', red], ['blue', blue]] as const) {
+      for (const m of members) {
+        const real = m.got.filter((g) => !g.text.startsWith('probe'));
+        expect(real.length).toBe(members.length * 25);
+        const byUser = new Map<string, string[]>();
+        for (const g of real) byUser.set(g.user, [...(byUser.get(g.user) ?? []), g.text]);
+        expect([room, byUser.size]).toEqual([room, members.length]);
+        for (const texts of byUser.values()) {
+          const prefix = texts[0]!.split('-')[0];
+          expect(texts).toEqual(Array.from({ length: 25 }, (_, k) => `${prefix}-${k}`));
+        }
+      }
+    }
+  });
+
+  it('keeps serving locally while Redis restarts, then links up again by itself', async () => {
+    const r = await redis();
+    const [pa, pb] = [await chatProcess(r.url, '0'), await chatProcess(r.url, '0')];
+    const [a1, a2, b1] = [await member(pa, 'room', 'a1'), await member(pa, 'room', 'a2'), await member(pb, 'room', 'b1')];
+    await linked(a1, b1);
+    await r.stop();
+    a1.c.write('while redis is down');
+    await until('local delivery without Redis', () => a2.got.some((g) => g.text === 'while redis is down'));
+    await redis(r.port); // the same port, a fresh (empty) Redis: subscriptions must be made again
+    await linked(a1, b1);
+    await linked(b1, a1);
+  }, 60_000);
+
+  it('starts without Redis, serves locally, and links up once Redis appears', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const [pa, pb] = [await chatProcess(url, '0'), await chatProcess(url, '0')];
+    const [a1, a2, b1] = [await member(pa, 'room', 'a1'), await member(pa, 'room', 'a2'), await member(pb, 'room', 'b1')];
+    a1.c.write('no redis yet');
+    await until('local delivery', () => a2.got.some((g) => g.text === 'no redis yet'));
+    await redis(port);
+    await linked(a1, b1);
+  }, 60_000);
+});
