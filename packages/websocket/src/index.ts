@@ -4,7 +4,7 @@
  */
 export { Server, type ServerStats, type ServerSendOptions } from './server/server.js';
 export { Handler, type HandlerHooks, type HandlerClass, type HookResult, type AppOf } from './server/handler.js';
-export { Conn, type CloseOptions, type WriteData, type PublishOptions } from './server/conn.js';
+export { Conn, type CloseOptions, type WriteData, type WriteOptions, type PublishOptions } from './server/conn.js';
 export { Writer, type WriterOptions } from './server/writer.js';
 export { frameText, frameBin } from './protocol/frame-writer.js';
 export { Handshake, RequestHeaders } from './server/handshake.js';
