@@ -509,9 +509,10 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.sender.frame(Opcode.Close, payload, true);
     this.closeSent = true;
     if (this.topics !== null) this.server.hub.unsubscribeAll(this);
-    this.sender.flush();
-    // Hooks see the connection closing at once (writes return false, queued messages are skipped).
+    // Hooks see the connection closing at once (writes return false, queued messages are skipped),
+    // before the peer can have our close frame.
     this.server.dispatcher.closing(this);
+    this.sender.flush();
     // What the peer still sends is read and dropped: unread input would turn our TCP close into a reset.
     if (this.pausedByHooks) this.socket.resume();
     if (this.closeReceived) this.endTcp();

@@ -340,7 +340,11 @@ export class ThreadDispatcher implements Dispatcher {
 
   closing(target: IoTarget): void {
     const h = this.handleOf(target);
-    if (h) this.send(h, ToWorker.Closing, target.conn.id);
+    if (!h) return;
+    this.send(h, ToWorker.Closing, target.conn.id);
+    // Posted now, before our close frame reaches the socket: a hook running on the worker learns the
+    // connection is closing before the peer can see the close frame (and act on it).
+    this.flush();
   }
 
   dropped(target: IoTarget, count: number): void {
