@@ -4,10 +4,11 @@
  * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline),
  * ORIGINS the allowed browser origins (comma-separated), TLS_CERT and TLS_KEY (PEM files) serve wss://,
  * BROADCAST=1 publishes every message to every connection, the sender included (a fan-out benchmark),
- * DEFLATE=1 accepts permessage-deflate (compression) offers (DEFLATE=takeover: with context takeover both ways).
+ * DEFLATE=1 accepts permessage-deflate (compression) offers (DEFLATE=takeover: with context takeover both ways),
+ * REDIS_URL shares BROADCAST's topic with every echo process on that Redis (the backplane).
  */
 import { readFileSync } from 'node:fs';
-import { Server } from 'wsz';
+import { RedisBackplane, Server } from 'wsz';
 import { Echo } from './handler.js';
 
 const env = process.env;
@@ -18,6 +19,7 @@ const server = new Server(Echo, {
   ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
   ...(env.MAX_CONN ? { maxConn: Number(env.MAX_CONN) } : {}),
   ...(env.DEFLATE === '1' ? { perMessageDeflate: true } : {}),
+  ...(env.REDIS_URL ? { backplane: new RedisBackplane(env.REDIS_URL, { prefix: 'echo' }) } : {}),
   ...(env.DEFLATE === 'takeover' ? { perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false } } : {}),
   // TLS_CERT and TLS_KEY name PEM files: serve wss://.
   ...(env.TLS_CERT && env.TLS_KEY ? { tls: { cert: readFileSync(env.TLS_CERT), key: readFileSync(env.TLS_KEY) } } : {}),
