@@ -1,4 +1,4 @@
-import { Compressor, Decompressor, type InflateSource } from '../protocol/deflate-codec.js';
+import { Decompressor, MessageDeflater, type InflateSource } from '../protocol/deflate-codec.js';
 import type { DeflateAgreement, DeflateOffer } from '../protocol/permessage-deflate.js';
 
 /** `Client.connect`'s `perMessageDeflate` option: what to offer, and how to compress. */
@@ -15,13 +15,18 @@ export interface ClientDeflateOptions extends DeflateOffer {
 export class ClientDeflate implements InflateSource {
   readonly agreement: DeflateAgreement;
   private readonly decompressor: Decompressor;
-  private compressor: Compressor | null = null;
-  private readonly options: ClientDeflateOptions;
+  private readonly deflater: MessageDeflater;
 
   constructor(agreement: DeflateAgreement, options: ClientDeflateOptions) {
     this.agreement = agreement;
-    this.options = options;
     this.decompressor = new Decompressor({ windowBits: agreement.serverWindowBits, takeover: !agreement.serverNoContextTakeover });
+    this.deflater = new MessageDeflater({
+      takeover: !agreement.clientNoContextTakeover,
+      windowBits: agreement.clientWindowBits,
+      threshold: options.threshold ?? 1024,
+      level: options.level ?? 1,
+      memLevel: options.memLevel ?? 8,
+    });
   }
 
   take(): Decompressor {
@@ -35,20 +40,18 @@ export class ClientDeflate implements InflateSource {
    * would compress with 9 (its raw deflate has no 8-bit window), which the server may not read.
    */
   worthCompressing(length: number): boolean {
-    return length >= (this.options.threshold ?? 1024) && this.agreement.clientWindowBits >= 9;
+    return this.deflater.worthCompressing(length) && this.agreement.clientWindowBits >= 9;
   }
 
   /** (Counted on the server only.) */
   sent(): void {}
 
   compress(data: Uint8Array): Buffer {
-    const a = this.agreement;
-    this.compressor ??= new Compressor({ windowBits: a.clientWindowBits, takeover: !a.clientNoContextTakeover, level: this.options.level ?? 1, memLevel: this.options.memLevel ?? 8 });
-    return this.compressor.compress(data);
+    return this.deflater.compress(data);
   }
 
   close(): void {
     this.decompressor.close();
-    this.compressor?.close();
+    this.deflater.close();
   }
 }

@@ -109,6 +109,65 @@ export class Compressor {
   }
 }
 
+/** How one side compresses its outgoing messages, as agreed in the handshake. */
+export interface DeflaterSettings {
+  /** Context takeover on this side: a compressor of the connection's own; otherwise the thread's shared one. */
+  takeover: boolean;
+  /** Window, 9-15. */
+  windowBits: number;
+  /** Messages shorter than this many bytes go uncompressed. */
+  threshold: number;
+  level: number;
+  memLevel: number;
+}
+
+/** This thread's compressors without context takeover, by window, level and memLevel. */
+const sharedCompressors = new Map<string, Compressor>();
+
+/**
+ * This thread's compressor without context takeover for these settings: one zlib stream for every
+ * connection (and every publish) that uses them, since a message is compressed in one call and the
+ * stream reset after it. It lives as long as the thread.
+ */
+export function sharedCompressor(windowBits: number, level: number, memLevel: number): Compressor {
+  const key = `${windowBits}/${level}/${memLevel}`;
+  let c = sharedCompressors.get(key);
+  if (c === undefined) sharedCompressors.set(key, (c = new Compressor({ windowBits, takeover: false, level, memLevel })));
+  return c;
+}
+
+/**
+ * Compresses one sender's whole messages (a server connection, on its I/O thread or its worker, or a
+ * client): with context takeover in a compressor of its own, made on its first compressed message;
+ * without, in the thread's shared one, so the sender holds no zlib state.
+ */
+export class MessageDeflater {
+  readonly settings: DeflaterSettings;
+  private own: Compressor | null = null;
+
+  constructor(settings: DeflaterSettings) {
+    this.settings = settings;
+  }
+
+  /** Whether a whole message of `length` bytes is compressed (below the threshold it goes as it is, RSV1 clear). */
+  worthCompressing(length: number): boolean {
+    return length >= this.settings.threshold;
+  }
+
+  /** The deflated payload of a whole message. */
+  compress(data: Uint8Array): Buffer {
+    const s = this.settings;
+    if (!s.takeover) return sharedCompressor(s.windowBits, s.level, s.memLevel).compress(data);
+    return (this.own ??= new Compressor({ windowBits: s.windowBits, takeover: true, level: s.level, memLevel: s.memLevel })).compress(data);
+  }
+
+  /** Frees the compressor of its own (the connection is gone). */
+  close(): void {
+    this.own?.close();
+    this.own = null;
+  }
+}
+
 /** Why an inflate stopped: the message is over the limit, or its text is not UTF-8. */
 export const enum InflateFailure {
   TooBig = -1,

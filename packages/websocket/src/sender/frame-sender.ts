@@ -212,25 +212,26 @@ export class FrameSender {
       this.scheduleFlush();
       return true;
     }
-    if (this.host.deflate !== null && compression === Compression.Auto && fin && (opcode === Opcode.Text || opcode === Opcode.Binary)) {
-      const length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
-      if (this.host.deflate.worthCompressing(length)) {
-        this.deflated(opcode, this.host.deflate.compress(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
-        this.scheduleFlush();
-        return true;
-      }
+    const length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
+    if (this.compressible(opcode, fin, length, compression)) {
+      this.deflated(opcode, this.host.deflate!.compress(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+      this.scheduleFlush();
+      return true;
     }
-    if (typeof data === 'string') {
-      this.put(opcode, data, Buffer.byteLength(data, 'utf8'), fin, false);
-    } else if (!this.host.masked && data.length >= RECEIVED_BY_REFERENCE && (received.has(data.buffer) || (data.length >= BY_REFERENCE && !this.host.reused(data)))) {
-      this.header(opcode, data.length, fin);
+    if (typeof data !== 'string' && !this.host.masked && length >= RECEIVED_BY_REFERENCE && (received.has(data.buffer) || (length >= BY_REFERENCE && !this.host.reused(data)))) {
+      this.header(opcode, length, fin);
       this.outbox.reference(data);
     } else {
-      this.put(opcode, data, data.length, fin, false);
+      this.put(opcode, data, length, fin, false);
     }
     if (this.fragmented || !fin) this.track(opcode, fin);
     this.scheduleFlush();
     return true;
+  }
+
+  /** A whole data message that permessage-deflate (when agreed) compresses: at least its threshold, and not sent as it is by request. */
+  private compressible(opcode: number, fin: boolean, length: number, compression: Compression): boolean {
+    return this.host.deflate !== null && compression === Compression.Auto && fin && (opcode === Opcode.Text || opcode === Opcode.Binary) && this.host.deflate.worthCompressing(length);
   }
 
   /** Copies one frame into the batch: header, payload (UTF-8 encoded when text), masked on a client. */
@@ -253,15 +254,14 @@ export class FrameSender {
     }
     if (compression === Compression.Done) {
       this.host.deflate?.sent();
-      const buf = this.outbox.reserve(10);
-      this.outbox.commit(writeFrameHeader(buf, this.outbox.offset, opcode, data.length, { fin: true, rsv1: true }));
+      this.header(opcode, data.length, true, true);
       this.outbox.lend(data, done);
       this.scheduleFlush();
       return true;
     }
-    if (this.host.deflate !== null && compression === Compression.Auto && fin && opcode !== Opcode.Continuation && opcode < Opcode.Close && this.host.deflate.worthCompressing(data.length)) {
+    if (this.compressible(opcode, fin, data.length, compression)) {
       // Compressed into memory of its own: the lent bytes are free at once.
-      this.deflated(opcode, this.host.deflate.compress(data));
+      this.deflated(opcode, this.host.deflate!.compress(data));
       done();
       this.scheduleFlush();
       return true;
@@ -277,28 +277,26 @@ export class FrameSender {
   private deflated(opcode: number, payload: Uint8Array): void {
     this.host.deflate?.sent();
     if (!this.host.masked && payload.length >= SHARE_FROM && !(payload.buffer instanceof SharedArrayBuffer)) {
-      const outbox = this.outbox;
-      const buf = outbox.reserve(10);
-      outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, payload.length, { fin: true, rsv1: true }));
-      outbox.reference(payload);
+      this.header(opcode, payload.length, true, true);
+      this.outbox.reference(payload);
       return;
     }
     this.put(opcode, payload, payload.length, true, true);
   }
 
   /** Encodes a frame header alone: its payload joins the outbox by reference next. */
-  private header(opcode: number, length: number, fin: boolean): void {
+  private header(opcode: number, length: number, fin: boolean, rsv1 = false): void {
     const outbox = this.outbox;
     const buf = outbox.reserve(10);
-    outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, length, { fin }));
+    outbox.commit(writeFrameHeader(buf, outbox.offset, opcode, length, { fin, rsv1 }));
   }
 
   /** One frame whose payload is `parts` one after another (a Writer's segments). */
   parts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
     if (!this.admit(opcode, fin)) return false;
-    if (this.host.deflate !== null && fin && opcode !== Opcode.Continuation && this.host.deflate.worthCompressing(length)) {
+    if (this.compressible(opcode, fin, length, Compression.Auto)) {
       // A whole message from a Writer (a fragmented one goes uncompressed, which RFC 7692 allows).
-      this.deflated(opcode, this.host.deflate.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)));
+      this.deflated(opcode, this.host.deflate!.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)));
       this.scheduleFlush();
       return true;
     }

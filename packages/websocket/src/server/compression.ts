@@ -1,4 +1,4 @@
-import { Compressor, Decompressor, type InflateSource } from '../protocol/deflate-codec.js';
+import { Decompressor, MessageDeflater, sharedCompressor, type Compressor, type InflateSource } from '../protocol/deflate-codec.js';
 import type { DeflateAgreement } from '../protocol/permessage-deflate.js';
 
 /** The resolved `perMessageDeflate` config. */
@@ -13,41 +13,25 @@ export interface DeflateConfig {
 }
 
 /**
- * The codecs one server (one thread) shares among its connections: with no context takeover a
- * message is compressed or inflated in one synchronous call, so one zlib stream serves everyone,
- * reset after each message. Connections that agreed on no context takeover hold no zlib state.
+ * The decompressor one server shares among its connections, and its counters: without client context
+ * takeover a message that arrives whole is inflated in one synchronous call, so one zlib stream serves
+ * everyone, reset after each message. (Compressors without context takeover are shared per thread:
+ * `sharedCompressor`.) Connections that agreed on no context takeover hold no zlib state.
  */
 export class SharedCodecs {
   /** Compressed messages received and sent, for stats. */
   inflated = 0;
   deflated = 0;
-  private readonly config: DeflateConfig;
   private decompressor: Decompressor | null = null;
-  private readonly compressors = new Map<number, Compressor>();
-
-  constructor(config: DeflateConfig) {
-    this.config = config;
-  }
 
   /** Inflates single-frame messages of any connection (a window of 15 reads every peer's). */
   get sharedDecompressor(): Decompressor {
     return (this.decompressor ??= new Decompressor({ windowBits: 15, takeover: false }));
   }
 
-  /** Compresses whole messages for connections without server context takeover, per window size. */
-  sharedCompressor(windowBits: number): Compressor {
-    let c = this.compressors.get(windowBits);
-    if (!c) {
-      c = new Compressor({ windowBits, takeover: false, level: this.config.level, memLevel: this.config.memLevel });
-      this.compressors.set(windowBits, c);
-    }
-    return c;
-  }
-
   close(): void {
     this.decompressor?.close();
-    for (const c of this.compressors.values()) c.close();
-    this.compressors.clear();
+    this.decompressor = null;
   }
 }
 
@@ -58,15 +42,21 @@ export class SharedCodecs {
  */
 export class ConnectionDeflate implements InflateSource {
   readonly agreement: DeflateAgreement;
+  /** How this connection's own messages are compressed (inline; with workers, the worker has the same settings). */
+  readonly deflater: MessageDeflater;
   private readonly shared: SharedCodecs;
-  private readonly config: DeflateConfig;
   private ownDecompressor: Decompressor | null = null;
-  private ownCompressor: Compressor | null = null;
 
   constructor(agreement: DeflateAgreement, shared: SharedCodecs, config: DeflateConfig) {
     this.agreement = agreement;
     this.shared = shared;
-    this.config = config;
+    this.deflater = new MessageDeflater({
+      takeover: !agreement.serverNoContextTakeover,
+      windowBits: agreement.serverWindowBits,
+      threshold: config.threshold,
+      level: config.level,
+      memLevel: config.memLevel,
+    });
   }
 
   take(whole: boolean): Decompressor {
@@ -88,23 +78,24 @@ export class ConnectionDeflate implements InflateSource {
     this.shared.deflated++;
   }
 
-  /** Whether a message of `length` bytes is compressed (below the threshold it goes as it is, RSV1 clear). */
   worthCompressing(length: number): boolean {
-    return length >= this.config.threshold;
+    return this.deflater.worthCompressing(length);
   }
 
-  /** The compressed payload of a whole message. */
   compress(data: Uint8Array): Buffer {
-    const a = this.agreement;
-    if (a.serverNoContextTakeover) return this.shared.sharedCompressor(a.serverWindowBits).compress(data);
-    return (this.ownCompressor ??= new Compressor({ windowBits: a.serverWindowBits, takeover: true, level: this.config.level, memLevel: this.config.memLevel })).compress(data);
+    return this.deflater.compress(data);
+  }
+
+  /** The thread's compressor for messages shared among connections (publishes), with this connection's settings. */
+  sharedCompressor(): Compressor {
+    const s = this.deflater.settings;
+    return sharedCompressor(s.windowBits, s.level, s.memLevel);
   }
 
   /** Frees zlib state (the connection is gone). */
   close(): void {
     this.ownDecompressor?.close();
-    this.ownCompressor?.close();
     this.ownDecompressor = null;
-    this.ownCompressor = null;
+    this.deflater.close();
   }
 }

@@ -555,7 +555,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     if (this.phase !== Phase.Open || this.closeSent) return false;
     const d = this.deflate;
     if (d !== null && d.agreement.serverNoContextTakeover && d.worthCompressing(message.payloadLength)) {
-      const queued = this.sender.shared(message.compressed(d.agreement.serverWindowBits, this.server.codecs.sharedCompressor(d.agreement.serverWindowBits)));
+      const queued = this.sender.shared(message.compressed(d.agreement.serverWindowBits, d.sharedCompressor()));
       if (queued) d.sent();
       return queued;
     }

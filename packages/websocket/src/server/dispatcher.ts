@@ -1,6 +1,7 @@
 import type { MessageType } from '../protocol/opcodes.js';
 import type { Compression, Conn, ConnTransport } from './conn.js';
 import type { DeflateAgreement } from '../protocol/permessage-deflate.js';
+import type { DeflaterSettings } from '../protocol/deflate-codec.js';
 import type { OptionalHooks } from './handler.js';
 import type { Handshake } from './handshake.js';
 
@@ -44,7 +45,7 @@ export interface IoTarget extends DispatchTarget {
    */
   sendInPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void, compression?: Compression): boolean;
   /** permessage-deflate as agreed in the handshake (known before `open`), or null. */
-  readonly deflate: { readonly agreement: DeflateAgreement } | null;
+  readonly deflate: { readonly agreement: DeflateAgreement; readonly deflater: { readonly settings: DeflaterSettings } } | null;
 }
 
 /**

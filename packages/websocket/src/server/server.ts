@@ -92,7 +92,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   private sharedCodecs: SharedCodecs | null = null;
   /** @internal Compression state shared by the connections (permessage-deflate). */
   get codecs(): SharedCodecs {
-    return (this.sharedCodecs ??= new SharedCodecs(this.config.perMessageDeflate!));
+    return (this.sharedCodecs ??= new SharedCodecs());
   }
 
   private readonly connections = new Map<number, Connection>();

@@ -14,7 +14,7 @@ import { RingReader, RingWriter, ringMemory } from './ring.js';
 import type { WorkerData } from './worker-main.js';
 import { workerLaunch, type WorkerLaunch } from './worker-launch.js';
 import type { Hub } from '../pubsub/hub.js';
-import { DEFLATED, type WorkerDeflate } from './worker-target.js';
+import { DEFLATED } from './worker-target.js';
 import { Compression } from '../server/conn.js';
 
 /**
@@ -263,11 +263,8 @@ export class ThreadDispatcher implements Dispatcher {
     h.targets.set(id, target);
     // The request crosses only for an init to read: most of a handshake's bytes are headers nobody else uses.
     const request = this.hooks.init ? handshake.request : null;
-    // With permessage-deflate agreed, the worker compresses this connection's messages itself.
-    const agreed = target.deflate?.agreement;
-    const d = this.config.perMessageDeflate;
-    const deflate: WorkerDeflate | null =
-      agreed && d ? { takeover: !agreed.serverNoContextTakeover, windowBits: agreed.serverWindowBits, threshold: d.threshold, level: d.level, memLevel: d.memLevel } : null;
+    // With permessage-deflate agreed, the worker compresses this connection's messages itself, with the same settings.
+    const deflate = target.deflate?.deflater.settings ?? null;
     this.send(h, ToWorker.Open, id, h.attach({ request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort, deflate }));
     // Without init there is nothing to wait for: the 101 leaves now, and every later event for the
     // connection reaches the worker after its Open. (Should the handler's constructor throw, the

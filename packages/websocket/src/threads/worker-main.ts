@@ -12,7 +12,8 @@ import { HookRunner } from '../server/hook-runner.js';
 import { scopedLogger, type LogLevel } from '../server/log.js';
 import { FromWorker, ToWorker, extraBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, type RingMemory } from './ring.js';
-import { WorkerOutbox, WorkerTarget, type WorkerDeflate } from './worker-target.js';
+import { WorkerOutbox, WorkerTarget } from './worker-target.js';
+import type { DeflaterSettings } from '../protocol/deflate-codec.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 
 /** What the I/O thread gives a worker at start. */
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
       const target = targets.get(id);
       switch (kind) {
         case ToWorker.Open: {
-          const o = extra[r[i++]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number; deflate: WorkerDeflate | null };
+          const o = extra[r[i++]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number; deflate: DeflaterSettings | null };
           const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release, data, o.deflate);
           targets.set(id, created);
           // No request when the handler has no init: nothing would read the handshake.

@@ -1,7 +1,7 @@
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
 import { SHARE_FROM } from '../pubsub/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
-import { Compressor } from '../protocol/deflate-codec.js';
+import { MessageDeflater, type DeflaterSettings } from '../protocol/deflate-codec.js';
 import { Compression, Conn, WRITE_BEFORE_OPEN, type WriteData } from '../server/conn.js';
 import type { DispatchTarget } from '../server/dispatcher.js';
 import type { Batch } from './messages.js';
@@ -10,41 +10,6 @@ import type { RingWriter } from './ring.js';
 
 /** A frame record's opcode with this bit carries a payload the worker deflated: the I/O thread sets RSV1. */
 export const DEFLATED = 0x40;
-
-/** How a worker compresses one connection's messages (permessage-deflate as agreed in its handshake). */
-export interface WorkerDeflate {
-  /** Server context takeover: a compressor of the connection's own; otherwise the thread's shared one. */
-  takeover: boolean;
-  windowBits: number;
-  threshold: number;
-  level: number;
-  memLevel: number;
-}
-
-/** This thread's compressors for connections without context takeover, per window size. */
-const sharedCompressors = new Map<number, Compressor>();
-
-/**
- * Compression where the handler runs: a worker deflates its own connections' messages, so the I/O
- * thread only frames them, and no handler's large message stalls it.
- */
-class WorkerCompression {
-  private own: Compressor | null = null;
-  constructor(readonly settings: WorkerDeflate) {}
-
-  compress(data: Uint8Array): Buffer {
-    const s = this.settings;
-    if (s.takeover) return (this.own ??= new Compressor({ windowBits: s.windowBits, takeover: true, level: s.level, memLevel: s.memLevel })).compress(data);
-    let shared = sharedCompressors.get(s.windowBits);
-    if (!shared) sharedCompressors.set(s.windowBits, (shared = new Compressor({ windowBits: s.windowBits, takeover: false, level: s.level, memLevel: s.memLevel })));
-    return shared.compress(data);
-  }
-
-  close(): void {
-    this.own?.close();
-    this.own = null;
-  }
-}
 
 /**
  * What a worker sends to the I/O thread, gathered over one tick and posted as one batch: frames
@@ -188,7 +153,8 @@ export class WorkerTarget implements DispatchTarget {
   readonly maxBackpressure: number;
   readonly topicLimits: TopicLimits;
   private closeSent = false;
-  private readonly compression: WorkerCompression | null;
+  /** Compression where the handler runs: the worker deflates its own messages, the I/O thread only frames them. */
+  private readonly compression: MessageDeflater | null;
   private readonly id: number;
   private readonly outbox: WorkerOutbox;
   private readonly release: (data: Buffer) => void;
@@ -200,10 +166,10 @@ export class WorkerTarget implements DispatchTarget {
     outbox: WorkerOutbox,
     release: (data: Buffer) => void,
     limits: { maxBackpressure: number; pubsub: TopicLimits },
-    deflate: WorkerDeflate | null = null,
+    deflate: DeflaterSettings | null = null,
   ) {
     this.id = id;
-    this.compression = deflate === null ? null : new WorkerCompression(deflate);
+    this.compression = deflate === null ? null : new MessageDeflater(deflate);
     this.maxBackpressure = limits.maxBackpressure;
     this.topicLimits = limits.pubsub;
     this.outbox = outbox;
@@ -229,12 +195,10 @@ export class WorkerTarget implements DispatchTarget {
     if (!this.opened) throw new Error(WRITE_BEFORE_OPEN);
     if (this.closeSent) return false;
     if (this.compression !== null && compression === Compression.Auto && fin && (opcode === 1 || opcode === 2)) {
-      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-      if (bytes.length >= this.compression.settings.threshold) {
-        this.outbox.frame(this.id, opcode | DEFLATED, this.compression.compress(bytes), true);
+      if (this.compression.worthCompressing(typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length)) {
+        this.outbox.frame(this.id, opcode | DEFLATED, this.compression.compress(typeof data === 'string' ? Buffer.from(data, 'utf8') : data), true);
         return true;
       }
-      data = bytes;
     }
     this.outbox.frame(this.id, opcode, data, fin);
     return true;
@@ -243,7 +207,7 @@ export class WorkerTarget implements DispatchTarget {
   sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
     if (!this.opened) throw new Error(WRITE_BEFORE_OPEN);
     if (this.closeSent) return false;
-    if (this.compression !== null && fin && opcode !== 0 && length >= this.compression.settings.threshold) {
+    if (this.compression !== null && fin && opcode !== 0 && this.compression.worthCompressing(length)) {
       // A whole message from a Writer (a fragmented one goes uncompressed, which RFC 7692 allows).
       this.outbox.frame(this.id, opcode | DEFLATED, this.compression.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)), true);
       return true;

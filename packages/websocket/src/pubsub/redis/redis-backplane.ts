@@ -64,7 +64,8 @@ export class RedisBackplane implements Backplane {
 
   publish(topic: string | null, frame: Buffer): void {
     const channel = topic === null ? this.broadcastChannel : this.channel(topic);
-    if (this.pub.send(['PUBLISH', channel, Buffer.concat([this.origin, frame])])) this.published++;
+    // The origin tag and the frame go as one argument, copied once, into the command.
+    if (this.pub.send(['PUBLISH', channel, [this.origin, frame]])) this.published++;
   }
 
   /** A message pushed on the subscriber connection: ['message', channel, payload]. */

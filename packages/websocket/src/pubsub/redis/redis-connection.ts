@@ -1,6 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { encodeCommand, ReplyParser, RedisReplyError, type Reply } from './resp.js';
+import { encodeCommand, ReplyParser, RedisReplyError, type Argument, type Reply } from './resp.js';
 
 /** What a {@link RedisConnection} tells its owner. */
 export interface RedisEvents {
@@ -124,7 +124,7 @@ export class RedisConnection {
   }
 
   /** Sends a command now, or queues it while disconnected (dropped and counted past `maxQueue`). */
-  send(args: ReadonlyArray<string | Buffer>): boolean {
+  send(args: readonly Argument[]): boolean {
     const bytes = encodeCommand(args);
     if (this.ready && this.socket) {
       this.socket.write(bytes);
@@ -139,7 +139,7 @@ export class RedisConnection {
   }
 
   /** Sends a command only if connected (a subscription is redone on reconnect anyway). */
-  sendIfReady(args: ReadonlyArray<string | Buffer>): void {
+  sendIfReady(args: readonly Argument[]): void {
     if (this.ready && this.socket) this.socket.write(encodeCommand(args));
   }
 

@@ -10,12 +10,17 @@ export type Reply = string | number | Buffer | null | RedisReplyError | Reply[];
 /** An error reply (`-ERR ...`). */
 export class RedisReplyError extends Error {}
 
-/** Encodes one command: `*N\r\n` then `$len\r\narg\r\n` per argument. */
-export function encodeCommand(args: ReadonlyArray<string | Buffer>): Buffer {
+/** One argument of a command: text, bytes, or pieces of bytes sent as one argument (not joined first). */
+export type Argument = string | Buffer | readonly Buffer[];
+
+/** Encodes one command into one buffer: `*N\r\n` then `$len\r\narg\r\n` per argument. */
+export function encodeCommand(args: readonly Argument[]): Buffer {
   const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
   for (const a of args) {
-    const bytes = typeof a === 'string' ? Buffer.from(a) : a;
-    parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, CRLF);
+    const pieces = typeof a === 'string' ? [Buffer.from(a)] : Buffer.isBuffer(a) ? [a] : a;
+    let length = 0;
+    for (const p of pieces) length += p.length;
+    parts.push(Buffer.from(`$${length}\r\n`), ...pieces, CRLF);
   }
   return Buffer.concat(parts);
 }
