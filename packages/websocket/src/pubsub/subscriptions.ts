@@ -18,7 +18,7 @@ export function checkTopic(call: string, topic: unknown, max: number): asserts t
 /**
  * The topics of one connection, as its {@link Conn} sees them: kept where the handler runs (a worker
  * thread, or the I/O thread inline), so `isSubscribed` and `topics` answer at once, and checked
- * against the limits before anything is sent to the thread that owns the topics. Only the
+ * against the limit before anything is sent to the thread that owns the topics. Only the
  * connection's own handler changes them, so this view is exact.
  */
 export class Subscriptions {
@@ -29,9 +29,8 @@ export class Subscriptions {
     this.limits = limits;
   }
 
-  /** Adds `topic`; false when already there. Throws on a bad name, or past the limit. */
+  /** Adds `topic` (a name the caller checked); false when already there. Throws past the limit. */
   add(topic: string): boolean {
-    checkTopic('conn.subscribe()', topic, this.limits.maxTopicLength);
     const set = (this.set ??= new Set());
     if (set.has(topic)) return false;
     if (set.size >= this.limits.maxTopicsPerConnection) {
@@ -46,7 +45,6 @@ export class Subscriptions {
 
   /** Removes `topic`; false when it was not there. */
   remove(topic: string): boolean {
-    checkTopic('conn.unsubscribe()', topic, this.limits.maxTopicLength);
     return this.set?.delete(topic) ?? false;
   }
 

@@ -214,7 +214,8 @@ export class Conn {
    * connection closes, before its `close` hook runs.
    */
   subscribe(topic: string): boolean {
-    if (this.transport.closed) return this.closedTopics('conn.subscribe()', topic);
+    checkTopic('conn.subscribe()', topic, this.transport.topicLimits.maxTopicLength);
+    if (this.transport.closed) return this.forgetTopics();
     if (!(this.subscriptions ??= new Subscriptions(this.transport.topicLimits)).add(topic)) return false;
     this.transport.subscribe(topic);
     return true;
@@ -222,11 +223,9 @@ export class Conn {
 
   /** Ends this connection's subscription to `topic`; false when it was not subscribed. */
   unsubscribe(topic: string): boolean {
-    if (this.transport.closed) return this.closedTopics('conn.unsubscribe()', topic);
-    if (this.subscriptions === null || !this.subscriptions.remove(topic)) {
-      checkTopic('conn.unsubscribe()', topic, this.transport.topicLimits.maxTopicLength);
-      return false;
-    }
+    checkTopic('conn.unsubscribe()', topic, this.transport.topicLimits.maxTopicLength);
+    if (this.transport.closed) return this.forgetTopics();
+    if (this.subscriptions === null || !this.subscriptions.remove(topic)) return false;
     this.transport.unsubscribe(topic);
     return true;
   }
@@ -243,10 +242,9 @@ export class Conn {
     return this.subscriptions?.list() ?? [];
   }
 
-  /** A closing connection has no subscriptions left: forget them; the topic is still checked. */
-  private closedTopics(call: string, topic: string): false {
+  /** A closing connection has no subscriptions left: forget them. */
+  private forgetTopics(): false {
     this.subscriptions?.clear();
-    checkTopic(call, topic, this.transport.topicLimits.maxTopicLength);
     return false;
   }
 
