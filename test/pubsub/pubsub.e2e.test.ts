@@ -152,6 +152,8 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads }) => {
     b!.send('pub room from b');
     b!.send(`to ${rawId} direct from b`);
     expect(await b!.next()).toBe('from b');
+    // b handles its messages in order: once it answers this, its direct send has reached raw's queue.
+    expect(await b!.ask('count room')).toBe('count room 2');
     command('say own write'); // held by the connection's own order, behind the open message
     command('pub room own publish'); // its own copy waits behind the own write
     expect(await b!.next()).toBe('own publish');
