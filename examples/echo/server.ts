@@ -1,7 +1,8 @@
 /**
  * Echo server: text comes back as text, binary as binary.
  *   PORT=9001 pnpm echo
- * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline),
+ * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline), WORKERS sets
+ * workerCount (I/O threads, Node 24+),
  * ORIGINS the allowed browser origins (comma-separated), TLS_CERT and TLS_KEY (PEM files) serve wss://,
  * BROADCAST=1 publishes every message to every connection, the sender included (a fan-out benchmark),
  * DEFLATE=1 accepts permessage-deflate (compression) offers (DEFLATE=takeover: with context takeover both ways),
@@ -17,6 +18,7 @@ const server = new Server(Echo, {
   address: env.ADDRESS ?? '127.0.0.1',
   ...(env.MAX_MESSAGE_SIZE ? { maxMessageSize: Number(env.MAX_MESSAGE_SIZE) } : {}),
   ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
+  ...(env.WORKERS ? { workerCount: Number(env.WORKERS) } : {}),
   ...(env.MAX_CONN ? { maxConn: Number(env.MAX_CONN) } : {}),
   ...(env.DEFLATE === '1' ? { perMessageDeflate: true } : {}),
   ...(env.REDIS_URL ? { backplane: new RedisBackplane(env.REDIS_URL, { prefix: 'echo' }) } : {}),

@@ -11,6 +11,23 @@ export interface Subscriber {
   deliver(message: PreparedMessage): boolean;
 }
 
+/**
+ * How a hub on one of several I/O threads (`workerCount`) reaches the others: through the main
+ * thread, which knows which threads have subscribers of a topic and which owns a connection id.
+ */
+export interface HubRelay {
+  /** A message published on this thread (framed): for subscribers on other threads and servers. */
+  publish(topic: string, frame: Buffer): void;
+  /** A broadcast from this thread: for every connection on other threads and servers. */
+  broadcast(frame: Buffer): void;
+  /** A message for connection `id`, which is not on this thread. */
+  sendTo(id: number, frame: Buffer): void;
+  /** `topic` has `count` subscribers on this thread now. */
+  subscribers(topic: string, count: number): void;
+  /** How many subscribers `topic` has on every thread. */
+  count(topic: string): Promise<number>;
+}
+
 /** Pub/sub counters, in `server.stats()`. */
 export interface PubSubStats {
   /** Topics with at least one subscriber. */
@@ -34,14 +51,17 @@ export class Hub {
   deliveries = 0;
 
   private readonly backplane: Backplane | null;
+  private readonly relay: HubRelay | null;
 
   /**
    * @param connections the server's connections by id (open or not: `deliver` refuses the others)
    * @param backplane carries publishes and broadcasts to and from other servers (optional)
+   * @param relay reaches the other I/O threads of this server, when there are several (`workerCount`)
    */
-  constructor(connections: ReadonlyMap<number, Subscriber>, backplane: Backplane | null = null) {
+  constructor(connections: ReadonlyMap<number, Subscriber>, backplane: Backplane | null = null, relay: HubRelay | null = null) {
     this.connections = connections;
     this.backplane = backplane;
+    this.relay = relay;
     if (backplane !== null) {
       // Messages other servers published: delivered here only (never sent on again).
       backplane.onMessage = (topic, frame) => (topic === null ? this.deliverAll(frame, 0) : this.deliverTopic(topic, frame, 0));
@@ -54,8 +74,10 @@ export class Hub {
       this.byTopic.set(topic, (members = new Set()));
       this.backplane?.subscribe(topic);
     }
+    if (members.has(s)) return;
     members.add(s);
     (s.topics ??= new Set()).add(topic);
+    this.relay?.subscribers(topic, members.size);
   }
 
   unsubscribe(s: Subscriber, topic: string): void {
@@ -75,14 +97,21 @@ export class Hub {
     const members = this.byTopic.get(topic);
     if (members === undefined) return;
     members.delete(s);
+    this.relay?.subscribers(topic, members.size);
     if (members.size === 0) {
       this.byTopic.delete(topic);
       this.backplane?.unsubscribe(topic);
     }
   }
 
+  /** Subscribers of `topic` on this thread. */
   subscriberCount(topic: string): number {
     return this.byTopic.get(topic)?.size ?? 0;
+  }
+
+  /** Subscribers of `topic` on every I/O thread of this server. */
+  countEverywhere(topic: string): Promise<number> {
+    return this.relay === null ? Promise.resolve(this.subscriberCount(topic)) : this.relay.count(topic);
   }
 
   /** Frames `data` once and queues it to every subscriber of `topic` except connection `except` (0: none); returns how many took it. */
@@ -94,10 +123,12 @@ export class Hub {
   publishFrame(topic: string, frame: Buffer, except: number): number {
     this.publishes++;
     this.backplane?.publish(topic, frame);
+    this.relay?.publish(topic, frame);
     return this.deliverTopic(topic, frame, except);
   }
 
-  private deliverTopic(topic: string, frame: Buffer, except: number): number {
+  /** Queues a frame that was published elsewhere (another server, another I/O thread) to this thread's subscribers. */
+  deliverTopic(topic: string, frame: Buffer, except: number): number {
     const members = this.byTopic.get(topic);
     if (members === undefined) return 0;
     const message = new PreparedMessage(frame);
@@ -114,10 +145,12 @@ export class Hub {
 
   broadcastFrame(frame: Buffer, except: number): number {
     this.backplane?.publish(null, frame);
+    this.relay?.broadcast(frame);
     return this.deliverAll(frame, except);
   }
 
-  private deliverAll(frame: Buffer, except: number): number {
+  /** Queues a frame broadcast elsewhere to every connection of this thread except `except`. */
+  deliverAll(frame: Buffer, except: number): number {
     const message = new PreparedMessage(frame);
     let n = 0;
     for (const s of this.connections.values()) if (s.id !== except && s.deliver(message)) n++;
@@ -130,7 +163,23 @@ export class Hub {
     return this.sendFrameTo(id, prepareFrame(opcode, data));
   }
 
+  /**
+   * Queues a frame to connection `id`. A connection on another I/O thread is reached through the
+   * relay: true then means it was passed on.
+   */
   sendFrameTo(id: number, frame: Buffer): boolean {
+    const s = this.connections.get(id);
+    if (s === undefined && this.relay !== null) {
+      this.relay.sendTo(id, frame);
+      return true;
+    }
+    if (s === undefined || !s.deliver(new PreparedMessage(frame))) return false;
+    this.deliveries++;
+    return true;
+  }
+
+  /** Queues a frame sent to connection `id` from another I/O thread; false when it is not here or refused it. */
+  deliverTo(id: number, frame: Buffer): boolean {
     const s = this.connections.get(id);
     if (s === undefined || !s.deliver(new PreparedMessage(frame))) return false;
     this.deliveries++;

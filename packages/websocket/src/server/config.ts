@@ -60,6 +60,13 @@ export interface ServerConfig {
     /** Free large buffers kept (default 8). */
     largePool?: number;
   };
+  /**
+   * I/O threads, each owning the sockets it is given for their whole life: handshake, framing,
+   * limits and writes run there, several cores at once (websocket.zig's `worker_count`). Default 1:
+   * the main thread does all I/O. More needs Node 24 or later (it moves accepted sockets between
+   * threads); hooks then run on each I/O thread's share of `threadPool.count` (see docs/scaling.md).
+   */
+  workerCount?: number;
   threadPool?: {
     /** Worker threads running handlers; 0 runs them on the I/O thread (default 4). */
     count?: number;
@@ -145,6 +152,7 @@ export interface ResolvedConfig {
   maxMessageSize: number;
   handshake: { timeout: number; maxSize: number; maxHeaders: number; count: number };
   buffers: { smallSize: number; smallPool: number | null; largeSize: number; largePool: number };
+  workerCount: number;
   threadPool: { count: number; backlog: number; bufferSize: number };
   borrowData: boolean;
   closeTimeout: number;
@@ -230,7 +238,7 @@ function object(path: string, value: unknown): Record<string, unknown> {
 }
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'backplane', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'workerCount', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'backplane', 'logLevel', 'logger'],
   perMessageDeflate: ['threshold', 'serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'level', 'memLevel'],
   pubsub: ['maxTopicsPerConnection', 'maxTopicLength'],
   heartbeat: ['interval', 'timeout'],
@@ -297,6 +305,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
       count: integer('handshake.count', hs.count, 32, 0),
     },
     buffers: { smallSize, smallPool, largeSize, largePool: integer('buffers.largePool', bf.largePool, 8, 0) },
+    workerCount: integer('workerCount', c.workerCount, 1, 1, 64),
     threadPool: {
       count: integer('threadPool.count', tp.count, 4, 0, 256),
       backlog: integer('threadPool.backlog', tp.backlog, 500, 1),

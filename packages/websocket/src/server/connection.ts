@@ -585,7 +585,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   subscriberCount(topic: string): Promise<number> {
-    return Promise.resolve(this.server.hub.subscriberCount(topic));
+    return this.server.hub.countEverywhere(topic);
   }
 
   // ---- flow control and hook failures (DispatchTarget) ----------------------------------

@@ -19,6 +19,15 @@ import { SharedCodecs } from './compression.js';
 import { checkTopic } from '../pubsub/subscriptions.js';
 import { Opcode } from '../protocol/opcodes.js';
 import type { WriteData } from './conn.js';
+import { IoPool } from '../io/io-pool.js';
+import { prepareFrame } from '../pubsub/prepared.js';
+import type { ThreadRelay } from '../io/thread-relay.js';
+
+/** @internal What makes a Server one of several I/O threads' servers (`workerCount` > 1). */
+export interface IoThreadRole {
+  relay: ThreadRelay;
+  index: number;
+}
 
 /** Counters a server keeps; see {@link Server.stats}. */
 export interface ServerStats {
@@ -54,6 +63,8 @@ export interface ServerStats {
   compression: { inflated: number; deflated: number };
   /** The backplane's counters, when there is one (see `backplane`). */
   backplane?: BackplaneStats;
+  /** With `workerCount` > 1: I/O threads running now, and how many were replaced after dying. */
+  ioThreads?: { count: number; restarts: number };
 }
 
 /** Options of {@link Server.publish}, {@link Server.broadcast} and {@link Server.sendTo}. */
@@ -96,6 +107,10 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   }
 
   private readonly connections = new Map<number, Connection>();
+  /** The I/O threads, when `workerCount` > 1 (this thread then only accepts and relays). */
+  private readonly io: IoPool | null = null;
+  /** Set when this server runs on one of those I/O threads. */
+  private readonly role: IoThreadRole | null;
   private readonly headBuffers: Buffer[] = [];
   private listener: NetServer | null = null;
   private nextId = 1;
@@ -112,19 +127,22 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   /**
    * @param HandlerClass the handler class; the server calls `new HandlerClass()` per connection
    * @param config settings in websocket.zig's shape; invalid ones throw a TypeError here
+   * @param role internal: set by an I/O thread for its own server
    */
-  constructor(HandlerClass: HandlerClass<H>, config: ServerConfig = {}) {
+  constructor(HandlerClass: HandlerClass<H>, config: ServerConfig = {}, role?: IoThreadRole) {
     if (typeof HandlerClass !== 'function' || !hookShape(HandlerClass).clientMessage) {
       throw new TypeError('new Server(HandlerClass, config): HandlerClass must be a class with a clientMessage(data, type) method');
     }
     this.config = resolveConfig(config);
-    this.log = scopedLogger('wsz', this.config.logLevel, this.config.logger);
+    this.role = role ?? null;
+    this.log = scopedLogger(role ? `wsz io ${role.index}` : 'wsz', this.config.logLevel, this.config.logger);
     // With worker threads, messages are assembled in shared memory and read in place by the worker.
     this.pool = new BufferPool({ ...this.config.buffers, shared: this.config.threadPool.count > 0 });
     this.ownCopies = !this.config.borrowData && this.config.threadPool.count === 0;
-    this.hub = new Hub(this.connections, this.config.backplane);
+    this.hub = new Hub(this.connections, role ? null : this.config.backplane, role?.relay ?? null);
+    if (this.config.workerCount > 1) this.io = new IoPool(HandlerClass, config, this.config, this.log);
     this.dispatcher =
-      this.config.threadPool.count > 0
+      this.config.threadPool.count > 0 && this.io === null
         ? new ThreadDispatcher(HandlerClass, this.config, this.log, this.hub)
         : new HookRunner(HandlerClass, this.config.threadPool.backlog);
   }
@@ -154,14 +172,20 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
 
   private async startListening(): Promise<AddressInfo | string> {
     try {
-      await this.dispatcher.start(this.app);
+      if (this.io) await this.io.start(this.app);
+      else await this.dispatcher.start(this.app);
       this.startSweeper();
       return await this.bind();
     } catch (error) {
       this.starting = false;
       await this.dispatcher.stop();
+      await this.io?.stop();
       throw error;
     }
+  }
+
+  private noIoThreads(what: string): void {
+    if (this.io) throw new Error(`${what}: with workerCount ${this.config.workerCount}, I/O threads take sockets from the server's own listener; use server.listen(), or workerCount: 1 to share an HTTP server`);
   }
 
   /**
@@ -180,6 +204,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
    */
   async attach(httpServer: HttpServer | HttpsServer, options: { path?: string } = {}, app?: AppOf<H>): Promise<void> {
     const path = options.path ?? '/';
+    this.noIoThreads('server.attach()');
     if (!path.startsWith('/') || path.includes('?')) throw new TypeError(`server.attach(): path must be a path such as '/chat', without a query; got ${JSON.stringify(path)}`);
     await this.start(app);
     attachRoute(httpServer as HttpServer, path, this);
@@ -192,6 +217,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
    * start the server themselves.
    */
   async start(app?: AppOf<H>): Promise<void> {
+    if (!this.role) this.noIoThreads('server.start()');
     if (this.stopping) throw new Error('server.start(): this server was stopped; create a new Server');
     if (this.listener || this.starting) throw new Error('server.start(): this server already runs (listen, attach or start); create another Server for another endpoint');
     this.starting = true;
@@ -227,8 +253,11 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   }
 
   private bind(): Promise<AddressInfo | string> {
-    const tlsOptions = this.config.tls;
-    const listener: NetServer = tlsOptions
+    // I/O threads take the sockets before anything is read (and do TLS themselves).
+    const tlsOptions = this.io ? null : this.config.tls;
+    const listener: NetServer = this.io
+      ? createServer({ noDelay: true, allowHalfOpen: false, pauseOnConnect: true }, (socket) => this.accept(socket))
+      : tlsOptions
       ? createTlsServer(
           // TLS 1.2 at least, and the TLS handshake bounded like the WebSocket one.
           { minVersion: 'TLSv1.2', ...tlsOptions, handshakeTimeout: this.config.handshake.timeout, allowHalfOpen: false, noDelay: true },
@@ -277,6 +306,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
 
   /** Connection and buffer pool counters. */
   stats(): ServerStats {
+    if (this.io) return this.io.stats();
     const free = this.pool.free;
     return {
       connections: this.connections.size,
@@ -303,22 +333,26 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
    */
   publish(topic: string, data: WriteData, options?: ServerSendOptions): number {
     checkTopic('server.publish()', topic, this.config.pubsub.maxTopicLength);
+    if (this.io) return this.io.publish(topic, prepareFrame(options?.binary === true ? Opcode.Binary : Opcode.Text, data));
     return this.hub.publish(topic, options?.binary === true ? Opcode.Binary : Opcode.Text, data, 0);
   }
 
   /** Sends a message to every open connection except the one with id `except`, framed once; returns how many took it. */
   broadcast(data: WriteData, options?: ServerSendOptions & { except?: number }): number {
+    if (this.io) return this.io.broadcast(prepareFrame(options?.binary === true ? Opcode.Binary : Opcode.Text, data), options?.except ?? 0);
     return this.hub.broadcast(options?.binary === true ? Opcode.Binary : Opcode.Text, data, options?.except ?? 0);
   }
 
   /** Sends a message to connection `id` (a `conn.id`); false when no such connection is open or it refused it (backpressure). */
   sendTo(id: number, data: WriteData, options?: ServerSendOptions): boolean {
+    if (this.io) return this.io.sendTo(id, prepareFrame(options?.binary === true ? Opcode.Binary : Opcode.Text, data));
     return this.hub.sendTo(id, options?.binary === true ? Opcode.Binary : Opcode.Text, data);
   }
 
   /** How many connections are subscribed to `topic` now. */
   subscriberCount(topic: string): number {
     checkTopic('server.subscriberCount()', topic, this.config.pubsub.maxTopicLength);
+    if (this.io) return this.io.subscriberCount(topic);
     return this.hub.subscriberCount(topic);
   }
 
@@ -341,6 +375,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     if (this.attached) detachRoute(this.attached.httpServer, this.attached.path);
     const listener = this.listener;
     const closed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
+    await this.io?.stop();
     for (const c of this.connections.values()) c.shutdown();
     const deadline = Date.now() + this.config.closeTimeout;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -377,7 +412,18 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
       socket.destroy();
       return;
     }
-    this.adopt(socket, true);
+    if (this.io) this.io.hand(socket);
+    else this.adopt(socket, true);
+  }
+
+  /** @internal On an I/O thread: a socket the main thread accepted (id and maxConn decided there) becomes a connection. */
+  adoptSocket(socket: Socket, id: number, over: boolean): void {
+    socket.setNoDelay(true);
+    const connection = new Connection(id, socket, this, true);
+    this.connections.set(id, connection);
+    if (this.stopping) connection.destroy();
+    else if (over) connection.overCapacity();
+    else if (this.config.buffers.smallPool === null) this.pool.smallLimit = this.connections.size;
   }
 
   /** A socket becomes a connection, however it arrived (our listener, an http server's upgrade). */
@@ -394,6 +440,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   /** @internal */
   forget(connection: Connection): void {
     this.connections.delete(connection.id);
+    this.role?.relay.closed(connection.id);
   }
 
   /** @internal */

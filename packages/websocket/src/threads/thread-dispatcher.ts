@@ -100,7 +100,10 @@ export class ThreadDispatcher implements Dispatcher {
     this.log = log;
     this.hub = hub;
     this.hooks = optionalHooks(HandlerClass);
-    this.launch = workerLaunch(HandlerClass, config.threadPool.count);
+    this.launch = workerLaunch(HandlerClass, {
+      why: `threadPool.count is ${config.threadPool.count}, so handlers run on worker threads`,
+      instead: 'set threadPool.count: 0 to run handlers on the I/O thread',
+    });
   }
 
   get queued(): number {
@@ -493,7 +496,9 @@ export class ThreadDispatcher implements Dispatcher {
           break;
         case FromWorker.Count:
           // id is the worker's request id.
-          this.send(h, ToWorker.Count, id, this.hub.subscriberCount(extra[r[i++]!] as string));
+          void this.hub.countEverywhere(extra[r[i++]!] as string).then((n) => {
+            if (!h.dead) this.send(h, ToWorker.Count, id, n);
+          });
           break;
         case FromWorker.PauseReading:
           target?.pauseReading();

@@ -5,19 +5,29 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HandlerClass, HandlerHooks } from '../server/handler.js';
 
+/** The programs our threads run: a hook worker, or an I/O thread that owns sockets (`workerCount`). */
+export type ThreadEntry = 'hooks' | 'io';
+
+/** How a thread of ours is started for the user's class: why it needs one, and the setting that avoids it. */
+export interface ThreadReason {
+  /** e.g. 'threadPool.count is 4, so handlers run on worker threads' */
+  why: string;
+  /** e.g. 'set threadPool.count: 0 to run handlers on the I/O thread' */
+  instead: string;
+}
+
 /** How to start a handler worker: its entry module, Node flags, and where the handler class lives. */
 export interface WorkerLaunch {
-  /** JavaScript run as the worker's script: loads a TypeScript loader when needed, then the entry. */
-  bootstrap: string;
   moduleUrl: string;
   exportName: string;
   /** The app as workers receive it (a structured clone), or a clear error when that cannot be. */
   cloneableApp(app: unknown): unknown;
   /**
-   * Starts a worker thread with `workerData` and the app's Node flags, less those Node refuses in a
-   * worker: the first refusal names them, and they are left out from then on.
+   * Starts a worker thread running `entry` (a hook worker by default, or an I/O thread) with
+   * `workerData` and the app's Node flags, less those Node refuses in a worker: the first refusal
+   * names them, and they are left out from then on.
    */
-  start(workerData: unknown): Worker;
+  start(workerData: unknown, entry?: ThreadEntry): Worker;
 }
 
 /**
@@ -55,17 +65,21 @@ function tsxApi(): string | null {
  * test runner) needs a TypeScript loader in the worker: the app's own flags are passed on, and
  * `--import tsx` is added when they have none.
  */
-export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, count: number): WorkerLaunch {
+export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, reason: ThreadReason): WorkerLaunch {
   const name = HandlerClass.name || 'the handler class';
   const moduleUrl = (HandlerClass as unknown as { module?: unknown }).module;
   if (typeof moduleUrl !== 'string' || moduleUrl === '') {
     throw new TypeError(
-      `threadPool.count is ${count}, so handlers run on worker threads, which import the module that defines ${name}. ` +
-        `Add \`static module = import.meta.url;\` to class ${name} and export the class, or set threadPool.count: 0 to run handlers on the I/O thread.`,
+      `${reason.why}, which import the module that defines ${name}. ` +
+        `Add \`static module = import.meta.url;\` to class ${name} and export the class, or ${reason.instead}.`,
     );
   }
   const fromSource = TS.test(import.meta.url);
-  const entry = new URL(fromSource ? './worker-main.ts' : './worker-main.js', import.meta.url).href;
+  const ext = fromSource ? '.ts' : '.js';
+  const entries: Record<ThreadEntry, string> = {
+    hooks: new URL(`./worker-main${ext}`, import.meta.url).href,
+    io: new URL(`../io/io-main${ext}`, import.meta.url).href,
+  };
   // Module hooks registered by --import do not reach worker threads on Node 20: a worker that must
   // load TypeScript registers tsx itself, before importing anything else.
   let tsx: string | null = null;
@@ -74,20 +88,19 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, coun
     if (!tsx) {
       throw new TypeError(
         `${name} is defined in TypeScript (${moduleUrl}) and worker threads need tsx to load it: install tsx (npm i -D tsx), ` +
-          'compile the handler to JavaScript, or set threadPool.count: 0 to run handlers on the I/O thread.',
+          `compile the handler to JavaScript, or ${reason.instead}.`,
       );
     }
   }
   let execArgv = process.execArgv.filter((a, i, all) => !a.includes('tsx') && !(a === '--import' || a === '--require' ? all[i + 1]?.includes('tsx') : false));
   if (fromSource && !execArgv.some((a) => a.includes('wsz-source'))) execArgv.push('--conditions=wsz-source');
-  const bootstrap =
+  const bootstrap = (entry: string): string =>
     `(async () => {` +
     (tsx ? `(await import(${JSON.stringify(tsx)})).register();` : '') +
     `await import(${JSON.stringify(entry)});` +
     `})().catch((e) => require('node:worker_threads').parentPort.postMessage({ ready: false, error: String(e && e.stack || e) }));`;
   const initThread = (HandlerClass as unknown as { initThread?: unknown }).initThread;
   return {
-    bootstrap,
     moduleUrl,
     exportName: HandlerClass.name,
     cloneableApp(app: unknown): unknown {
@@ -98,14 +111,14 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, coun
         throw new TypeError(
           `listen(app): the app cannot be copied to worker threads (${(error as Error).message}). ` +
             `Give ${name} a \`static initThread(app, index)\` that builds each thread's app (a database pool, a socket), ` +
-            'pass only plain data, or set threadPool.count: 0 to run handlers on the I/O thread.',
+            `pass only plain data, or ${reason.instead}.`,
         );
       }
     },
-    start(workerData: unknown): Worker {
+    start(workerData: unknown, entry: ThreadEntry = 'hooks'): Worker {
       for (;;) {
         try {
-          return new Worker(bootstrap, { eval: true, workerData, execArgv });
+          return new Worker(bootstrap(entries[entry]), { eval: true, workerData, execArgv });
         } catch (error) {
           const refused = refusedFlags(error);
           const kept = refused ? execArgv.filter((a) => !refused.includes(a)) : execArgv;

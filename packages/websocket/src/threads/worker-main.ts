@@ -6,10 +6,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { refusalFor } from '../protocol/errors.js';
 import type { UpgradeRequest } from '../protocol/handshake.js';
-import type { HandlerClass, HandlerHooks } from '../server/handler.js';
 import { Handshake } from '../server/handshake.js';
 import { HookRunner } from '../server/hook-runner.js';
 import { scopedLogger, type LogLevel } from '../server/log.js';
+import { loadHandler } from './load-handler.js';
 import { FromWorker, ToWorker, extraBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, type RingMemory } from './ring.js';
 import { WorkerOutbox, WorkerTarget } from './worker-target.js';
@@ -35,34 +35,12 @@ export interface WorkerData {
   pubsub: TopicLimits;
 }
 
-/** Set while a wsz worker imports the handler module, so a Server started there can say what is wrong. */
-export const IN_WORKER = Symbol.for('wsz.inWorker');
-
 const data = workerData as WorkerData;
 const port = parentPort!;
 const log = scopedLogger(`wsz worker ${data.index}`, data.logLevel);
 
-async function loadHandler(): Promise<HandlerClass<HandlerHooks<unknown>>> {
-  (globalThis as Record<symbol, unknown>)[IN_WORKER] = true;
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(data.moduleUrl)) as Record<string, unknown>;
-  } catch (error) {
-    const ts = /\.[cm]?tsx?$/.test(data.moduleUrl) && /file extension/i.test(String((error as Error).message));
-    throw new Error(
-      `cannot import handler module ${data.moduleUrl} in a worker thread: ${(error as Error).message.replace(/\.$/, '')}` +
-        (ts ? '. It is TypeScript: run the app with tsx (`tsx app.ts` or `node --import tsx app.ts`), or compile it to JavaScript.' : ''),
-    );
-  }
-  const H = mod[data.exportName] ?? (mod.default as { name?: string } | undefined);
-  if (typeof H !== 'function' || (H.name !== data.exportName && mod[data.exportName] === undefined)) {
-    throw new Error(`handler module ${data.moduleUrl} does not export class ${data.exportName}: worker threads find the class by its exported name; add \`export\` to the class`);
-  }
-  return H as HandlerClass<HandlerHooks<unknown>>;
-}
-
 async function main(): Promise<void> {
-  const H = await loadHandler();
+  const H = await loadHandler(data.moduleUrl, data.exportName);
   const init = (H as unknown as { initThread?: (app: unknown, index: number) => unknown }).initThread;
   const app = typeof init === 'function' ? await init.call(H, data.app, data.index) : data.app;
 

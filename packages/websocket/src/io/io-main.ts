@@ -1,0 +1,124 @@
+/**
+ * Entry point of an I/O thread (`workerCount` > 1): imports the user's handler module and runs a
+ * server of its own, without a listener, for the sockets the main thread hands it. Everything a
+ * connection does happens here for its whole life; hooks run inline or on this thread's hook
+ * workers. Pub/sub beyond this thread goes through the main thread (see ThreadRelay).
+ */
+import type { Socket } from 'node:net';
+import { createSecureContext, TLSSocket, type TlsOptions } from 'node:tls';
+import { parentPort, workerData } from 'node:worker_threads';
+import { Server } from '../server/server.js';
+import type { ServerConfig } from '../server/config.js';
+import type { Logger, LogLevel } from '../server/log.js';
+import { loadHandler } from '../threads/load-handler.js';
+import { ThreadRelay } from './thread-relay.js';
+import { BOARD_PERIOD, writeBoard } from './stats-board.js';
+import type { RelayBatch } from './relay-batch.js';
+
+/** What the main thread gives an I/O thread at start. */
+export interface IoWorkerData {
+  moduleUrl: string;
+  exportName: string;
+  app: unknown;
+  index: number;
+  /** The user's config, less what cannot cross threads (logger, backplane), made for this thread. */
+  config: ServerConfig;
+  /** Hooks run inline here (0), or on this many hook workers of this thread's own. */
+  hookThreads: number;
+  /** The user gave a logger: lines go to the main thread, which calls it. */
+  forwardLog: boolean;
+  board: Float64Array;
+}
+
+/** Messages from the main thread. */
+export type ToIoThread =
+  | { socket: Socket; id: number; over: boolean }
+  | { relay: RelayBatch }
+  | { stop: true };
+
+/** Messages to the main thread. */
+export type FromIoThread =
+  | { ready: true }
+  | { ready: false; error: string }
+  | { relay: RelayBatch }
+  | { log: LogLevel; line: string }
+  | { stopped: true };
+
+const data = workerData as IoWorkerData;
+const port = parentPort!;
+
+function forwardingLogger(): Logger {
+  const line = (level: LogLevel) => (message: string, ...details: unknown[]) =>
+    port.postMessage({ log: level, line: details.length === 0 ? message : `${message} ${details.map(String).join(' ')}` } satisfies FromIoThread);
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+async function main(): Promise<void> {
+  const H = await loadHandler(data.moduleUrl, data.exportName);
+  const relay = new ThreadRelay((batch, transfer) => port.postMessage({ relay: batch } satisfies FromIoThread, transfer));
+  const config: ServerConfig = {
+    ...data.config,
+    workerCount: 1,
+    threadPool: { ...data.config.threadPool, count: data.hookThreads },
+    ...(data.forwardLog ? { logger: forwardingLogger() } : {}),
+  };
+  const server = new Server(H, config, { relay, index: data.index });
+  // Hooks inline here get this thread's app; hook workers build their own from the copy.
+  const initThread = (H as unknown as { initThread?: (app: unknown, index: number) => unknown }).initThread;
+  const app = data.hookThreads === 0 && typeof initThread === 'function' ? await initThread.call(H, data.app, data.index) : data.app;
+  await server.start(app);
+
+  const tls = data.config.tls as TlsOptions | null | undefined;
+  const secureContext = tls ? createSecureContext({ minVersion: 'TLSv1.2', ...tls }) : null;
+  const handshakeTimeout = server.config.handshake.timeout;
+  /** Under TLS, the socket becomes a connection once its TLS handshake is done (bounded like the WebSocket one). */
+  const adopt = (socket: Socket, id: number, over: boolean): void => {
+    if (secureContext === null) {
+      server.adoptSocket(socket, id, over);
+      socket.resume();
+      return;
+    }
+    const secure = new TLSSocket(socket, {
+      isServer: true,
+      secureContext,
+      requestCert: tls!.requestCert === true,
+      rejectUnauthorized: tls!.rejectUnauthorized !== false,
+      ALPNProtocols: tls!.ALPNProtocols as string[] | undefined,
+    });
+    let adopted = false;
+    const timer = setTimeout(() => secure.destroy(), handshakeTimeout);
+    secure.on('error', () => {
+      if (!adopted) secure.destroy(); // a failed TLS handshake (the connection handles errors once adopted)
+    });
+    secure.once('close', () => {
+      if (adopted) return;
+      clearTimeout(timer);
+      relay.closed(id);
+    });
+    secure.once('secure', () => {
+      adopted = true;
+      clearTimeout(timer);
+      server.adoptSocket(secure as unknown as Socket, id, over);
+    });
+    socket.resume();
+  };
+
+  const board = data.board;
+  const refresh = setInterval(() => writeBoard(board, server.stats()), BOARD_PERIOD);
+  port.on('message', (m: ToIoThread) => {
+    if ('socket' in m) adopt(m.socket, m.id, m.over);
+    else if ('relay' in m) relay.receive(m.relay, server.hub);
+    else if ('stop' in m) {
+      void server.stop().then(() => {
+        clearInterval(refresh);
+        writeBoard(board, server.stats());
+        relay.flush();
+        port.postMessage({ stopped: true } satisfies FromIoThread);
+        port.close();
+      });
+    }
+  });
+  port.postMessage({ ready: true } satisfies FromIoThread);
+}
+
+main().catch((error: Error) => port.postMessage({ ready: false, error: String(error.stack ?? error) } satisfies FromIoThread));

@@ -1,0 +1,325 @@
+import type { Socket } from 'node:net';
+import type { Worker } from 'node:worker_threads';
+import type { ResolvedConfig, ServerConfig } from '../server/config.js';
+import type { HandlerClass, HandlerHooks } from '../server/handler.js';
+import type { Logger } from '../server/log.js';
+import type { ServerStats } from '../server/server.js';
+import { workerLaunch, type WorkerLaunch } from '../threads/worker-launch.js';
+import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
+import { addBoard, statsBoard } from './stats-board.js';
+import type { FromIoThread, IoWorkerData, ToIoThread } from './io-main.js';
+
+/** The first Node major that can move an accepted socket to another thread. */
+export const IO_THREADS_NODE = 24;
+
+/** Throws when this Node cannot run I/O threads. */
+export function checkIoThreadsSupported(workerCount: number): void {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major >= IO_THREADS_NODE) return;
+  throw new Error(
+    `workerCount: ${workerCount} needs Node ${IO_THREADS_NODE} or later: I/O threads take over accepted sockets, which Node ${process.versions.node} ` +
+      'cannot move between threads. Use workerCount: 1 (the default) on this Node, or run one process per core with a backplane (docs/scaling.md).',
+  );
+}
+
+/** One I/O thread as the main thread sees it. */
+class IoThread {
+  readonly index: number;
+  readonly worker: Worker;
+  readonly board: Float64Array;
+  /** Connections handed to it and not yet reported ended. */
+  open = 0;
+  ready = false;
+  dead = false;
+  stopped: (() => void) | null = null;
+  readonly out = new RelayWriter();
+
+  constructor(index: number, worker: Worker, board: Float64Array) {
+    this.index = index;
+    this.worker = worker;
+    this.board = board;
+  }
+}
+
+/**
+ * The main thread's side of `workerCount` > 1: starts the I/O threads, hands each accepted socket to
+ * the one with the fewest connections, keeps what must be server-wide (maxConn, connection ids and
+ * who owns them, which threads have subscribers of each topic, stats), relays pub/sub between
+ * threads and to the backplane, replaces a thread that dies, and stops them all.
+ */
+export class IoPool {
+  private readonly config: ResolvedConfig;
+  private readonly log: Logger;
+  private readonly launch: WorkerLaunch;
+  private readonly threadConfig: ServerConfig;
+  private readonly hookThreads: number;
+  private readonly threads: IoThread[] = [];
+  /** Which thread owns each open connection id. */
+  private readonly owner = new Map<number, IoThread>();
+  /** Subscribers per topic on each thread (by thread index). */
+  private readonly topics = new Map<string, number[]>();
+  private nextId = 1;
+  private app: unknown;
+  private stopping = false;
+  private flushScheduled = false;
+  /** Messages published from the main thread (server.publish, broadcast), and threads replaced. */
+  private publishes = 0;
+  private restarts = 0;
+  private readonly forwardLog: boolean;
+
+  constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, userConfig: ServerConfig, config: ResolvedConfig, log: Logger) {
+    checkIoThreadsSupported(config.workerCount);
+    this.config = config;
+    this.log = log;
+    this.launch = workerLaunch(HandlerClass, {
+      why: `workerCount is ${config.workerCount}, so connections run on I/O threads`,
+      instead: 'set workerCount: 1 to run every connection on the main thread',
+    });
+    this.threadConfig = cloneableConfig(userConfig, config);
+    // threadPool.count hook threads in all, shared among the I/O threads.
+    this.hookThreads = config.threadPool.count === 0 ? 0 : Math.max(1, Math.round(config.threadPool.count / config.workerCount));
+    this.forwardLog = config.logger !== undefined;
+    config.backplane && (config.backplane.onMessage = (topic, frame) => this.fromBackplane(topic, frame));
+  }
+
+  async start(app: unknown): Promise<void> {
+    this.app = this.launch.cloneableApp(app);
+    const started = await Promise.allSettled(Array.from({ length: this.config.workerCount }, (_, i) => this.spawn(i)));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await this.stop();
+      throw failed.reason;
+    }
+  }
+
+  private spawn(index: number): Promise<void> {
+    const data: IoWorkerData = {
+      moduleUrl: this.launch.moduleUrl,
+      exportName: this.launch.exportName,
+      app: this.app,
+      index,
+      config: this.threadConfig,
+      hookThreads: this.hookThreads,
+      forwardLog: this.forwardLog,
+      board: statsBoard(),
+    };
+    const worker = this.launch.start(data, 'io');
+    const thread = new IoThread(index, worker, data.board);
+    this.threads[index] = thread;
+    return new Promise((resolve, reject) => {
+      worker.on('message', (m: FromIoThread) => {
+        if ('relay' in m) this.fromThread(thread, m.relay);
+        else if ('log' in m) this.config.logger![m.log as Exclude<typeof m.log, 'silent'>](m.line);
+        else if ('ready' in m) {
+          if (m.ready) {
+            thread.ready = true;
+            resolve();
+          } else {
+            thread.dead = true;
+            void worker.terminate();
+            reject(new Error(`I/O thread ${index} could not start: ${m.error}`));
+          }
+        } else if ('stopped' in m) thread.stopped?.();
+      });
+      worker.on('error', (error) => {
+        if (!thread.ready) reject(new Error(`I/O thread ${index} could not start: ${error.message}`));
+        else this.log.error(`I/O thread ${index} failed: ${error.stack ?? error.message}`);
+      });
+      worker.on('exit', (code) => {
+        thread.stopped?.();
+        if (!thread.ready) reject(new Error(`I/O thread ${index} exited with code ${code} while starting`));
+        else this.crashed(thread, code);
+      });
+    });
+  }
+
+  /** A thread ended on its own: its connections ended with it; the others go on, and a new thread takes its place. */
+  private crashed(thread: IoThread, code: number): void {
+    if (thread.dead) return;
+    thread.dead = true;
+    if (this.stopping) return;
+    this.restarts++;
+    this.log.error(`I/O thread ${thread.index} exited (code ${code}); its ${thread.open} connections ended with it; starting a new one`);
+    for (const [id, t] of this.owner) if (t === thread) this.owner.delete(id);
+    for (const [topic, counts] of this.topics) this.setSubscribers(topic, counts, thread.index, 0);
+    this.spawn(thread.index).catch((error: Error) => this.log.error(`could not replace I/O thread ${thread.index}: ${error.message}`));
+  }
+
+  /** Hands an accepted (paused) socket to the thread with the fewest connections. */
+  hand(socket: Socket): void {
+    let best: IoThread | undefined;
+    for (const t of this.threads) if (t && t.ready && !t.dead && (!best || t.open < best.open)) best = t;
+    if (best === undefined) {
+      socket.destroy(); // every thread is being replaced
+      return;
+    }
+    // maxConn bounds every open socket, handshaking ones included; the thread answers 503 past it.
+    const over = this.owner.size >= this.config.maxConn;
+    const id = this.nextId++;
+    this.owner.set(id, best);
+    best.open++;
+    best.worker.postMessage({ socket, id, over } satisfies ToIoThread, [socket as unknown as ArrayBuffer] /* Node 24 moves the socket's handle */);
+  }
+
+  /** What a thread's hub sent: pass it on to the other threads (and the backplane); keep its bookkeeping. */
+  private fromThread(from: IoThread, batch: RelayBatch): void {
+    readRelay(batch, {
+      publish: (topic, frame) => {
+        this.config.backplane?.publish(topic, frame);
+        this.toSubscribers(topic, frame, from);
+      },
+      broadcast: (except, frame) => {
+        this.config.backplane?.publish(null, frame);
+        for (const t of this.threads) if (t !== from) this.out(t)?.broadcast(except, frame);
+      },
+      sendTo: (id, frame) => this.out(this.owner.get(id))?.sendTo(id, frame),
+      subscribers: (topic, count) => {
+        let counts = this.topics.get(topic);
+        if (counts === undefined) this.topics.set(topic, (counts = new Array<number>(this.config.workerCount).fill(0)));
+        this.setSubscribers(topic, counts, from.index, count);
+      },
+      closed: (id) => {
+        if (this.owner.get(id) !== from) return;
+        this.owner.delete(id);
+        from.open--;
+      },
+      count: (request, topic) => this.out(from)?.counted(request, this.subscriberCount(topic)),
+    });
+  }
+
+  private setSubscribers(topic: string, counts: number[], index: number, count: number): void {
+    const before = counts.some((n) => n > 0);
+    counts[index] = count;
+    const after = counts.some((n) => n > 0);
+    if (after) {
+      if (!before) this.config.backplane?.subscribe(topic);
+      return;
+    }
+    this.topics.delete(topic);
+    if (before) this.config.backplane?.unsubscribe(topic);
+  }
+
+  private fromBackplane(topic: string | null, frame: Buffer): void {
+    if (topic === null) for (const t of this.threads) this.out(t)?.broadcast(0, frame);
+    else this.toSubscribers(topic, frame, null);
+  }
+
+  private toSubscribers(topic: string, frame: Uint8Array, except: IoThread | null): void {
+    const counts = this.topics.get(topic);
+    if (counts === undefined) return;
+    for (const t of this.threads) if (t !== except && counts[t.index]! > 0) this.out(t)?.publish(topic, frame);
+  }
+
+  /** The batch going to thread `t` this tick (null for a thread that is gone). */
+  private out(t: IoThread | undefined): RelayWriter | null {
+    if (t === undefined || !t.ready || t.dead) return null;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+    return t.out;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const t of this.threads) {
+      if (t.out.empty) continue;
+      const { batch, transfer } = t.out.take();
+      if (!t.dead) t.worker.postMessage({ relay: batch } satisfies ToIoThread, transfer);
+    }
+  }
+
+  // ---- the server's API on the main thread -----------------------------------------------------
+
+  /** Queues a framed message to every subscriber of `topic` on every thread; returns how many subscribers it has. */
+  publish(topic: string, frame: Buffer): number {
+    this.publishes++;
+    this.config.backplane?.publish(topic, frame);
+    this.toSubscribers(topic, frame, null);
+    return this.subscriberCount(topic);
+  }
+
+  /** Queues a framed message to every connection (but `except`); returns how many connections are open. */
+  broadcast(frame: Buffer, except: number): number {
+    this.publishes++;
+    this.config.backplane?.publish(null, frame);
+    for (const t of this.threads) this.out(t)?.broadcast(except, frame);
+    return this.owner.size - (this.owner.has(except) ? 1 : 0);
+  }
+
+  /** Passes a framed message to the thread that owns connection `id`; false when no thread does. */
+  sendTo(id: number, frame: Buffer): boolean {
+    const w = this.out(this.owner.get(id));
+    if (w === null) return false;
+    w.sendTo(id, frame);
+    return true;
+  }
+
+  subscriberCount(topic: string): number {
+    const counts = this.topics.get(topic);
+    return counts === undefined ? 0 : counts.reduce((a, b) => a + b, 0);
+  }
+
+  /** Server-wide counters: every thread's board added up (at most a few ms old), and what only this thread knows. */
+  stats(): ServerStats {
+    const total: ServerStats = {
+      connections: this.owner.size,
+      upgraded: 0,
+      messages: 0,
+      writes: 0,
+      buffered: 0,
+      pool: { hits: 0, misses: 0, dynamic: 0, freeSmall: 0, freeLarge: 0 },
+      queued: 0,
+      crossed: { shared: 0, copied: 0 },
+      topics: this.topics.size,
+      publishes: this.publishes,
+      deliveries: 0,
+      backpressure: { dropped: 0, closed: 0 },
+      compression: { inflated: 0, deflated: 0 },
+      ioThreads: { count: this.threads.filter((t) => t.ready && !t.dead).length, restarts: this.restarts },
+      ...(this.config.backplane ? { backplane: this.config.backplane.stats() } : {}),
+    };
+    for (const t of this.threads) if (t) addBoard(total, t.board);
+    return total;
+  }
+
+  /** Stops every thread: each sends 1001 to its connections and runs their close hooks, then ends. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.flush();
+    const limit = 3 * this.config.closeTimeout + 1000;
+    await Promise.all(
+      this.threads.map(async (t) => {
+        if (!t || t.dead) return;
+        const stopped = new Promise<void>((resolve) => (t.stopped = resolve));
+        let timer: NodeJS.Timeout | undefined;
+        t.worker.postMessage({ stop: true } satisfies ToIoThread);
+        const late = await Promise.race([stopped.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), limit)))]);
+        clearTimeout(timer);
+        if (late) this.log.warn(`stop: I/O thread ${t.index} did not stop within ${limit} ms; ending it`);
+        t.dead = true;
+        await t.worker.terminate();
+      }),
+    );
+    this.owner.clear();
+  }
+}
+
+/**
+ * The user's config as I/O threads receive it (a structured clone): without the logger (its lines
+ * come to the main thread) and the backplane (the main thread speaks to it for all). maxConn is
+ * counted by the main thread, which tells a thread when a socket is one too many. Anything else
+ * that cannot be copied is named.
+ */
+function cloneableConfig(user: ServerConfig, config: ResolvedConfig): ServerConfig {
+  const { logger: _logger, backplane: _backplane, ...rest } = user;
+  for (const [key, value] of Object.entries(rest)) {
+    try {
+      structuredClone(value);
+    } catch {
+      const hint = key === 'allowedOrigins' ? ' (give a list of origins rather than a function)' : '';
+      throw new TypeError(`config ${key} cannot be copied to I/O threads (workerCount: ${config.workerCount})${hint}; give plain data, or set workerCount: 1`);
+    }
+  }
+  return { ...rest, logLevel: config.logLevel };
+}

@@ -1,0 +1,83 @@
+import type { Hub, HubRelay } from '../pubsub/hub.js';
+import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
+
+/**
+ * An I/O thread's way to the others, through the main thread: what its hub publishes, broadcasts or
+ * sends to connections elsewhere, its topics' subscriber counts and its ended connections, gathered
+ * into one batch per tick (in the order they happened); and what the main thread passes on to it.
+ */
+export class ThreadRelay implements HubRelay {
+  private readonly out = new RelayWriter();
+  private scheduled = false;
+  private nextRequest = 1;
+  private readonly waiting = new Map<number, (count: number) => void>();
+  private readonly post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void;
+
+  /** @param post sends a batch to the main thread */
+  constructor(post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void) {
+    this.post = post;
+  }
+
+  publish(topic: string, frame: Buffer): void {
+    this.out.publish(topic, frame);
+    this.schedule();
+  }
+
+  broadcast(frame: Buffer): void {
+    // The connection left out, if any, is on this thread: every other thread delivers to all.
+    this.out.broadcast(0, frame);
+    this.schedule();
+  }
+
+  sendTo(id: number, frame: Buffer): void {
+    this.out.sendTo(id, frame);
+    this.schedule();
+  }
+
+  subscribers(topic: string, count: number): void {
+    this.out.subscribers(topic, count);
+    this.schedule();
+  }
+
+  count(topic: string): Promise<number> {
+    const request = this.nextRequest++;
+    this.out.count(request, topic);
+    this.schedule();
+    return new Promise((resolve) => this.waiting.set(request, resolve));
+  }
+
+  /** A connection of this thread ended. */
+  closed(id: number): void {
+    this.out.closed(id);
+    this.schedule();
+  }
+
+  /** Delivers what the main thread passed on to this thread's connections. */
+  receive(batch: RelayBatch, hub: Hub): void {
+    readRelay(batch, {
+      publish: (topic, frame) => hub.deliverTopic(topic, frame, 0),
+      broadcast: (except, frame) => hub.deliverAll(frame, except),
+      sendTo: (id, frame) => hub.deliverTo(id, frame),
+      counted: (request, count) => {
+        this.waiting.get(request)?.(count);
+        this.waiting.delete(request);
+      },
+    });
+  }
+
+  /** Sends what is gathered now (the thread is stopping). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.out.empty) return;
+    const { batch, transfer } = this.out.take();
+    this.post(batch, transfer);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // Before this tick's socket writes go out: a subscription a client has been told about is known
+    // to the main thread before anything that client can make happen next.
+    queueMicrotask(() => this.flush());
+  }
+}

@@ -1,0 +1,28 @@
+import type { HandlerClass, HandlerHooks } from '../server/handler.js';
+
+/** Set while a wsz thread imports the handler module, so a Server started there can say what is wrong. */
+export const IN_WORKER = Symbol.for('wsz.inWorker');
+
+/**
+ * Imports the user's handler class in a thread of ours (a hook worker or an I/O thread): the export
+ * named `exportName` of `moduleUrl` (the class's `static module = import.meta.url`). Throws an error
+ * that says what to do when the module cannot be loaded or does not export the class.
+ */
+export async function loadHandler(moduleUrl: string, exportName: string): Promise<HandlerClass<HandlerHooks<unknown>>> {
+  (globalThis as Record<symbol, unknown>)[IN_WORKER] = true;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(moduleUrl)) as Record<string, unknown>;
+  } catch (error) {
+    const ts = /\.[cm]?tsx?$/.test(moduleUrl) && /file extension/i.test(String((error as Error).message));
+    throw new Error(
+      `cannot import handler module ${moduleUrl} in a worker thread: ${(error as Error).message.replace(/\.$/, '')}` +
+        (ts ? '. It is TypeScript: run the app with tsx (`tsx app.ts` or `node --import tsx app.ts`), or compile it to JavaScript.' : ''),
+    );
+  }
+  const H = mod[exportName] ?? (mod.default as { name?: string } | undefined);
+  if (typeof H !== 'function' || (H.name !== exportName && mod[exportName] === undefined)) {
+    throw new Error(`handler module ${moduleUrl} does not export class ${exportName}: worker threads find the class by its exported name; add \`export\` to the class`);
+  }
+  return H as HandlerClass<HandlerHooks<unknown>>;
+}
