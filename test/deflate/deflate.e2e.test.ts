@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerConfig } from 'wsz';
 import { Compressor, Decompressor } from 'wsz/protocol';
-import { MODES, serve, type Served } from '../helpers/modes.js';
+import { MODES, inMode, serve, type Served } from '../helpers/modes.js';
 import { RawClient, frame, upgradeRequest, type Frame } from '../helpers/raw-client.js';
 import { Topical } from '../helpers/topical.js';
 
@@ -43,7 +43,8 @@ function inflate(f: Frame, d = new Decompressor({ windowBits: 15, takeover: fals
   return Buffer.concat(parts, n);
 }
 
-describe.each(MODES)('permessage-deflate on the server ($name)', ({ threads }) => {
+describe.each(MODES)('permessage-deflate on the server ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('agrees on the browser offer with no context takeover either way; without an offer, or with one it cannot take, it goes on uncompressed', async () => {
     const s = await server(threads);
     const c = await open(s.port);

@@ -50,7 +50,8 @@ function get(port: number, path: string): Promise<{ status: number; body: string
   });
 }
 
-describe.each(MODES)('attach to an HTTP server ($name)', ({ threads }) => {
+// I/O threads take sockets from the server's own listener only (server.attach refuses workerCount > 1).
+describe.each(MODES.filter((m) => m.workers === 1))('attach to an HTTP server ($name)', ({ threads }) => {
   it('takes upgrades for its path, leaves other requests to the app, with frames pipelined after the request', async () => {
     const { http, port } = await appServer();
     const { events } = await attach(http, '/echo', threads);

@@ -2,7 +2,7 @@
  * Liveness and closing agree in both modes (issue 10, items 8-11, 13, 15).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MODES, openGate, serve, serveAndOpen, type Cleanup } from '../helpers/modes.js';
+import { MODES, inMode, openGate, serve, serveAndOpen, type Cleanup } from '../helpers/modes.js';
 import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
 import { CloseRecorder, StuckCloseRecorder } from '../helpers/recorder.js';
 import { eventually } from '../helpers/server.js';
@@ -15,7 +15,8 @@ afterEach(async () => {
 
 const messages = (events: string[]) => events.filter((e) => e.startsWith('message '));
 
-describe.each(MODES)('liveness counts only the peer’s silence ($name)', ({ threads }) => {
+describe.each(MODES)('liveness counts only the peer’s silence ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('a connection the server stopped reading (hooks behind) is neither pinged out nor idle-closed', async () => {
     const { client, shared, events } = await serveAndOpen(cleanup, threads, 'gatedMessages', {
       heartbeat: { interval: 50, timeout: 100 },
@@ -69,7 +70,8 @@ describe('liveness with one worker behind (threads)', () => {
   });
 });
 
-describe.each(MODES)('closes the I/O side starts reach the hooks ($name)', ({ threads }) => {
+describe.each(MODES)('closes the I/O side starts reach the hooks ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('after a hook throws (1011), the messages queued behind it do not reach clientMessage', async () => {
     const { client, events } = await serveAndOpen(cleanup, threads, 'boomFirst');
     client.send(Buffer.concat([frame(1, 'boom'), frame(1, 'after-1'), frame(1, 'after-2')]));
@@ -130,7 +132,8 @@ describe.each(MODES)('closes the I/O side starts reach the hooks ($name)', ({ th
   });
 });
 
-describe.each(MODES)('clientClose answered by the handler ($name)', ({ threads }) => {
+describe.each(MODES)('clientClose answered by the handler ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('still answers once with the hook’s own close', async () => {
     const { client } = await serveAndOpen(cleanup, threads, 'answerClose', {}, CloseRecorder);
     client.send(frame(8, closeBody(1000)));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MODES, serve, type Cleanup } from '../helpers/modes.js';
+import { MODES, inMode, serve, type Cleanup } from '../helpers/modes.js';
 import { RawClient, frame } from '../helpers/raw-client.js';
 import { historyMessage } from '../helpers/recorder.js';
 
@@ -20,7 +20,8 @@ async function sendHistory(c: RawClient, tag: string, count: number): Promise<vo
   }
 }
 
-describe.each(MODES)('a hook may keep its data ($name)', ({ threads }) => {
+describe.each(MODES)('a hook may keep its data ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it("kept data never changes afterwards, nor shows another connection's bytes", async () => {
     const s = await serve(threads, { behaviour: 'history', config: { threadPool: { count: threads, bufferSize: 4096 } } });
     cleanup.push(() => s.stop());

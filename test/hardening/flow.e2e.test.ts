@@ -3,7 +3,7 @@
  * backpressure (issue 10, items 5, 12, 26, 27).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MODES, serve, serveAndOpen, type Cleanup } from '../helpers/modes.js';
+import { MODES, inMode, serve, serveAndOpen, type Cleanup } from '../helpers/modes.js';
 import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/server.js';
 
@@ -13,7 +13,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-describe.each(MODES)('per-connection memory stays bounded ($name)', ({ threads }) => {
+describe.each(MODES)('per-connection memory stays bounded ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('a peer that pings without reading holds at most the limit, plus one owed pong', async () => {
     const limit = 64 * 1024;
     const { server, client, events } = await serveAndOpen(cleanup, threads, 'silent', { maxBackpressure: limit });
@@ -35,7 +36,8 @@ describe.each(MODES)('per-connection memory stays bounded ($name)', ({ threads }
   });
 });
 
-describe.each(MODES)("writes keep RFC 6455's message shape ($name)", ({ threads }) => {
+describe.each(MODES)("writes keep RFC 6455's message shape ($name)", ({ threads, workers }) => {
+  inMode(workers);
   it('a streamed Writer across awaits is not interleaved with other data frames; control frames may pass', async () => {
     const { client } = await serveAndOpen(cleanup, threads, 'streamed');
     client.sendFrame(1, 'go');
@@ -64,7 +66,8 @@ describe.each(MODES)("writes keep RFC 6455's message shape ($name)", ({ threads 
   });
 });
 
-describe.each(MODES)("closing a slow reader for backpressure ($name)", ({ threads }) => {
+describe.each(MODES)("closing a slow reader for backpressure ($name)", ({ threads, workers }) => {
+  inMode(workers);
   it('ends with a 1008 close frame that a peer reading slowly past closeTimeout still gets, and a clean TCP close', async () => {
     // 32 MiB may queue before the 1008: reading that takes longer than closeTimeout.
     const s = await serve(threads, { behaviour: 'flood', config: { closeTimeout: 3000, maxBackpressure: 32 << 20, threadPool: { count: threads, backlog: 4 } } });

@@ -2,7 +2,7 @@
  * What reaches the wire in a refusal (issue 10, items 20-22), in both modes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MODES, serve, type Cleanup } from '../helpers/modes.js';
+import { MODES, inMode, serve, type Cleanup } from '../helpers/modes.js';
 import { RawClient, upgradeRequest } from '../helpers/raw-client.js';
 
 let cleanup: Cleanup = [];
@@ -11,7 +11,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-describe.each(MODES)('refusals ($name)', ({ threads }) => {
+describe.each(MODES)('refusals ($name)', ({ threads, workers }) => {
+  inMode(workers);
   async function ask(request: string | Buffer) {
     const s = await serve(threads, { behaviour: 'echoHeaderRefusal' });
     cleanup.push(() => s.stop());

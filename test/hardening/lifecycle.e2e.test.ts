@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Handler, Server } from 'wsz';
-import { MODES, openGate, serve, type Cleanup } from '../helpers/modes.js';
+import { MODES, inMode, openGate, serve, type Cleanup } from '../helpers/modes.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/server.js';
 import { ArrowHooks } from '../threads/fixtures/arrow-hooks.js';
@@ -40,7 +40,8 @@ describe('listen and stop', () => {
   });
 });
 
-describe.each(MODES)('stop() during an async init ($name)', ({ threads }) => {
+describe.each(MODES)('stop() during an async init ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('waits for the init, and its close hook has run when stop() resolves', async () => {
     const s = await serve(threads, { behaviour: 'gatedInitMarksClose' });
     cleanup.push(() => s.stop());
@@ -54,7 +55,8 @@ describe.each(MODES)('stop() during an async init ($name)', ({ threads }) => {
   });
 });
 
-describe.each(MODES)('maxConn ($name)', ({ threads }) => {
+describe.each(MODES)('maxConn ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('counts handshaking sockets: one accepted beyond the limit gets 503 at once', async () => {
     const s = await serve(threads, { config: { maxConn: 2 } });
     cleanup.push(() => s.stop());

@@ -4,12 +4,34 @@ import { Server, type HandlerClass, type HandlerHooks, type ServerConfig } from 
 import { RawClient } from './raw-client.js';
 import { eventually } from './server.js';
 import { Recorder, type RecorderApp } from './recorder.js';
+import { afterAll, beforeAll } from 'vitest';
+import { IO_THREADS } from './io-threads.js';
 
-/** The two ways to run handlers; end-to-end suites run in both. */
-export const MODES = [
-  { name: 'inline', threads: 0 },
-  { name: 'threads', threads: 2 },
-] as const;
+/** A way to run a server: hook threads (0: inline), and I/O threads (`workerCount`). */
+export interface Mode {
+  name: string;
+  threads: number;
+  workers: number;
+}
+
+/**
+ * The ways to run handlers; end-to-end suites run in each: inline, on hook threads, and (on Node
+ * 24, which can move sockets between threads) on two I/O threads with hooks inline.
+ */
+export const MODES: readonly Mode[] = [
+  { name: 'inline', threads: 0, workers: 1 },
+  { name: 'threads', threads: 2, workers: 1 },
+  ...(IO_THREADS ? [{ name: 'I/O threads', threads: 0, workers: 2 }] : []),
+];
+
+/** I/O threads for the servers {@link serve} starts; see {@link inMode}. */
+let workerCount = 1;
+
+/** Makes the servers a describe block starts with {@link serve} run on `workers` I/O threads. */
+export function inMode(workers: number): void {
+  beforeAll(() => void (workerCount = workers));
+  afterAll(() => void (workerCount = 1));
+}
 
 let nextChannel = 0;
 
@@ -34,7 +56,7 @@ export async function serve(threads: number, opts: { behaviour?: string; handler
   const shared = new SharedArrayBuffer(64);
   const app: RecorderApp = { channel: name, behaviour: opts.behaviour, shared, tag: opts.tag };
   const config = opts.config ?? {};
-  const server = new Server((opts.handler ?? Recorder) as HandlerClass<HandlerHooks<any>>, { port: 0, logLevel: 'silent', closeTimeout: 1000, ...config, threadPool: { count: threads, ...config.threadPool } });
+  const server = new Server((opts.handler ?? Recorder) as HandlerClass<HandlerHooks<any>>, { port: 0, logLevel: 'silent', closeTimeout: 1000, workerCount, ...config, threadPool: { count: threads, ...config.threadPool } });
   const { port } = (await server.listen(app as never)) as AddressInfo;
   return {
     server,

@@ -12,7 +12,10 @@
  *   stream / end                                   opens a fragmented binary message (3 fragments out) / finishes it
  *   flood T N SIZE                                 publishes N binary messages of SIZE bytes to T
  *   leaveOnClose T                                 the close hook publishes 'left ID' to T
+ *   thread                                         replies 'thread N', the id of the thread running the hook
+ *   exit                                           ends the thread running the hook (never the main thread)
  */
+import { isMainThread, threadId } from 'node:worker_threads';
 import { Handler, type Handshake, type MessageType, type Writer } from 'wsz';
 
 export class Topical extends Handler {
@@ -85,6 +88,11 @@ export class Topical extends Handler {
         }
         case 'subInInit':
           return;
+        case 'thread':
+          return void conn.write(`thread ${threadId}`);
+        case 'exit':
+          if (isMainThread) return void conn.write('error exit: not on the main thread');
+          process.exit(3); // in a worker thread, ends that thread only
       }
     } catch (error) {
       conn.write(`error ${(error as Error).name}: ${(error as Error).message}`);

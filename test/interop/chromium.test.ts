@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MODES, serve } from '../helpers/modes.js';
+import { MODES, inMode, serve } from '../helpers/modes.js';
 import { eventually } from '../helpers/server.js';
 import { selfSigned } from '../helpers/tls.js';
 
@@ -39,7 +39,8 @@ const cases = MODES.flatMap((m) => [
   ...(tls ? [{ ...m, scheme: 'wss' as const, deflate: false }] : []),
 ]);
 
-describe.skipIf(!available).each(cases)('interop: headless Chromium ($name, $scheme, permessage-deflate $deflate)', ({ threads, scheme, deflate }) => {
+describe.skipIf(!available).each(cases)('interop: headless Chromium ($name, $scheme, permessage-deflate $deflate)', ({ threads, workers, scheme, deflate }) => {
+  inMode(workers);
   it('exchanges text, binary, empty, 50 KB and UTF-8 messages with a real browser, which then closes cleanly', async () => {
     // wss: our self-signed certificate, which the browser is told to accept.
     const s = await serve(threads, { behaviour: 'chatProtocol', config: { ...(scheme === 'wss' ? { tls: { key: tls!.key, cert: tls!.cert } } : {}), perMessageDeflate: deflate } });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { MODES, serve } from '../helpers/modes.js';
-import { eventually } from '../helpers/server.js';
+import { MODES, inMode, serve } from '../helpers/modes.js';
+import { eventually, freshStats } from '../helpers/server.js';
 
 /** Runs `script` in a child `node --experimental-websocket` (Node 20's built-in WHATWG WebSocket). */
 function runClient(script: string, env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
@@ -42,7 +42,8 @@ const CASES = MODES.flatMap((m) => [
   { ...m, deflate: true },
 ]);
 
-describe.each(CASES)("interop: Node's built-in WebSocket client ($name, permessage-deflate $deflate)", ({ threads, deflate }) => {
+describe.each(CASES)("interop: Node's built-in WebSocket client ($name, permessage-deflate $deflate)", ({ threads, workers, deflate }) => {
+  inMode(workers);
   it('exchanges text, binary, empty and large messages, then closes cleanly', async () => {
     const s = await serve(threads, { behaviour: 'chatProtocol', config: { maxMessageSize: 1 << 20, perMessageDeflate: deflate } });
     try {
@@ -68,7 +69,7 @@ describe.each(CASES)("interop: Node's built-in WebSocket client ($name, permessa
       await eventually('close hook', () => s.events.at(-1) === 'close');
       // Our replies of 200 kB and 70 kB went compressed (the others are under the 1024-byte threshold);
       // undici inflates what it receives but sends uncompressed.
-      if (deflate) expect(s.server.stats().compression).toEqual({ deflated: 2, inflated: 0 });
+      if (deflate) expect((await freshStats(s.server)).compression).toEqual({ deflated: 2, inflated: 0 });
     } finally {
       await s.stop();
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'wsz/client';
-import { MODES, serve } from '../helpers/modes.js';
+import { MODES, inMode, serve } from '../helpers/modes.js';
 
 // Debian's python3-websockets (installed by .ci/run) runs under the system interpreter.
 const PYTHON = '/usr/bin/python3';
@@ -86,7 +86,8 @@ describe.skipIf(!available)("interop: the Client against Debian's python3-websoc
   });
 });
 
-describe.skipIf(!available).each(MODES)("interop: permessage-deflate with Debian's python3-websockets ($name)", ({ threads }) => {
+describe.skipIf(!available).each(MODES)("interop: permessage-deflate with Debian's python3-websockets ($name)", ({ threads, workers }) => {
+  inMode(workers);
   it('its client (which offers deflate) and our server agree on it and exchange compressed messages', async () => {
     const s = await serve(threads, { config: { perMessageDeflate: true, maxMessageSize: 1 << 20 } });
     try {

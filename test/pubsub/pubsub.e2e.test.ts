@@ -3,17 +3,25 @@
  * connections whose handlers run on different workers reach each other.
  */
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Server, type ServerConfig } from 'wsz';
 import { Member } from '../helpers/member.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/server.js';
 import { EarlySubscriber, Topical } from '../helpers/topical.js';
+import { IO_THREADS } from '../helpers/io-threads.js';
 
 const THREADS = [
-  { name: 'inline', threads: 0 },
-  { name: '1 worker', threads: 1 },
-  { name: '4 workers', threads: 4 },
+  { name: 'inline', threads: 0, workers: 1 },
+  { name: '1 worker', threads: 1, workers: 1 },
+  { name: '4 workers', threads: 4, workers: 1 },
+  // I/O threads (workerCount) need Node 24: connections spread over both threads, so most exchanges cross them.
+  ...(IO_THREADS
+    ? [
+        { name: '2 I/O threads, hooks inline', threads: 0, workers: 2 },
+        { name: '2 I/O threads, 2 hook workers', threads: 2, workers: 2 },
+      ]
+    : []),
 ];
 
 let cleanup: Array<() => unknown> = [];
@@ -22,8 +30,11 @@ afterEach(async () => {
   cleanup = [];
 });
 
+/** The mode of the suite being run: hook threads, and I/O threads. */
+let workerCount = 1;
+
 async function start(threads: number, config: ServerConfig = {}, Handler: typeof Topical | typeof EarlySubscriber = Topical): Promise<{ server: Server<Topical>; port: number }> {
-  const server = new Server(Handler as typeof Topical, { port: 0, logLevel: 'silent', closeTimeout: 1000, ...config, threadPool: { count: threads } });
+  const server = new Server(Handler as typeof Topical, { port: 0, logLevel: 'silent', closeTimeout: 1000, workerCount, ...config, threadPool: { count: threads } });
   const { port } = (await server.listen()) as AddressInfo;
   cleanup.push(() => server.stop());
   return { server, port };
@@ -36,7 +47,14 @@ async function members(port: number, n: number): Promise<Member[]> {
   return out;
 }
 
-describe.each(THREADS)('pub/sub ($name)', ({ threads }) => {
+/** Runs a describe block's servers with `workers` I/O threads. */
+function inMode(workers: number): void {
+  beforeAll(() => void (workerCount = workers));
+  afterAll(() => void (workerCount = 1));
+}
+
+describe.each(THREADS)('pub/sub ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('delivers a published message to every subscriber of its topic, the publisher included, and to nobody else', async () => {
     const { port } = await start(threads);
     const [a, b, c] = await members(port, 3);
@@ -109,6 +127,8 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads }) => {
     expect(await a!.silent(10)).toBe(true);
     // From outside any hook, on the main thread.
     await b!.ask('sub news');
+    // With I/O threads the main thread learns of subscriptions a moment later.
+    await eventually('the subscription counted', () => server.subscriberCount('news') === 1);
     expect(server.publish('news', 'from the server')).toBe(1);
     expect(await b!.next()).toBe('from the server');
     expect(server.broadcast('to all but a', { except: a!.id })).toBe(2);
@@ -129,7 +149,7 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads }) => {
     expect(await a!.ask('count room')).toBe('count room 2');
     await a!.client.close();
     expect(await b!.next()).toBe(`left ${a!.id}`);
-    expect(server.subscriberCount('room')).toBe(1);
+    await eventually('one subscriber left', () => server.subscriberCount('room') === 1);
     expect(server.stats().topics).toBe(1);
     b!.close();
     await eventually('no topics', () => server.stats().topics === 0);
@@ -185,13 +205,18 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads }) => {
     for (let i = 0; i < 5; i++) {
       const raw = await RawClient.open(port, '/early');
       cleanup.push(() => raw.destroy());
+      await eventually('the subscription counted', () => server.subscriberCount('early') === i + 1);
       expect(server.publish('early', `hello ${i}`)).toBe(i + 1);
       expect((await raw.nextFrame()).payload.toString()).toBe(`hello ${i}`);
     }
   });
 });
 
-describe.each([THREADS[0]!, THREADS[2]!])('pub/sub delivery rules with many clients ($name)', ({ threads }) => {
+/** Inline, 4 hook workers, and (on Node 24) 2 I/O threads. */
+const MAIN_MODES = [THREADS[0]!, THREADS[2]!, ...THREADS.slice(3, 4)];
+
+describe.each(MAIN_MODES)('pub/sub delivery rules with many clients ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('gives every member each room publisher\'s messages exactly once and in order, and nothing from other rooms', async () => {
     const { server, port } = await start(threads);
     const everyone = await members(port, 12);
@@ -212,11 +237,14 @@ describe.each([THREADS[0]!, THREADS[2]!])('pub/sub delivery rules with many clie
         expect(await m.silent(50)).toBe(true);
       }),
     );
+    // I/O threads publish their counters every few ms.
+    await eventually('every publish counted', () => server.stats().deliveries === 2400);
     expect(server.stats()).toMatchObject({ topics: 3, publishes: 600, deliveries: 2400 });
   });
 });
 
-describe.each([THREADS[0]!, THREADS[2]!])('a slow subscriber ($name)', ({ threads }) => {
+describe.each(MAIN_MODES)('a slow subscriber ($name)', ({ threads, workers }) => {
+  inMode(workers);
   /** Publisher p paces 16 KiB publishes on its own copies; f reads everything; s never reads. */
   async function flood(policy: 'close' | 'drop'): Promise<{ server: Server<Topical>; f: Member; s: RawClient; peak: number; count: number }> {
     const { server, port } = await start(threads, { backpressurePolicy: policy });
@@ -242,6 +270,7 @@ describe.each([THREADS[0]!, THREADS[2]!])('a slow subscriber ($name)', ({ thread
 
   it("closes it with 1008 under backpressurePolicy 'close' while the others keep receiving; memory stays bounded", async () => {
     const { server, s, peak } = await flood('close');
+    await eventually('the slow member closed', () => server.stats().backpressure.closed === 1);
     expect(server.stats().backpressure).toEqual({ dropped: 0, closed: 1 });
     expect(peak).toBeLessThan(1024 * 1024 + 64 * 1024);
     expect(server.subscriberCount('room')).toBe(2);

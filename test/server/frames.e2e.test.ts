@@ -1,13 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
-import { MODES, openGate, serve, serveAndOpen } from '../helpers/modes.js';
+import { MODES, inMode, openGate, serve, serveAndOpen } from '../helpers/modes.js';
 import { CloseRecorder, PingRecorder, PongRecorder } from '../helpers/recorder.js';
 import { eventually } from '../helpers/server.js';
 import type { HandlerClass, HandlerHooks, ServerConfig } from 'wsz';
 
 const cat = (...b: Buffer[]) => Buffer.concat(b);
 
-describe.each(MODES)('frames and hooks ($name)', ({ threads }) => {
+describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
+  inMode(workers);
   let cleanup: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const c of cleanup) await c(); // clients first, then servers

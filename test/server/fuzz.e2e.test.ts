@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RawClient, frame, upgradeRequest } from '../helpers/raw-client.js';
-import { MODES, serve } from '../helpers/modes.js';
+import { MODES, inMode, serve } from '../helpers/modes.js';
 import { eventually } from '../helpers/server.js';
 
 /** A small seeded PRNG (mulberry32): the same inputs on every run, so a failure can be replayed. */
@@ -45,7 +45,8 @@ function hostileInput(rand: () => number): { handshake: boolean; bytes: Buffer }
   }
 }
 
-describe.each(MODES)('hostile input ($name)', ({ threads }) => {
+describe.each(MODES)('hostile input ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('150 seeded hostile peers: no crash, every connection cleaned up, close once each, the server keeps serving', async () => {
     const s = await serve(threads, { config: { closeTimeout: 300, handshake: { timeout: 500 } } });
     try {

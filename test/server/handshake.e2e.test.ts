@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ACCEPT, KEY, RawClient, frame, upgradeRequest } from '../helpers/raw-client.js';
-import { MODES, openGate, serve, type Served } from '../helpers/modes.js';
+import { MODES, inMode, openGate, serve, type Served } from '../helpers/modes.js';
 import { eventually } from '../helpers/server.js';
 import type { ServerConfig } from 'wsz';
 
@@ -9,7 +9,8 @@ function request(lines: string[]): string {
 }
 const base = ['Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13'];
 
-describe.each(MODES)('opening handshake over a real socket ($name)', ({ threads }) => {
+describe.each(MODES)('opening handshake over a real socket ($name)', ({ threads, workers }) => {
+  inMode(workers);
   let cleanup: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const c of cleanup) await c();

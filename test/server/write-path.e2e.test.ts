@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
-import { MODES, serve, serveAndOpen } from '../helpers/modes.js';
+import { MODES, inMode, serve, serveAndOpen } from '../helpers/modes.js';
 import { FlowRecorder } from '../helpers/recorder.js';
-import { eventually } from '../helpers/server.js';
+import { eventually, freshStats } from '../helpers/server.js';
 import type { HandlerClass, HandlerHooks, ServerConfig } from 'wsz';
 
-describe.each(MODES)('write path and liveness ($name)', ({ threads }) => {
+describe.each(MODES)('write path and liveness ($name)', ({ threads, workers }) => {
+  inMode(workers);
   let cleanup: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const c of cleanup) await c();
@@ -85,10 +86,10 @@ describe.each(MODES)('write path and liveness ($name)', ({ threads }) => {
 
     it('ten writes in one hook leave in one socket write', async () => {
       const { client, server } = await open('tenWrites');
-      const before = server.stats().writes;
+      const before = (await freshStats(server)).writes;
       client.sendFrame(1, 'go');
       for (let i = 0; i < 10; i++) expect((await client.nextFrame()).payload.toString()).toBe(`w${i}`);
-      expect(server.stats().writes - before).toBe(1);
+      expect((await freshStats(server)).writes - before).toBe(1);
     });
   });
 

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Handler, Server } from 'wsz';
 import { RawClient, closeBody, frame, upgradeRequest } from '../helpers/raw-client.js';
-import { MODES, openGate, serve, type Served } from '../helpers/modes.js';
-import { eventually } from '../helpers/server.js';
+import { MODES, inMode, openGate, serve, type Served } from '../helpers/modes.js';
+import { eventually, freshStats } from '../helpers/server.js';
 import { PerThread } from './fixtures/init-thread.js';
 import { BrokenConstructor, NoInitEcho } from './fixtures/no-init.js';
 
@@ -238,7 +238,8 @@ describe('clear errors when a handler cannot run on worker threads', () => {
   });
 });
 
-describe.each(MODES)('backlog and buffers ($name)', ({ threads }) => {
+describe.each(MODES)('backlog and buffers ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('stops reading at the backlog and resumes when the queue drains: queued messages stay bounded', async () => {
     const { port, server, shared } = await start(threads, 'gatedMessages', { threadPool: { backlog: 16 }, maxMessageSize: 2048, maxBackpressure: 0 });
     const c = await open(port);
@@ -278,7 +279,7 @@ describe.each(MODES)('backlog and buffers ($name)', ({ threads }) => {
     await c.nextFrame();
     // Inline, the message cut across two reads is gathered in a buffer of its own size, handed to the hook
     // for good (no pool buffer); with threads it is assembled in the shared pool, whence the worker copies it.
-    expect(server.stats()).toMatchObject({ connections: 1, upgraded: 1, messages: 5, queued: 0, pool: { hits: 1, misses: 2, dynamic: threads ? 1 : 0 } });
+    expect(await freshStats(server)).toMatchObject({ connections: 1, upgraded: 1, messages: 5, queued: 0, pool: { hits: 1, misses: 2, dynamic: threads ? 1 : 0 } });
     // With threads, assembled messages are read by the worker in the pool buffer itself; the one that
     // arrived whole in a network read is copied once into the worker's ring.
     expect(server.stats().crossed).toEqual(threads ? { shared: 4, copied: 1 } : { shared: 0, copied: 0 });

@@ -204,10 +204,13 @@ export class IoPool {
     else this.toSubscribers(topic, frame, null);
   }
 
+  /**
+   * Passes a publish to every thread but its own, each delivering to its subscribers: the counts
+   * reach this thread a moment after a subscription, and a publish must not miss a subscriber
+   * whose client has already been told it is subscribed.
+   */
   private toSubscribers(topic: string, frame: Uint8Array, except: IoThread | null): void {
-    const counts = this.topics.get(topic);
-    if (counts === undefined) return;
-    for (const t of this.threads) if (t !== except && counts[t.index]! > 0) this.out(t)?.publish(topic, frame);
+    for (const t of this.threads) if (t !== except) this.out(t)?.publish(topic, frame);
   }
 
   /** The batch going to thread `t` this tick (null for a thread that is gone). */
