@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, chromiumAvailable, type Page } from '../../test/helpers/chromium.js';
 import { runExample, type RunningExample } from '../../test/helpers/example.js';
+import { IO_THREADS } from '../../test/helpers/io-threads.js';
 
 if (!chromiumAvailable && process.env.CI) throw new Error('chromium is missing: .ci/run installs it with apt-get');
 
@@ -26,13 +27,19 @@ async function say(page: Page, text: string): Promise<void> {
   await page.click('send');
 }
 
-describe.skipIf(!chromiumAvailable)('examples/chat in headless Chromium', () => {
+/** Hook threads behind node:http, and (on Node 24) I/O threads with wsz serving the page itself. */
+const MODES: Array<{ name: string; env: Record<string, string> }> = [
+  { name: '2 hook threads', env: { THREADS: '2' } },
+  ...(IO_THREADS ? [{ name: '2 I/O threads', env: { THREADS: '0', WORKERS: '2' } }] : []),
+];
+
+describe.skipIf(!chromiumAvailable).each(MODES)('examples/chat in headless Chromium ($name)', ({ env }) => {
   let browser: Browser;
   let server: RunningExample;
   let port: number;
 
   beforeAll(async () => {
-    server = runExample('examples/chat/server.ts', { THREADS: '2' });
+    server = runExample('examples/chat/server.ts', env);
     port = await server.ready;
     browser = await Browser.launch();
   }, 60_000);
@@ -66,7 +73,7 @@ describe.skipIf(!chromiumAvailable)('examples/chat in headless Chromium', () => 
     server.interrupt();
     expect(await server.exit).toBe(0);
     await ann!.until('ann to see the drop', `document.body.dataset.state === 'disconnected'`);
-    server = runExample('examples/chat/server.ts', { THREADS: '2', PORT: String(port) });
+    server = runExample('examples/chat/server.ts', { ...env, PORT: String(port) });
     await server.ready;
     for (const page of [ann!, bob!, cy!]) await page.until('a reconnect', `document.body.dataset.state === 'connected'`, 20_000);
     await say(bob!, 'back again');

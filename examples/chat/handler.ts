@@ -1,7 +1,20 @@
-import { CloseCode, Handler, HandshakeError, type Handshake, type MessageType } from 'wsz';
+import { readFileSync } from 'node:fs';
+import { CloseCode, Handler, HandshakeError, type Handshake, type HttpReply, type HttpRequest, type MessageType } from 'wsz';
 
 /** Longest room and user names the chat accepts. */
 const MAX_NAME = 64;
+
+let page: Buffer | null = null;
+
+/** The chat's plain HTTP answers: the page on / (and /index.html), 'ok' on /health, 404 otherwise. */
+export function pageReply(path: string): HttpReply {
+  if (path === '/' || path === '/index.html') {
+    page ??= readFileSync(new URL('./page.html', import.meta.url));
+    return { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' }, body: page };
+  }
+  if (path === '/health') return { body: 'ok\n' };
+  return { status: 404, body: 'not found\n' };
+}
 
 /** What the chat sends: JSON text frames. */
 export type ChatEvent =
@@ -14,12 +27,18 @@ export type ChatEvent =
  * a pub/sub topic, so members on different worker threads reach each other.
  */
 export class Chat extends Handler {
-  // Worker threads import this module to run the handler (threadPool.count > 0).
+  // Worker threads import this module to run the handler (threadPool.count > 0, workerCount > 1).
   static module = import.meta.url;
+
+  /** Plain HTTP on the WebSocket port, when wsz listens itself (WORKERS > 1): the page and a health check. */
+  static httpRequest(request: HttpRequest): HttpReply {
+    return pageReply(request.path);
+  }
   private room = '';
   private user = '';
 
   init(handshake: Handshake): void {
+    if (handshake.path !== '/chat') throw new HandshakeError(404, 'the chat is at /chat?room=ROOM&user=USER');
     const room = handshake.query.get('room') ?? '';
     const user = handshake.query.get('user') ?? '';
     if (!room || !user) throw new HandshakeError(400, 'join with /chat?room=ROOM&user=USER: both are required');

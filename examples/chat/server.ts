@@ -1,51 +1,60 @@
 /**
  * A chat on one port: GET / serves the page, WebSocket upgrades to /chat?room=ROOM&user=USER join a
- * room. Rooms are pub/sub topics, so it works the same on every worker thread.
+ * room. Rooms are pub/sub topics, so it works the same on every thread.
  *   PORT=9001 pnpm chat    then open http://127.0.0.1:9001/ in two browser windows
- * env THREADS sets threadPool.count (default 4; 0 = inline), ADDRESS the address to bind, REDIS_URL a Redis
- * server (redis://host:port/db) through which rooms span every chat process that uses it.
+ * env THREADS sets threadPool.count (default 4; 0 = inline), WORKERS workerCount (I/O threads, Node 24+),
+ * ADDRESS the address to bind, REDIS_URL a Redis server (redis://host:port/db) through which rooms span
+ * every chat process that uses it.
  */
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { RedisBackplane, Server } from 'wsz';
-import { Chat } from './handler.js';
+import { RedisBackplane, Server, type ServerConfig } from 'wsz';
+import { Chat, pageReply } from './handler.js';
 
 const env = process.env;
-const page = readFileSync(new URL('./page.html', import.meta.url));
-
-const http = createServer((req, res) => {
-  const path = (req.url ?? '/').split('?')[0];
-  if ((req.method === 'GET' || req.method === 'HEAD') && (path === '/' || path === '/index.html')) {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': page.length, 'Cache-Control': 'no-cache' });
-    res.end(req.method === 'HEAD' ? undefined : page);
-    return;
-  }
-  res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-});
-
-const chat = new Server(Chat, {
+const port = Number(env.PORT ?? 9001);
+const address = env.ADDRESS ?? '127.0.0.1';
+const workers = Number(env.WORKERS ?? 1);
+const config: ServerConfig = {
   ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
   // Browsers send at most this much in one message here; a chat line is short.
   maxMessageSize: 16 * 1024,
   // Several chat processes (behind a load balancer) share their rooms through Redis.
   ...(env.REDIS_URL ? { backplane: new RedisBackplane(env.REDIS_URL, { prefix: 'chat', log: (m) => console.error(`[chat] ${m}`) }) } : {}),
-});
-await chat.attach(http, { path: '/chat' });
+};
 
-http.listen(Number(env.PORT ?? 9001), env.ADDRESS ?? '127.0.0.1', () => {
+let stop: () => Promise<void>;
+if (workers > 1) {
+  // I/O threads take their sockets from wsz's own listener: the page comes from Chat.httpRequest, same port.
+  const chat = new Server(Chat, { ...config, workerCount: workers, port, address });
+  const bound = (await chat.listen()) as { address: string; port: number };
+  console.log(`chat listening on ${bound.address}:${bound.port} (${workers} I/O threads): open http://${bound.address}:${bound.port}/`);
+  stop = () => chat.stop();
+} else {
+  // One I/O thread: the chat attaches to the app's own HTTP server, which serves the page.
+  const http = createServer((req, res) => {
+    const reply = req.method === 'GET' || req.method === 'HEAD' ? pageReply((req.url ?? '/').split('?')[0]!) : { status: 405, body: 'GET only\n' };
+    const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body ?? '');
+    res.writeHead(reply.status ?? 200, { 'Content-Type': 'text/plain; charset=utf-8', ...reply.headers, 'Content-Length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  const chat = new Server(Chat, config);
+  await chat.attach(http, { path: '/chat' });
+  await new Promise<void>((resolve) => http.listen(port, address, resolve));
   const bound = http.address() as { address: string; port: number };
   console.log(`chat listening on ${bound.address}:${bound.port}: open http://${bound.address}:${bound.port}/`);
-});
+  stop = async () => {
+    await chat.stop();
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(resolve));
+  };
+}
 
-// Ctrl-C: members get 1001 (their pages reconnect to the next server), then the HTTP server closes.
+// Ctrl-C: members get 1001 (their pages reconnect to the next server), then the server closes.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    chat.stop().then(() => {
-      http.closeAllConnections();
-      http.close(() => process.exit(0));
-    });
+    void stop().then(() => process.exit(0));
   });
 }

@@ -9,6 +9,7 @@ export { Writer, type WriterOptions } from './server/writer.js';
 export { frameText, frameBin } from './protocol/frame-writer.js';
 export { Handshake, RequestHeaders } from './server/handshake.js';
 export { resolveConfig, type ServerConfig, type ResolvedConfig } from './server/config.js';
+export type { HttpRequest, HttpReply, PlainHttpHandler } from './server/plain-http.js';
 export { scopedLogger, type Logger, type LogLevel } from './server/log.js';
 export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buffers/pool.js';
 export { Opcode, type MessageType } from './protocol/opcodes.js';

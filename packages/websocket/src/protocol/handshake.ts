@@ -120,6 +120,21 @@ export function headerTokens(value: string | undefined): string[] {
 }
 
 /**
+ * A GET without `Upgrade`: plain HTTP (a browser opening the page, a health check). The refusal is
+ * 426 naming the protocol this endpoint speaks, as ws answers, unless the handler class answers
+ * plain requests itself (`static httpRequest`).
+ */
+export class PlainRequest extends HandshakeError {
+  /** The request, for a handler that answers plain HTTP. */
+  readonly head: RequestHead;
+
+  constructor(head: RequestHead) {
+    super(426, 'this is a WebSocket endpoint: send an upgrade request (Upgrade: websocket)', { Upgrade: 'websocket' });
+    this.head = head;
+  }
+}
+
+/**
  * Checks an opening handshake against RFC 6455 4.2.1. Returns the upgrade or the refusal:
  * 405 for a method other than GET, 426 for a request without Upgrade (plain HTTP) or a version other
  * than 13, 400 for anything else.
@@ -137,7 +152,7 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeEr
   const upgrade = headerValue(h, 'upgrade');
   if (upgrade === undefined) {
     // A plain HTTP request (a health check, a browser typing the URL): say what this endpoint speaks, as ws does.
-    return new HandshakeError(426, 'this is a WebSocket endpoint: send an upgrade request (Upgrade: websocket)', { Upgrade: 'websocket' });
+    return new PlainRequest(head);
   }
   if (!headerTokens(upgrade).some((t) => t.toLowerCase() === 'websocket')) {
     return new HandshakeError(400, "invalid Upgrade header: expected 'websocket'");
@@ -219,13 +234,19 @@ export function switchingProtocolsResponse(
  * are left out: check them first to report them.
  */
 export function errorResponse(status: number, reason: string, headers: Record<string, string> = {}): Buffer {
-  const body = Buffer.from(`${reason}\n`, 'utf8');
-  const extra = Object.entries(headers).filter(([n, v]) => invalidHeader([[n, v]]) === undefined);
+  return httpResponse(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers }, Buffer.from(`${reason}\n`, 'utf8'));
+}
+
+/**
+ * A complete HTTP/1.1 response that closes the connection: `headers` (a Content-Type among them)
+ * with Content-Length added; header fields that are not visible ASCII are left out.
+ */
+export function httpResponse(status: number, headers: Record<string, string>, body: Uint8Array): Buffer {
+  const fields = Object.entries(headers).filter(([n, v]) => invalidHeader([[n, v]]) === undefined && !/^(content-length|connection|transfer-encoding)$/i.test(n));
+  const type = fields.filter(([n]) => n.toLowerCase() === 'content-type');
+  const rest = fields.filter(([n]) => n.toLowerCase() !== 'content-type');
   const head =
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
-    'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
-    `Content-Length: ${body.length}\r\n` +
-    headerLines(extra) +
-    '\r\n';
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Status'}\r\nConnection: close\r\n` +
+    `${headerLines(type)}Content-Length: ${body.length}\r\n${headerLines(rest)}\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }

@@ -4,7 +4,8 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { HandshakeError, ProtocolError, refusalFor } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
-import { errorResponse, headerValue, invalidHeader, switchingProtocolsResponse } from '../protocol/handshake.js';
+import { errorResponse, headerValue, invalidHeader, PlainRequest, switchingProtocolsResponse } from '../protocol/handshake.js';
+import { answerPlain, type PlainHttpHandler } from './plain-http.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
@@ -46,6 +47,8 @@ export interface ServerCore extends HeadBuffers {
   backpressureCloses: number;
   /** Called once when the socket is gone. */
   forget(connection: Connection): void;
+  /** The handler class's `static httpRequest`, which answers plain HTTP GETs (null: 426). */
+  readonly plainHttp: PlainHttpHandler | null;
   /** An async init started (stop waits for it). */
   trackInit(init: Promise<unknown>): void;
 }
@@ -302,7 +305,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     const socket = this.socket;
     const bad = invalidHeader(Object.entries(error.headers));
     if (bad !== undefined) this.server.log.warn(`connection ${this.id}: refusal header '${bad}' left out: header values may hold only visible ASCII, space and tab`);
-    if (socket.writable) socket.end(errorResponse(error.status, error.message, error.headers));
+    const plain = error instanceof PlainRequest && this.server.plainHttp !== null ? answerPlain(this.server.plainHttp, error.head, this.server.app, this.server.log) : null;
+    if (socket.writable) socket.end(plain ?? errorResponse(error.status, error.message, error.headers));
     socket.resume(); // read (and drop) until the peer closes, so its FIN is seen
     this.armTimer(this.server.config.closeTimeout);
   }

@@ -1,6 +1,7 @@
 import type { MessageType } from '../protocol/opcodes.js';
 import type { Conn } from './conn.js';
 import type { Handshake } from './handshake.js';
+import type { PlainHttpHandler } from './plain-http.js';
 
 /** What a hook may return: nothing, or a promise the server waits for before the next hook of the connection. */
 export type HookResult = void | Promise<void>;
@@ -50,7 +51,9 @@ export interface HandlerHooks<App = unknown> {
  * (`threadPool.count` above 0) the class must be exported and say where it lives, so that workers
  * can import it: `static module = import.meta.url`. It may also define
  * `static initThread(app, index)`, run once per worker, returning that thread's app (for what
- * cannot be copied to a thread, such as a database pool).
+ * cannot be copied to a thread, such as a database pool), and `static httpRequest(request, app)`,
+ * which answers plain HTTP GETs on the server's own port (a page, a health check; see
+ * {@link PlainHttpHandler}).
  */
 export type HandlerClass<H extends HandlerHooks<any> = HandlerHooks<any>> = new () => H;
 

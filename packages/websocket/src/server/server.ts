@@ -20,6 +20,7 @@ import { checkTopic } from '../pubsub/subscriptions.js';
 import { Opcode } from '../protocol/opcodes.js';
 import type { WriteData } from './conn.js';
 import { IoPool } from '../io/io-pool.js';
+import { plainHttpOf, type PlainHttpHandler } from './plain-http.js';
 import { prepareFrame } from '../pubsub/prepared.js';
 import type { ThreadRelay } from '../io/thread-relay.js';
 
@@ -93,6 +94,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
   /** @internal */ readonly dispatcher: Dispatcher;
   /** @internal */ app: unknown = undefined;
   /** @internal */ readonly ownCopies: boolean;
+  /** @internal */ readonly plainHttp: PlainHttpHandler | null;
   /** @internal */ upgraded = 0;
   /** @internal */ messages = 0;
   /** @internal */ writes = 0;
@@ -135,6 +137,7 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     }
     this.config = resolveConfig(config);
     this.role = role ?? null;
+    this.plainHttp = plainHttpOf(HandlerClass);
     this.log = scopedLogger(role ? `wsz io ${role.index}` : 'wsz', this.config.logLevel, this.config.logger);
     // With worker threads, messages are assembled in shared memory and read in place by the worker.
     this.pool = new BufferPool({ ...this.config.buffers, shared: this.config.threadPool.count > 0 });
