@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, closeBody, frame } from '../helpers/raw-client.js';
 import { MODES, inMode, openGate, serve, serveAndOpen } from '../helpers/modes.js';
 import { CloseRecorder, PingRecorder, PongRecorder } from '../helpers/recorder.js';
-import { eventually } from '../helpers/server.js';
+import { eventually, freshStats } from '../helpers/server.js';
 import type { HandlerClass, HandlerHooks, ServerConfig } from 'wsz';
 
 const cat = (...b: Buffer[]) => Buffer.concat(b);
@@ -309,7 +309,7 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
       await new Promise((r) => setTimeout(r, 20));
       client.destroy();
       await eventually('close', () => events.includes('close'));
-      expect(server.stats().upgraded).toBe(0);
+      expect((await freshStats(server)).upgraded).toBe(0);
     });
 
     it('garbage after the close frame is ignored', async () => {

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type TlsOptions } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Server } from '../server/server.js';
+import type { HandlerHooks } from '../server/handler.js';
 import type { ServerConfig } from '../server/config.js';
 import type { Logger, LogLevel } from '../server/log.js';
 import { loadHandler } from '../threads/load-handler.js';
@@ -62,7 +63,17 @@ async function main(): Promise<void> {
     threadPool: { ...data.config.threadPool, count: data.hookThreads },
     ...(data.forwardLog ? { logger: forwardingLogger() } : {}),
   };
-  const server = new Server(H, config, { relay, index: data.index });
+  const board = data.board;
+  let boardSoon = false;
+  const lifecycle = (): void => {
+    if (boardSoon) return;
+    boardSoon = true;
+    setImmediate(() => {
+      boardSoon = false;
+      writeBoard(board, server.stats());
+    });
+  };
+  const server: Server<HandlerHooks<unknown>> = new Server(H, config, { relay, index: data.index, lifecycle });
   // Hooks inline here get this thread's app; hook workers build their own from the copy.
   const initThread = (H as unknown as { initThread?: (app: unknown, index: number) => unknown }).initThread;
   const app = data.hookThreads === 0 && typeof initThread === 'function' ? await initThread.call(H, data.app, data.index) : data.app;
@@ -103,7 +114,6 @@ async function main(): Promise<void> {
     socket.resume();
   };
 
-  const board = data.board;
   const refresh = setInterval(() => writeBoard(board, server.stats()), BOARD_PERIOD);
   port.on('message', (m: ToIoThread) => {
     if ('socket' in m) adopt(m.socket, m.id, m.over);

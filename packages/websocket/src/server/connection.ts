@@ -49,6 +49,8 @@ export interface ServerCore extends HeadBuffers {
   forget(connection: Connection): void;
   /** The handler class's `static httpRequest`, which answers plain HTTP GETs (null: 426). */
   readonly plainHttp: PlainHttpHandler | null;
+  /** A connection was upgraded or ended (I/O threads publish their counters at once). */
+  lifecycle(): void;
   /** An async init started (stop waits for it). */
   trackInit(init: Promise<unknown>): void;
 }
@@ -223,6 +225,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     if (rest.length > 0) this.leftover = rest; // frames the client pipelined after its request
     this.counted = true;
     server.upgraded++;
+    server.lifecycle();
     this.key = upgrade.key;
     if (upgrade.headers.length > server.config.handshake.maxHeaders) {
       server.log.warn(`connection ${this.id}: the request has ${upgrade.headers.length} headers; init sees the first ${server.config.handshake.maxHeaders} (raise handshake.maxHeaders)`);
@@ -685,6 +688,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   private uncount(): void {
     if (this.counted) this.server.upgraded--;
+    this.server.lifecycle();
     this.counted = false;
   }
 

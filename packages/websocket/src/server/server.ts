@@ -28,6 +28,8 @@ import type { ThreadRelay } from '../io/thread-relay.js';
 export interface IoThreadRole {
   relay: ThreadRelay;
   index: number;
+  /** Connections came or went: publish the counters soon. */
+  lifecycle(): void;
 }
 
 /** Counters a server keeps; see {@link Server.stats}. */
@@ -438,6 +440,11 @@ export class Server<H extends HandlerHooks<any>> implements ServerCore {
     if (over) connection.overCapacity();
     else if (this.config.buffers.smallPool === null) this.pool.smallLimit = this.connections.size;
     return connection;
+  }
+
+  /** @internal */
+  lifecycle(): void {
+    this.role?.lifecycle();
   }
 
   /** @internal */
