@@ -3,8 +3,7 @@
  * carrying a flat array of numbers (cheap to clone) and a side list for the rare values that are
  * not numbers (handshakes, reasons, payloads that did not fit in the ring).
  *
- * Each record is `kind, connection id, ...fields`; a payload is `offset, length` in the ring, or
- * `-1, index` into `extra` when it travels as a copy.
+ * Each record is `kind, ...fields`, as the schemas below describe.
  */
 export interface Batch {
   records: number[];
@@ -32,74 +31,158 @@ export function extraBytes(value: unknown): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-/** I/O thread -> worker. */
-export const ToWorker = {
-  /** id, extra index of { request, remoteAddress, remotePort } */
-  Open: 1,
-  AfterInit: 2,
-  /** id, binary (0/1), offset, length */
-  Message: 3,
-  /** id, offset, length */
-  Ping: 4,
-  Pong: 5,
-  /** id, code, extra index of reason */
-  ClientClose: 6,
-  Closed: 7,
-  /** (no id) ring position the batch ends at */
-  End: 8,
-  /** id, bytes queued for the peer (reported when a backlog forms) */
-  Buffered: 9,
-  /** id: the backlog drained */
-  Drain: 10,
-  /** id, messages dropped by backpressure */
-  Dropped: 11,
-  /** id, binary (0/1), extra index of the SharedArrayBuffer, byte offset, length, token: a message read in place */
-  SharedMessage: 12,
-  /** id: the I/O thread sent its close frame (a hook failed, stop, idle timeout, backpressure) */
-  Closing: 13,
-  /** request id, count: the answer to a FromWorker.Count */
-  Count: 14,
-} as const;
+/**
+ * A record schema: each kind's fields after the kind, by name, in order. From it come the kinds'
+ * codes (1, 2, ... in declaration order), each record's length, and each field's offset within its
+ * record, so the side that builds a batch ({@link BatchWriter}, which checks every record's length)
+ * and the side that reads it ({@link forEachRecord}, reading `r[at + Field.X.name]`) work from one
+ * description.
+ */
+function schema<const T extends Record<string, readonly string[]>>(kinds: T) {
+  const code = {} as { [K in keyof T]: number };
+  const field = {} as { [K in keyof T]: { [F in T[K][number]]: number } };
+  const size: number[] = [0];
+  let n = 1;
+  for (const [name, fields] of Object.entries(kinds)) {
+    (code as Record<string, number>)[name] = n;
+    (field as Record<string, Record<string, number>>)[name] = Object.fromEntries(fields.map((f, i) => [f, i]));
+    size[n++] = fields.length;
+  }
+  return { code, field, size };
+}
+
+/**
+ * I/O thread -> worker. `id` is the connection's; a payload is `offset, length` in the ring, or
+ * `-1, index` into `extra` when it travels as a copy; a field named for a value in `extra` holds its index.
+ */
+const toWorker = schema({
+  /** extra: { request, remoteAddress, remotePort, deflate } */
+  Open: ['id', 'open'],
+  AfterInit: ['id'],
+  Message: ['id', 'binary', 'offset', 'length'],
+  Ping: ['id', 'offset', 'length'],
+  Pong: ['id', 'offset', 'length'],
+  ClientClose: ['id', 'code', 'reason'],
+  Closed: ['id'],
+  /** The ring position the batch ends at (last in every batch). */
+  End: ['position'],
+  /** Bytes queued for the peer (reported when a backlog forms). */
+  Buffered: ['id', 'bytes'],
+  /** The backlog drained. */
+  Drain: ['id'],
+  /** Messages dropped by backpressure. */
+  Dropped: ['id', 'count'],
+  /** A message read in place in a shared pool buffer (`memory`: extra index of its SharedArrayBuffer), given back by token. */
+  SharedMessage: ['id', 'binary', 'memory', 'byteOffset', 'length', 'token'],
+  /** The I/O thread sent its close frame (a hook failed, stop, idle timeout, backpressure). */
+  Closing: ['id'],
+  /** The answer to a FromWorker.Count. */
+  Count: ['request', 'count'],
+} as const);
 
 /** Worker -> I/O thread. */
-export const FromWorker = {
-  /** id, extra index of { protocol, headers } */
-  InitOk: 1,
-  /** id, status, extra index of { message, headers } */
-  InitFailed: 2,
-  /** id, opcode, fin (0/1), offset, length */
-  Frame: 3,
-  /** id, extra index of the encoded close payload (Uint8Array) */
-  Close: 4,
-  /** id, code */
-  ClientCloseDone: 5,
-  /** id, extra index of { hook, message } */
-  HookFailed: 6,
-  /** id: the close hook settled */
-  CloseDone: 7,
-  /** (no id) events finished since the last batch, inbound ring position released */
-  Progress: 8,
-  /** id */
-  PauseReading: 9,
-  ResumeReading: 10,
-  /** id, hasData (0/1), offset, length: complete pre-encoded frames */
-  Framed: 11,
-  /** (no id) token: a shared message is done; its pool buffer may be reused */
-  Released: 12,
-  /** id: a hook event (anything but close) settled */
-  Settled: 13,
-  /** id, extra index of the topic */
-  Subscribe: 14,
-  Unsubscribe: 15,
-  /** publisher id, self (0/1), extra index of the topic, offset, length: one frame, framed by the worker */
-  Publish: 16,
-  /** sender id, self (0/1), offset, length: one frame for every open connection */
-  Broadcast: 17,
-  /** recipient id, offset, length: one frame for one connection */
-  SendTo: 18,
-  /** request id, extra index of the topic: how many subscribers it has (answered with ToWorker.Count) */
-  Count: 19,
-} as const;
+const fromWorker = schema({
+  /** extra: { protocol, headers } */
+  InitOk: ['id', 'result'],
+  /** extra: { message, headers } */
+  InitFailed: ['id', 'status', 'info'],
+  /** opcode: with the DEFLATED bit when the worker compressed it. */
+  Frame: ['id', 'opcode', 'fin', 'offset', 'length'],
+  /** extra: the encoded close payload (Uint8Array) */
+  Close: ['id', 'payload'],
+  ClientCloseDone: ['id', 'code'],
+  /** extra: { hook, message } */
+  HookFailed: ['id', 'info'],
+  /** The close hook settled. */
+  CloseDone: ['id'],
+  /** Events finished since the last batch, and the inbound ring position released (last in every batch). */
+  Progress: ['done', 'position'],
+  PauseReading: ['id'],
+  ResumeReading: ['id'],
+  /** Complete pre-encoded frames. */
+  Framed: ['id', 'hasData', 'offset', 'length'],
+  /** A shared message is done; its pool buffer may be reused. */
+  Released: ['token'],
+  /** A hook event (anything but close) settled. */
+  Settled: ['id'],
+  Subscribe: ['id', 'topic'],
+  Unsubscribe: ['id', 'topic'],
+  /** One frame, framed by the worker, for the subscribers of `topic` (the publisher's id; self 0/1). */
+  Publish: ['id', 'self', 'topic', 'offset', 'length'],
+  /** One frame for every open connection. */
+  Broadcast: ['id', 'self', 'offset', 'length'],
+  /** One frame for connection `id` (the recipient's). */
+  SendTo: ['id', 'offset', 'length'],
+  /** How many subscribers `topic` has (answered with ToWorker.Count). */
+  Count: ['request', 'topic'],
+} as const);
+
+/** Record kinds, I/O thread -> worker. */
+export const ToWorker = toWorker.code;
+/** Field offsets within each ToWorker record (after its kind). */
+export const ToWorkerField = toWorker.field;
+/** Record kinds, worker -> I/O thread. */
+export const FromWorker = fromWorker.code;
+/** Field offsets within each FromWorker record (after its kind). */
+export const FromWorkerField = fromWorker.field;
+
+/** Which direction's schema a batch follows. */
+export type Direction = 'toWorker' | 'fromWorker';
+const SIZES: Record<Direction, number[]> = { toWorker: toWorker.size, fromWorker: fromWorker.size };
+
+/**
+ * One batch being built (either direction, on either side): records, the side list, and the
+ * buffers to move rather than copy. Every record's length is checked against the schema.
+ */
+export class BatchWriter {
+  records: number[] = [];
+  extra: unknown[] = [];
+  /** Buffers of `extra` that move to the other thread rather than being copied. */
+  transfer: ArrayBuffer[] = [];
+  private readonly sizes: number[];
+
+  constructor(direction: Direction) {
+    this.sizes = SIZES[direction];
+  }
+
+  get empty(): boolean {
+    return this.records.length === 0;
+  }
+
+  /** Appends one record: its kind, then exactly the fields the schema names for it. */
+  add(kind: number, ...fields: number[]): void {
+    if (fields.length !== this.sizes[kind]) throw new Error(`thread batch: record ${kind} takes ${this.sizes[kind]} fields, got ${fields.length}`);
+    const r = this.records;
+    r.push(kind);
+    for (let i = 0; i < fields.length; i++) r.push(fields[i]!);
+  }
+
+  /** Adds a value to the side list; returns its index (the field to record). */
+  attach(value: unknown): number {
+    return this.extra.push(value) - 1;
+  }
+
+  /** The batch so far, and its transfer list; the writer starts the next. */
+  take(): { batch: Batch; transfer: ArrayBuffer[] } {
+    const out = { batch: { records: this.records, extra: this.extra }, transfer: this.transfer };
+    this.records = [];
+    this.extra = [];
+    this.transfer = [];
+    return out;
+  }
+}
+
+/** Calls `visit(kind, at)` for each record of `records`, `at` being the index of its first field. */
+export function forEachRecord(direction: Direction, records: readonly number[], visit: (kind: number, at: number) => void): void {
+  const sizes = SIZES[direction];
+  for (let i = 0; i < records.length; ) {
+    const kind = records[i]!;
+    const size = sizes[kind];
+    if (size === undefined) throw new Error(`thread batch: unknown record ${kind} at ${i}`);
+    visit(kind, i + 1);
+    i += 1 + size;
+  }
+}
 
 /** Sent once by a worker when it is ready, or when it could not load the handler. */
 export type WorkerHello = { ready: true } | { ready: false; error: string };

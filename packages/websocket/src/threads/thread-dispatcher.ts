@@ -9,7 +9,7 @@ import type { Dispatcher, IoTarget } from '../server/dispatcher.js';
 import { optionalHooks, type HandlerClass, type HandlerHooks } from '../server/handler.js';
 import type { Handshake } from '../server/handshake.js';
 import type { Logger } from '../server/log.js';
-import { FromWorker, ToWorker, extraBytes, ownBytes, type Batch, type WorkerHello } from './messages.js';
+import { BatchWriter, FromWorker, FromWorkerField as F, ToWorker, extraBytes, forEachRecord, ownBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, ringMemory } from './ring.js';
 import type { WorkerData } from './worker-main.js';
 import { workerLaunch, type WorkerLaunch } from './worker-launch.js';
@@ -38,10 +38,8 @@ class WorkerHandle {
   readonly inbound: RingWriter;
   readonly outbound: RingReader;
   readonly targets = new Map<number, IoTarget>();
-  records: number[] = [];
-  extra: unknown[] = [];
-  /** Buffers of `extra` that move to the worker rather than being copied. */
-  transfer: ArrayBuffer[] = [];
+  /** This tick's batch for the worker. */
+  readonly out = new BatchWriter('toWorker');
   /** Outbound ring space to give back in order, each once its in-place frames are written. */
   readonly holds: Hold[] = [];
   /** Messages sent and not yet finished by the worker. */
@@ -58,7 +56,7 @@ class WorkerHandle {
   }
 
   attach(value: unknown): number {
-    return this.extra.push(value) - 1;
+    return this.out.attach(value);
   }
 }
 
@@ -206,18 +204,9 @@ export class ThreadDispatcher implements Dispatcher {
     return best;
   }
 
-  private send(handle: WorkerHandle, ...fields: number[]): void {
-    this.gather(handle, fields);
-  }
-
-  /** Sends a record that runs a hook on the worker: the connection counts it until the worker says it settled. */
-  private sendEvent(handle: WorkerHandle, target: IoTarget, ...fields: number[]): void {
-    target.eventStarted();
-    this.gather(handle, fields);
-  }
-
-  private gather(handle: WorkerHandle, fields: readonly number[]): void {
-    for (const f of fields) handle.records.push(f);
+  /** Adds one record (`kind`, then its fields: see the ToWorker schema) to the worker's batch for this tick. */
+  private send(handle: WorkerHandle, kind: number, ...fields: number[]): void {
+    handle.out.add(kind, ...fields);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // After the poll phase: every socket read in this loop turn goes out in one batch per worker.
@@ -225,15 +214,19 @@ export class ThreadDispatcher implements Dispatcher {
     }
   }
 
+  /** Sends a record that runs a hook on the worker: the connection counts it until the worker says it settled. */
+  private sendEvent(handle: WorkerHandle, target: IoTarget, kind: number, ...fields: number[]): void {
+    target.eventStarted();
+    this.send(handle, kind, ...fields);
+  }
+
   private flush(): void {
     this.flushScheduled = false;
     for (const h of this.handles) {
-      if (!h || h.records.length === 0) continue;
-      h.records.push(ToWorker.End, h.inbound.position);
-      if (!h.dead) h.worker.postMessage({ records: h.records, extra: h.extra } satisfies Batch, h.transfer);
-      h.records = [];
-      h.extra = [];
-      if (h.transfer.length > 0) h.transfer = [];
+      if (!h || h.out.empty) continue;
+      h.out.add(ToWorker.End, h.inbound.position);
+      const { batch, transfer } = h.out.take();
+      if (!h.dead) h.worker.postMessage(batch, transfer);
     }
   }
 
@@ -244,7 +237,7 @@ export class ThreadDispatcher implements Dispatcher {
       h.inbound.bytesView.set(data, offset);
       return [offset, data.length];
     }
-    const copy = ownBytes(data.length, h.transfer);
+    const copy = ownBytes(data.length, h.out.transfer);
     copy.set(data);
     return [-1, h.attach(copy)];
   }
@@ -383,34 +376,41 @@ export class ThreadDispatcher implements Dispatcher {
     const written = (): void => {
       if (--hold.frames === 0 && hold.position >= 0) this.releaseHeld(h);
     };
-    for (let i = 0; i < r.length; ) {
-      const kind = r[i++]!;
-      if (kind === FromWorker.Progress) {
-        const done = r[i++]!;
-        released = r[i++]!;
-        h.pending -= done;
-        if (h.paused && h.pending < this.config.threadPool.backlog) {
-          h.paused = false;
-          for (const t of h.targets.values()) t.resumeReading();
+    forEachRecord('fromWorker', r, (kind, at) => {
+      switch (kind) {
+        case FromWorker.Progress: {
+          h.pending -= r[at + F.Progress.done]!;
+          released = r[at + F.Progress.position]!;
+          if (h.paused && h.pending < this.config.threadPool.backlog) {
+            h.paused = false;
+            for (const t of h.targets.values()) t.resumeReading();
+          }
+          return;
         }
-        continue;
-      }
-      if (kind === FromWorker.Released) {
-        const lent = this.lent.get(r[i++]!);
-        if (lent) {
-          this.lent.delete(r[i - 1]!);
-          lent.target.releaseMessage(lent.data);
+        case FromWorker.Released: {
+          const token = r[at + F.Released.token]!;
+          const lent = this.lent.get(token);
+          if (lent) {
+            this.lent.delete(token);
+            lent.target.releaseMessage(lent.data);
+          }
+          return;
         }
-        continue;
+        case FromWorker.Count:
+          void this.hub.countEverywhere(extra[r[at + F.Count.topic]!] as string).then((n) => {
+            if (!h.dead) this.send(h, ToWorker.Count, r[at + F.Count.request]!, n);
+          });
+          return;
       }
-      const id = r[i++]!;
+      // Every other record starts with a connection id.
+      const id = r[at]!;
       const target = h.targets.get(id);
       switch (kind) {
         case FromWorker.Frame: {
-          const raw = r[i++]!;
-          const fin = r[i++]! === 1;
-          const offset = r[i++]!;
-          const length = r[i++]!;
+          const raw = r[at + F.Frame.opcode]!;
+          const fin = r[at + F.Frame.fin] === 1;
+          const offset = r[at + F.Frame.offset]!;
+          const length = r[at + F.Frame.length]!;
           if (!target) break;
           // The worker compressed it (RSV1), or decided it goes as it is: the I/O thread never compresses a worker's frames.
           const opcode = raw & 0x0f;
@@ -427,16 +427,15 @@ export class ThreadDispatcher implements Dispatcher {
           break;
         }
         case FromWorker.Framed: {
-          const hasData = r[i++]! === 1;
-          const offset = r[i++]!;
-          const length = r[i++]!;
-          target?.sendFramed(offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer), hasData);
+          const offset = r[at + F.Framed.offset]!;
+          const length = r[at + F.Framed.length]!;
+          target?.sendFramed(offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer), r[at + F.Framed.hasData] === 1);
           break;
         }
         case FromWorker.InitOk: {
           const init = this.inits.get(id);
           this.inits.delete(id);
-          const result = extra[r[i++]!] as { protocol: string | undefined; headers: Array<[string, string]> };
+          const result = extra[r[at + F.InitOk.result]!] as { protocol: string | undefined; headers: Array<[string, string]> };
           if (init) {
             init.handshake.protocol = result.protocol;
             init.handshake.responseHeaders.push(...result.headers);
@@ -445,23 +444,22 @@ export class ThreadDispatcher implements Dispatcher {
           break;
         }
         case FromWorker.InitFailed: {
-          const status = r[i++]!;
-          const info = extra[r[i++]!] as { message: string; headers: Record<string, string> };
+          const info = extra[r[at + F.InitFailed.info]!] as { message: string; headers: Record<string, string> };
           h.targets.delete(id);
           const init = this.inits.get(id);
           this.inits.delete(id);
-          if (init) init.reject(new HandshakeError(status, info.message, info.headers));
+          if (init) init.reject(new HandshakeError(r[at + F.InitFailed.status]!, info.message, info.headers));
           else target?.hookFailed('handler constructor', info.message); // upgraded already (no init)
           break;
         }
         case FromWorker.Close:
-          target?.sendClose(Buffer.from(extra[r[i++]!] as Uint8Array));
+          target?.sendClose(Buffer.from(extra[r[at + F.Close.payload]!] as Uint8Array));
           break;
         case FromWorker.ClientCloseDone:
-          target?.clientCloseDone(r[i++]!);
+          target?.clientCloseDone(r[at + F.ClientCloseDone.code]!);
           break;
         case FromWorker.HookFailed: {
-          const info = extra[r[i++]!] as { hook: string; message: string };
+          const info = extra[r[at + F.HookFailed.info]!] as { hook: string; message: string };
           target?.hookFailed(info.hook, info.message);
           break;
         }
@@ -473,32 +471,26 @@ export class ThreadDispatcher implements Dispatcher {
           this.finishClose(id);
           break;
         case FromWorker.Subscribe:
-          target?.subscribe(extra[r[i++]!] as string);
+          target?.subscribe(extra[r[at + F.Subscribe.topic]!] as string);
           break;
         case FromWorker.Unsubscribe:
-          target?.unsubscribe(extra[r[i++]!] as string);
+          target?.unsubscribe(extra[r[at + F.Unsubscribe.topic]!] as string);
           break;
         case FromWorker.Publish: {
           // id is the publisher's (which may have closed since: a close hook announcing a leave).
-          const self = r[i++]! === 1;
-          const topic = extra[r[i++]!] as string;
-          this.hub.publishFrame(topic, this.preparedFrame(h, r[i++]!, r[i++]!, extra), self ? 0 : id);
+          const topic = extra[r[at + F.Publish.topic]!] as string;
+          const frame = this.preparedFrame(h, r[at + F.Publish.offset]!, r[at + F.Publish.length]!, extra);
+          this.hub.publishFrame(topic, frame, r[at + F.Publish.self] === 1 ? 0 : id);
           break;
         }
         case FromWorker.Broadcast: {
-          const self = r[i++]! === 1;
-          this.hub.broadcastFrame(this.preparedFrame(h, r[i++]!, r[i++]!, extra), self ? 0 : id);
+          const frame = this.preparedFrame(h, r[at + F.Broadcast.offset]!, r[at + F.Broadcast.length]!, extra);
+          this.hub.broadcastFrame(frame, r[at + F.Broadcast.self] === 1 ? 0 : id);
           break;
         }
         case FromWorker.SendTo:
           // id is the recipient's, on any worker.
-          this.hub.sendFrameTo(id, this.preparedFrame(h, r[i++]!, r[i++]!, extra));
-          break;
-        case FromWorker.Count:
-          // id is the worker's request id.
-          void this.hub.countEverywhere(extra[r[i++]!] as string).then((n) => {
-            if (!h.dead) this.send(h, ToWorker.Count, id, n);
-          });
+          this.hub.sendFrameTo(id, this.preparedFrame(h, r[at + F.SendTo.offset]!, r[at + F.SendTo.length]!, extra));
           break;
         case FromWorker.PauseReading:
           target?.pauseReading();
@@ -507,7 +499,7 @@ export class ThreadDispatcher implements Dispatcher {
           if (!h.paused) target?.resumeReading();
           break;
       }
-    }
+    });
     // Frames were copied into connections' outboxes above, or are held until written: the worker
     // may reuse that ring space once the earlier holds are done too.
     if (released < 0) return;

@@ -10,7 +10,7 @@ import { Handshake } from '../server/handshake.js';
 import { HookRunner } from '../server/hook-runner.js';
 import { scopedLogger, type LogLevel } from '../server/log.js';
 import { loadHandler } from './load-handler.js';
-import { FromWorker, ToWorker, extraBytes, type Batch, type WorkerHello } from './messages.js';
+import { FromWorker, ToWorker, ToWorkerField as F, extraBytes, forEachRecord, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, type RingMemory } from './ring.js';
 import { WorkerOutbox, WorkerTarget } from './worker-target.js';
 import type { DeflaterSettings } from '../protocol/deflate-codec.js';
@@ -78,22 +78,22 @@ async function main(): Promise<void> {
     spans.push(span);
     const payload = (offset: number, length: number): Buffer =>
       offset >= 0 ? inbound.view(offset, length) : extraBytes(extra[length]);
-    for (let i = 0; i < r.length; ) {
-      const kind = r[i++]!;
+    forEachRecord('toWorker', r, (kind, at) => {
       if (kind === ToWorker.End) {
-        span.end = r[i++]!;
-        continue;
+        span.end = r[at + F.End.position]!;
+        return;
       }
       if (kind === ToWorker.Count) {
-        outbox.answer(r[i++]!, r[i++]!);
-        continue;
+        outbox.answer(r[at + F.Count.request]!, r[at + F.Count.count]!);
+        return;
       }
-      const id = r[i++]!;
+      // Every other record starts with a connection id.
+      const id = r[at]!;
       // Undefined for a connection whose handler could not be made, or after it closed.
       const target = targets.get(id);
       switch (kind) {
         case ToWorker.Open: {
-          const o = extra[r[i++]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number; deflate: DeflaterSettings | null };
+          const o = extra[r[at + F.Open.open]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number; deflate: DeflaterSettings | null };
           const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release, data, o.deflate);
           targets.set(id, created);
           // No request when the handler has no init: nothing would read the handshake.
@@ -132,9 +132,9 @@ async function main(): Promise<void> {
           if (target) runner.afterInit(target);
           break;
         case ToWorker.Message: {
-          const binary = r[i++]!;
-          const offset = r[i++]!;
-          const view = payload(offset, r[i++]!);
+          const binary = r[at + F.Message.binary]!;
+          const offset = r[at + F.Message.offset]!;
+          const view = payload(offset, r[at + F.Message.length]!);
           if (offset >= 0 && borrow) {
             // Lent: the ring space comes back when the hook is done with it.
             span.pending++;
@@ -148,9 +148,9 @@ async function main(): Promise<void> {
           break;
         }
         case ToWorker.SharedMessage: {
-          const binary = r[i++]!;
-          const view = Buffer.from(extra[r[i++]!] as SharedArrayBuffer, r[i++]!, r[i++]!);
-          const token = r[i++]!;
+          const binary = r[at + F.SharedMessage.binary]!;
+          const view = Buffer.from(extra[r[at + F.SharedMessage.memory]!] as SharedArrayBuffer, r[at + F.SharedMessage.byteOffset]!, r[at + F.SharedMessage.length]!);
+          const token = r[at + F.SharedMessage.token]!;
           if (!borrow) {
             // Copied out, the pool buffer goes back at once.
             const buf = Buffer.from(view);
@@ -166,23 +166,23 @@ async function main(): Promise<void> {
         }
         // Control payloads: the runner gives hooks a copy (they are short).
         case ToWorker.Ping: {
-          const buf = payload(r[i++]!, r[i++]!);
+          const buf = payload(r[at + F.Ping.offset]!, r[at + F.Ping.length]!);
           if (target) runner.ping(target, buf);
           break;
         }
         case ToWorker.Pong: {
-          const buf = payload(r[i++]!, r[i++]!);
+          const buf = payload(r[at + F.Pong.offset]!, r[at + F.Pong.length]!);
           if (target) runner.pong(target, buf);
           break;
         }
         case ToWorker.ClientClose: {
-          const code = r[i++]!;
-          const reason = extra[r[i++]!] as string;
+          const code = r[at + F.ClientClose.code]!;
+          const reason = extra[r[at + F.ClientClose.reason]!] as string;
           if (target) runner.clientClose(target, code, reason);
           break;
         }
         case ToWorker.Buffered: {
-          const bytes = r[i++]!;
+          const bytes = r[at + F.Buffered.bytes]!;
           if (target) target.bufferedAmount = bytes;
           break;
         }
@@ -197,7 +197,7 @@ async function main(): Promise<void> {
           break;
         }
         case ToWorker.Dropped: {
-          const count = r[i++]!;
+          const count = r[at + F.Dropped.count]!;
           if (target) runner.dropped(target, count);
           break;
         }
@@ -213,7 +213,7 @@ async function main(): Promise<void> {
           break;
         }
       }
-    }
+    });
     span.dispatched = true;
     releaseSpans();
   };

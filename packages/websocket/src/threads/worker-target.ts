@@ -5,7 +5,7 @@ import { MessageDeflater, type DeflaterSettings } from '../protocol/deflate-code
 import { Compression, Conn, WRITE_BEFORE_OPEN, type WriteData } from '../server/conn.js';
 import type { DispatchTarget } from '../server/dispatcher.js';
 import type { Batch } from './messages.js';
-import { FromWorker, ownBytes } from './messages.js';
+import { BatchWriter, FromWorker, ownBytes } from './messages.js';
 import type { RingWriter } from './ring.js';
 
 /** A frame record's opcode with this bit carries a payload the worker deflated: the I/O thread sets RSV1. */
@@ -16,10 +16,8 @@ export const DEFLATED = 0x40;
  * (payloads copied into the outbound ring), closes, hook failures and progress.
  */
 export class WorkerOutbox {
-  private records: number[] = [];
-  private extra: unknown[] = [];
-  /** Buffers of `extra` that move to the I/O thread rather than being copied. */
-  private transfer: ArrayBuffer[] = [];
+  /** This tick's batch for the I/O thread. */
+  private readonly out = new BatchWriter('fromWorker');
   private scheduled = false;
   /** Messages finished since the last batch (the I/O thread's backlog count). */
   private done = 0;
@@ -31,14 +29,15 @@ export class WorkerOutbox {
     this.post = post;
   }
 
-  record(...fields: number[]): void {
-    for (const f of fields) this.records.push(f);
+  /** Adds one record (`kind`, then its fields: see the FromWorker schema) to this tick's batch. */
+  record(kind: number, ...fields: number[]): void {
+    this.out.add(kind, ...fields);
     this.schedule();
   }
 
   /** Adds a value to the batch's side list and returns its index. */
   attach(value: unknown): number {
-    return this.extra.push(value) - 1;
+    return this.out.attach(value);
   }
 
   /** Copies `length` bytes from `parts` into the ring (or one copy in the batch) and records `kind, id, ...head, offset, length`. */
@@ -46,7 +45,7 @@ export class WorkerOutbox {
     const ring = this.ring;
     const offset = ring.allocate(length);
     let at = offset;
-    const target = offset >= 0 ? ring.bytesView : ownBytes(length, this.transfer);
+    const target = offset >= 0 ? ring.bytesView : ownBytes(length, this.out.transfer);
     if (offset < 0) at = 0;
     for (const p of parts) {
       target.set(p, at);
@@ -73,7 +72,7 @@ export class WorkerOutbox {
       this.ring.bytesView.write(data, offset, 'utf8');
       this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, offset, length);
     } else {
-      const copy = ownBytes(length, this.transfer);
+      const copy = ownBytes(length, this.out.transfer);
       copy.write(data, 0, 'utf8');
       this.record(FromWorker.Frame, id, opcode, fin ? 1 : 0, -1, this.attach(copy));
     }
@@ -88,7 +87,7 @@ export class WorkerOutbox {
     const length = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
     const size = frameHeaderLength(length, false) + length;
     const offset = size < SHARE_FROM ? this.ring.allocate(size) : -1;
-    const target = offset >= 0 ? this.ring.bytesView : ownBytes(size, this.transfer);
+    const target = offset >= 0 ? this.ring.bytesView : ownBytes(size, this.out.transfer);
     const start = offset >= 0 ? offset : 0;
     const at = writeFrameHeader(target, start, opcode, length, { fin: true });
     if (typeof data === 'string') target.write(data, at, 'utf8');
@@ -128,12 +127,10 @@ export class WorkerOutbox {
   /** Posts everything gathered this tick as one batch. */
   flush(): void {
     this.scheduled = false;
-    this.records.push(FromWorker.Progress, this.done, this.ring.position);
+    this.out.add(FromWorker.Progress, this.done, this.ring.position);
     this.done = 0;
-    this.post({ records: this.records, extra: this.extra }, this.transfer);
-    this.records = [];
-    this.extra = [];
-    if (this.transfer.length > 0) this.transfer = [];
+    const { batch, transfer } = this.out.take();
+    this.post(batch, transfer);
   }
 }
 
