@@ -199,3 +199,44 @@ describe('the harness keeps its promises (issue 10, item 19)', () => {
     await expect(testing.handler(Stuck, { timeout: 300, config: { closeTimeout: 200 } })).rejects.toThrow(/within 300 ms/);
   });
 });
+
+class Fragile extends Handler<{ limit: number }> {
+  clientMessage(data: Buffer): void {
+    if (data.length > this.app.limit) throw new RangeError(`message of ${data.length} bytes over ${this.app.limit}`);
+    this.conn.write(data);
+  }
+}
+
+class Refusing extends Handler {
+  init(): void {
+    throw new TypeError('cannot read the session cookie');
+  }
+  clientMessage(): void {}
+}
+
+describe('the harness shows what the server logged, though logging is silent under test runners', () => {
+  it('a hook that throws: the failed expectation names the error and its stack', async () => {
+    const h = await testing.handler(Fragile, { app: { limit: 3 } });
+    try {
+      h.send('ok');
+      await h.expectMessage('text', 'ok');
+      h.send('too long');
+      const err = (await h.expectMessage('text', 'too long').catch((e: unknown) => e)) as AssertionError;
+      expect(err).toBeInstanceOf(AssertionError);
+      expect(err.message).toMatch(/^expected text "too long", received close 1011 "internal error"\nthe server logged:\n {2}\[wsz\] connection \d+: clientMessage hook failed; closing with 1011 RangeError: message of 8 bytes over 3\n +at /);
+      expect(h.serverLog).toHaveLength(1);
+    } finally {
+      await h.deinit();
+    }
+  });
+
+  it('an init that throws: the handshake error says why', async () => {
+    await expect(testing.handler(Refusing)).rejects.toThrow(/the server logged:\n {2}\[wsz\] connection \d+: init threw; refusing the upgrade with 400 TypeError: cannot read the session cookie/);
+  });
+
+  it("types the app from the handler's", async () => {
+    // @ts-expect-error: Fragile takes { limit: number }
+    const typed = () => testing.handler(Fragile, { app: { limit: 'three' } });
+    expect(typeof typed).toBe('function');
+  });
+});

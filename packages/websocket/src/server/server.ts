@@ -7,7 +7,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { attachRoute, detachRoute, upgradeFromIncoming } from '../accept/http-upgrade.js';
 import { BufferPool } from '../buffers/pool.js';
 import { resolveConfig, type ResolvedConfig, type ServerConfig } from './config.js';
-import { Connection, type ServerCore } from './connection.js';
+import { Connection } from './connection.js';
 import type { Dispatcher } from './dispatcher.js';
 import { hookShape, type AppOf, type HandlerClass, type HandlerHooks } from './handler.js';
 import { HookRunner } from './hook-runner.js';
@@ -24,7 +24,7 @@ import { plainHttpOf, type PlainHttpHandler } from './plain-http.js';
 import { prepareFrame } from '../pubsub/prepared.js';
 import type { ThreadRelay } from '../io/thread-relay.js';
 
-/** @internal What makes a Server one of several I/O threads' servers (`workerCount` > 1). */
+/** What makes a Server one of several I/O threads' servers (`workerCount` > 1): set by wsz itself, never by users. */
 export interface IoThreadRole {
   relay: ThreadRelay;
   index: number;
@@ -87,7 +87,8 @@ export interface ServerSendOptions {
  * await server.stop();
  * ```
  */
-export class Server<H extends HandlerHooks<any>> implements ServerCore {
+// Connections see it as a ServerCore (structurally: the internal members are left out of the published types).
+export class Server<H extends HandlerHooks<any>> {
   /** The configuration in force, defaults filled in. */
   readonly config: ResolvedConfig;
   /** The server's logger (scope 'wsz'). */

@@ -14,6 +14,11 @@ function describe(m: ClientMessage): string {
   return show(m.type, m.data);
 }
 
+/** What the server logged, for an error message ('' when nothing). */
+export function serverSaid(log: readonly string[]): string {
+  return log.length === 0 ? '' : `\nthe server logged:\n${log.map((l) => `  ${l.replace(/\n/g, '\n  ')}`).join('\n')}`;
+}
+
 /**
  * Assertions on what the peer of a test connection received. Each waits for the next message up
  * to a timeout and fails with an AssertionError showing expected and received (text as text,
@@ -23,10 +28,23 @@ export class PeerAssertions {
   protected readonly client: Client;
   /** Default wait of every expectation, in ms. */
   timeout: number;
+  /**
+   * What the server logged at warn and error level for this test (a hook that threw, with its
+   * stack; a refused upgrade), though logging is silent under a test runner. Failed expectations
+   * show it too.
+   */
+  readonly serverLog: string[];
 
-  constructor(client: Client, timeout: number) {
+  /** @internal */
+  constructor(client: Client, timeout: number, serverLog: string[] = []) {
     this.client = client;
     this.timeout = timeout;
+    this.serverLog = serverLog;
+  }
+
+  /** A failed expectation, with what the server logged (a hook's error explains most surprises). */
+  private fail(options: ConstructorParameters<typeof AssertionError>[0] & { message: string }): AssertionError {
+    return new AssertionError({ ...options, message: options.message + serverSaid(this.serverLog) });
   }
 
   /** The next message, before `deadline` (a time from Date.now()): skipped frames do not restart the wait. */
@@ -35,9 +53,9 @@ export class PeerAssertions {
     try {
       m = await this.client.read(Math.max(0, deadline - Date.now()));
     } catch {
-      throw new AssertionError({ message: `expected ${awaited}, but the connection was already closed`, stackStartFn: this.next });
+      throw this.fail({ message: `expected ${awaited}, but the connection was already closed`, stackStartFn: this.next });
     }
-    if (m === null) throw new AssertionError({ message: `timed out after ${timeout} ms waiting for ${awaited}`, stackStartFn: this.next });
+    if (m === null) throw this.fail({ message: `timed out after ${timeout} ms waiting for ${awaited}`, stackStartFn: this.next });
     return m;
   }
 
@@ -56,7 +74,7 @@ export class PeerAssertions {
       const sameType = m.type === type;
       const sameData = data === undefined || (got !== undefined && Buffer.compare(got, Buffer.from(data)) === 0);
       if (!sameType || !sameData) {
-        throw new AssertionError({
+        throw this.fail({
           message: `expected ${awaited}, received ${describe(m)}`,
           expected: data === undefined ? type : show(type, data),
           actual: describe(m),
@@ -74,7 +92,7 @@ export class PeerAssertions {
     const m = await this.next(show(type, data), Date.now() + timeout, timeout);
     const ok = m.type === type && (data === undefined || Buffer.compare(m.data, Buffer.from(data)) === 0);
     if (!ok) {
-      throw new AssertionError({ message: `expected ${show(type, data)}, received ${describe(m)}`, expected: show(type, data), actual: describe(m), operator: 'expectControl', stackStartFn: this.expectControl });
+      throw this.fail({ message: `expected ${show(type, data)}, received ${describe(m)}`, expected: show(type, data), actual: describe(m), operator: 'expectControl', stackStartFn: this.expectControl });
     }
     return (m as { data: Buffer }).data;
   }
@@ -88,7 +106,7 @@ export class PeerAssertions {
       const m = await this.next(awaited, deadline, timeout);
       if (m.type !== 'close') continue;
       if ((code !== undefined && m.code !== code) || (reason !== undefined && m.reason !== reason)) {
-        throw new AssertionError({ message: `expected ${awaited}, received ${describe(m)}`, expected: awaited, actual: describe(m), operator: 'expectClose', stackStartFn: this.expectClose });
+        throw this.fail({ message: `expected ${awaited}, received ${describe(m)}`, expected: awaited, actual: describe(m), operator: 'expectClose', stackStartFn: this.expectClose });
       }
       return { code: m.code, reason: m.reason };
     }
@@ -98,7 +116,7 @@ export class PeerAssertions {
   async expectNoMessage(ms = 50): Promise<void> {
     const m = await this.client.read(ms).catch(() => null);
     if (m !== null) {
-      throw new AssertionError({ message: `expected no message within ${ms} ms, received ${describe(m)}`, operator: 'expectNoMessage', stackStartFn: this.expectNoMessage });
+      throw this.fail({ message: `expected no message within ${ms} ms, received ${describe(m)}`, operator: 'expectNoMessage', stackStartFn: this.expectNoMessage });
     }
   }
 }

@@ -2,10 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { Client } from '../client/client.js';
 import type { Conn } from '../server/conn.js';
 import type { ServerConfig } from '../server/config.js';
-import { Handler, hookShape, type HandlerClass, type HandlerHooks } from '../server/handler.js';
+import { Handler, hookShape, type AppOf, type HandlerClass, type HandlerHooks } from '../server/handler.js';
+import type { Logger } from '../server/log.js';
 import type { Handshake } from '../server/handshake.js';
 import { Server } from '../server/server.js';
-import { PeerAssertions } from './assertions.js';
+import { PeerAssertions, serverSaid } from './assertions.js';
 
 /** Options of {@link init}. */
 export interface InitOptions {
@@ -25,8 +26,8 @@ export class TestConn extends PeerAssertions {
   private readonly server: Server<HandlerHooks<unknown>>;
 
   /** @internal */
-  constructor(conn: Conn, client: Client, server: Server<HandlerHooks<unknown>>, timeout: number) {
-    super(client, timeout);
+  constructor(conn: Conn, client: Client, server: Server<HandlerHooks<unknown>>, timeout: number, log: string[] = []) {
+    super(client, timeout, log);
     this.conn = conn;
     this.server = server;
   }
@@ -46,10 +47,23 @@ function clientLimit(config: ServerConfig | undefined): number {
   return Math.max(config?.maxMessageSize ?? 0, 64 * 1024 * 1024);
 }
 
-async function startServer(HandlerClass: HandlerClass<HandlerHooks<any>>, config: ServerConfig = {}, app?: unknown): Promise<{ server: Server<HandlerHooks<unknown>>; port: number }> {
-  const server = new Server(HandlerClass, { logLevel: 'silent', closeTimeout: 1000, ...config, port: 0, address: '127.0.0.1', threadPool: { count: 0 } });
+/** One line per warn or error the server logs, its details (an error's stack) included. */
+function collector(lines: string[]): Logger {
+  const push = (message: string, ...details: unknown[]): void =>
+    void lines.push([message, ...details.map((d) => (d instanceof Error ? (d.stack ?? d.message) : String(d)))].join(' '));
+  return { debug: () => {}, info: () => {}, warn: push, error: push };
+}
+
+async function startServer(
+  HandlerClass: HandlerClass<HandlerHooks<any>>,
+  config: ServerConfig = {},
+  app?: unknown,
+): Promise<{ server: Server<HandlerHooks<unknown>>; port: number; log: string[] }> {
+  // Quiet under a test runner, yet kept: a failed expectation shows what the server said (a hook's error).
+  const log: string[] = [];
+  const server = new Server(HandlerClass, { closeTimeout: 1000, ...config, logLevel: 'warn', logger: collector(log), port: 0, address: '127.0.0.1', threadPool: { count: 0 } });
   const { port } = (await server.listen(app as never)) as AddressInfo;
-  return { server, port };
+  return { server, port, log };
 }
 
 /**
@@ -65,11 +79,11 @@ export async function init(options: InitOptions = {}): Promise<TestConn> {
     }
     clientMessage(): void {}
   }
-  const { server, port } = await startServer(Capture, options.config);
+  const { server, port, log } = await startServer(Capture, options.config);
   try {
     const timeout = options.timeout ?? 2000;
     const client = await Client.connect(`ws://127.0.0.1:${port}/`, { maxMessageSize: clientLimit(options.config), handshakeTimeout: timeout });
-    return new TestConn(await opened, client, server, timeout);
+    return new TestConn(await opened, client, server, timeout, log);
   } catch (error) {
     await server.stop();
     throw error;
@@ -104,8 +118,8 @@ export class TestHandler<H extends HandlerHooks<any>> extends PeerAssertions {
   private readonly state: { instance: H | undefined; closed: boolean; closeWaiters: Array<() => void> };
 
   /** @internal */
-  constructor(client: Client, server: Server<HandlerHooks<unknown>>, state: TestHandler<H>['state'], timeout: number) {
-    super(client, timeout);
+  constructor(client: Client, server: Server<HandlerHooks<unknown>>, state: TestHandler<H>['state'], timeout: number, log: string[] = []) {
+    super(client, timeout, log);
     this.server = server;
     this.state = state;
   }
@@ -175,8 +189,10 @@ export class TestHandler<H extends HandlerHooks<any>> extends PeerAssertions {
 }
 
 /**
- * Runs `HandlerClass` for one connection whose handshake the test describes. Rejects with the
- * client's handshake error (e.g. a `HandshakeStatusError` with `status` 401) when `init` refuses.
+ * Runs `HandlerClass` for one connection whose handshake the test describes; `app` is typed as
+ * the handler's. Rejects with the client's handshake error (a `HandshakeStatusError` from
+ * `wsz/client`, with `status` 401, say) when `init` refuses; what the server logged (an `init` that
+ * threw) is in the error's message.
  *
  * ```ts
  * const h = await testing.handler(Chat, { app, path: '/room', query: { user: 'ann' } });
@@ -185,7 +201,7 @@ export class TestHandler<H extends HandlerHooks<any>> extends PeerAssertions {
  * await h.deinit();
  * ```
  */
-export async function handler<H extends HandlerHooks<any>>(HandlerClass: HandlerClass<H>, options: HandlerOptions<unknown> = {}): Promise<TestHandler<H>> {
+export async function handler<H extends HandlerHooks<any>>(HandlerClass: HandlerClass<H>, options: HandlerOptions<AppOf<H>> = {}): Promise<TestHandler<H>> {
   // The same check as `new Server`, before the wrapper below adds hooks of its own.
   if (typeof HandlerClass !== 'function' || !hookShape(HandlerClass).clientMessage) {
     throw new TypeError('testing.handler(HandlerClass): HandlerClass must be a class with a clientMessage(data, type) method');
@@ -221,7 +237,7 @@ export async function handler<H extends HandlerHooks<any>>(HandlerClass: Handler
     }
   }
   Object.defineProperty(Observed, 'name', { value: HandlerClass.name });
-  const { server, port } = await startServer(Observed, options.config, options.app);
+  const { server, port, log } = await startServer(Observed, options.config, options.app);
   const url = new URL(options.path ?? '/', `ws://127.0.0.1:${port}`);
   for (const [name, value] of Object.entries(options.query ?? {})) url.searchParams.append(name, value);
   const timeout = options.timeout ?? 2000;
@@ -232,9 +248,10 @@ export async function handler<H extends HandlerHooks<any>>(HandlerClass: Handler
       maxMessageSize: clientLimit(options.config),
       handshakeTimeout: timeout,
     });
-    return new TestHandler<H>(client, server, state, timeout);
+    return new TestHandler<H>(client, server, state, timeout, log);
   } catch (error) {
     await server.stop();
+    if (error instanceof Error) error.message += serverSaid(log);
     throw error;
   }
 }
