@@ -15,11 +15,19 @@
 //              every message to everyone                                    -> deliveries/s
 //
 // Alongside its figure it reports how busy it was itself (`loadCpu`: CPU seconds per second of this
-// process): below 1 the generator had time to spare, so the server set the pace.
+// process): below 1 per thread the generator had time to spare, so the server set the pace. With env
+// LOAD_THREADS=N the connections are shared among N threads (fanout: one publisher, in the first); a
+// server whose figure does not grow with more load threads was not held back by the generator.
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { isMainThread, Worker, workerData, parentPort } from 'node:worker_threads';
 
-const [scenario = 'small', portText = '9001', secondsText = '5'] = process.argv.slice(2);
+const [scenario = 'small', portText = '9001', secondsText = '5'] = isMainThread ? process.argv.slice(2) : workerData.argv;
+const THREADS = isMainThread ? Math.max(1, Number(process.env.LOAD_THREADS ?? 1)) : 1;
+/** This thread's share: its index among the load threads, and how many there are. */
+const share = isMainThread ? { index: 0, of: 1 } : workerData.share;
+/** This thread's part of `n` connections. */
+const part = (n) => Math.floor(n / share.of) + (share.index < n % share.of ? 1 : 0);
 const port = Number(portText);
 const seconds = Number(secondsText);
 const HOST = '127.0.0.1';
@@ -229,14 +237,14 @@ async function fanout(count) {
     const counter = new FrameCounter((fin) => {
       if (!fin) return;
       if (counting) deliveries++;
-      if (index === 0) socket.write(payload); // the publisher: its own copy is back, send the next
+      if (index === 0 && share.index === 0) socket.write(payload); // the publisher: its own copy is back, send the next
     });
     socket.on('data', (c) => counter.push(c));
     socket.on('error', () => {});
   });
   // Several in flight: each subscriber then reads a few messages at a time, so the generator's own
   // reads (a system call per socket) cost less than the server's work for the same deliveries.
-  for (let i = 0; i < 8; i++) sockets[0].socket.write(payload);
+  if (share.index === 0) for (let i = 0; i < 8; i++) sockets[0].socket.write(payload);
   await sleep(500);
   counting = true;
   const cpu = process.cpuUsage();
@@ -254,18 +262,35 @@ function sleep(ms) {
 }
 
 const run = {
-  small: () => echo(50, 32, 16, 1, null),
-  deep16k: () => echo(50, 16384, 4, 2, null),
-  rr: () => echo(100, 128, 1, 1, null),
-  deflate: () => echo(50, 1024, 16, 1, 'permessage-deflate; client_max_window_bits'),
-  handshake: () => handshakes(20),
-  idle: () => idle(Number(process.env.IDLE_CONNECTIONS ?? 10000)),
-  fanout: () => fanout(1000),
+  small: () => echo(part(50), 32, 16, 1, null),
+  deep16k: () => echo(part(50), 16384, 4, 2, null),
+  rr: () => echo(part(100), 128, 1, 1, null),
+  deflate: () => echo(part(50), 1024, 16, 1, 'permessage-deflate; client_max_window_bits'),
+  handshake: () => handshakes(part(20)),
+  idle: () => idle(part(Number(process.env.IDLE_CONNECTIONS ?? 10000))),
+  fanout: () => fanout(part(1000)),
 }[scenario];
 if (!run) {
   console.error(`unknown scenario ${scenario}`);
   process.exit(2);
 }
-const result = await run();
-console.log(JSON.stringify({ scenario, ...result }));
-process.exit(0);
+if (!isMainThread) {
+  parentPort.postMessage(await run());
+} else if (THREADS === 1) {
+  console.log(JSON.stringify({ scenario, ...(await run()) }));
+  process.exit(0);
+} else {
+  // Several load threads: counts add up; loadCpu (process-wide) is the first thread's.
+  const url = new URL(import.meta.url);
+  const results = await Promise.all(
+    Array.from({ length: THREADS }, (_, index) => new Promise((resolve, reject) => {
+      const w = new Worker(url, { workerData: { argv: [scenario, portText, secondsText], share: { index, of: THREADS } } });
+      w.once('message', resolve);
+      w.once('error', reject);
+    })),
+  );
+  const total = { ...results[0] };
+  for (const r of results.slice(1)) for (const [k, v] of Object.entries(r)) if (k !== 'loadCpu' && typeof v === 'number') total[k] += v;
+  console.log(JSON.stringify({ scenario, threads: THREADS, ...total }));
+  process.exit(0);
+}
