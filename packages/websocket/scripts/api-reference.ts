@@ -45,7 +45,7 @@ function docs(symbol: ts.Symbol, checker: ts.TypeChecker): string {
     .getJsDocTags(checker)
     .filter((t) => !['internal', 'module'].includes(t.name))
     .map((t) => {
-      const body = ts.displayPartsToString(t.text).trim();
+      const body = ts.displayPartsToString(t.text).trim().replace(/\s*\n\s*/g, ' ');
       if (t.name === 'param') return `- **param** ${body.replace(/^(\w+)\s*/, '`$1` ')}`;
       return `- **${t.name}**${body ? ` ${body}` : ''}`;
     });
@@ -130,8 +130,12 @@ function section(name: string, symbol: ts.Symbol, checker: ts.TypeChecker): stri
         const cdoc = ts.displayPartsToString(checker.getSignatureFromDeclaration(c)!.getDocumentationComment(checker)).trim();
         const ptags = ts
           .getJSDocTags(c)
-          .filter((t) => t.tagName.text === 'param' && !/^role\b/.test(String((t as ts.JSDocParameterTag).name?.getText() ?? '')))
-          .map((t) => `- **param** \`${(t as ts.JSDocParameterTag).name.getText()}\` ${ts.getTextOfJSDocComment(t.comment) ?? ''}`.trimEnd());
+          .filter((t) => (t.tagName.text === 'param' && !/^role\b/.test(String((t as ts.JSDocParameterTag).name?.getText() ?? ''))) || t.tagName.text === 'throws')
+          .map((t) =>
+            t.tagName.text === 'throws'
+              ? `- **throws** ${(ts.getTextOfJSDocComment(t.comment) ?? '').replace(/\s*\n\s*/g, ' ')}`
+              : `- **param** \`${(t as ts.JSDocParameterTag).name.getText()}\` ${ts.getTextOfJSDocComment(t.comment) ?? ''}`.trimEnd(),
+          );
         lines.push(`- \`${sig}\`${cdoc || ptags.length ? `\n\n${indent([cdoc, ptags.join('\n')].filter(Boolean).join('\n\n'))}` : ''}`);
       }
     }

@@ -212,6 +212,7 @@ export class Conn {
    * `pubsub.maxTopicsPerConnection` topics. Subscribing in `init` is allowed: the subscription is in
    * place when the client sees the 101 (nothing is delivered before it). Subscriptions end when the
    * connection closes, before its `close` hook runs.
+   * @throws TypeError or RangeError for a bad topic name; RangeError past `pubsub.maxTopicsPerConnection`
    */
   subscribe(topic: string): boolean {
     checkTopic('conn.subscribe()', topic, this.transport.topicLimits.maxTopicLength);

@@ -133,6 +133,10 @@ export class Server<H extends HandlerHooks<any>> {
    * @param HandlerClass the handler class; the server calls `new HandlerClass()` per connection
    * @param config settings in websocket.zig's shape; invalid ones throw a TypeError here
    * @param role internal: set by an I/O thread for its own server
+   * @throws TypeError for a class without `clientMessage`, an unknown config field or a value out of
+   *   range (naming the field, the value and what it takes), and with worker or I/O threads for a class
+   *   without `static module` or config that cannot be copied to a thread
+   * @throws Error for `workerCount` above 1 on a Node before 24
    */
   constructor(HandlerClass: HandlerClass<H>, config: ServerConfig = {}, role?: IoThreadRole) {
     if (typeof HandlerClass !== 'function' || !hookShape(HandlerClass).clientMessage) {
@@ -156,6 +160,9 @@ export class Server<H extends HandlerHooks<any>> {
   /**
    * Starts listening; `app` reaches every handler's `init` (and `this.app` on {@link Handler}s).
    * Resolves with the bound address once the server accepts connections.
+   * @throws Error when the server already runs or was stopped, when called inside a wsz thread (the
+   *   handler module starts a server when imported), or when the address cannot be bound (the cause
+   *   attached); a TypeError when the app cannot be copied to worker threads
    */
   async listen(app?: AppOf<H>): Promise<AddressInfo | string> {
     if ((globalThis as Record<symbol, unknown>)[Symbol.for('wsz.inWorker')]) {
@@ -207,6 +214,9 @@ export class Server<H extends HandlerHooks<any>> {
    * await new Server(Chat, config).attach(http, { path: '/chat' }, appContext);
    * http.listen(8080);
    * ```
+   *
+   * @throws TypeError for a path that does not start with '/' or has a query; Error with `workerCount`
+   *   above 1 (I/O threads take sockets from the server's own listener only)
    */
   async attach(httpServer: HttpServer | HttpsServer, options: { path?: string } = {}, app?: AppOf<H>): Promise<void> {
     const path = options.path ?? '/';
