@@ -246,6 +246,7 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
       expect(c.code).toBe(1002);
       expect(c.before.map((f) => f.payload.toString())).toEqual(['first', 'second']);
       expect(await client.waitClosed()).toBe(true);
+      await eventually('messages', () => messages(events).length === 2);
       expect(messages(events)).toEqual(['message text first', 'message text second']);
     });
 
