@@ -150,6 +150,7 @@ describe.runIf(IO_THREADS)('I/O threads (workerCount)', () => {
     expect(() => new Server(NoModule, { workerCount: 2, threadPool: { count: 0 } })).toThrow(
       /^workerCount is 2, so connections run on I\/O threads, which import the module that defines NoModule\. Add `static module = import\.meta\.url;`/,
     );
+    expect(() => new Server(Topical, { workerCount: 2, unixPath: '/tmp/wsz.sock' })).toThrow(/^workerCount: 2 takes TCP sockets only: Node cannot move a Unix socket connection to another thread/);
     const server = new Server(Topical, { workerCount: 2, logLevel: 'silent' });
     await expect(server.attach(createServer())).rejects.toThrow(/^server\.attach\(\): with workerCount 2, I\/O threads take sockets from the server's own listener; use server\.listen\(\)/);
   });

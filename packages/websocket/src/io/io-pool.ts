@@ -69,6 +69,12 @@ export class IoPool {
 
   constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, userConfig: ServerConfig, config: ResolvedConfig, log: Logger) {
     checkIoThreadsSupported(config.workerCount);
+    if (config.unixPath !== null) {
+      throw new Error(
+        `workerCount: ${config.workerCount} takes TCP sockets only: Node cannot move a Unix socket connection to another thread. ` +
+          'Listen on a port (address 127.0.0.1 keeps it local), or use workerCount: 1 with unixPath.',
+      );
+    }
     this.config = config;
     this.log = log;
     this.launch = workerLaunch(HandlerClass, {
@@ -156,9 +162,16 @@ export class IoPool {
     // maxConn bounds every open socket, handshaking ones included; the thread answers 503 past it.
     const over = this.owner.size >= this.config.maxConn;
     const id = this.nextId++;
+    try {
+      best.worker.postMessage({ socket, id, over } satisfies ToIoThread, [socket as unknown as ArrayBuffer] /* Node 24 moves the socket's handle */);
+    } catch (error) {
+      // Node refuses to move a socket that has started reading (it should not have: it was accepted paused).
+      this.log.error(`could not hand a connection to I/O thread ${best.index}: ${(error as Error).message}`);
+      socket.destroy();
+      return;
+    }
     this.owner.set(id, best);
     best.open++;
-    best.worker.postMessage({ socket, id, over } satisfies ToIoThread, [socket as unknown as ArrayBuffer] /* Node 24 moves the socket's handle */);
   }
 
   /** What a thread's hub sent: pass it on to the other threads (and the backplane); keep its bookkeeping. */
