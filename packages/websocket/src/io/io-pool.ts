@@ -66,6 +66,12 @@ export class IoPool {
   private publishes = 0;
   private restarts = 0;
   private readonly forwardLog: boolean;
+  /**
+   * Counts a hook asked for, waiting for every thread's own count: each thread answers with its
+   * subscribers at that moment, so a count never misses a subscription a client has been told about.
+   */
+  private readonly counting = new Map<number, { from: IoThread; request: number; total: number; waiting: Set<IoThread> }>();
+  private nextQuery = 1;
 
   constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, userConfig: ServerConfig, config: ResolvedConfig, log: Logger) {
     checkIoThreadsSupported(config.workerCount);
@@ -148,6 +154,8 @@ export class IoPool {
     this.log.error(`I/O thread ${thread.index} exited (code ${code}); its ${thread.open} connections ended with it; starting a new one`);
     for (const [id, t] of this.owner) if (t === thread) this.owner.delete(id);
     for (const [topic, counts] of this.topics) this.setSubscribers(topic, counts, thread.index, 0);
+    // Counts waiting for it go on without it.
+    for (const [query, q] of this.counting) if (q.waiting.delete(thread) && q.waiting.size === 0) this.answerCount(query);
     this.spawn(thread.index).catch((error: Error) => this.log.error(`could not replace I/O thread ${thread.index}: ${error.message}`));
   }
 
@@ -196,8 +204,28 @@ export class IoPool {
         this.owner.delete(id);
         from.open--;
       },
-      count: (request, topic) => this.out(from)?.counted(request, this.subscriberCount(topic)),
+      // A hook asks: every thread is asked for its own count now, and the sum goes back.
+      count: (request, topic) => {
+        const query = this.nextQuery++;
+        const waiting = new Set(this.threads.filter((t) => t && t.ready && !t.dead));
+        this.counting.set(query, { from, request, total: 0, waiting });
+        for (const t of waiting) this.out(t)!.count(query, topic);
+        if (waiting.size === 0) this.answerCount(query);
+      },
+      // A thread's own count for a query.
+      counted: (query, count) => {
+        const q = this.counting.get(query);
+        if (q === undefined || !q.waiting.delete(from)) return;
+        q.total += count;
+        if (q.waiting.size === 0) this.answerCount(query);
+      },
     });
+  }
+
+  private answerCount(query: number): void {
+    const q = this.counting.get(query)!;
+    this.counting.delete(query);
+    this.out(q.from)?.counted(q.request, q.total);
   }
 
   private setSubscribers(topic: string, counts: number[], index: number, count: number): void {

@@ -20,9 +20,9 @@ export const enum RelayOp {
   Subscribers = 4,
   /** connection id: the connection ended, its socket is gone (thread -> main). */
   Closed = 5,
-  /** request id, topic: how many subscribers has the topic on every thread? (thread -> main) */
+  /** request id, topic: how many subscribers has the topic? (thread -> main: on every thread; main -> thread: on yours) */
   Count = 6,
-  /** request id, count: the answer (main -> thread). */
+  /** request id, count: the answer (main -> thread: the total; thread -> main: its own). */
   Counted = 7,
 }
 

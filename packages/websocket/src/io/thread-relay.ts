@@ -58,6 +58,12 @@ export class ThreadRelay implements HubRelay {
       publish: (topic, frame) => hub.deliverTopic(topic, frame, 0),
       broadcast: (except, frame) => hub.deliverAll(frame, except),
       sendTo: (id, frame) => hub.deliverTo(id, frame),
+      // The main thread asks for this thread's own subscribers of a topic (a hook somewhere wants the total).
+      count: (query, topic) => {
+        this.out.counted(query, hub.subscriberCount(topic));
+        this.schedule();
+      },
+      // The total for a count this thread's hook asked for.
       counted: (request, count) => {
         this.waiting.get(request)?.(count);
         this.waiting.delete(request);
