@@ -92,7 +92,8 @@ export class Browser {
     const { targetId } = (await this.send('Target.createTarget', { url })) as { targetId: string };
     const { sessionId } = (await this.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
     const page = new Page(this, sessionId);
-    await page.until('the page to load', 'document.readyState === "complete"');
+    // The new tab starts on about:blank, which is "complete" at once: wait for the page asked for.
+    await page.until('the page to load', 'location.href !== "about:blank" && document.readyState === "complete"');
     return page;
   }
 
