@@ -180,16 +180,8 @@ async function echo(conns, size, inflight, opcode, extensions) {
     if (rest.length) counter.push(rest);
     socket.write(batches[inflight]);
   }
-  await sleep(500); // warm up
-  counting = true;
-  const cpu = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  await sleep(seconds * 1000);
-  counting = false;
-  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
-  const used = process.cpuUsage(cpu);
-  for (const { socket } of sockets) socket.destroy();
-  return { messages, perSecond: messages / elapsed, mibPerSecond: (messages * size) / elapsed / 1048576, loadCpu: (used.user + used.system) / 1e6 / elapsed, agreed };
+  const { elapsed, loadCpu } = await measure(sockets, (on) => (counting = on));
+  return { messages, perSecond: messages / elapsed, mibPerSecond: (messages * size) / elapsed / 1048576, loadCpu, agreed };
 }
 
 async function handshakes(loops) {
@@ -245,16 +237,25 @@ async function fanout(count) {
   // Several in flight: each subscriber then reads a few messages at a time, so the generator's own
   // reads (a system call per socket) cost less than the server's work for the same deliveries.
   if (share.index === 0) for (let i = 0; i < 8; i++) sockets[0].socket.write(payload);
+  const { elapsed, loadCpu } = await measure(sockets, (on) => (counting = on));
+  return { deliveries, perSecond: deliveries / elapsed, loadCpu };
+}
+
+/**
+ * The measured window of a running load: half a second of warm-up, then `seconds` with `count(true)`;
+ * then the connections end. Returns the window's length and this process's CPU seconds per second in it.
+ */
+async function measure(sockets, count) {
   await sleep(500);
-  counting = true;
+  count(true);
   const cpu = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await sleep(seconds * 1000);
-  counting = false;
+  count(false);
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const used = process.cpuUsage(cpu);
   for (const { socket } of sockets) socket.destroy();
-  return { deliveries, perSecond: deliveries / elapsed, loadCpu: (used.user + used.system) / 1e6 / elapsed };
+  return { elapsed, loadCpu: (used.user + used.system) / 1e6 / elapsed };
 }
 
 function sleep(ms) {

@@ -56,4 +56,12 @@ export class Member {
   close(): void {
     this.client.destroy();
   }
+
+  /** `n` members joined one after another (so connections are spread in order); `cleanup` closes them. */
+  static async joinAll(port: number, n: number, cleanup: Array<() => unknown>): Promise<Member[]> {
+    const out: Member[] = [];
+    for (let i = 0; i < n; i++) out.push(await Member.join(port));
+    cleanup.push(() => out.forEach((m) => m.close()));
+    return out;
+  }
 }

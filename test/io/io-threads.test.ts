@@ -30,11 +30,8 @@ async function start(config: ServerConfig = {}): Promise<{ server: Server<Topica
   return { server, port };
 }
 
-async function members(port: number, n: number): Promise<Member[]> {
-  const out: Member[] = [];
-  for (let i = 0; i < n; i++) out.push(await Member.join(port));
-  cleanup.push(() => out.forEach((m) => m.close()));
-  return out;
+function members(port: number, n: number): Promise<Member[]> {
+  return Member.joinAll(port, n, cleanup);
 }
 
 /** Lines a logger was given, at every level. */

@@ -40,11 +40,8 @@ async function start(threads: number, config: ServerConfig = {}, Handler: typeof
   return { server, port };
 }
 
-async function members(port: number, n: number): Promise<Member[]> {
-  const out: Member[] = [];
-  for (let i = 0; i < n; i++) out.push(await Member.join(port));
-  cleanup.push(() => out.forEach((m) => m.close()));
-  return out;
+function members(port: number, n: number): Promise<Member[]> {
+  return Member.joinAll(port, n, cleanup);
 }
 
 /** Runs a describe block's servers with `workers` I/O threads. */

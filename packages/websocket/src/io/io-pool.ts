@@ -91,7 +91,7 @@ export class IoPool {
     // threadPool.count hook threads in all, shared among the I/O threads.
     this.hookThreads = config.threadPool.count === 0 ? 0 : Math.max(1, Math.round(config.threadPool.count / config.workerCount));
     this.forwardLog = config.logger !== undefined;
-    config.backplane && (config.backplane.onMessage = (topic, frame) => this.fromBackplane(topic, frame));
+    if (config.backplane) config.backplane.onMessage = (topic, frame) => this.fromBackplane(topic, frame);
   }
 
   async start(app: unknown): Promise<void> {

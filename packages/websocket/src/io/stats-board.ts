@@ -26,6 +26,9 @@ const FIELDS = [
   'compression.deflated',
 ] as const;
 
+/** Each field's path of keys into ServerStats. */
+const KEYS = FIELDS.map((f) => f.split('.'));
+
 /** How often an I/O thread refreshes its board, in ms. */
 export const BOARD_PERIOD = 20;
 
@@ -34,24 +37,26 @@ export function statsBoard(): Float64Array {
   return new Float64Array(new SharedArrayBuffer(FIELDS.length * Float64Array.BYTES_PER_ELEMENT));
 }
 
-function path(stats: object, field: string): number {
-  let v: unknown = stats;
-  for (const key of field.split('.')) v = (v as Record<string, unknown>)[key];
-  return v as number;
+/** The object holding field `i`'s counter, and the counter's key in it. */
+function slot(stats: ServerStats, i: number): [Record<string, number>, string] {
+  const keys = KEYS[i]!;
+  let into = stats as unknown as Record<string, unknown>;
+  for (let k = 0; k < keys.length - 1; k++) into = into[keys[k]!] as Record<string, unknown>;
+  return [into as Record<string, number>, keys[keys.length - 1]!];
 }
 
 /** Copies a thread's counters onto its board. */
 export function writeBoard(board: Float64Array, stats: ServerStats): void {
-  for (let i = 0; i < FIELDS.length; i++) board[i] = path(stats, FIELDS[i]!);
+  for (let i = 0; i < KEYS.length; i++) {
+    const [into, key] = slot(stats, i);
+    board[i] = into[key]!;
+  }
 }
 
 /** Adds a board's counters to `total`. */
 export function addBoard(total: ServerStats, board: Float64Array): void {
-  for (let i = 0; i < FIELDS.length; i++) {
-    const keys = FIELDS[i]!.split('.');
-    let into = total as unknown as Record<string, unknown>;
-    for (let k = 0; k < keys.length - 1; k++) into = into[keys[k]!] as Record<string, unknown>;
-    const last = keys[keys.length - 1]!;
-    into[last] = (into[last] as number) + board[i]!;
+  for (let i = 0; i < KEYS.length; i++) {
+    const [into, key] = slot(total, i);
+    into[key] = into[key]! + board[i]!;
   }
 }

@@ -168,17 +168,14 @@ export class Hub {
    * relay: true then means it was passed on.
    */
   sendFrameTo(id: number, frame: Buffer): boolean {
-    const s = this.connections.get(id);
-    if (s === undefined && this.relay !== null) {
+    if (this.relay !== null && !this.connections.has(id)) {
       this.relay.sendTo(id, frame);
       return true;
     }
-    if (s === undefined || !s.deliver(new PreparedMessage(frame))) return false;
-    this.deliveries++;
-    return true;
+    return this.deliverTo(id, frame);
   }
 
-  /** Queues a frame sent to connection `id` from another I/O thread; false when it is not here or refused it. */
+  /** Queues a frame to connection `id` of this thread (sent here or from another I/O thread); false when it is not here or refused it. */
   deliverTo(id: number, frame: Buffer): boolean {
     const s = this.connections.get(id);
     if (s === undefined || !s.deliver(new PreparedMessage(frame))) return false;

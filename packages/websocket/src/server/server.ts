@@ -435,19 +435,20 @@ export class Server<H extends HandlerHooks<any>> {
   /** @internal On an I/O thread: a socket the main thread accepted (id and maxConn decided there) becomes a connection. */
   adoptSocket(socket: Socket, id: number, over: boolean): void {
     socket.setNoDelay(true);
-    const connection = new Connection(id, socket, this, true);
-    this.connections.set(id, connection);
-    if (this.stopping) connection.destroy();
-    else if (over) connection.overCapacity();
-    else if (this.config.buffers.smallPool === null) this.pool.smallLimit = this.connections.size;
+    if (this.stopping) {
+      socket.destroy();
+      this.role?.relay.closed(id);
+    } else this.adopt(socket, true, id, over);
   }
 
-  /** A socket becomes a connection, however it arrived (our listener, an http server's upgrade). */
-  private adopt(socket: Socket, readRequest: boolean): Connection {
-    const connection = new Connection(this.nextId++, socket, this, readRequest);
+  /**
+   * A socket becomes a connection, however it arrived (our listener, an http server's upgrade, the
+   * main thread of I/O threads, which numbers it and counts maxConn server-wide).
+   */
+  private adopt(socket: Socket, readRequest: boolean, id = this.nextId++, over = this.connections.size >= this.config.maxConn): Connection {
+    const connection = new Connection(id, socket, this, readRequest);
     // maxConn bounds every open socket, handshaking ones included (as websocket.zig's max_conn).
-    const over = this.connections.size >= this.config.maxConn;
-    this.connections.set(connection.id, connection);
+    this.connections.set(id, connection);
     if (over) connection.overCapacity();
     else if (this.config.buffers.smallPool === null) this.pool.smallLimit = this.connections.size;
     return connection;
