@@ -5,6 +5,9 @@ import { Opcode, type MessageType } from './opcodes.js';
 import { Utf8Validator, utf8IsValid } from './utf8.js';
 import { InflateFailure, type Decompressor, type InflateSource } from './deflate-codec.js';
 
+/** Messages gathered for good from this size get an allocation of their own. */
+const OWN_MEMORY_FROM = 4096;
+
 /** Where the assembler gets message buffers from (a pool on the server, plain allocation in tests). */
 export interface MessageBuffers {
   /** A buffer of at least `size` bytes. */
@@ -139,7 +142,9 @@ export class MessageAssembler implements FrameSink {
     }
     if (this.firstPiece && this.fin && this.length === 0 && this.handOver) {
       // One frame cut across chunks, its size known from the header: gather it where it can stay.
-      this.buffer = Buffer.allocUnsafe(this.frameLength);
+      // From 4 KiB, memory of its own rather than a slice of Node's shared pool (64 KiB on Node 24), which a
+      // kept message would pin whole.
+      this.buffer = this.frameLength >= OWN_MEMORY_FROM ? Buffer.allocUnsafeSlow(this.frameLength) : Buffer.allocUnsafe(this.frameLength);
       this.exact = true;
     }
     this.firstPiece = false;

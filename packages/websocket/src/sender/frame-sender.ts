@@ -8,20 +8,31 @@ import { SHARE_FROM } from '../pubsub/prepared.js';
 import { nextMaskKey } from './mask-keys.js';
 
 /**
- * Payloads are copied into the batch unless large: a view of a socket read from 8 KiB (the bytes of
- * a read never change once unmasked, and Node never reuses the buffer: echo and forwarding cost no
- * copy), any other payload from 64 KiB unless it lives in reused memory (a pooled buffer, a worker's
- * shared ring). Referenced user buffers must not change until sent, as with Node streams.
+ * Payloads are copied into the batch unless large: from 8 KiB, a view of the socket read being
+ * processed or of the message being delivered from it (their bytes never change once unmasked, and
+ * Node never reuses a read's buffer: echo and forwarding cost no copy), any other payload from 64 KiB
+ * unless it lives in reused memory (a pooled buffer, a worker's shared ring). Referenced user buffers
+ * must not change until sent, as with Node streams.
  */
 const RECEIVED_BY_REFERENCE = 8 * 1024;
 const BY_REFERENCE = 64 * 1024;
 
-/** Buffers of socket reads big enough to hold a payload worth referencing. */
-const received = new WeakSet<ArrayBufferLike>();
+/**
+ * The memory of this thread's latest socket read and latest message gathered from reads: a hook run
+ * inline writes what it was given while they are current. (Two comparisons instead of a WeakSet of
+ * every read, whose additions showed in profiles and whose entries the collector has to visit.)
+ */
+let lastRead: ArrayBufferLike | null = null;
+let lastMessage: ArrayBufferLike | null = null;
 
 /** Notes a socket read, so payloads viewing it may be sent without a copy. */
 export function noteReceived(chunk: Buffer): void {
-  if (chunk.length >= RECEIVED_BY_REFERENCE) received.add(chunk.buffer);
+  lastRead = chunk.buffer;
+}
+
+/** Notes a message in memory of its own (gathered across reads, or inflated), so it may be sent without a copy. */
+export function noteMessage(message: Buffer): void {
+  if (message.byteOffset === 0 && message.length === message.buffer.byteLength) lastMessage = message.buffer;
 }
 
 /**
@@ -218,7 +229,7 @@ export class FrameSender {
       this.scheduleFlush();
       return true;
     }
-    if (typeof data !== 'string' && !this.host.masked && length >= RECEIVED_BY_REFERENCE && (received.has(data.buffer) || (length >= BY_REFERENCE && !this.host.reused(data)))) {
+    if (typeof data !== 'string' && !this.host.masked && length >= RECEIVED_BY_REFERENCE && (data.buffer === lastRead || data.buffer === lastMessage || (length >= BY_REFERENCE && !this.host.reused(data)))) {
       this.header(opcode, length, fin);
       this.outbox.reference(data);
     } else {

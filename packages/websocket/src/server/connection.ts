@@ -11,7 +11,7 @@ import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from './config.js';
 import { Conn, type Compression, type ConnTransport, type WriteData } from './conn.js';
 import type { Dispatcher, IoTarget } from './dispatcher.js';
-import { FrameSender, noteReceived, type SenderHost } from '../sender/frame-sender.js';
+import { FrameSender, noteMessage, noteReceived, type SenderHost } from '../sender/frame-sender.js';
 import { Handshake } from './handshake.js';
 import type { Logger } from './log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
@@ -336,6 +336,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
       this.server.dispatcher.message(this, copy, type, false);
       return;
     }
+    // A message in memory of its own (gathered across reads, or inflated) never changes either: echoing
+    // or forwarding it costs no copy, as for a view of a read.
+    if (!owned) noteMessage(data);
     this.server.dispatcher.message(this, data, type, owned);
   }
 
