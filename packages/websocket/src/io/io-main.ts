@@ -29,6 +29,8 @@ export interface IoWorkerData {
   /** The user gave a logger: lines go to the main thread, which calls it. */
   forwardLog: boolean;
   board: Float64Array;
+  /** This thread's open connections, counted up by the main thread as it hands one over and down here as one ends. */
+  live: Int32Array;
 }
 
 /** Messages from the main thread. */
@@ -56,7 +58,7 @@ function forwardingLogger(): Logger {
 
 async function main(): Promise<void> {
   const H = await loadHandler(data.moduleUrl, data.exportName);
-  const relay = new ThreadRelay((batch, transfer) => port.postMessage({ relay: batch } satisfies FromIoThread, transfer));
+  const relay = new ThreadRelay((batch, transfer) => port.postMessage({ relay: batch } satisfies FromIoThread, transfer), data.live);
   const config: ServerConfig = {
     ...data.config,
     workerCount: 1,

@@ -27,17 +27,23 @@ class IoThread {
   readonly index: number;
   readonly worker: Worker;
   readonly board: Float64Array;
-  /** Connections handed to it and not yet reported ended. */
-  open = 0;
+  /** Connections handed to it and not yet ended: counted up here, down by the thread (shared memory). */
+  readonly live: Int32Array;
   ready = false;
   dead = false;
   stopped: (() => void) | null = null;
   readonly out = new RelayWriter();
 
-  constructor(index: number, worker: Worker, board: Float64Array) {
+  constructor(index: number, worker: Worker, board: Float64Array, live: Int32Array) {
     this.index = index;
     this.worker = worker;
     this.board = board;
+    this.live = live;
+  }
+
+  /** Its open connections now. */
+  get open(): number {
+    return Atomics.load(this.live, 0);
   }
 }
 
@@ -114,9 +120,10 @@ export class IoPool {
       hookThreads: this.hookThreads,
       forwardLog: this.forwardLog,
       board: statsBoard(),
+      live: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)),
     };
     const worker = this.launch.start(data, 'io');
-    const thread = new IoThread(index, worker, data.board);
+    const thread = new IoThread(index, worker, data.board, data.live);
     this.threads[index] = thread;
     return new Promise((resolve, reject) => {
       worker.on('message', (m: FromIoThread) => {
@@ -168,18 +175,26 @@ export class IoPool {
       return;
     }
     // maxConn bounds every open socket, handshaking ones included; the thread answers 503 past it.
-    const over = this.owner.size >= this.config.maxConn;
+    const over = this.openConnections() >= this.config.maxConn;
     const id = this.nextId++;
+    Atomics.add(best.live, 0, 1);
     try {
       best.worker.postMessage({ socket, id, over } satisfies ToIoThread, [socket as unknown as ArrayBuffer] /* Node 24 moves the socket's handle */);
     } catch (error) {
       // Node refuses to move a socket that has started reading (it should not have: it was accepted paused).
+      Atomics.sub(best.live, 0, 1);
       this.log.error(`could not hand a connection to I/O thread ${best.index}: ${(error as Error).message}`);
       socket.destroy();
       return;
     }
     this.owner.set(id, best);
-    best.open++;
+  }
+
+  /** Open connections on every thread, as the threads count them (a thread frees a place the moment a connection ends). */
+  private openConnections(): number {
+    let n = 0;
+    for (const t of this.threads) if (t && !t.dead) n += t.open;
+    return n;
   }
 
   /** What a thread's hub sent: pass it on to the other threads (and the backplane); keep its bookkeeping. */
@@ -202,7 +217,6 @@ export class IoPool {
       closed: (id) => {
         if (this.owner.get(id) !== from) return;
         this.owner.delete(id);
-        from.open--;
       },
       // A hook asks: every thread is asked for its own count now, and the sum goes back.
       count: (request, topic) => {
@@ -307,7 +321,7 @@ export class IoPool {
   /** Server-wide counters: every thread's board added up (at most a few ms old), and what only this thread knows. */
   stats(): ServerStats {
     const total: ServerStats = {
-      connections: this.owner.size,
+      connections: this.openConnections(),
       upgraded: 0,
       messages: 0,
       writes: 0,

@@ -12,10 +12,15 @@ export class ThreadRelay implements HubRelay {
   private nextRequest = 1;
   private readonly waiting = new Map<number, (count: number) => void>();
   private readonly post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void;
+  private readonly live: Int32Array;
 
-  /** @param post sends a batch to the main thread */
-  constructor(post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void) {
+  /**
+   * @param post sends a batch to the main thread
+   * @param live this thread's count of open connections, shared with the main thread (see {@link closed})
+   */
+  constructor(post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void, live: Int32Array) {
     this.post = post;
+    this.live = live;
   }
 
   publish(topic: string, frame: Buffer): void {
@@ -46,8 +51,12 @@ export class ThreadRelay implements HubRelay {
     return new Promise((resolve) => this.waiting.set(request, resolve));
   }
 
-  /** A connection of this thread ended. */
+  /**
+   * A connection of this thread ended. Its place under maxConn is free at once, in shared memory (before its
+   * close hook runs): the main thread, which admits new sockets, never waits for the batch that tells it the id.
+   */
   closed(id: number): void {
+    Atomics.sub(this.live, 0, 1);
     this.out.closed(id);
     this.schedule();
   }
