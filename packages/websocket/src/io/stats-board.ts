@@ -26,8 +26,9 @@ const FIELDS = [
   'compression.deflated',
 ] as const;
 
-/** Each field's path of keys into ServerStats. */
-const KEYS = FIELDS.map((f) => f.split('.'));
+/** Each field's place in ServerStats: the keys of the object holding it, and its own key. */
+const HOLDER = FIELDS.map((f) => f.split('.').slice(0, -1));
+const KEY = FIELDS.map((f) => f.split('.').at(-1)!);
 
 /** How often an I/O thread refreshes its board, in ms. */
 export const BOARD_PERIOD = 20;
@@ -37,26 +38,19 @@ export function statsBoard(): Float64Array {
   return new Float64Array(new SharedArrayBuffer(FIELDS.length * Float64Array.BYTES_PER_ELEMENT));
 }
 
-/** The object holding field `i`'s counter, and the counter's key in it. */
-function slot(stats: ServerStats, i: number): [Record<string, number>, string] {
-  const keys = KEYS[i]!;
+/** The object holding field `i`'s counter (under key `KEY[i]`). */
+function holder(stats: ServerStats, i: number): Record<string, number> {
   let into = stats as unknown as Record<string, unknown>;
-  for (let k = 0; k < keys.length - 1; k++) into = into[keys[k]!] as Record<string, unknown>;
-  return [into as Record<string, number>, keys[keys.length - 1]!];
+  for (const key of HOLDER[i]!) into = into[key] as Record<string, unknown>;
+  return into as Record<string, number>;
 }
 
 /** Copies a thread's counters onto its board. */
 export function writeBoard(board: Float64Array, stats: ServerStats): void {
-  for (let i = 0; i < KEYS.length; i++) {
-    const [into, key] = slot(stats, i);
-    board[i] = into[key]!;
-  }
+  for (let i = 0; i < KEY.length; i++) board[i] = holder(stats, i)[KEY[i]!]!;
 }
 
 /** Adds a board's counters to `total`. */
 export function addBoard(total: ServerStats, board: Float64Array): void {
-  for (let i = 0; i < KEYS.length; i++) {
-    const [into, key] = slot(total, i);
-    into[key] = into[key]! + board[i]!;
-  }
+  for (let i = 0; i < KEY.length; i++) holder(total, i)[KEY[i]!]! += board[i]!;
 }

@@ -151,6 +151,11 @@ export class BatchWriter {
 
   /** Appends one record: its kind, then exactly the fields the schema names for it. */
   add(kind: number, ...fields: number[]): void {
+    this.addFields(kind, fields);
+  }
+
+  /** {@link add} for callers that already hold the fields in an array (no second array per record). */
+  addFields(kind: number, fields: readonly number[]): void {
     if (fields.length !== this.sizes[kind]) throw new Error(`thread batch: record ${kind} takes ${this.sizes[kind]} fields, got ${fields.length}`);
     const r = this.records;
     r.push(kind);

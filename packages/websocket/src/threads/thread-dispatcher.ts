@@ -206,18 +206,22 @@ export class ThreadDispatcher implements Dispatcher {
 
   /** Adds one record (`kind`, then its fields: see the ToWorker schema) to the worker's batch for this tick. */
   private send(handle: WorkerHandle, kind: number, ...fields: number[]): void {
-    handle.out.add(kind, ...fields);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      // After the poll phase: every socket read in this loop turn goes out in one batch per worker.
-      setImmediate(() => this.flush());
-    }
+    this.queue(handle, kind, fields);
   }
 
   /** Sends a record that runs a hook on the worker: the connection counts it until the worker says it settled. */
   private sendEvent(handle: WorkerHandle, target: IoTarget, kind: number, ...fields: number[]): void {
     target.eventStarted();
-    this.send(handle, kind, ...fields);
+    this.queue(handle, kind, fields);
+  }
+
+  private queue(handle: WorkerHandle, kind: number, fields: readonly number[]): void {
+    handle.out.addFields(kind, fields);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // After the poll phase: every socket read in this loop turn goes out in one batch per worker.
+      setImmediate(() => this.flush());
+    }
   }
 
   private flush(): void {

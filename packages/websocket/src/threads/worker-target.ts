@@ -31,7 +31,7 @@ export class WorkerOutbox {
 
   /** Adds one record (`kind`, then its fields: see the FromWorker schema) to this tick's batch. */
   record(kind: number, ...fields: number[]): void {
-    this.out.add(kind, ...fields);
+    this.out.addFields(kind, fields);
     this.schedule();
   }
 
