@@ -19,7 +19,7 @@ const config: ServerConfig = {
   // Browsers send at most this much in one message here; a chat line is short.
   maxMessageSize: 16 * 1024,
   // Several chat processes (behind a load balancer) share their rooms through Redis.
-  ...(env.REDIS_URL ? { backplane: new RedisBackplane(env.REDIS_URL, { prefix: 'chat', log: (m) => console.error(`[chat] ${m}`) }) } : {}),
+  ...(env.REDIS_URL ? { backplane: new RedisBackplane(env.REDIS_URL, { prefix: 'chat' }) } : {}),
 };
 
 let stop: () => Promise<void>;

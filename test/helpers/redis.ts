@@ -19,12 +19,15 @@ export function freePort(): Promise<number> {
 export interface RunningRedis {
   port: number;
   url: string;
+  /** Sends the process a signal (SIGSTOP: a Redis that stops reading; SIGCONT: back). */
+  signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
-export async function startRedis(port?: number): Promise<RunningRedis> {
+/** Starts one; `args` adds redis-server options (['--requirepass', 'x'], TLS ports; `port` then is the plain one, 0 for none). */
+export async function startRedis(port?: number, args: string[] = []): Promise<RunningRedis> {
   const p = port ?? (await freePort());
-  const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -40,7 +43,11 @@ export async function startRedis(port?: number): Promise<RunningRedis> {
   return {
     port: p,
     url: `redis://127.0.0.1:${p}`,
+    signal(signal) {
+      child.kill(signal);
+    },
     async stop() {
+      child.kill('SIGCONT');
       child.kill('SIGKILL');
       await exited;
     },

@@ -92,7 +92,7 @@ describe.skipIf(!redisAvailable)('the Redis backplane', () => {
     const r = await startRedis();
     cleanup.push(() => r.stop());
     const logged: string[] = [];
-    const wrong = new RedisBackplane(`redis://:nope@127.0.0.1:${r.port}/2`, { log: (line) => logged.push(line) });
+    const wrong = new RedisBackplane(`redis://:nope@127.0.0.1:${r.port}/2`, { logger: { debug() {}, info() {}, warn() {}, error: (line: string) => logged.push(line) } });
     cleanup.push(() => wrong.close());
     await eventually('the refusal', () => logged.some((l) => /refused the connection setup/.test(l)), 5000);
     const right = new RedisBackplane(`redis://127.0.0.1:${r.port}/2`);

@@ -5,6 +5,8 @@ import type { HandlerClass, HandlerHooks } from '../server/handler.js';
 import type { Logger } from '../server/log.js';
 import type { ServerStats } from '../server/server.js';
 import { workerLaunch, type WorkerLaunch } from '../threads/worker-launch.js';
+import { toBackplane } from '../pubsub/hub.js';
+import { prepareFrame } from '../pubsub/prepared.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
 import { addBoard, statsBoard } from './stats-board.js';
 import type { FromIoThread, IoWorkerData, ToIoThread } from './io-main.js';
@@ -97,7 +99,7 @@ export class IoPool {
     // threadPool.count hook threads in all, shared among the I/O threads.
     this.hookThreads = config.threadPool.count === 0 ? 0 : Math.max(1, Math.round(config.threadPool.count / config.workerCount));
     this.forwardLog = config.logger !== undefined;
-    if (config.backplane) config.backplane.onMessage = (topic, frame) => this.fromBackplane(topic, frame);
+    if (config.backplane) config.backplane.onMessage = (topic, binary, payload) => this.fromBackplane(topic, prepareFrame(binary ? 2 : 1, payload));
   }
 
   async start(app: unknown): Promise<void> {
@@ -201,11 +203,11 @@ export class IoPool {
   private fromThread(from: IoThread, batch: RelayBatch): void {
     readRelay(batch, {
       publish: (topic, frame) => {
-        this.config.backplane?.publish(topic, frame);
+        if (this.config.backplane) toBackplane(this.config.backplane, topic, frame);
         this.toSubscribers(topic, frame, from);
       },
       broadcast: (except, frame) => {
-        this.config.backplane?.publish(null, frame);
+        if (this.config.backplane) toBackplane(this.config.backplane, null, frame);
         for (const t of this.threads) if (t !== from) this.out(t)?.broadcast(except, frame);
       },
       sendTo: (id, frame) => this.out(this.owner.get(id))?.sendTo(id, frame),
@@ -292,7 +294,7 @@ export class IoPool {
   /** Queues a framed message to every subscriber of `topic` on every thread; returns how many subscribers it has. */
   publish(topic: string, frame: Buffer): number {
     this.publishes++;
-    this.config.backplane?.publish(topic, frame);
+    if (this.config.backplane) toBackplane(this.config.backplane, topic, frame);
     this.toSubscribers(topic, frame, null);
     return this.subscriberCount(topic);
   }
@@ -300,7 +302,7 @@ export class IoPool {
   /** Queues a framed message to every connection (but `except`); returns how many connections are open. */
   broadcast(frame: Buffer, except: number): number {
     this.publishes++;
-    this.config.backplane?.publish(null, frame);
+    if (this.config.backplane) toBackplane(this.config.backplane, null, frame);
     for (const t of this.threads) this.out(t)?.broadcast(except, frame);
     return this.owner.size - (this.owner.has(except) ? 1 : 0);
   }

@@ -1,18 +1,30 @@
+import type { Logger } from '../server/log.js';
+
 /**
  * How pub/sub reaches beyond one process: a backplane carries published messages between servers.
  * The hub tells it which topics have local subscribers and hands it every local publish; it hands back
- * what other servers published. Redis is built in (`RedisBackplane`); NATS or Postgres LISTEN/NOTIFY can
- * implement the same four calls.
+ * what other servers published. Messages cross as messages (text or binary, and the payload), never as
+ * WebSocket frames: the receiving server frames them itself, so nothing on the broker can put a frame
+ * of its choosing on a client's wire. Redis is built in (`RedisBackplane`); NATS or Postgres
+ * LISTEN/NOTIFY can implement the same calls.
  */
 export interface Backplane {
   /** A topic got its first local subscriber: receive it from other servers from now on. */
   subscribe(topic: string): void;
   /** Its last local subscriber left. */
   unsubscribe(topic: string): void;
-  /** A message published here (framed: the bytes go as they are); null topic: a broadcast. */
-  publish(topic: string | null, frame: Buffer): void;
-  /** Set by the server: a message another server published (null topic: a broadcast). */
-  onMessage: ((topic: string | null, frame: Buffer) => void) | null;
+  /** A message published here; null topic: a broadcast. The payload is the caller's: copy what you keep. */
+  publish(topic: string | null, binary: boolean, payload: Buffer): void;
+  /**
+   * Set by the server: a message another server published (null topic: a broadcast). A text message's
+   * payload must be valid UTF-8 (the server delivers one that is not as binary).
+   */
+  onMessage: ((topic: string | null, binary: boolean, payload: Buffer) => void) | null;
+  /**
+   * Called once by the server that uses it, with the server's logger. Optional; a backplane serves one
+   * server (the server refuses one that serves another already).
+   */
+  attach?(logger: Logger): void;
   /** Counters for `server.stats().backplane`. */
   stats(): BackplaneStats;
   /** Ends its connections (the server's stop calls it). */
@@ -21,13 +33,43 @@ export interface Backplane {
 
 /** What a backplane reports. */
 export interface BackplaneStats {
-  /** Connected to its broker now. */
+  /** Connected to its broker and usable now (authenticated, subscribed). */
   connected: boolean;
   /** Messages sent to other servers, and received from them. */
   published: number;
   received: number;
-  /** Messages that could not be sent (the broker was away and the bounded queue full). Redis pub/sub is at most once. */
+  /**
+   * Messages that could not be sent: the broker was away or not reading and the bounded queue was full.
+   * Redis pub/sub is at most once.
+   */
   lost: number;
+  /** Messages the broker took but reported reaching no other server (no server had subscribers then). */
+  unheard?: number;
+  /** Error replies from the broker (each also logged at error level). */
+  errors?: number;
   /** Reconnections since the start. */
   reconnects: number;
+}
+
+/** Backplanes in use by a server: one serves one server. */
+const inUse = new WeakSet<Backplane>();
+
+/** Claims `backplane` for a server; throws when another server has it. */
+export function claimBackplane(backplane: Backplane, logger: Logger): void {
+  if (inUse.has(backplane)) {
+    throw new TypeError(
+      'invalid config backplane: this backplane serves another Server already. Give each Server its own ' +
+        '(new RedisBackplane(url) per server: they share topics through the broker)',
+    );
+  }
+  inUse.add(backplane);
+  backplane.attach?.(logger);
+}
+
+/** The payload of a frame that wsz made (unmasked, FIN, one frame), and whether it is binary. */
+export function messageOfFrame(frame: Uint8Array): { binary: boolean; payload: Buffer } {
+  const n = frame[1]! & 0x7f;
+  const head = n < 126 ? 2 : n === 126 ? 4 : 10;
+  const bytes = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.length);
+  return { binary: (frame[0]! & 0x0f) === 2, payload: bytes.subarray(head) };
 }

@@ -1,6 +1,6 @@
 import type { WriteData } from '../server/conn.js';
 import { PreparedMessage, prepareFrame } from './prepared.js';
-import type { Backplane } from './backplane.js';
+import { messageOfFrame, type Backplane } from './backplane.js';
 
 /** A connection as the hub sees it: implemented by the server's Connection (on the I/O thread). */
 export interface Subscriber {
@@ -63,8 +63,12 @@ export class Hub {
     this.backplane = backplane;
     this.relay = relay;
     if (backplane !== null) {
-      // Messages other servers published: delivered here only (never sent on again).
-      backplane.onMessage = (topic, frame) => (topic === null ? this.deliverAll(frame, 0) : this.deliverTopic(topic, frame, 0));
+      // Messages other servers published, framed here: delivered here only (never sent on again).
+      backplane.onMessage = (topic, binary, payload) => {
+        const frame = prepareFrame(binary ? 2 : 1, payload);
+        if (topic === null) this.deliverAll(frame, 0);
+        else this.deliverTopic(topic, frame, 0);
+      };
     }
   }
 
@@ -122,7 +126,7 @@ export class Hub {
   /** Queues an already framed message (see {@link prepareFrame}) to the subscribers of `topic`. */
   publishFrame(topic: string, frame: Buffer, except: number): number {
     this.publishes++;
-    this.backplane?.publish(topic, frame);
+    if (this.backplane !== null) toBackplane(this.backplane, topic, frame);
     this.relay?.publish(topic, frame);
     return this.deliverTopic(topic, frame, except);
   }
@@ -144,7 +148,7 @@ export class Hub {
   }
 
   broadcastFrame(frame: Buffer, except: number): number {
-    this.backplane?.publish(null, frame);
+    if (this.backplane !== null) toBackplane(this.backplane, null, frame);
     this.relay?.broadcast(frame);
     return this.deliverAll(frame, except);
   }
@@ -186,4 +190,10 @@ export class Hub {
   stats(): PubSubStats {
     return { topics: this.byTopic.size, publishes: this.publishes, deliveries: this.deliveries };
   }
+}
+
+/** Hands a framed message to a backplane as what it carries: the type and the payload. */
+export function toBackplane(backplane: Backplane, topic: string | null, frame: Uint8Array): void {
+  const { binary, payload } = messageOfFrame(frame);
+  backplane.publish(topic, binary, payload);
 }

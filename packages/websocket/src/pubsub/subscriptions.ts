@@ -6,14 +6,21 @@ export interface TopicLimits {
   maxTopicLength: number;
 }
 
-/** Throws a TypeError naming what is wrong with a topic name (a string of 1 to `max` characters). */
+/** Throws a TypeError naming what is wrong with a topic name (well-formed Unicode of 1 to `max` UTF-16 code units). */
 export function checkTopic(call: string, topic: unknown, max: number): asserts topic is string {
   if (typeof topic !== 'string') throw new TypeError(`${call}: a topic is a string; got ${typeof topic}`);
   if (topic.length === 0) throw new TypeError(`${call}: a topic name may not be empty`);
   if (topic.length > max) {
     throw new RangeError(`${call}: topic name of ${topic.length} characters is over the limit of ${max} (pubsub.maxTopicLength)`);
   }
+  // A lone surrogate has no UTF-8 form: across threads and servers it would become U+FFFD and meet another topic.
+  if (LONE_SURROGATE.test(topic)) {
+    throw new TypeError(`${call}: a topic name must be well-formed Unicode; ${JSON.stringify(topic)} holds a lone surrogate (half of a UTF-16 pair)`);
+  }
 }
+
+/** Matches a UTF-16 surrogate that is not half of a pair (in 'u' mode a pair is one code point). */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * The topics of one connection, as its {@link Conn} sees them: kept where the handler runs (a worker

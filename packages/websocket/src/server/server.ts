@@ -14,7 +14,7 @@ import { HookRunner } from './hook-runner.js';
 import { ThreadDispatcher } from '../threads/thread-dispatcher.js';
 import { scopedLogger, type Logger } from './log.js';
 import { Hub } from '../pubsub/hub.js';
-import type { BackplaneStats } from '../pubsub/backplane.js';
+import { claimBackplane, type BackplaneStats } from '../pubsub/backplane.js';
 import { SharedCodecs } from './compression.js';
 import { checkTopic } from '../pubsub/subscriptions.js';
 import { Opcode } from '../protocol/opcodes.js';
@@ -155,6 +155,7 @@ export class Server<H extends HandlerHooks<any>> {
       this.config.threadPool.count > 0 && this.io === null
         ? new ThreadDispatcher(HandlerClass, this.config, this.log, this.hub)
         : new HookRunner(HandlerClass, this.config.threadPool.backlog);
+    if (!role && this.config.backplane) claimBackplane(this.config.backplane, this.log);
   }
 
   /**

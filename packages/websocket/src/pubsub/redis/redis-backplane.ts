@@ -1,55 +1,144 @@
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
+import type { Logger } from '../../server/log.js';
 import type { Backplane, BackplaneStats } from '../backplane.js';
 import { RedisConnection } from './redis-connection.js';
 import type { Reply } from './resp.js';
 
 /** Options of {@link RedisBackplane}. */
 export interface RedisBackplaneOptions {
-  /** Prefix of the Redis channels (default 'wsz'): servers with the same prefix share topics. */
+  /** Prefix of the Redis channels (default 'wsz'): servers with the same prefix (and database) share topics. */
   prefix?: string;
   /** Publishes kept while Redis is away; past it they are dropped and counted as lost (default 1000). */
   maxQueue?: number;
-  /** Told when the connection to Redis drops or comes back. */
-  log?: (message: string) => void;
+  /**
+   * Bytes of publishes that may wait for Redis, queued while it is away or written while it does not
+   * read; past it publishes are dropped and counted as lost (default 16 MiB).
+   */
+  maxQueueBytes?: number;
+  /** A connection silent this long (ms) is sent a PING (default 10000). */
+  pingInterval?: number;
+  /** A PING (or the connection setup) unanswered this long (ms) drops the connection, which is made again (default 5000). */
+  pingTimeout?: number;
+  /** node:tls options for rediss:// URLs: `ca` for a private CA, `cert`/`key` for client certificates, `servername`. */
+  tls?: ConnectionOptions;
+  /** Where its lines go (default: the logger of the server it serves). */
+  logger?: Logger;
 }
 
 /** Bytes that tag each message with the server that published it. */
 const ORIGIN = 8;
+/** A wsz message on a channel: 0xFF 'w' 1 type, then the origin, then the payload. 0xFF never starts UTF-8 text. */
+const MAGIC0 = 0xff;
+const MAGIC1 = 0x77;
+const VERSION = 1;
+const HEAD = 4 + ORIGIN;
+const TEXT = 1;
+const BINARY = 2;
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * A Redis pub/sub backplane (the engine of Socket.IO's Redis adapter and ActionCable): one connection
- * publishes, one subscribes, both speaking RESP over node:net (rediss:// over node:tls; AUTH and the
- * database from the URL). A server subscribes only to the topics it has local subscribers for; its own
- * messages come back from Redis and are skipped (they were delivered locally already). When Redis is
- * away the server keeps serving its own connections, reconnects with backoff and resubscribes by itself;
- * Redis pub/sub is at most once, so what is published meanwhile beyond a small queue is lost, and counted.
+ * publishes, one subscribes, both speaking RESP over node:net (rediss:// over node:tls; AUTH from the
+ * URL). A server subscribes only to the topics it has local subscribers for; its own messages come back
+ * from Redis and are skipped (they were delivered locally already).
+ *
+ * Channels are `<prefix>:topic:<topic>` and `<prefix>:broadcast`; with a database in the URL other
+ * than 0, `<prefix>:<db>:topic:<topic>` and `<prefix>:<db>:broadcast` (Redis pub/sub ignores SELECT, so
+ * the number goes into the names). A plain `PUBLISH wsz:topic:room "hello"` from any other service
+ * reaches the room's subscribers as a text message (binary when it is not UTF-8). wsz's own messages
+ * carry a 12-byte tag (0xFF 'w' 1, the type, the publishing server).
+ *
+ * Delivery is at most once. When Redis is away the server keeps serving its own connections,
+ * reconnects with backoff and resubscribes by itself; publishes wait in a bounded queue until this
+ * server's own subscriber is back, and past its bounds are dropped and counted (`lost`).
  */
 export class RedisBackplane implements Backplane {
-  onMessage: ((topic: string | null, frame: Buffer) => void) | null = null;
+  onMessage: ((topic: string | null, binary: boolean, payload: Buffer) => void) | null = null;
   private readonly origin = randomBytes(ORIGIN);
-  private readonly prefix: string;
+  private readonly heads: [Buffer, Buffer];
+  private readonly topicPrefix: string;
+  private readonly broadcastChannel: string;
   private readonly topics = new Set<string>();
   private readonly pub: RedisConnection;
   private readonly sub: RedisConnection;
+  private readonly logger: { current: Logger };
+  /** The subscriber has confirmed its subscriptions since it last connected. */
+  private subscribed = false;
+  private attached = false;
   private published = 0;
   private received = 0;
-  private readonly broadcastChannel: string;
+  private unheard = 0;
+  private malformed = 0;
 
   constructor(url: string | URL, options: RedisBackplaneOptions = {}) {
-    this.prefix = options.prefix ?? 'wsz';
-    this.broadcastChannel = `${this.prefix}:broadcast`;
-    const log = options.log ?? (() => {});
-    this.pub = new RedisConnection(url, { ready: () => log('redis publisher connected'), reply: () => {}, down: (why) => log(`redis publisher: ${why}; reconnecting`) }, options.maxQueue ?? 1000);
-    this.sub = new RedisConnection(url, { ready: () => this.resubscribe(), reply: (r) => this.pushed(r), down: (why) => log(`redis subscriber: ${why}; reconnecting`) }, 0);
+    const parsed = new URL(url);
+    const prefix = options.prefix ?? 'wsz';
+    const db = database(parsed);
+    const base = db === 0 ? prefix : `${prefix}:${db}`;
+    this.topicPrefix = `${base}:topic:`;
+    this.broadcastChannel = `${base}:broadcast`;
+    this.heads = [head(TEXT, this.origin), head(BINARY, this.origin)];
+    // The database is in the channel names; the connection itself needs no SELECT.
+    parsed.pathname = '';
+    this.logger = { current: options.logger ?? quiet };
+    const log: Logger = {
+      debug: (m, ...d) => this.logger.current.debug(m, ...d),
+      info: (m, ...d) => this.logger.current.info(m, ...d),
+      warn: (m, ...d) => this.logger.current.warn(m, ...d),
+      error: (m, ...d) => this.logger.current.error(m, ...d),
+    };
+    const common = {
+      logger: log,
+      tls: options.tls,
+      maxQueueBytes: positive('maxQueueBytes', options.maxQueueBytes ?? 16 * 1024 * 1024),
+      pingInterval: positive('pingInterval', options.pingInterval ?? 10_000),
+      pingTimeout: positive('pingTimeout', options.pingTimeout ?? 5_000),
+    };
+    this.pub = new RedisConnection(parsed, { ready: () => {}, reply: () => {}, down: () => {} }, {
+      ...common,
+      name: 'publisher',
+      maxQueue: options.maxQueue ?? 1000,
+      ordered: true,
+      held: true,
+    });
+    this.sub = new RedisConnection(parsed, { ready: () => this.resubscribe(), reply: (r) => this.pushed(r), down: () => this.subscriberDown() }, {
+      ...common,
+      name: 'subscriber',
+      maxQueue: 0,
+      ordered: false,
+    });
+    this.explicitLogger = options.logger !== undefined;
+  }
+
+  private readonly explicitLogger: boolean;
+
+  /** The server's logger, unless the options gave one. */
+  attach(logger: Logger): void {
+    if (this.attached) throw new TypeError('RedisBackplane: this backplane serves another Server already; give each Server its own');
+    this.attached = true;
+    if (!this.explicitLogger) this.logger.current = logger;
   }
 
   private channel(topic: string): string {
-    return `${this.prefix}:topic:${topic}`;
+    return this.topicPrefix + topic;
   }
 
-  /** (Re)connected: subscribe to every topic with local subscribers, and to broadcasts, in one command. */
+  /**
+   * (Re)connected: subscribe to every topic with local subscribers, and to broadcasts, in one command;
+   * the PING after it answers once Redis has taken them all, and held publishes go then.
+   */
   private resubscribe(): void {
     this.sub.sendIfReady(['SUBSCRIBE', this.broadcastChannel, ...[...this.topics].map((t) => this.channel(t))]);
+    this.sub.sendIfReady(['PING']);
+  }
+
+  private subscriberDown(): void {
+    this.subscribed = false;
+    // Publishes wait until this server's subscriber is back (and so, most likely, other servers' too).
+    this.pub.hold();
   }
 
   subscribe(topic: string): void {
@@ -62,34 +151,59 @@ export class RedisBackplane implements Backplane {
     this.sub.sendIfReady(['UNSUBSCRIBE', this.channel(topic)]);
   }
 
-  publish(topic: string | null, frame: Buffer): void {
+  publish(topic: string | null, binary: boolean, payload: Buffer): void {
     const channel = topic === null ? this.broadcastChannel : this.channel(topic);
-    // The origin tag and the frame go as one argument, copied once, into the command.
-    if (this.pub.send(['PUBLISH', channel, [this.origin, frame]])) this.published++;
+    // Our own subscriber hears it too when this server has subscribers of the topic (or it is a broadcast).
+    const self = topic === null || this.topics.has(topic) ? 1 : 0;
+    // The tag and the payload go as one argument, copied once, into the command.
+    const sent = this.pub.send(['PUBLISH', channel, [this.heads[binary ? 1 : 0], payload]], (reply) => {
+      if (typeof reply === 'number' && reply - self <= 0) this.unheard++;
+    });
+    if (sent) this.published++;
   }
 
-  /** A message pushed on the subscriber connection: ['message', channel, payload]. */
+  /** A reply pushed on the subscriber connection: a message, a subscription's confirmation, a pong. */
   private pushed(reply: Reply): void {
-    if (!Array.isArray(reply) || reply.length !== 3 || !Buffer.isBuffer(reply[0]) || reply[0].toString() !== 'message') return;
-    const channel = (reply[1] as Buffer).toString();
-    const payload = reply[2] as Buffer;
-    if (payload.length < ORIGIN || payload.subarray(0, ORIGIN).equals(this.origin)) return; // ours: delivered locally already
-    const frame = payload.subarray(ORIGIN);
-    const topicPrefix = `${this.prefix}:topic:`;
+    if (!Array.isArray(reply) || reply.length < 2 || !Buffer.isBuffer(reply[0])) return void this.malformed++;
+    const kind = reply[0].toString('latin1');
+    if (kind === 'pong') {
+      if (!this.subscribed) {
+        this.subscribed = true;
+        this.pub.release();
+      }
+      return;
+    }
+    if (kind !== 'message') return;
+    const [, channelBytes, payload] = reply;
+    if (reply.length !== 3 || !Buffer.isBuffer(channelBytes) || !Buffer.isBuffer(payload)) return void this.malformed++;
+    const channel = channelBytes.toString('utf8');
     let topic: string | null;
     if (channel === this.broadcastChannel) topic = null;
-    else if (channel.startsWith(topicPrefix)) topic = channel.slice(topicPrefix.length);
+    else if (channel.startsWith(this.topicPrefix) && channel.length > this.topicPrefix.length) topic = channel.slice(this.topicPrefix.length);
     else return;
+    let binary: boolean;
+    let body: Buffer;
+    if (payload.length >= HEAD && payload[0] === MAGIC0 && payload[1] === MAGIC1 && payload[2] === VERSION && (payload[3] === TEXT || payload[3] === BINARY)) {
+      if (payload.subarray(4, HEAD).equals(this.origin)) return; // ours: delivered locally already
+      body = payload.subarray(HEAD);
+      binary = payload[3] === BINARY || !isUtf8(body);
+    } else {
+      // Published by another service: text when it is UTF-8.
+      body = payload;
+      binary = !isUtf8(body);
+    }
     this.received++;
-    this.onMessage?.(topic, frame);
+    this.onMessage?.(topic, binary, body);
   }
 
   stats(): BackplaneStats {
     return {
-      connected: this.pub.connected && this.sub.connected,
+      connected: this.pub.connected && this.sub.connected && this.subscribed,
       published: this.published,
       received: this.received,
       lost: this.pub.lost,
+      unheard: this.unheard,
+      errors: this.pub.errors + this.sub.errors + this.malformed,
       reconnects: this.pub.reconnects + this.sub.reconnects,
     };
   }
@@ -98,4 +212,29 @@ export class RedisBackplane implements Backplane {
     this.pub.close();
     this.sub.close();
   }
+}
+
+function head(type: number, origin: Buffer): Buffer {
+  const b = Buffer.alloc(HEAD);
+  b[0] = MAGIC0;
+  b[1] = MAGIC1;
+  b[2] = VERSION;
+  b[3] = type;
+  origin.copy(b, 4);
+  return b;
+}
+
+/** The database number of a redis:// URL's path (0 when none); throws for anything else. */
+function database(url: URL): number {
+  const path = url.pathname.replace(/^\//, '');
+  if (path === '') return 0;
+  if (!/^[0-9]{1,5}$/.test(path)) {
+    throw new TypeError(`RedisBackplane: the URL's path must be a database number (redis://host:port/2), got ${JSON.stringify(url.pathname)}`);
+  }
+  return Number(path);
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`RedisBackplane: ${name} must be a positive number, got ${value}`);
+  return value;
 }
