@@ -12,6 +12,7 @@
  *   stream / end                                   opens a fragmented binary message (3 fragments out) / finishes it
  *   flood T N SIZE                                 publishes N binary messages of SIZE bytes to T
  *   leaveOnClose T                                 the close hook publishes 'left ID' to T
+ *   lone sub / lone pub                            subscribes / publishes to 'room' + a lone surrogate (refused)
  *   thread                                         replies 'thread N', the id of the thread running the hook
  *   exit                                           ends the thread running the hook (never the main thread)
  */
@@ -87,6 +88,10 @@ export class Topical extends Handler {
           for (let i = 0; ; i++) conn.subscribe(`t${i}`);
         }
         case 'subInInit':
+          return;
+        case 'lone':
+          if (a === 'sub') conn.subscribe('room\ud800');
+          else conn.publish('room\ud800', 'x');
           return;
         case 'thread':
           return void conn.write(`thread ${threadId}`);

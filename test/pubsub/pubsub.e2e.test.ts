@@ -197,6 +197,15 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads, workers }) => {
     expect(await a!.ask('pub much-too-long x')).toMatch(/^error RangeError: conn.publish\(\): topic name of 13 characters/);
   });
 
+  it('refuses topic names that are not well-formed Unicode (a lone surrogate would become U+FFFD elsewhere and meet another topic)', async () => {
+    const { server, port } = await start(threads);
+    const [a] = await members(port, 1);
+    expect(await a!.ask('lone sub')).toMatch(/^error TypeError: conn.subscribe\(\): a topic name must be well-formed Unicode; .* lone surrogate/);
+    expect(await a!.ask('lone pub')).toMatch(/^error TypeError: conn.publish\(\): a topic name must be well-formed Unicode/);
+    expect(() => server.publish('room\ud800', 'x')).toThrow(/server.publish\(\): a topic name must be well-formed Unicode/);
+    expect(await a!.ask('sub room\u{1f600}')).toBe('sub room\u{1f600} true'); // a pair is fine
+  });
+
   it('takes subscriptions made in init: they are in place when the client sees the 101', async () => {
     const { server, port } = await start(threads, {}, EarlySubscriber);
     for (let i = 0; i < 5; i++) {
