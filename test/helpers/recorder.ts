@@ -3,6 +3,7 @@
  * report every hook call on a BroadcastChannel (which reaches the test from any thread) and take
  * their behaviour by name from the app, since functions cannot cross to a worker.
  */
+import { createHash } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 import { frameText, Handler, HandshakeError, type Conn, type Handshake, type MessageType } from 'wsz';
 
@@ -50,6 +51,14 @@ const BIG = Buffer.alloc(1 << 20);
 for (let i = 0; i < BIG.length; i++) BIG[i] = (i * 7) & 0xff;
 
 const HELLO_FRAME = frameText('hello, pre-framed');
+
+/** Text messages that compress well with context takeover: 6 KiB shared with every other, then 6 KiB of their own. */
+const COMMON = Array.from({ length: 96 }, (_, i) => createHash('sha256').update(`common ${i}`).digest('hex')).join('');
+export function floodText(i: number): string {
+  let own = '';
+  for (let k = 0; own.length < 6144; k++) own += createHash('sha256').update(`${i}/${k}`).digest('hex');
+  return `seq ${i} ${COMMON}${own}`;
+}
 
 /** Named behaviours; the default (no entry) echoes. */
 export const behaviours: Record<string, Hooks> = {
@@ -130,6 +139,48 @@ export const behaviours: Record<string, Hooks> = {
       r.emit(`flooded refused=${refused > 0}`);
     },
     dropped: (r, count) => r.emit(`dropped ${count > 0}`),
+    drain: (r) => r.emit('drain'),
+  },
+  /** 'flood N' as flood; its dropped() hook writes (and so is dropped again while over the limit). */
+  dropWrites: {
+    message(r, data) {
+      const m = /^flood (\d+)$/.exec(data.toString());
+      if (!m) return void r.conn.writeText(data);
+      const chunk = Buffer.alloc(64 * 1024, 0x5a);
+      for (let i = 0; i < Number(m[1]); i++) r.conn.writeBin(chunk);
+      r.emit('flooded');
+    },
+    dropped(r, count) {
+      r.emit(`dropped ${count}`);
+      r.conn.write(`you missed ${count} messages`);
+    },
+    drain: (r) => r.emit('drain'),
+  },
+  /** 'deflood N': N text messages {@link floodText}(i), each sharing most of its bytes with the one before. */
+  deflood: {
+    message(r, data) {
+      const m = /^deflood (\d+)$/.exec(data.toString());
+      if (!m) return void r.conn.writeText(data);
+      for (let i = 0; i < Number(m[1]); i++) r.conn.writeText(floodText(i));
+      r.emit('flooded');
+    },
+    drain: (r) => r.emit('drain'),
+  },
+  /**
+   * 'stream' opens a fragmented binary message of its own (first fragment out), 'pub T' publishes a
+   * whole message to T (which this connection may be subscribed to), 'end' finishes the fragmented one.
+   */
+  ownStream: {
+    afterInit: (r) => void r.conn.subscribe('room'),
+    message(r, data) {
+      const [cmd, arg = ''] = data.toString().split(' ');
+      if (cmd === 'flood') for (let i = 0; i < Number(arg); i++) r.conn.writeBin(Buffer.alloc(64 * 1024, 0x5a));
+      else if (cmd === 'stream') (r as Recorder & { w?: ReturnType<Conn['writeBuffer']> }).w = r.conn.writeBuffer('binary', { fragmentSize: 1000 }).write(Buffer.alloc(1500, 0x61));
+      else if (cmd === 'pub') r.conn.publish('room', arg);
+      else if (cmd === 'end') (r as Recorder & { w?: ReturnType<Conn['writeBuffer']> }).w!.write(Buffer.alloc(500, 0x62)).flush();
+      else r.conn.write(data.toString());
+      r.emit(`did ${cmd}`);
+    },
     drain: (r) => r.emit('drain'),
   },
   asyncDelayed: {

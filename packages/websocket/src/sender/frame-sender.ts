@@ -103,9 +103,18 @@ export class FrameSender {
   /** A frame went out since the liveness sweep last looked. */
   sent = false;
   private flushQueued = false;
-  /** The start of the message being written was dropped: drop its fragments too. */
+  /**
+   * The handler's own fragmented message is being dropped (its first frame was): its continuations
+   * go with it, up to its last. Whole messages dropped meanwhile (publishes) leave this alone.
+   */
   private dropping = false;
   private droppedCount = 0;
+  /**
+   * Reports of dropped messages: at most one per drain cycle, on a macrotask, so a `dropped()` hook
+   * that writes (and so drops more) cannot loop: 0 none pending, 1 scheduled, 2 made this cycle.
+   */
+  private dropReport: 0 | 1 | 2 = 0;
+
   /** The socket passed its high-water mark; its 'drain' is awaited. */
   private backlogged = false;
   /**
@@ -136,6 +145,12 @@ export class FrameSender {
     return limit > 0 && this.bufferedAmount >= limit;
   }
 
+  /**
+   * Whether a frame may be queued: control frames unless over the limit (a close always), data frames
+   * under the backpressure limit, past it per policy. Decided before anything is compressed here: a
+   * message compressed with context takeover must never be dropped (the peer's inflater would miss
+   * its bytes), so hook threads leave those to this thread under 'drop' (see WorkerTarget).
+   */
   private admit(opcode: number, fin: boolean): boolean {
     if (!this.host.canWrite()) return false;
     this.sent = true;
@@ -147,17 +162,30 @@ export class FrameSender {
       if (fin) this.dropping = false; // the dropped message ends with this frame
       return false;
     }
-    if (this.over) {
-      if (this.host.limits.backpressurePolicy === 'close') {
-        this.host.overLimit();
-      } else {
-        this.dropping = !fin;
-        this.host.countDrop();
-        if (this.droppedCount++ === 0) queueMicrotask(() => this.reportDropped());
-      }
+    if (!this.over) {
+      if (this.dropReport === 2) this.cycleEnded();
+      return true;
+    }
+    if (this.host.limits.backpressurePolicy === 'close') {
+      this.host.overLimit();
       return false;
     }
-    return true;
+    if (!fin) this.dropping = true;
+    this.host.countDrop();
+    this.droppedCount++;
+    if (this.dropReport === 0) this.scheduleDropReport();
+    return false;
+  }
+
+  private scheduleDropReport(): void {
+    this.dropReport = 1;
+    setImmediate(() => this.reportDropped());
+  }
+
+  /** Under the limit again (or drained): the next drops are reported again; those since the report, now. */
+  private cycleEnded(): void {
+    this.dropReport = 0;
+    if (this.droppedCount > 0) this.scheduleDropReport();
   }
 
   /**
@@ -382,6 +410,7 @@ export class FrameSender {
       if (this.outbox.pending > 0) return;
     }
     this.payOwedPong();
+    if (this.dropReport === 2) this.cycleEnded();
     if (!this.backlogged) return;
     this.backlogged = false;
     if (this.host.canWrite()) this.host.drainedBacklog();
@@ -410,6 +439,7 @@ export class FrameSender {
   private reportDropped(): void {
     const n = this.droppedCount;
     this.droppedCount = 0;
+    this.dropReport = 2;
     if (n > 0 && this.host.canWrite()) this.host.droppedMessages(n);
   }
 

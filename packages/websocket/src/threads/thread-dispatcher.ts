@@ -14,7 +14,7 @@ import { RingReader, RingWriter, ringMemory } from './ring.js';
 import type { WorkerData } from './worker-main.js';
 import { workerLaunch, type WorkerLaunch } from './worker-launch.js';
 import type { Hub } from '../pubsub/hub.js';
-import { DEFLATED } from './worker-target.js';
+import { COMPRESS_THERE, DEFLATED } from './worker-target.js';
 import { Compression } from '../server/conn.js';
 
 /**
@@ -140,6 +140,7 @@ export class ThreadDispatcher implements Dispatcher {
       logLevel: this.config.logLevel,
       borrowData: this.config.borrowData,
       maxBackpressure: this.config.maxBackpressure,
+      backpressurePolicy: this.config.backpressurePolicy,
       pubsub: this.config.pubsub,
     };
     const worker = this.launch.start(data);
@@ -416,9 +417,10 @@ export class ThreadDispatcher implements Dispatcher {
           const offset = r[at + F.Frame.offset]!;
           const length = r[at + F.Frame.length]!;
           if (!target) break;
-          // The worker compressed it (RSV1), or decided it goes as it is: the I/O thread never compresses a worker's frames.
+          // The worker compressed it (RSV1), or decided it goes as it is, or (under 'drop' with context
+          // takeover) left it to this thread, which compresses only what it admits.
           const opcode = raw & 0x0f;
-          const compression = (raw & DEFLATED) !== 0 ? Compression.Done : Compression.Off;
+          const compression = (raw & DEFLATED) !== 0 ? Compression.Done : (raw & COMPRESS_THERE) !== 0 ? Compression.Auto : Compression.Off;
           if (offset < 0) {
             // A copy made for this frame alone (the ring was full): nothing else uses its memory.
             target.sendInPlace(opcode, extra[length] as Uint8Array, fin, noop, compression);

@@ -31,6 +31,8 @@ export interface WorkerData {
   borrowData: boolean;
   /** The server's maxBackpressure, for writes held behind an open fragmented message. */
   maxBackpressure: number;
+  /** The server's backpressurePolicy: under 'drop' a message is not compressed when over the limit. */
+  backpressurePolicy: 'close' | 'drop';
   /** The server's pub/sub limits, checked by each Conn. */
   pubsub: TopicLimits;
 }

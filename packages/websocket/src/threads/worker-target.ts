@@ -10,6 +10,8 @@ import type { RingWriter } from './ring.js';
 
 /** A frame record's opcode with this bit carries a payload the worker deflated: the I/O thread sets RSV1. */
 export const DEFLATED = 0x40;
+/** Opcode bit of a frame the I/O thread compresses (when worth it) after admitting it: 'drop' with context takeover. */
+export const COMPRESS_THERE = 0x20;
 
 /**
  * What a worker sends to the I/O thread, gathered over one tick and posted as one batch: frames
@@ -152,6 +154,8 @@ export class WorkerTarget implements DispatchTarget {
   private closeSent = false;
   /** Compression where the handler runs: the worker deflates its own messages, the I/O thread only frames them. */
   private readonly compression: MessageDeflater | null;
+  /** The I/O thread compresses this connection's messages (see the constructor). */
+  private readonly compressThere: boolean;
   private readonly id: number;
   private readonly outbox: WorkerOutbox;
   private readonly release: (data: Buffer) => void;
@@ -162,11 +166,14 @@ export class WorkerTarget implements DispatchTarget {
     remotePort: number,
     outbox: WorkerOutbox,
     release: (data: Buffer) => void,
-    limits: { maxBackpressure: number; pubsub: TopicLimits },
+    limits: { maxBackpressure: number; backpressurePolicy: 'close' | 'drop'; pubsub: TopicLimits },
     deflate: DeflaterSettings | null = null,
   ) {
     this.id = id;
-    this.compression = deflate === null ? null : new MessageDeflater(deflate);
+    // Under 'drop' with context takeover the I/O thread compresses, after deciding to send: a message
+    // compressed with context takeover is never dropped (the peer's inflater would miss its bytes).
+    this.compressThere = deflate !== null && deflate.takeover && limits.backpressurePolicy === 'drop';
+    this.compression = deflate === null || this.compressThere ? null : new MessageDeflater(deflate);
     this.maxBackpressure = limits.maxBackpressure;
     this.topicLimits = limits.pubsub;
     this.outbox = outbox;
@@ -197,7 +204,7 @@ export class WorkerTarget implements DispatchTarget {
         return true;
       }
     }
-    this.outbox.frame(this.id, opcode, data, fin);
+    this.outbox.frame(this.id, this.compressThere && compression === Compression.Auto ? opcode | COMPRESS_THERE : opcode, data, fin);
     return true;
   }
 
@@ -209,7 +216,7 @@ export class WorkerTarget implements DispatchTarget {
       this.outbox.frame(this.id, opcode | DEFLATED, this.compression.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)), true);
       return true;
     }
-    this.outbox.frameParts(this.id, opcode, parts, length, fin);
+    this.outbox.frameParts(this.id, this.compressThere ? opcode | COMPRESS_THERE : opcode, parts, length, fin);
     return true;
   }
 
