@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { MODES, inMode, serve, type Cleanup } from '../helpers/modes.js';
-import { RawClient, upgradeRequest } from '../helpers/raw-client.js';
+import { RawClient, frame, upgradeRequest } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/server.js';
 
 let cleanup: Cleanup = [];
@@ -109,6 +109,38 @@ describe.each(MODES)('allowedOrigins ($name)', ({ threads, workers }) => {
   });
 });
 
+describe.each(MODES)('limits on what one message may cost ($name)', ({ threads, workers }) => {
+  inMode(workers);
+  it('closes a message in more than 1024 frames with 1008, rate limit or not (empty fragments cost a header each)', async () => {
+    const s = await serve(threads);
+    cleanup.push(() => s.stop());
+    const c = await RawClient.open(s.port);
+    cleanup.unshift(() => c.destroy());
+    c.send(Buffer.concat([frame(1, 'a', { fin: false }), ...Array.from({ length: 1022 }, () => frame(0, '', { fin: false })), frame(0, 'b')]));
+    expect((await c.nextFrame()).payload.toString()).toBe('ab'); // 1024 frames: fine
+    c.send(Buffer.concat([frame(1, 'a', { fin: false }), ...Array.from({ length: 20_000 }, () => frame(0, '', { fin: false }))]));
+    expect(await c.readClose(10_000)).toMatchObject({ code: 1008, reason: 'message in more than 1024 frames' });
+  });
+
+  it("counts a compressed message's bytes on the wire against maxMessageSize (deflate blocks that inflate to nothing)", async () => {
+    const s = await serve(threads, { config: { perMessageDeflate: true } });
+    cleanup.push(() => s.stop());
+    // An empty stored block (not final): five bytes that inflate to nothing.
+    const empty = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+    const blocks = Buffer.concat(Array.from({ length: 12_000 }, () => empty)); // 60,000 bytes
+    const c = await RawClient.open(s.port, '/', ['Sec-WebSocket-Extensions: permessage-deflate']);
+    cleanup.unshift(() => c.destroy());
+    c.send(Buffer.concat([frame(2, blocks, { fin: false, rsv: 4 }), frame(0, blocks, { fin: false })]));
+    expect(await c.readClose(10_000)).toMatchObject({ code: 1009, reason: 'compressed message over the 65536-byte limit on the wire' });
+    const d = await RawClient.open(s.port, '/', ['Sec-WebSocket-Extensions: permessage-deflate']);
+    cleanup.unshift(() => d.destroy());
+    // A header announcing 4 GiB is refused at once, before any of it is read.
+    const head = Buffer.from([0xc2, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4]);
+    d.send(head);
+    expect((await d.readClose(10_000)).code).toBe(1009);
+  });
+});
+
 describe.each(MODES)('rateLimit ($name)', ({ threads, workers }) => {
   inMode(workers);
   it('closes a connection that sends faster than messagesPerSecond beyond its burst with 1008', async () => {
@@ -125,6 +157,21 @@ describe.each(MODES)('rateLimit ($name)', ({ threads, workers }) => {
     expect(echoed.length).toBeGreaterThanOrEqual(10);
     expect(echoed.length).toBeLessThanOrEqual(12);
     expect(echoed).toEqual(Array.from({ length: echoed.length }, (_, i) => `m${i}`));
+  });
+
+  it('counts every frame a peer sends: pings and fragments have an allowance of their own (framesPerSecond)', async () => {
+    const s = await serve(threads, { config: { rateLimit: { messagesPerSecond: 10 } } });
+    cleanup.push(() => s.stop());
+    const pinger = await RawClient.open(s.port);
+    cleanup.unshift(() => pinger.destroy());
+    pinger.send(Buffer.concat(Array.from({ length: 20_000 }, () => frame(9, 'p'))));
+    const closed = await pinger.readClose(10_000);
+    expect(closed).toMatchObject({ code: 1008, reason: 'rate limit: more than 40 frames per second' });
+    expect(closed.before.filter((f) => f.opcode === 10).length).toBeLessThanOrEqual(45);
+    const fragmenter = await RawClient.open(s.port);
+    cleanup.unshift(() => fragmenter.destroy());
+    fragmenter.send(Buffer.concat([frame(1, 'a', { fin: false }), ...Array.from({ length: 20_000 }, () => frame(0, '', { fin: false }))]));
+    expect(await fragmenter.readClose(10_000)).toMatchObject({ code: 1008, reason: 'rate limit: more than 40 frames per second' });
   });
 
   it('is off by default', async () => {

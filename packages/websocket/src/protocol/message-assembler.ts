@@ -50,11 +50,27 @@ export interface MessageAssemblerOptions {
    * `owned` false, instead of in a reused buffer from `buffers` that the receiver would have to copy.
    */
   handOver?: boolean;
+  /** Most frames one message may come in (default {@link MAX_FRAMES}); more fail with 1008. */
+  maxFrames?: number;
   /**
    * permessage-deflate was agreed: messages whose first frame has RSV1 are inflated with this, their
    * size limit applied to the inflated bytes and their UTF-8 checked as the bytes come out.
    */
   inflate?: InflateSource | null;
+}
+
+/**
+ * Frames one message may arrive in by default. Browsers and common clients send one; a flood of empty
+ * fragments would otherwise cost a header each forever (ws capped fragments after GHSA-96hv).
+ */
+export const MAX_FRAMES = 1024;
+
+/**
+ * The most bytes a compressed message may take on the wire: its limit, plus deflate's worst case for
+ * data that does not compress (5 bytes per 16 KiB stored block) and a little.
+ */
+function compressedLimit(maxMessageSize: number): number {
+  return maxMessageSize + Math.ceil(maxMessageSize / 16384) * 5 + 1024;
 }
 
 /**
@@ -74,6 +90,10 @@ export class MessageAssembler implements FrameSink {
 
   /** A data message is in progress (its first frame had FIN clear). */
   private fragmented = false;
+  /** Frames of the current message so far, and its compressed bytes on the wire so far. */
+  private frames = 0;
+  private wire = 0;
+  private readonly maxFrames: number;
   private messageType: MessageType = 'binary';
   private buffer: Buffer | null = null;
   private length = 0;
@@ -97,6 +117,7 @@ export class MessageAssembler implements FrameSink {
     this.buffers = options.buffers ?? allocatingBuffers;
     this.handOver = options.handOver ?? false;
     this.inflate = options.inflate ?? null;
+    this.maxFrames = options.maxFrames ?? MAX_FRAMES;
   }
 
   onFrameHeader(h: FrameHeader): ProtocolError | undefined {
@@ -110,14 +131,22 @@ export class MessageAssembler implements FrameSink {
     }
     if (h.opcode === Opcode.Continuation) {
       if (!this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'continuation frame without a message to continue');
+      // Empty fragments cost a header each and add nothing: a message's frames are bounded too.
+      if (++this.frames > this.maxFrames) return new ProtocolError(CloseCode.PolicyViolation, `message in more than ${this.maxFrames} frames`);
     } else {
       if (this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'new message started inside a fragmented message');
       this.messageType = h.opcode === Opcode.Text ? 'text' : 'binary';
       if (this.messageType === 'text') this.utf8.reset();
       this.compressed = h.rsv1 && this.inflate !== null;
+      this.frames = 1;
+      this.wire = 0;
     }
-    // A compressed message is limited by its inflated size, checked as it inflates (nothing compressed is buffered).
-    if (!this.compressed && this.length + h.length > this.maxMessageSize) {
+    if (this.compressed) {
+      // Limited by its inflated size as it inflates, and by its bytes on the wire: deflate blocks that
+      // inflate to nothing would otherwise stream forever without reaching the limit.
+      this.wire += h.length;
+      if (this.wire > compressedLimit(this.maxMessageSize)) return new ProtocolError(CloseCode.MessageTooBig, `compressed message over the ${this.maxMessageSize}-byte limit on the wire`);
+    } else if (this.length + h.length > this.maxMessageSize) {
       return new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`);
     }
     this.fragmented = !h.fin;

@@ -28,11 +28,13 @@ export interface ServerConfig {
    */
   allowedOrigins?: readonly string[] | ((origin: string) => boolean) | null;
   /**
-   * Inbound message rate per connection: on average at most `messagesPerSecond` text and binary
-   * messages, with bursts of up to `burst` (default: one second's worth). A connection over it is
-   * closed with 1008. Default null: no limit (as ws and uWebSockets.js).
+   * Inbound rate per connection: on average at most `messagesPerSecond` text and binary messages,
+   * with bursts of up to `burst` (default: one second's worth), and at most `framesPerSecond` frames
+   * of any kind (fragments, pings, pongs; default 4 x messagesPerSecond) with bursts of `frameBurst`
+   * (default 4 x burst). A connection over either is closed with 1008. Default null: no limit (as ws
+   * and uWebSockets.js).
    */
-  rateLimit?: { messagesPerSecond: number; burst?: number } | null;
+  rateLimit?: { messagesPerSecond: number; burst?: number; framesPerSecond?: number; frameBurst?: number } | null;
   /**
    * Most connections open at once, handshaking ones included; a socket accepted beyond it is
    * answered HTTP 503 at once and closed (default 16384).
@@ -147,7 +149,7 @@ export interface ResolvedConfig {
   unixPath: string | null;
   allowedOrigins: ((origin: string) => boolean) | null;
   tls: TlsOptions | null;
-  rateLimit: { messagesPerSecond: number; burst: number } | null;
+  rateLimit: { messagesPerSecond: number; burst: number; framesPerSecond: number; frameBurst: number } | null;
   maxConn: number;
   maxMessageSize: number;
   handshake: { timeout: number; maxSize: number; maxHeaders: number; count: number };
@@ -197,7 +199,13 @@ function rateLimit(value: unknown): ResolvedConfig['rateLimit'] {
   rejectUnknown('rateLimit', r);
   const messagesPerSecond = integer('rateLimit.messagesPerSecond', r.messagesPerSecond, NaN, 1);
   if (Number.isNaN(messagesPerSecond)) throw new TypeError('invalid config rateLimit: messagesPerSecond is required (e.g. { messagesPerSecond: 50, burst: 100 })');
-  return { messagesPerSecond, burst: integer('rateLimit.burst', r.burst, messagesPerSecond, 1) };
+  const burst = integer('rateLimit.burst', r.burst, messagesPerSecond, 1);
+  return {
+    messagesPerSecond,
+    burst,
+    framesPerSecond: integer('rateLimit.framesPerSecond', r.framesPerSecond, 4 * messagesPerSecond, 1),
+    frameBurst: integer('rateLimit.frameBurst', r.frameBurst, 4 * burst, 1),
+  };
 }
 
 function perMessageDeflate(value: unknown): DeflateConfig | null {
@@ -242,7 +250,7 @@ const KNOWN: Record<string, string[]> = {
   perMessageDeflate: ['threshold', 'serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'level', 'memLevel'],
   pubsub: ['maxTopicsPerConnection', 'maxTopicLength'],
   heartbeat: ['interval', 'timeout'],
-  rateLimit: ['messagesPerSecond', 'burst'],
+  rateLimit: ['messagesPerSecond', 'burst', 'framesPerSecond', 'frameBurst'],
   handshake: ['timeout', 'maxSize', 'maxHeaders', 'count'],
   buffers: ['smallSize', 'smallPool', 'largeSize', 'largePool'],
   threadPool: ['count', 'backlog', 'bufferSize'],

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { BufferPool } from '../buffers/pool.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { HandshakeError, ProtocolError, refusalFor } from '../protocol/errors.js';
+import { RateLimitedFrames, TokenBucket } from './rate-limit.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
 import { errorResponse, headerValue, invalidHeader, PlainRequest, switchingProtocolsResponse } from '../protocol/handshake.js';
@@ -140,9 +141,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private lastActive = 0;
   private lastTraffic = 0;
   private pingSentAt = 0;
-  /** rateLimit's token bucket. */
-  private tokens = 0;
-  private tokensAt = 0;
+  /** rateLimit's message allowance (frames are counted by a RateLimitedFrames before the assembler). */
+  private messageTokens: TokenBucket | null = null;
 
   /**
    * @param readRequest read the upgrade request from the socket (a socket from a listener); false
@@ -278,7 +278,10 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   /** The frame reader and message assembler, made on the first frame bytes: idle connections never pay for them. */
   private startReading(): FrameReader {
     this.assembler = new MessageAssembler(this, { maxMessageSize: this.server.config.maxMessageSize, buffers: this.server.pool, handOver: this.server.ownCopies, inflate: this.deflate });
-    return (this.reader = new FrameReader(this.assembler, { role: 'server', allowRsv1: this.deflate !== null }));
+    const limit = this.server.config.rateLimit;
+    if (limit !== null) this.messageTokens = new TokenBucket(limit.messagesPerSecond, limit.burst);
+    const sink = limit === null ? this.assembler : new RateLimitedFrames(this.assembler, limit);
+    return (this.reader = new FrameReader(sink, { role: 'server', allowRsv1: this.deflate !== null }));
   }
 
   private initRefused(error: unknown): void {
@@ -324,7 +327,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   onMessage(data: Buffer, type: MessageType, owned: boolean): void {
     this.server.messages++;
-    if (this.closeSent || (this.server.config.rateLimit !== null && !this.takeToken())) {
+    if (this.closeSent || (this.messageTokens !== null && !this.takeToken())) {
       if (owned) this.server.pool.release(data);
       return;
     }
@@ -344,17 +347,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   /** Token bucket of `rateLimit`: false (and the connection fails with 1008) when the peer sends too fast. */
   private takeToken(): boolean {
-    const { messagesPerSecond, burst } = this.server.config.rateLimit!;
-    const now = Date.now();
-    if (this.tokensAt === 0) this.tokens = burst;
-    else this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * messagesPerSecond) / 1000);
-    this.tokensAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
+    if (this.messageTokens!.take()) return true;
     this.reader!.stop();
-    this.fail(new ProtocolError(CloseCode.PolicyViolation, `rate limit: more than ${messagesPerSecond} messages per second`));
+    this.fail(new ProtocolError(CloseCode.PolicyViolation, `rate limit: more than ${this.server.config.rateLimit!.messagesPerSecond} messages per second`));
     return false;
   }
 
