@@ -40,4 +40,52 @@ describe.each(MODES)('static httpRequest ($name)', ({ threads, workers }) => {
     const ws = await get(port, upgradeRequest('/health'));
     expect(ws.status).toBe(101);
   });
+
+  it('checks replies: a status that is not an integer 100-599 (or carries CR/LF) is a 500, logged; async replies are awaited within handshake.timeout', async () => {
+    const lines: string[] = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (m: string) => void lines.push(m) };
+    const server = new Server(WithPage, { port: 0, logLevel: 'error', logger, workerCount: workers, threadPool: { count: threads }, handshake: { timeout: 500 } });
+    const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
+    cleanup.push(() => server.stop());
+    for (const s of ['null', '0', '1000', '99', '200.5', '"200"']) {
+      const r = await get(port, `GET /status?s=${encodeURIComponent(s)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(r.status, s).toBe(s === 'null' ? 200 : 500);
+    }
+    expect((await get(port, 'GET /status?s=404 HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(404);
+    const injected = await get(port, 'GET /inject HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(injected.status).toBe(500);
+    expect(injected.headers['set-cookie']).toBeUndefined();
+    const later = await get(port, 'GET /async HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect([later.status, later.body]).toEqual([200, 'later GET 1.1']);
+    expect((await get(port, 'GET /async-boom HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(500);
+    expect((await get(port, 'GET /never HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(500);
+    await new Promise((r) => setTimeout(r, 100)); // I/O threads forward their log lines
+    expect(lines.some((l) => /status 1000 .*integer from 100 to 599/.test(l))).toBe(true);
+    expect(lines.some((l) => /did not answer GET \/never within 500 ms/.test(l))).toBe(true);
+  });
+
+  it('gives httpRequest the headers in an object without a prototype, and answers HEAD and HTTP/1.0 GETs as HTTP says', async () => {
+    const server = new Server(WithPage, { port: 0, logLevel: 'silent', workerCount: workers, threadPool: { count: threads } });
+    const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
+    cleanup.push(() => server.stop());
+    const proto = await get(port, 'GET /proto HTTP/1.1\r\nHost: x\r\nConstructor: c\r\n__proto__: p\r\n\r\n');
+    expect(JSON.parse(proto.body)).toEqual(['c', 'p', null]);
+    const old = await get(port, 'GET /async HTTP/1.0\r\n\r\n');
+    expect([old.status, old.body]).toEqual([200, 'later GET 1.0']);
+    const head = await whole(port, 'HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1.1 200 OK\r\n/);
+    expect(head).toMatch(/\r\nContent-Length: 7\r\n/i); // "ok app "
+    expect(head.endsWith('\r\n\r\n')).toBe(true); // no body
+    expect(await whole(port, 'HEAD /other HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1.1 426 [^]*\r\n\r\n$/);
+    // An upgrade still needs HTTP/1.1.
+    expect((await get(port, upgradeRequest('/').replace('HTTP/1.1', 'HTTP/1.0'))).status).toBe(505);
+  });
 });
+
+/** Everything the server sends for `request`, until it closes. */
+async function whole(port: number, request: string): Promise<string> {
+  const c = await RawClient.connect(port, request);
+  cleanup.push(() => c.destroy());
+  await c.waitClosed(5000);
+  return c.received.toString('latin1');
+}

@@ -186,6 +186,11 @@ export class RawClient {
     return Promise.race([this.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms))]);
   }
 
+  /** The bytes received and not read yet. */
+  get received(): Buffer {
+    return this.buf;
+  }
+
   /** True when no bytes arrived and the connection is open. */
   get idle(): boolean {
     return this.buf.length === 0 && !this.ended;

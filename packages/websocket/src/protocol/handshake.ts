@@ -88,11 +88,12 @@ export function parseRequestHead(head: string): RequestHead | HandshakeError {
 
 /**
  * A request head from its parts, however they were read (our own reader, or node:http's parser):
- * the version is at least HTTP/1.1 (RFC 6455 4.1), the target is reduced to its resource name, field
+ * the version is at least HTTP/1.0 (an upgrade needs 1.1: see validateUpgrade), the target is reduced to its resource name, field
  * values hold no CR, LF, NUL or other control (RFC 9110 5.5) and lose only SP and HTAB around them.
  */
 export function requestHead(method: string, major: number, minor: number, rawTarget: string, fields: Iterable<readonly [string, string]>): RequestHead | HandshakeError {
-  if (major < 1 || (major === 1 && minor < 1)) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
+  // HTTP/1.0 may still be a plain GET or HEAD (a health check); validateUpgrade refuses it an upgrade.
+  if (major < 1) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
   const target = resourceName(rawTarget);
   if (target === null) return new HandshakeError(400, 'invalid request target: expected a path such as /chat (or an absolute http:// URL)');
   const headers: Array<[string, string]> = [];
@@ -136,24 +137,27 @@ export class PlainRequest extends HandshakeError {
 
 /**
  * Checks an opening handshake against RFC 6455 4.2.1. Returns the upgrade or the refusal:
- * 405 for a method other than GET, 426 for a request without Upgrade (plain HTTP) or a version other
- * than 13, 400 for anything else.
+ * 405 for a method other than GET (HEAD without Upgrade is plain HTTP), 426 for a request without
+ * Upgrade (plain HTTP: a {@link PlainRequest}) or a version other than 13, 505 for an upgrade over
+ * HTTP/1.0, 400 for anything else.
  */
 export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeError {
-  if (head.method !== 'GET') {
-    return new HandshakeError(405, `method ${head.method} not allowed: a WebSocket upgrade is a GET`, { Allow: 'GET' });
-  }
   const h = head.headers;
-  // RFC 9112 3.2: exactly one Host field, with a valid value.
-  const hosts = h.filter(([n]) => n === 'host');
-  if (hosts.length === 0) return new HandshakeError(400, 'missing Host header');
-  if (hosts.length > 1) return new HandshakeError(400, 'more than one Host header');
-  if (!HOST.test(hosts[0]![1])) return new HandshakeError(400, 'invalid Host header');
   const upgrade = headerValue(h, 'upgrade');
+  const http10 = head.version === '1.0';
+  if (head.method !== 'GET' && !(head.method === 'HEAD' && upgrade === undefined)) {
+    return new HandshakeError(405, `method ${head.method} not allowed: a WebSocket upgrade is a GET`, { Allow: 'GET, HEAD' });
+  }
+  // RFC 9112 3.2: exactly one Host field, with a valid value (HTTP/1.0 may leave it out).
+  const hosts = h.filter(([n]) => n === 'host');
+  if (hosts.length === 0 && !http10) return new HandshakeError(400, 'missing Host header');
+  if (hosts.length > 1) return new HandshakeError(400, 'more than one Host header');
+  if (hosts.length === 1 && !HOST.test(hosts[0]![1])) return new HandshakeError(400, 'invalid Host header');
   if (upgrade === undefined) {
     // A plain HTTP request (a health check, a browser typing the URL): say what this endpoint speaks, as ws does.
     return new PlainRequest(head);
   }
+  if (http10) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
   if (!headerTokens(upgrade).some((t) => t.toLowerCase() === 'websocket')) {
     return new HandshakeError(400, "invalid Upgrade header: expected 'websocket'");
   }
@@ -233,20 +237,22 @@ export function switchingProtocolsResponse(
  * bytes); the connection then closes. Headers that may not be written (see {@link invalidHeader})
  * are left out: check them first to report them.
  */
-export function errorResponse(status: number, reason: string, headers: Record<string, string> = {}): Buffer {
-  return httpResponse(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers }, Buffer.from(`${reason}\n`, 'utf8'));
+export function errorResponse(status: number, reason: string, headers: Record<string, string> = {}, omitBody = false): Buffer {
+  return httpResponse(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers }, Buffer.from(`${reason}\n`, 'utf8'), omitBody);
 }
 
 /**
  * A complete HTTP/1.1 response that closes the connection: `headers` (a Content-Type among them)
- * with Content-Length added; header fields that are not visible ASCII are left out.
+ * with Content-Length added; header fields that are not visible ASCII are left out. `status` must be
+ * an integer from 100 to 599 (callers check what users give them).
  */
-export function httpResponse(status: number, headers: Record<string, string>, body: Uint8Array): Buffer {
+export function httpResponse(status: number, headers: Record<string, string>, body: Uint8Array, omitBody = false): Buffer {
   const fields = Object.entries(headers).filter(([n, v]) => invalidHeader([[n, v]]) === undefined && !/^(content-length|connection|transfer-encoding)$/i.test(n));
   const type = fields.filter(([n]) => n.toLowerCase() === 'content-type');
   const rest = fields.filter(([n]) => n.toLowerCase() !== 'content-type');
   const head =
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Status'}\r\nConnection: close\r\n` +
     `${headerLines(type)}Content-Length: ${body.length}\r\n${headerLines(rest)}\r\n`;
-  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+  // A HEAD response has the headers a GET would have, Content-Length included, and no body (RFC 9110 9.3.2).
+  return omitBody ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }

@@ -311,9 +311,20 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     const socket = this.socket;
     const bad = invalidHeader(Object.entries(error.headers));
     if (bad !== undefined) this.server.log.warn(`connection ${this.id}: refusal header '${bad}' left out: header values may hold only visible ASCII, space and tab`);
-    const plain = error instanceof PlainRequest && this.server.plainHttp !== null ? answerPlain(this.server.plainHttp, error.head, this.server.app, this.server.log) : null;
-    if (socket.writable) socket.end(plain ?? errorResponse(error.status, error.message, error.headers));
+    const head = error instanceof PlainRequest ? error.head : null;
+    const refusal = (): Buffer => errorResponse(error.status, error.message, error.headers, head?.method === 'HEAD');
+    const plain = head !== null && this.server.plainHttp !== null ? answerPlain(this.server.plainHttp, head, this.server.app, this.server.log, this.server.config.handshake.timeout) : null;
     socket.resume(); // read (and drop) until the peer closes, so its FIN is seen
+    if (plain instanceof Promise) {
+      // An async httpRequest: the socket waits for its answer (answerPlain bounds the wait).
+      void plain.then((bytes) => {
+        if (socket.destroyed) return;
+        if (socket.writable) socket.end(bytes ?? refusal());
+        this.armTimer(this.server.config.closeTimeout);
+      });
+      return;
+    }
+    if (socket.writable) socket.end(plain ?? refusal());
     this.armTimer(this.server.config.closeTimeout);
   }
 

@@ -1,19 +1,26 @@
 import { httpResponse, type RequestHead } from '../protocol/handshake.js';
 import type { Logger } from './log.js';
 
-/** A plain HTTP GET (no `Upgrade`) that reached the server's own listener; see {@link PlainHttpHandler}. */
+/** A plain HTTP GET or HEAD (no `Upgrade`) that reached the server's own listener; see {@link PlainHttpHandler}. */
 export interface HttpRequest {
+  /** 'GET' or 'HEAD' (answer HEAD as GET: the body is left out for you). */
+  readonly method: string;
   /** The request target, e.g. `/health?full=1`. */
   readonly url: string;
   /** The target's path, e.g. `/health`. */
   readonly path: string;
   /** The target's query parameters. */
   readonly query: URLSearchParams;
-  /** Header fields, names lower-cased (repeated fields joined with ', '). */
+  /**
+   * Header fields, names lower-cased (repeated fields joined with ', '), in an object without a
+   * prototype: a header named `constructor` or `__proto__` is just a header.
+   */
   readonly headers: Readonly<Record<string, string>>;
+  /** HTTP version, `1.1` or `1.0`. */
+  readonly version: string;
 }
 
-/** The answer to a plain HTTP request: status (default 200), headers, body. The connection closes after it. */
+/** The answer to a plain HTTP request: status (an integer 100-599, default 200), headers, body. The connection closes after it. */
 export interface HttpReply {
   status?: number;
   /** Response headers; `Content-Type` defaults to text/plain for a string body, application/octet-stream otherwise. */
@@ -22,13 +29,14 @@ export interface HttpReply {
 }
 
 /**
- * `static httpRequest(request, app)` on a handler class answers plain HTTP GETs that reach the
- * server's own listener (`listen`), such as the page of a chat or a load balancer's health check,
+ * `static httpRequest(request, app)` on a handler class answers plain HTTP GETs and HEADs that reach
+ * the server's own listener (`listen`), such as the page of a chat or a load balancer's health check,
  * on the same port as the WebSocket endpoint. It runs on the thread that owns the socket (the main
- * thread, or an I/O thread with `workerCount`), synchronously: return a reply, or nothing for the
- * default 426 (this is a WebSocket endpoint). Requests with a body are not read: GET only.
+ * thread, or an I/O thread with `workerCount`): return a reply (or a promise of one: a health check
+ * that awaits is fine, within `handshake.timeout`), or nothing for the default 426 (this is a
+ * WebSocket endpoint). Requests with a body are not read: GET and HEAD only.
  */
-export type PlainHttpHandler = (request: HttpRequest, app: unknown) => HttpReply | null | undefined | void;
+export type PlainHttpHandler = (request: HttpRequest, app: unknown) => HttpReply | null | undefined | void | Promise<HttpReply | null | undefined | void>;
 
 /** The handler class's `static httpRequest`, or null. */
 export function plainHttpOf(HandlerClass: unknown): PlainHttpHandler | null {
@@ -36,28 +44,76 @@ export function plainHttpOf(HandlerClass: unknown): PlainHttpHandler | null {
   return typeof f === 'function' ? (f.bind(HandlerClass) as PlainHttpHandler) : null;
 }
 
-/** Runs `handler` for `head`: the response bytes, or null for the default refusal. A handler that throws gets a 500, logged. */
-export function answerPlain(handler: PlainHttpHandler, head: RequestHead, app: unknown, log: Logger): Buffer | null {
-  const headers: Record<string, string> = {};
+const TEXT = 'text/plain; charset=utf-8';
+
+/**
+ * Runs `handler` for `head`: the response bytes, or null for the default refusal, at once or (for an
+ * async handler) as a promise that settles within `timeout` ms. A handler that throws, rejects, takes
+ * too long or gives a reply that cannot be written (a status that is not an integer 100-599) gets a
+ * 500, logged at error with what to fix.
+ */
+export function answerPlain(handler: PlainHttpHandler, head: RequestHead, app: unknown, log: Logger, timeout: number): Buffer | null | Promise<Buffer | null> {
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of head.headers) headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
   const q = head.target.indexOf('?');
   const request: HttpRequest = {
+    method: head.method,
     url: head.target,
     path: q < 0 ? head.target : head.target.slice(0, q),
     query: new URLSearchParams(q < 0 ? '' : head.target.slice(q + 1)),
     headers,
+    version: head.version,
   };
-  let reply: HttpReply | null | undefined | void;
+  const what = `${head.method} ${head.target.slice(0, 200)}`;
+  const omitBody = head.method === 'HEAD';
+  let reply: ReturnType<PlainHttpHandler>;
   try {
     reply = handler(request, app);
   } catch (error) {
-    log.error(`static httpRequest threw for GET ${head.target.slice(0, 200)}; answering 500`, error);
-    return httpResponse(500, { 'Content-Type': 'text/plain; charset=utf-8' }, Buffer.from('internal server error\n'));
+    log.error(`static httpRequest threw for ${what}; answering 500`, error);
+    return failure(omitBody);
   }
+  if (!isPromise(reply)) return response(reply, what, omitBody, log);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Buffer>((resolve) => {
+    timer = setTimeout(() => {
+      log.error(`static httpRequest did not answer ${what} within ${timeout} ms (handshake.timeout); answering 500`);
+      resolve(failure(omitBody));
+    }, timeout);
+  });
+  const answered = reply.then(
+    (r) => response(r, what, omitBody, log),
+    (error: unknown) => {
+      log.error(`static httpRequest rejected for ${what}; answering 500`, error);
+      return failure(omitBody);
+    },
+  );
+  return Promise.race([answered, late]).finally(() => clearTimeout(timer));
+}
+
+function isPromise(value: unknown): value is Promise<HttpReply | null | undefined | void> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function failure(omitBody: boolean): Buffer {
+  return httpResponse(500, { 'Content-Type': TEXT }, Buffer.from('internal server error\n'), omitBody);
+}
+
+/** The bytes of a reply, or a 500 (logged) for one that cannot be written. */
+function response(reply: HttpReply | null | undefined | void, what: string, omitBody: boolean, log: Logger): Buffer | null {
   if (reply === null || reply === undefined) return null;
+  if (typeof reply !== 'object') {
+    log.error(`static httpRequest returned ${typeof reply} for ${what}: return { status, headers, body } or nothing; answering 500`);
+    return failure(omitBody);
+  }
+  const status = reply.status ?? 200;
+  if (!Number.isInteger(status) || (status as number) < 100 || (status as number) > 599) {
+    log.error(`static httpRequest returned status ${JSON.stringify(status)} for ${what}: a status is an integer from 100 to 599; answering 500`);
+    return failure(omitBody);
+  }
   const body = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : (reply.body ?? new Uint8Array(0));
-  const type = typeof reply.body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream';
+  const type = typeof reply.body === 'string' ? TEXT : 'application/octet-stream';
   const given = reply.headers ?? {};
   const hasType = Object.keys(given).some((n) => n.toLowerCase() === 'content-type');
-  return httpResponse(reply.status ?? 200, hasType ? given : { 'Content-Type': type, ...given }, body);
+  return httpResponse(status, hasType ? given : { 'Content-Type': type, ...given }, body, omitBody);
 }
