@@ -5,6 +5,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { createServer as httpsServer } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from 'wsz/client';
@@ -77,6 +78,43 @@ describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads }) => {
     sock.on('error', () => {});
     await new Promise<void>((r) => sock.on('close', () => r()));
     expect(s.server.stats().connections).toBe(0);
+  });
+
+  it('counts sockets in their TLS handshake against maxConn from accept: past it they are closed at once', async () => {
+    const s = await serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, maxConn: 5, maxMessageSize: 2 << 20, handshake: { timeout: 1500 } } });
+    cleanup.push(() => s.stop());
+    const silent = Array.from({ length: 20 }, () => {
+      const sock = connect(s.port, '127.0.0.1');
+      sock.on('error', () => {});
+      cleanup.unshift(() => void sock.destroy());
+      return sock;
+    });
+    await Promise.all(silent.map((sock) => new Promise((r) => sock.once('connect', r))));
+    await new Promise((r) => setTimeout(r, 200));
+    // Five hold places (counted); the other fifteen were closed at once.
+    expect(s.server.stats().connections).toBe(5);
+    expect(silent.filter((sock) => sock.destroyed || sock.readableEnded).length).toBeGreaterThanOrEqual(15);
+    // Once their handshake time is up, the places are free again.
+    await new Promise((r) => setTimeout(r, 1600));
+    expect(s.server.stats().connections).toBe(0);
+    await echoOverTls(`wss://localhost:${s.port}/`);
+  });
+
+  it('bounds TLS, the request and init together by one handshake.timeout, counted from accept', async () => {
+    const s = await serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, handshake: { timeout: 1000 } } });
+    cleanup.push(() => s.stop());
+    const started = Date.now();
+    const raw = connect(s.port, '127.0.0.1');
+    raw.on('error', () => {});
+    await new Promise((r) => raw.once('connect', r));
+    await new Promise((r) => setTimeout(r, 600)); // the ClientHello comes late; then no request at all
+    const secure = tlsConnect({ socket: raw, ca: tls!.cert, servername: 'localhost' });
+    secure.on('error', () => {});
+    cleanup.unshift(() => void secure.destroy());
+    await new Promise((r) => secure.once('secureConnect', r));
+    await new Promise<void>((r) => secure.once('close', () => r()));
+    // Closed when the one deadline passed (about 1000 ms after accept), not a full timeout after TLS.
+    expect(Date.now() - started).toBeLessThan(1450);
   });
 
   it('attaches to an HTTPS server', async () => {

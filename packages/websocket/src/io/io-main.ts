@@ -5,7 +5,8 @@
  * workers. Pub/sub beyond this thread goes through the main thread (see ThreadRelay).
  */
 import type { Socket } from 'node:net';
-import { createSecureContext, TLSSocket, type TlsOptions } from 'node:tls';
+import type { TlsOptions } from 'node:tls';
+import { TlsAcceptor } from '../accept/tls-accept.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Server } from '../server/server.js';
 import type { HandlerHooks } from '../server/handler.js';
@@ -82,38 +83,26 @@ async function main(): Promise<void> {
   await server.start(app);
 
   const tls = data.config.tls as TlsOptions | null | undefined;
-  const secureContext = tls ? createSecureContext({ minVersion: 'TLSv1.2', ...tls }) : null;
+  const acceptor = tls ? new TlsAcceptor(tls) : null;
   const handshakeTimeout = server.config.handshake.timeout;
-  /** Under TLS, the socket becomes a connection once its TLS handshake is done (bounded like the WebSocket one). */
+  /**
+   * Under TLS, the socket becomes a connection once its TLS handshake is done; one deadline from
+   * here bounds TLS, the request and init. A socket over maxConn is closed at once (a 503 would cost
+   * a TLS handshake first).
+   */
   const adopt = (socket: Socket, id: number, over: boolean): void => {
-    if (secureContext === null) {
+    if (acceptor === null) {
       server.adoptSocket(socket, id, over);
       socket.resume();
       return;
     }
-    const secure = new TLSSocket(socket, {
-      isServer: true,
-      secureContext,
-      requestCert: tls!.requestCert === true,
-      rejectUnauthorized: tls!.rejectUnauthorized !== false,
-      ALPNProtocols: tls!.ALPNProtocols as string[] | undefined,
-    });
-    let adopted = false;
-    const timer = setTimeout(() => secure.destroy(), handshakeTimeout);
-    secure.on('error', () => {
-      if (!adopted) secure.destroy(); // a failed TLS handshake (the connection handles errors once adopted)
-    });
-    secure.once('close', () => {
-      if (adopted) return;
-      clearTimeout(timer);
+    if (over) {
+      socket.destroy();
       relay.closed(id);
-    });
-    secure.once('secure', () => {
-      adopted = true;
-      clearTimeout(timer);
-      server.adoptSocket(secure as unknown as Socket, id, over);
-    });
-    socket.resume();
+      return;
+    }
+    const deadline = Date.now() + handshakeTimeout;
+    acceptor.secure(socket, deadline, (secure) => server.adoptSocket(secure as unknown as Socket, id, false, deadline), () => relay.closed(id));
   };
 
   const refresh = setInterval(() => writeBoard(board, server.stats()), BOARD_PERIOD);

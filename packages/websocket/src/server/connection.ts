@@ -148,7 +148,11 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
    * @param readRequest read the upgrade request from the socket (a socket from a listener); false
    *   when it arrives parsed, through {@link Connection.requested} (an http server's 'upgrade' event)
    */
-  constructor(id: number, socket: Socket, server: ServerCore, readRequest = true) {
+  /**
+   * @param deadline when the handshake (TLS, request and init) must be done, as a Date.now() value;
+   *   default: handshake.timeout from now
+   */
+  constructor(id: number, socket: Socket, server: ServerCore, readRequest = true, deadline = Date.now() + server.config.handshake.timeout) {
     this.id = id;
     this.socket = socket;
     this.server = server;
@@ -167,7 +171,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     socket.on('close', onClose);
     socket.on('error', onError);
     socket.on('drain', onDrain);
-    this.timer = setTimeout(() => this.handshakeTimedOut(), server.config.handshake.timeout);
+    this.timer = setTimeout(() => this.handshakeTimedOut(), Math.max(0, deadline - Date.now()));
   }
 
   /** Every chunk the socket reads. */

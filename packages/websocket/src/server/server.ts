@@ -3,7 +3,8 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer } from 'node:tls';
+import type { TlsOptions } from 'node:tls';
+import { TlsAcceptor } from '../accept/tls-accept.js';
 import { attachRoute, detachRoute, upgradeFromIncoming } from '../accept/http-upgrade.js';
 import { BufferPool } from '../buffers/pool.js';
 import { resolveConfig, type ResolvedConfig, type ServerConfig } from './config.js';
@@ -118,6 +119,10 @@ export class Server<H extends HandlerHooks<any>> {
   private readonly role: IoThreadRole | null;
   private readonly headBuffers: Buffer[] = [];
   private listener: NetServer | null = null;
+  /** TLS done by this server's own listener (null without tls, or with I/O threads, which do it). */
+  private tls: TlsAcceptor | null = null;
+  /** Sockets of our TLS listener still in their TLS handshake: they count against maxConn. */
+  private securing = 0;
   private nextId = 1;
   private stopping: Promise<void> | null = null;
   private starting = false;
@@ -270,21 +275,11 @@ export class Server<H extends HandlerHooks<any>> {
   }
 
   private bind(): Promise<AddressInfo | string> {
-    // I/O threads take the sockets before anything is read (and do TLS themselves).
-    const tlsOptions = this.io ? null : this.config.tls;
-    const listener: NetServer = this.io
-      ? createServer({ noDelay: true, allowHalfOpen: false, pauseOnConnect: true }, (socket) => this.accept(socket))
-      : tlsOptions
-      ? createTlsServer(
-          // TLS 1.2 at least, and the TLS handshake bounded like the WebSocket one.
-          { minVersion: 'TLSv1.2', ...tlsOptions, handshakeTimeout: this.config.handshake.timeout, allowHalfOpen: false, noDelay: true },
-          (socket) => this.accept(socket),
-        ).on('tlsClientError', (error, socket) => {
-          // With a listener, Node leaves the socket to us: a failed or timed-out TLS handshake ends here.
-          this.log.debug(`TLS handshake failed: ${error.message}`);
-          socket.destroy();
-        })
-      : createServer({ noDelay: true, allowHalfOpen: false }, (socket) => this.accept(socket));
+    // I/O threads take the sockets before anything is read (and do TLS themselves). TLS is ours too
+    // (not tls.createServer's): a socket counts against maxConn from accept, and one deadline bounds
+    // the TLS handshake, the request and init.
+    this.tls = this.io || !this.config.tls ? null : new TlsAcceptor(this.config.tls as TlsOptions);
+    const listener: NetServer = createServer({ noDelay: true, allowHalfOpen: false, pauseOnConnect: this.io !== null || this.tls !== null }, (socket) => this.accept(socket));
     this.listener = listener;
     const { unixPath, port, address } = this.config;
     return new Promise((resolve, reject) => {
@@ -326,7 +321,7 @@ export class Server<H extends HandlerHooks<any>> {
     if (this.io) return this.io.stats();
     const free = this.pool.free;
     return {
-      connections: this.connections.size,
+      connections: this.connections.size + this.securing,
       upgraded: this.upgraded,
       messages: this.messages,
       writes: this.writes,
@@ -437,24 +432,46 @@ export class Server<H extends HandlerHooks<any>> {
       return;
     }
     if (this.io) this.io.hand(socket);
+    else if (this.tls) this.secure(this.tls, socket);
     else this.adopt(socket, true);
   }
 
+  /** A socket of our TLS listener: counted from now (past maxConn it is closed at once), a connection once TLS is done. */
+  private secure(tls: TlsAcceptor, socket: Socket): void {
+    if (this.connections.size + this.securing >= this.config.maxConn) {
+      this.log.debug('a TLS socket over maxConn closed at accept (a 503 would cost a TLS handshake first)');
+      socket.destroy();
+      return;
+    }
+    this.securing++;
+    const deadline = Date.now() + this.config.handshake.timeout;
+    tls.secure(
+      socket,
+      deadline,
+      (secure) => {
+        this.securing--;
+        if (this.stopping) secure.destroy();
+        else this.adopt(secure as unknown as Socket, true, this.nextId++, false, deadline);
+      },
+      () => void this.securing--,
+    );
+  }
+
   /** @internal On an I/O thread: a socket the main thread accepted (id and maxConn decided there) becomes a connection. */
-  adoptSocket(socket: Socket, id: number, over: boolean): void {
+  adoptSocket(socket: Socket, id: number, over: boolean, deadline?: number): void {
     socket.setNoDelay(true);
     if (this.stopping) {
       socket.destroy();
       this.role?.relay.closed(id);
-    } else this.adopt(socket, true, id, over);
+    } else this.adopt(socket, true, id, over, deadline);
   }
 
   /**
    * A socket becomes a connection, however it arrived (our listener, an http server's upgrade, the
    * main thread of I/O threads, which numbers it and counts maxConn server-wide).
    */
-  private adopt(socket: Socket, readRequest: boolean, id = this.nextId++, over = this.connections.size >= this.config.maxConn): Connection {
-    const connection = new Connection(id, socket, this, readRequest);
+  private adopt(socket: Socket, readRequest: boolean, id = this.nextId++, over = this.connections.size >= this.config.maxConn, deadline?: number): Connection {
+    const connection = new Connection(id, socket, this, readRequest, deadline);
     // maxConn bounds every open socket, handshaking ones included (as websocket.zig's max_conn).
     this.connections.set(id, connection);
     if (over) connection.overCapacity();
