@@ -134,3 +134,25 @@ describe.each(MODES.filter((m) => m.workers === 1))('attach to an HTTP server ($
     expect((await after.readResponse()).status).toBe(404);
   });
 });
+
+describe('a refused attach', () => {
+  it('stops what it started: the process ends by itself once the other server stops', async () => {
+    const { spawn } = await import('node:child_process');
+    const root = new URL('../../', import.meta.url).pathname;
+    const child = spawn(`${root}node_modules/.bin/tsx`, ['--conditions=wsz-source', 'test/deployment/fixtures/attach-twice.ts'], { cwd: root, env: { ...process.env, WSZ_LOG_LEVEL: 'silent' } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const code = await new Promise<number | null | 'still running'>((resolve) => {
+      const t = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve('still running');
+      }, 15_000);
+      child.on('exit', (c) => {
+        clearTimeout(t);
+        resolve(c);
+      });
+    });
+    expect(out.trim()).toBe('refused: server.attach(): a wsz server is already attached at /ws on this HTTP server');
+    expect(code).toBe(0);
+  }, 20_000);
+});

@@ -94,10 +94,20 @@ export const behaviours: Record<string, Hooks> = {
         const w = r.conn.writeBuffer('text');
         r.conn.close();
         try {
-          w.write('late');
+          r.emit(`writer after close: flush ${w.write('late').flush()}, a new one ${r.conn.writeBuffer('binary').write('x').flush()}`);
         } catch (e) {
           r.emit(`writer error: ${(e as Error).message}`);
         }
+      } else if (cmd === 'notUtf8') {
+        for (const send of [() => r.conn.writeText(Buffer.from([0xff, 0xfe])), () => r.conn.write(Buffer.from([0xc3])), () => r.conn.publish('t', Buffer.from([0x80]))]) {
+          try {
+            send();
+            r.emit('notUtf8 sent');
+          } catch (e) {
+            r.emit(`notUtf8 error: ${(e as Error).message}`);
+          }
+        }
+        r.conn.writeText(Buffer.from('still fine ✓'));
       }
     },
   },

@@ -37,11 +37,22 @@ describe.each(MODES)('write path and liveness ($name)', ({ threads, workers }) =
       expect(events.filter((e) => e.startsWith('writer error'))[0]).toMatch(/already flushed; a Writer sends exactly one message, get a new one from conn.writeBuffer\(\)/);
     });
 
-    it('refuses writes after the connection closed', async () => {
+    it('after the connection closed, writes nothing and flush returns false, as conn.write does (no error)', async () => {
       const { client, events } = await open('writer');
       client.sendFrame(1, 'closed');
       expect((await client.readClose()).code).toBe(1000);
-      expect(await emitted(events, 'writer error')).toMatch(/the connection is closed/);
+      expect(await emitted(events, 'writer after close')).toBe('writer after close: flush false, a new one false');
+    });
+
+    it('refuses bytes that are not UTF-8 as a text message (RFC 6455 8.1), with an error that says to send binary', async () => {
+      const { client, events } = await open('writer');
+      client.sendFrame(1, 'notUtf8');
+      expect((await client.nextFrame()).payload.toString()).toBe('still fine ✓');
+      await eventually('three refusals', () => events.filter((e) => e.startsWith('notUtf8')).length === 3);
+      const refusals = events.filter((e) => e.startsWith('notUtf8'));
+      expect(refusals[0]).toMatch(/^notUtf8 error: conn.writeText\(\): these bytes are not valid UTF-8.*writeBin/);
+      expect(refusals[1]).toMatch(/^notUtf8 error: conn.write\(\)/);
+      expect(refusals[2]).toMatch(/^notUtf8 error: conn.publish\(\)/);
     });
 
     it('grows past its pooled segments: a 100 KB message arrives whole', async () => {

@@ -55,6 +55,11 @@ export function attachRoute(httpServer: HttpServer, path: string, taker: Upgrade
   table.set(path, taker);
 }
 
+/** Whether a wsz server is attached at `path` on `httpServer` already. */
+export function routeTaken(httpServer: HttpServer, path: string): boolean {
+  return routes.get(httpServer)?.has(path) ?? false;
+}
+
 /** Stops routing `path` to its taker (the listener goes when no path is left). */
 export function detachRoute(httpServer: HttpServer, path: string): void {
   const table = routes.get(httpServer);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { checkFrameToWrite, checkServerFrames, encodeClosePayload } from '../protocol/frame-writer.js';
 import { Opcode, opcodeIsControl, type MessageType } from '../protocol/opcodes.js';
 import { Subscriptions, checkTopic, type TopicLimits } from '../pubsub/subscriptions.js';
@@ -114,13 +115,18 @@ export class Conn {
     this.order = new MessageOrder(transport);
   }
 
-  /** Sends `data` as a text message (websocket.zig's `write`). */
+  /** Sends `data` as a text message (websocket.zig's `write`). Bytes must be valid UTF-8 (a TypeError otherwise). */
   write(data: WriteData, options?: WriteOptions): boolean {
+    if (typeof data !== 'string') checkText('conn.write()', data);
     return this.order.frame(Opcode.Text, data, true, undefined, options?.compress === false ? Compression.Off : Compression.Auto);
   }
 
-  /** Sends `data` as a text message. Bytes must be valid UTF-8. */
+  /**
+   * Sends `data` as a text message. Bytes must be valid UTF-8: others throw a TypeError (a text frame
+   * that is not UTF-8 makes the peer fail the connection, RFC 6455 8.1); send them with writeBin.
+   */
   writeText(data: WriteData, options?: WriteOptions): boolean {
+    if (typeof data !== 'string') checkText('conn.writeText()', data);
     return this.order.frame(Opcode.Text, data, true, undefined, options?.compress === false ? Compression.Off : Compression.Auto);
   }
 
@@ -259,6 +265,7 @@ export class Conn {
   publish(topic: string, data: WriteData, options?: PublishOptions): void {
     checkTopic('conn.publish()', topic, this.transport.topicLimits.maxTopicLength);
     const opcode = options?.binary === true ? Opcode.Binary : Opcode.Text;
+    if (opcode === Opcode.Text && typeof data !== 'string') checkText('conn.publish()', data);
     if (options?.self !== false && this.order.busy && this.isSubscribed(topic)) {
       // A fragmented message of ours is open: our own copy waits behind it with our other writes.
       this.transport.publish(topic, opcode, data, false);
@@ -271,6 +278,7 @@ export class Conn {
   /** Sends a message to every open connection of the server (this one too unless `self: false`), framed once. */
   broadcast(data: WriteData, options?: PublishOptions): void {
     const opcode = options?.binary === true ? Opcode.Binary : Opcode.Text;
+    if (opcode === Opcode.Text && typeof data !== 'string') checkText('conn.broadcast()', data);
     if (options?.self !== false && this.order.busy && !this.transport.closed) {
       this.transport.broadcast(opcode, data, false);
       this.order.frame(opcode, data, true);
@@ -285,6 +293,7 @@ export class Conn {
    */
   sendTo(id: number, data: WriteData, options?: { binary?: boolean }): void {
     const opcode = options?.binary === true ? Opcode.Binary : Opcode.Text;
+    if (opcode === Opcode.Text && typeof data !== 'string') checkText('conn.sendTo()', data);
     if (id === this.id) {
       this.order.frame(opcode, data, true);
       return;
@@ -296,5 +305,15 @@ export class Conn {
   subscriberCount(topic: string): Promise<number> {
     checkTopic('conn.subscriberCount()', topic, this.transport.topicLimits.maxTopicLength);
     return this.transport.subscriberCount(topic);
+  }
+}
+
+/**
+ * Throws a TypeError for bytes that are not valid UTF-8 sent as a text message: the peer would fail
+ * the connection (RFC 6455 8.1). Native and word-wise (node:buffer's isUtf8).
+ */
+export function checkText(call: string, data: Uint8Array): void {
+  if (!isUtf8(data)) {
+    throw new TypeError(`${call}: these bytes are not valid UTF-8, so they cannot go as a text message (RFC 6455 8.1); send them as binary (writeBin, or { binary: true })`);
   }
 }

@@ -5,7 +5,7 @@ import { createServer, type AddressInfo, type Server as NetServer, type Socket }
 import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
 import { TlsAcceptor } from '../accept/tls-accept.js';
-import { attachRoute, detachRoute, upgradeFromIncoming } from '../accept/http-upgrade.js';
+import { attachRoute, detachRoute, routeTaken, upgradeFromIncoming } from '../accept/http-upgrade.js';
 import { BufferPool } from '../buffers/pool.js';
 import { resolveConfig, type ResolvedConfig, type ServerConfig } from './config.js';
 import { Connection } from './connection.js';
@@ -19,7 +19,7 @@ import { claimBackplane, type BackplaneStats } from '../pubsub/backplane.js';
 import { SharedCodecs } from './compression.js';
 import { checkTopic } from '../pubsub/subscriptions.js';
 import { Opcode } from '../protocol/opcodes.js';
-import type { WriteData } from './conn.js';
+import { checkText, type WriteData } from './conn.js';
 import { IoPool } from '../io/io-pool.js';
 import { plainHttpOf, type PlainHttpHandler } from './plain-http.js';
 import { prepareFrame } from '../pubsub/prepared.js';
@@ -228,8 +228,15 @@ export class Server<H extends HandlerHooks<any>> {
     const path = options.path ?? '/';
     this.noIoThreads('server.attach()');
     if (!path.startsWith('/') || path.includes('?')) throw new TypeError(`server.attach(): path must be a path such as '/chat', without a query; got ${JSON.stringify(path)}`);
+    // Refused before any thread starts; should routing fail after all, what started stops again (as a failed listen).
+    if (routeTaken(httpServer as HttpServer, path)) throw new Error(`server.attach(): a wsz server is already attached at ${path} on this HTTP server`);
     await this.start(app);
-    attachRoute(httpServer as HttpServer, path, this);
+    try {
+      attachRoute(httpServer as HttpServer, path, this);
+    } catch (error) {
+      await this.undoStart();
+      throw error;
+    }
     this.attached = { httpServer: httpServer as HttpServer, path };
   }
 
@@ -248,8 +255,7 @@ export class Server<H extends HandlerHooks<any>> {
       try {
         await this.dispatcher.start(app);
       } catch (error) {
-        this.starting = false;
-        await this.dispatcher.stop();
+        await this.undoStart();
         throw error;
       }
       this.startSweeper();
@@ -257,6 +263,14 @@ export class Server<H extends HandlerHooks<any>> {
     this.started = starting.catch(() => {});
     await starting;
     if (this.stopping) throw new Error('server.start(): server.stop() was called before starting completed; the server is stopped');
+  }
+
+  /** Stops what {@link Server.start} started, so a failed start or attach leaves no thread or timer running. */
+  private async undoStart(): Promise<void> {
+    this.starting = false;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    await this.dispatcher.stop();
   }
 
   /**
@@ -352,18 +366,21 @@ export class Server<H extends HandlerHooks<any>> {
    */
   publish(topic: string, data: WriteData, options?: ServerSendOptions): number {
     checkTopic('server.publish()', topic, this.config.pubsub.maxTopicLength);
+    if (options?.binary !== true && typeof data !== 'string') checkText('server.publish()', data);
     if (this.io) return this.io.publish(topic, prepareFrame(options?.binary === true ? Opcode.Binary : Opcode.Text, data));
     return this.hub.publish(topic, options?.binary === true ? Opcode.Binary : Opcode.Text, data, 0);
   }
 
   /** Sends a message to every open connection except the one with id `except`, framed once; returns how many took it. */
   broadcast(data: WriteData, options?: ServerSendOptions & { except?: number }): number {
+    if (options?.binary !== true && typeof data !== 'string') checkText('server.broadcast()', data);
     if (this.io) return this.io.broadcast(prepareFrame(options?.binary === true ? Opcode.Binary : Opcode.Text, data), options?.except ?? 0);
     return this.hub.broadcast(options?.binary === true ? Opcode.Binary : Opcode.Text, data, options?.except ?? 0);
   }
 
   /** Sends a message to connection `id` (a `conn.id`); false when no such connection is open or it refused it (backpressure). */
   sendTo(id: number, data: WriteData, options?: ServerSendOptions): boolean {
+    if (options?.binary !== true && typeof data !== 'string') checkText('server.sendTo()', data);
     if (this.io) return this.io.sendTo(id, prepareFrame(options?.binary === true ? Opcode.Binary : Opcode.Text, data));
     return this.hub.sendTo(id, options?.binary === true ? Opcode.Binary : Opcode.Text, data);
   }

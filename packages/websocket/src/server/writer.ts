@@ -45,8 +45,9 @@ export class Writer {
     return this.total;
   }
 
-  /** Appends text (UTF-8 encoded) or bytes. */
+  /** Appends text (UTF-8 encoded) or bytes. On a closed connection it does nothing (as `conn.write` returns false). */
   write(chunk: string | Uint8Array): this {
+    if (this.closed()) return this;
     this.check('write');
     if (typeof chunk === 'string') {
       const n = Buffer.byteLength(chunk);
@@ -70,10 +71,14 @@ export class Writer {
   }
 
   /**
-   * Sends the message (or its last fragment). Returns false when backpressure dropped it. A writer
-   * sends once: writing or flushing again is an error.
+   * Sends the message (or its last fragment). Returns false when backpressure dropped it or the
+   * connection is closed. A writer sends once: writing or flushing again is an error.
    */
   flush(): boolean {
+    if (this.closed()) {
+      this.state = 'flushed';
+      return false;
+    }
     this.check('flush');
     const sent = this.send(true);
     this.state = 'flushed';
@@ -92,13 +97,16 @@ export class Writer {
     this.state = 'discarded';
   }
 
+  /** The connection is closed (the peer left, or a close was sent): what was written is given back, nothing is sent. */
+  private closed(): boolean {
+    if (this.state !== 'open' || !this.transport.closed) return false;
+    this.release();
+    return true;
+  }
+
   private check(what: string): void {
     if (this.state !== 'open') {
       throw new Error(`cannot ${what}: this Writer was already ${this.state}; a Writer sends exactly one message, get a new one from conn.writeBuffer()`);
-    }
-    if (this.transport.closed) {
-      this.release();
-      throw new Error(`cannot ${what}: the connection is closed`);
     }
   }
 
