@@ -243,6 +243,12 @@ export const behaviours: Record<string, Hooks> = {
   closeThrows: { close: () => { throw new Error('close boom'); } },
   gatedInit: { init: (r) => gate(r.app.shared!) },
   /** gatedInit, and the close hook sets shared[1] (visible to the test at once, from any thread). */
+  /** Its close hook throws. */
+  throwingClose: {
+    close() {
+      throw new Error('close hook broke');
+    },
+  },
   gatedInitMarksClose: { init: (r) => gate(r.app.shared!), close: (r) => void Atomics.store(new Int32Array(r.app.shared!), 1, 1) },
   inspectInit: {
     init(r, h) {

@@ -44,6 +44,17 @@ describe('configuration', () => {
     expect(() => new Server(Noop, { handshake: { timout: 1 } } as never)).toThrow(/unknown config handshake.timout/);
   });
 
+  it("names wsz's word for what users of ws and uWebSockets.js type", () => {
+    expect(() => new Server(Noop, { host: '0.0.0.0' } as never)).toThrow(/unknown config host \(wsz calls it 'address'/);
+    expect(() => new Server(Noop, { maxPayload: 1 } as never)).toThrow(/unknown config maxPayload \(wsz calls it 'maxMessageSize'\)/);
+    expect(() => new Server(Noop, { noServer: true } as never)).toThrow(/unknown config noServer \(wsz calls it 'server.handleUpgrade/);
+  });
+
+  it('says what is wrong with a config that is not an object, and with unixPath beside port', () => {
+    expect(() => new Server(Noop, null as never)).toThrow('new Server(HandlerClass, config): config must be an object (or left out), got null');
+    expect(() => new Server(Noop, { unixPath: '/tmp/x.sock', port: 8080 })).toThrow(/unixPath listens on a Unix socket, so port would be ignored/);
+  });
+
   it('rejects a handler class without clientMessage', () => {
     class Empty {}
     expect(() => new Server(Empty as never)).toThrow(/clientMessage/);

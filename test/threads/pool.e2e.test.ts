@@ -220,7 +220,15 @@ describe('clear errors when a handler cannot run on worker threads', () => {
   it('a class its module does not export', async () => {
     const { HiddenRef } = await import('./fixtures/unexported.js');
     const server = new Server(HiddenRef, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
-    await expect(server.listen()).rejects.toThrow(/does not export class Hidden.*add `export`/);
+    await expect(server.listen()).rejects.toThrow(/does not export class Hidden \(it exports HiddenRef\).*set `static module = import.meta.url;` in that class itself.*add `export`/);
+  });
+
+  it('a static module that is a path, not import.meta.url', () => {
+    class Pathy extends Handler {
+      static module = './handler.ts';
+      clientMessage(): void {}
+    }
+    expect(() => new Server(Pathy, { threadPool: { count: 2 } })).toThrow(/Pathy: static module must be the module's own URL, `static module = import.meta.url;` \(got ".\/handler.ts"/);
   });
 
   it('a module that starts a server when imported', async () => {

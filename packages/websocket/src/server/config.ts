@@ -241,9 +241,29 @@ function boolean(path: string, value: unknown, fallback: boolean): boolean {
 
 function object(path: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null) throw new TypeError(`invalid config ${path}: expected an object`);
+  if (typeof value !== 'object' || value === null) {
+    const got = value === null ? 'null' : typeof value;
+    throw new TypeError(path ? `invalid config ${path}: expected an object, got ${got}` : `new Server(HandlerClass, config): config must be an object (or left out), got ${got}`);
+  }
   return value as Record<string, unknown>;
 }
+
+/** What users of ws, uWebSockets.js or socket.io type, and what wsz calls it. */
+const INSTEAD: Record<string, string> = {
+  host: "'address' (the IP address to listen on)",
+  hostname: "'address' (the IP address to listen on)",
+  maxPayload: "'maxMessageSize'",
+  maxPayloadLength: "'maxMessageSize'",
+  noServer: "'server.handleUpgrade(req, socket, head)' after 'server.start()' (or 'server.attach(httpServer)'), and no port",
+  server: "'server.attach(httpServer, { path })'",
+  path: "'server.attach(httpServer, { path })', or check handshake.path in init",
+  compression: "'perMessageDeflate'",
+  idleTimeoutSeconds: "'idleTimeout' (in milliseconds)",
+  backpressure: "'maxBackpressure'",
+  maxBackpressureSize: "'maxBackpressure'",
+  verifyClient: "an init(handshake) hook that throws to refuse (or 'allowedOrigins')",
+  clientTracking: "'server.stats().connections', or conn ids in your app",
+};
 
 const KNOWN: Record<string, string[]> = {
   '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'workerCount', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'backplane', 'logLevel', 'logger'],
@@ -260,7 +280,8 @@ function rejectUnknown(path: string, value: Record<string, unknown>): void {
   for (const key of Object.keys(value)) {
     if (!KNOWN[path]!.includes(key)) {
       const where = path ? `${path}.${key}` : key;
-      throw new TypeError(`unknown config ${where}; known ${path ? `${path} ` : ''}fields: ${KNOWN[path]!.join(', ')}`);
+      const instead = path === '' && INSTEAD[key] ? ` (wsz calls it ${INSTEAD[key]})` : '';
+      throw new TypeError(`unknown config ${where}${instead}; known ${path ? `${path} ` : ''}fields: ${KNOWN[path]!.join(', ')}`);
     }
   }
 }
@@ -285,6 +306,9 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
   const unixPath = c.unixPath ?? null;
   if (unixPath !== null && (typeof unixPath !== 'string' || unixPath === '')) {
     throw new TypeError('invalid config unixPath: expected a file system path');
+  }
+  if (unixPath !== null && (c.port !== undefined || c.address !== undefined)) {
+    throw new TypeError(`invalid config: unixPath listens on a Unix socket, so ${c.port !== undefined ? 'port' : 'address'} would be ignored; give unixPath or port/address, not both`);
   }
   const logLevel = c.logLevel;
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as string)) {

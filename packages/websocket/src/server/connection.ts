@@ -334,7 +334,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   private handshakeTimedOut(): void {
     this.timer = null;
-    this.server.log.debug(`connection ${this.id}: no complete handshake within ${this.server.config.handshake.timeout} ms`);
+    this.server.log.info(`connection ${this.id} (${this.peer}): no complete handshake within ${this.server.config.handshake.timeout} ms; dropping it`);
     this.socket.destroy();
   }
 
@@ -404,7 +404,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
    * stops at once; replies to the messages received before the error still go out first.
    */
   private fail(error: ProtocolError): void {
-    this.server.log.debug(`connection ${this.id}: protocol error, closing with ${error.closeCode}: ${error.message}`);
+    // A close the server decides is worth a line at info: an operator sees why a client was cut off.
+    this.server.log.info(`connection ${this.id} (${this.peer}): closing with ${error.closeCode}: ${error.message}`);
     this.afterHooks(() => {
       if (!this.closeSent) this.sendClose(failureClose(error));
       this.endTcp();
@@ -504,7 +505,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   overLimit(): void {
     this.server.backpressureCloses++;
-    this.server.log.debug(`connection ${this.id}: ${this.bufferedAmount} bytes queued, over maxBackpressure; closing with 1008`);
+    this.server.log.info(`connection ${this.id} (${this.peer}): ${this.bufferedAmount} bytes queued, over maxBackpressure; closing with 1008`);
     this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the client does not read fast enough'));
   }
 
@@ -614,9 +615,15 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.server.pool.release(data);
   }
 
+  /** The peer's address and port, for log lines. */
+  private get peer(): string {
+    return `${this.conn.remoteAddress}:${this.conn.remotePort}`;
+  }
+
   hookFailed(hook: string, error: unknown): void {
-    this.server.log.error(`connection ${this.id}: ${hook} hook failed; closing with 1011`, error);
-    if (this.phase === Phase.Open && !this.closeSent) this.sendClose(encodeClosePayload(CloseCode.InternalError, 'internal error'));
+    const closing = this.phase === Phase.Open && !this.closeSent;
+    this.server.log.error(`connection ${this.id}: ${hook} hook failed; ${closing ? 'closing with 1011' : 'the connection had ended already'}`, error);
+    if (closing) this.sendClose(encodeClosePayload(CloseCode.InternalError, 'internal error'));
   }
 
   pauseReading(): void {
@@ -655,7 +662,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     if (heartbeat.interval > 0) {
       if (this.pingSentAt > 0) {
         if (now - this.pingSentAt >= heartbeat.timeout) {
-          this.server.log.debug(`connection ${this.id}: no answer to a heartbeat ping within ${heartbeat.timeout} ms; dropping it`);
+          this.server.log.info(`connection ${this.id} (${this.peer}): no answer to a heartbeat ping within ${heartbeat.timeout} ms; dropping it`);
           this.socket.destroy();
           return;
         }
@@ -665,7 +672,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
       }
     }
     if (idleTimeout > 0 && now - this.lastTraffic >= idleTimeout) {
-      this.server.log.debug(`connection ${this.id}: no traffic for ${idleTimeout} ms; closing it`);
+      this.server.log.info(`connection ${this.id} (${this.peer}): no traffic for ${idleTimeout} ms; closing it with 1001`);
       this.sendClose(encodeClosePayload(CloseCode.GoingAway, 'idle timeout'));
     }
   }

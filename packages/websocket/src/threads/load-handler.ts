@@ -22,7 +22,13 @@ export async function loadHandler(moduleUrl: string, exportName: string): Promis
   }
   const H = mod[exportName] ?? (mod.default as { name?: string } | undefined);
   if (typeof H !== 'function' || (H.name !== exportName && mod[exportName] === undefined)) {
-    throw new Error(`handler module ${moduleUrl} does not export class ${exportName}: worker threads find the class by its exported name; add \`export\` to the class`);
+    const classes = Object.keys(mod).filter((k) => typeof mod[k] === 'function');
+    throw new Error(
+      `handler module ${moduleUrl} does not export class ${exportName} (it exports ${classes.length > 0 ? classes.join(', ') : 'no class'}): ` +
+        `worker threads import the module that \`static module\` names and take the class by its exported name. ` +
+        `If ${exportName} is defined in another file, set \`static module = import.meta.url;\` in that class itself ` +
+        `(a subclass needs its own); if it is defined here, add \`export\` to it.`,
+    );
   }
   return H as HandlerClass<HandlerHooks<unknown>>;
 }

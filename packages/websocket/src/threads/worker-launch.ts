@@ -85,6 +85,12 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, reas
         `Add \`static module = import.meta.url;\` to class ${name} and export the class, or ${reason.instead}.`,
     );
   }
+  if (!/^(file|data|https?):/.test(moduleUrl)) {
+    throw new TypeError(
+      `${name}: static module must be the module's own URL, \`static module = import.meta.url;\` (got ${JSON.stringify(moduleUrl)}; ` +
+        'worker threads import it, and a relative path would be resolved from the library, not from your file)',
+    );
+  }
   const fromSource = TS.test(import.meta.url);
   const ext = fromSource ? '.ts' : '.js';
   const entries: Record<ThreadEntry, string> = {
