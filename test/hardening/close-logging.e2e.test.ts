@@ -39,6 +39,30 @@ describe.each(MODES)('logging of closes ($name)', ({ threads, workers }) => {
     expect(lines.some((l) => /^info .*no traffic for 300 ms; closing it with 1001/.test(l))).toBe(true);
   });
 
+  it('a promise a hook did not await that rejects closes only its connection with 1011, logged (attributeRejections inline)', async () => {
+    const lines: string[] = [];
+    const keep = (level: string) => (m: string, ...d: unknown[]) => void lines.push(`${level} ${m} ${d.map(String).join(' ')}`);
+    const logger = { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+    const s = await serve(threads, { behaviour: 'leakRejection', config: { logLevel: 'info', logger, attributeRejections: true } });
+    cleanup.push(() => s.stop());
+    const bystanders: RawClient[] = [];
+    for (let i = 0; i < 6; i++) {
+      const b = await RawClient.open(s.port);
+      cleanup.unshift(() => b.destroy());
+      bystanders.push(b);
+    }
+    const leaker = await RawClient.open(s.port);
+    cleanup.unshift(() => leaker.destroy());
+    leaker.sendFrame(1, 'leak');
+    expect((await leaker.readClose(5000)).code).toBe(1011);
+    for (const b of bystanders) {
+      b.sendFrame(1, 'still here');
+      expect((await b.nextFrame()).payload.toString()).toBe('still here');
+    }
+    await eventually('the line', () => lines.some((l) => /^error .*a promise it did not await \(an unhandled rejection\) hook failed; closing with 1011/.test(l)), 5000);
+    expect(lines.find((l) => /did not await/.test(l))).toMatch(/nobody awaited this/);
+  });
+
   it('a close hook that throws is logged as such, not as a 1011 the client never gets', async () => {
     const lines: string[] = [];
     const keep = (level: string) => (m: string) => void lines.push(`${level} ${m}`);

@@ -243,6 +243,19 @@ export const behaviours: Record<string, Hooks> = {
   closeThrows: { close: () => { throw new Error('close boom'); } },
   gatedInit: { init: (r) => gate(r.app.shared!) },
   /** gatedInit, and the close hook sets shared[1] (visible to the test at once, from any thread). */
+  /** 'leak' makes a promise that rejects later and that nobody awaits; anything else is echoed. */
+  leakRejection: {
+    message(r, data) {
+      if (data.toString() === 'leak') {
+        void (async () => {
+          await new Promise((res) => setTimeout(res, 5));
+          throw new Error('nobody awaited this');
+        })();
+        return;
+      }
+      r.conn.writeText(data);
+    },
+  },
   /** Its close hook throws. */
   throwingClose: {
     close() {

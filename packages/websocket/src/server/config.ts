@@ -85,6 +85,14 @@ export interface ServerConfig {
    * false: `data` is the hook's to keep, and never changes.
    */
   borrowData?: boolean;
+  /**
+   * With hooks inline (`threadPool.count: 0`): a promise rejection that no code handled, from a
+   * promise a hook made and did not await, closes only that hook's connection with 1011 (logged at
+   * error) instead of Node's default of ending the process. It installs a process-wide
+   * 'unhandledRejection' listener while the server runs, so it is yours to turn on (default false).
+   * On hook threads and I/O threads, which are wsz's own, this is always so.
+   */
+  attributeRejections?: boolean;
   /** Milliseconds to wait for the peer's side of a close handshake before dropping the TCP connection (default 5000). */
   closeTimeout?: number;
   /**
@@ -157,6 +165,7 @@ export interface ResolvedConfig {
   workerCount: number;
   threadPool: { count: number; backlog: number; bufferSize: number };
   borrowData: boolean;
+  attributeRejections: boolean;
   closeTimeout: number;
   maxBackpressure: number;
   backpressurePolicy: 'close' | 'drop';
@@ -266,7 +275,7 @@ const INSTEAD: Record<string, string> = {
 };
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'workerCount', 'threadPool', 'borrowData', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'backplane', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'workerCount', 'threadPool', 'borrowData', 'attributeRejections', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'backplane', 'logLevel', 'logger'],
   perMessageDeflate: ['threshold', 'serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'level', 'memLevel'],
   pubsub: ['maxTopicsPerConnection', 'maxTopicLength'],
   heartbeat: ['interval', 'timeout'],
@@ -344,6 +353,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
       bufferSize: integer('threadPool.bufferSize', tp.bufferSize, 32768, 1024),
     },
     borrowData: boolean('borrowData', c.borrowData, false),
+    attributeRejections: boolean('attributeRejections', c.attributeRejections, false),
     closeTimeout: integer('closeTimeout', c.closeTimeout, 5000, 1),
     // A limit below a couple of messages would refuse ordinary traffic: scale with maxMessageSize.
     maxBackpressure: integer('maxBackpressure', c.maxBackpressure, Math.max(1024 * 1024, 2 * maxMessageSize), 0),

@@ -1,5 +1,6 @@
 import type { MessageType } from '../protocol/opcodes.js';
 import { CloseHooks } from './close-hooks.js';
+import type { RejectionTracker } from './rejections.js';
 import type { Dispatcher, DispatchTarget } from './dispatcher.js';
 import { isHandler, optionalHooks, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
 import type { Handshake } from './handshake.js';
@@ -55,9 +56,13 @@ export class HookRunner implements Dispatcher {
   private readonly backlog: number;
   private readonly closeHooks = new CloseHooks();
 
-  constructor(HandlerClass: HandlerClass, backlog: number) {
+  /** Traces unhandled rejections to the connection whose hook made them (null: Node's own behaviour). */
+  private readonly rejections: RejectionTracker | null;
+
+  constructor(HandlerClass: HandlerClass, backlog: number, rejections: RejectionTracker | null = null) {
     this.HandlerClass = HandlerClass;
     this.backlog = backlog;
+    this.rejections = rejections;
     this.hooks = optionalHooks(HandlerClass);
   }
 
@@ -139,10 +144,12 @@ export class HookRunner implements Dispatcher {
   readonly crossed = { shared: 0, copied: 0 };
 
   start(): Promise<void> {
+    this.rejections?.install();
     return Promise.resolve();
   }
 
   stop(): Promise<void> {
+    this.rejections?.uninstall();
     return Promise.resolve();
   }
 
@@ -175,7 +182,7 @@ export class HookRunner implements Dispatcher {
     }
     let result: HookResult;
     try {
-      result = this.call(slot.handler, kind, data, type, code, reason);
+      result = this.rejections === null ? this.call(slot.handler, kind, data, type, code, reason) : this.rejections.run(target, () => this.call(slot.handler, kind, data, type, code, reason));
     } catch (error) {
       this.settled(target, slot, kind, data, owned, code, error, true);
       return;

@@ -12,6 +12,7 @@ import { Connection } from './connection.js';
 import type { Dispatcher } from './dispatcher.js';
 import { hookShape, type AppOf, type HandlerClass, type HandlerHooks } from './handler.js';
 import { HookRunner } from './hook-runner.js';
+import { RejectionTracker } from './rejections.js';
 import { ThreadDispatcher } from '../threads/thread-dispatcher.js';
 import { scopedLogger, type Logger } from './log.js';
 import { Hub } from '../pubsub/hub.js';
@@ -159,7 +160,7 @@ export class Server<H extends HandlerHooks<any>> {
     this.dispatcher =
       this.config.threadPool.count > 0 && this.io === null
         ? new ThreadDispatcher(HandlerClass, this.config, this.log, this.hub)
-        : new HookRunner(HandlerClass, this.config.threadPool.backlog);
+        : new HookRunner(HandlerClass, this.config.threadPool.backlog, this.config.attributeRejections || role !== undefined ? new RejectionTracker() : null);
     if (!role && this.config.backplane) claimBackplane(this.config.backplane, this.log);
   }
 

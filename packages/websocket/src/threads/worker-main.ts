@@ -8,6 +8,7 @@ import { refusalFor } from '../protocol/errors.js';
 import type { UpgradeRequest } from '../protocol/handshake.js';
 import { Handshake } from '../server/handshake.js';
 import { HookRunner } from '../server/hook-runner.js';
+import { RejectionTracker } from '../server/rejections.js';
 import { scopedLogger, type LogLevel } from '../server/log.js';
 import { loadHandler } from './load-handler.js';
 import { FromWorker, ToWorker, ToWorkerField as F, extraBytes, forEachRecord, type Batch, type WorkerHello } from './messages.js';
@@ -48,7 +49,10 @@ async function main(): Promise<void> {
 
   const inbound = new RingReader(data.inbound.buffer, data.inbound.control);
   const outbox = new WorkerOutbox(new RingWriter(data.outbound.buffer, data.outbound.control), (b, transfer) => port.postMessage(b, transfer));
-  const runner = new HookRunner(H, data.backlog);
+  // A hook thread is ours: a rejection nobody awaited closes the connection whose hook made it, not the thread.
+  const rejections = new RejectionTracker();
+  rejections.install();
+  const runner = new HookRunner(H, data.backlog, rejections);
   const borrow = data.borrowData;
   const targets = new Map<number, WorkerTarget>();
 
