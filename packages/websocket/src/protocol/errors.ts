@@ -24,7 +24,11 @@ export class HandshakeError extends Error {
   /** Extra response headers, such as `Sec-WebSocket-Version: 13` on a 426. */
   readonly headers: Readonly<Record<string, string>>;
 
-  /** @param status HTTP status @param message the response body @param headers extra response headers */
+  /**
+   * @param status HTTP status
+   * @param message the reason: the plain-text response body is this message and a newline
+   * @param headers extra response headers
+   */
   constructor(status: number, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = 'HandshakeError';

@@ -57,7 +57,7 @@ export interface ServerConfig {
     smallSize?: number;
     /** Free small buffers kept; null keeps one per connection (default null). */
     smallPool?: number | null;
-    /** Size of a large buffer (default min(2 * smallSize, maxMessageSize)). */
+    /** Size of a large buffer (default max(smallSize, min(2 * smallSize, maxMessageSize))). */
     largeSize?: number;
     /** Free large buffers kept (default 8). */
     largePool?: number;

@@ -21,8 +21,9 @@ export interface HandlerHooks<App = unknown> {
   /** Runs after the 101 response was written; the first hook that may write frames. */
   afterInit?(): HookResult;
   /**
-   * A complete text or binary message. `data` is valid until the hook returns (or its promise
-   * settles): copy it (`Buffer.from(data)`) to keep it longer.
+   * A complete text or binary message. `data` is the hook's to keep: it never changes afterwards.
+   * (With `borrowData: true` it is lent instead: valid until the hook returns or its promise settles,
+   * then reused; copy it with `Buffer.from(data)` to keep it.)
    */
   clientMessage(data: Buffer, type: MessageType): HookResult;
   /** A ping; when absent the server answers with a pong carrying the same payload. */

@@ -49,7 +49,10 @@ export class RequestHeaders implements Iterable<[string, string]> {
 export class Handshake {
   /** The request method (always GET for a handshake that reaches `init`). */
   readonly method: string;
-  /** The raw request target, path and query as the client sent them, e.g. `/chat?room=1`. */
+  /**
+   * The request target reduced to its resource name, path and query (not percent-decoded), e.g.
+   * `/chat?room=1`; an absolute target such as `http://host/chat?room=1` reads `/chat?room=1`.
+   */
   readonly url: string;
   /** The path part of the target, not percent-decoded, e.g. `/chat`. */
   readonly path: string;
