@@ -209,6 +209,20 @@ export class RawClient {
     this.socket.write(bytes);
   }
 
+  /** Sends `bytes`, waiting for the socket to drain when its buffer is full (a sender that respects TCP's pace). */
+  async sendPaced(bytes: Buffer): Promise<void> {
+    if (this.socket.write(bytes)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
   sendFrame(opcode: number, payload?: Buffer | string, opts?: { fin?: boolean; mask?: boolean; rsv?: number }): void {
     this.socket.write(frame(opcode, payload, opts));
   }

@@ -13,6 +13,7 @@
  *   flood T N SIZE                                 publishes N binary messages of SIZE bytes to T
  *   leaveOnClose T                                 the close hook publishes 'left ID' to T
  *   lone sub / lone pub                            subscribes / publishes to 'room' + a lone surrogate (refused)
+ *   block MS                                       holds the thread running the hook for MS ms, then replies 'unblocked'
  *   thread                                         replies 'thread N', the id of the thread running the hook
  *   exit                                           ends the thread running the hook (never the main thread)
  */
@@ -93,6 +94,12 @@ export class Topical extends Handler {
           if (a === 'sub') conn.subscribe('room\ud800');
           else conn.publish('room\ud800', 'x');
           return;
+        case 'block': {
+          // Holds the thread running the hook (its event loop) for A milliseconds.
+          const until = Date.now() + Number(a);
+          while (Date.now() < until);
+          return void conn.write('unblocked');
+        }
         case 'thread':
           return void conn.write(`thread ${threadId}`);
         case 'exit':

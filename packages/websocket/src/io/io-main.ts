@@ -32,12 +32,16 @@ export interface IoWorkerData {
   board: Float64Array;
   /** This thread's open connections, counted up by the main thread as it hands one over and down here as one ends. */
   live: Int32Array;
+  /** Bytes relayed to each I/O thread and not yet taken by it (see relayLimit), shared by every thread. */
+  load: Int32Array;
+  /** The server's relayLimit. */
+  relayLimit: number;
 }
 
 /** Messages from the main thread. */
 export type ToIoThread =
   | { socket: Socket; id: number; over: boolean }
-  | { relay: RelayBatch }
+  | { relay: RelayBatch; bytes: number }
   | { stop: true };
 
 /** Messages to the main thread. */
@@ -59,7 +63,7 @@ function forwardingLogger(): Logger {
 
 async function main(): Promise<void> {
   const H = await loadHandler(data.moduleUrl, data.exportName);
-  const relay = new ThreadRelay((batch, transfer) => port.postMessage({ relay: batch } satisfies FromIoThread, transfer), data.live);
+  const relay = new ThreadRelay((batch, transfer) => port.postMessage({ relay: batch } satisfies FromIoThread, transfer), data.live, data.load, data.index, data.relayLimit);
   const config: ServerConfig = {
     ...data.config,
     workerCount: 1,
@@ -108,12 +112,13 @@ async function main(): Promise<void> {
   const refresh = setInterval(() => writeBoard(board, server.stats()), BOARD_PERIOD);
   port.on('message', (m: ToIoThread) => {
     if ('socket' in m) adopt(m.socket, m.id, m.over);
-    else if ('relay' in m) relay.receive(m.relay, server.hub);
+    else if ('relay' in m) relay.receive(m.relay, server.hub, m.bytes);
     else if ('stop' in m) {
       void server.stop().then(() => {
         clearInterval(refresh);
         writeBoard(board, server.stats());
         relay.flush();
+        relay.stop();
         port.postMessage({ stopped: true } satisfies FromIoThread);
         port.close();
       });

@@ -8,7 +8,7 @@ import { workerLaunch, type WorkerLaunch } from '../threads/worker-launch.js';
 import { toBackplane } from '../pubsub/hub.js';
 import { prepareFrame } from '../pubsub/prepared.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
-import { addBoard, statsBoard } from './stats-board.js';
+import { addBoard, retireBoard, statsBoard } from './stats-board.js';
 import type { FromIoThread, IoWorkerData, ToIoThread } from './io-main.js';
 
 /** The first Node major that can move an accepted socket to another thread. */
@@ -62,8 +62,10 @@ export class IoPool {
   private readonly threadConfig: ServerConfig;
   private readonly hookThreads: number;
   private readonly threads: IoThread[] = [];
-  /** Which thread owns each open connection id. */
+  /** Which thread owns each connection id (handshaking or open). */
   private readonly owner = new Map<number, IoThread>();
+  /** Connection ids past their handshake: what sends and broadcasts count, as with one thread. */
+  private readonly open = new Set<number>();
   /** Subscribers per topic on each thread (by thread index). */
   private readonly topics = new Map<string, number[]>();
   private nextId = 1;
@@ -80,6 +82,10 @@ export class IoPool {
    */
   private readonly counting = new Map<number, { from: IoThread; request: number; total: number; waiting: Set<IoThread> }>();
   private nextQuery = 1;
+  /** Bytes relayed to each thread and not yet delivered by it (relayLimit), shared with every thread. */
+  private readonly load: Int32Array;
+  /** The cumulative counters of threads that ended (replaced after dying): kept in the totals. */
+  private readonly retired = statsBoard();
 
   constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, userConfig: ServerConfig, config: ResolvedConfig, log: Logger) {
     checkIoThreadsSupported(config.workerCount);
@@ -96,6 +102,7 @@ export class IoPool {
       instead: 'set workerCount: 1 to run every connection on the main thread',
     });
     this.threadConfig = cloneableConfig(userConfig, config);
+    this.load = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * config.workerCount));
     // threadPool.count hook threads in all, shared among the I/O threads.
     this.hookThreads = config.threadPool.count === 0 ? 0 : Math.max(1, Math.round(config.threadPool.count / config.workerCount));
     this.forwardLog = config.logger !== undefined;
@@ -123,7 +130,11 @@ export class IoPool {
       forwardLog: this.forwardLog,
       board: statsBoard(),
       live: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)),
+      load: this.load,
+      relayLimit: this.config.relayLimit,
     };
+    // A new thread starts with nothing waiting for it.
+    Atomics.store(this.load, index, 0);
     const worker = this.launch.start(data, 'io');
     const thread = new IoThread(index, worker, data.board, data.live);
     this.threads[index] = thread;
@@ -161,7 +172,13 @@ export class IoPool {
     if (this.stopping) return;
     this.restarts++;
     this.log.error(`I/O thread ${thread.index} exited (code ${code}); its ${thread.open} connections ended with it; starting a new one`);
-    for (const [id, t] of this.owner) if (t === thread) this.owner.delete(id);
+    // Its board holds what it counted up to its last refresh (at most a few ms old).
+    retireBoard(this.retired, thread.board);
+    for (const [id, t] of this.owner) {
+      if (t !== thread) continue;
+      this.owner.delete(id);
+      this.open.delete(id);
+    }
     for (const [topic, counts] of this.topics) this.setSubscribers(topic, counts, thread.index, 0);
     // Counts waiting for it go on without it.
     for (const [query, q] of this.counting) if (q.waiting.delete(thread) && q.waiting.size === 0) this.answerCount(query);
@@ -189,7 +206,8 @@ export class IoPool {
       socket.destroy();
       return;
     }
-    this.owner.set(id, best);
+    // One refused with 503 (over maxConn) is nobody's to send to.
+    if (!over) this.owner.set(id, best);
   }
 
   /** Open connections on every thread, as the threads count them (a thread frees a place the moment a connection ends). */
@@ -216,9 +234,13 @@ export class IoPool {
         if (counts === undefined) this.topics.set(topic, (counts = new Array<number>(this.config.workerCount).fill(0)));
         this.setSubscribers(topic, counts, from.index, count);
       },
+      opened: (id) => {
+        if (this.owner.get(id) === from) this.open.add(id);
+      },
       closed: (id) => {
         if (this.owner.get(id) !== from) return;
         this.owner.delete(id);
+        this.open.delete(id);
       },
       // A hook asks: every thread is asked for its own count now, and the sum goes back.
       count: (request, topic) => {
@@ -285,7 +307,11 @@ export class IoPool {
     for (const t of this.threads) {
       if (t.out.empty) continue;
       const { batch, transfer } = t.out.take();
-      if (!t.dead) t.worker.postMessage({ relay: batch } satisfies ToIoThread, transfer);
+      if (t.dead) continue;
+      // Counted against relayLimit until the thread has delivered it (it subtracts the same figure).
+      const bytes = batch.frames?.byteLength ?? 0;
+      Atomics.add(this.load, t.index, bytes);
+      t.worker.postMessage({ relay: batch, bytes } satisfies ToIoThread, transfer);
     }
   }
 
@@ -299,16 +325,20 @@ export class IoPool {
     return this.subscriberCount(topic);
   }
 
-  /** Queues a framed message to every connection (but `except`); returns how many connections are open. */
+  /**
+   * Queues a framed message to every connection (but `except`); returns how many connections are open
+   * (past their handshake) now. Not a publish (as with one thread).
+   */
   broadcast(frame: Buffer, except: number): number {
-    this.publishes++;
     if (this.config.backplane) toBackplane(this.config.backplane, null, frame);
     for (const t of this.threads) this.out(t)?.broadcast(except, frame);
-    return this.owner.size - (this.owner.has(except) ? 1 : 0);
+    return this.open.size - (this.open.has(except) ? 1 : 0);
   }
 
   /** Passes a framed message to the thread that owns connection `id`; false when no thread does. */
   sendTo(id: number, frame: Buffer): boolean {
+    // As with one thread: only an open connection (past its handshake) takes messages.
+    if (!this.open.has(id)) return false;
     const w = this.out(this.owner.get(id));
     if (w === null) return false;
     w.sendTo(id, frame);
@@ -339,6 +369,7 @@ export class IoPool {
       ioThreads: { count: this.threads.filter((t) => t.ready && !t.dead).length, restarts: this.restarts },
       ...(this.config.backplane ? { backplane: this.config.backplane.stats() } : {}),
     };
+    addBoard(total, this.retired);
     for (const t of this.threads) if (t) addBoard(total, t.board);
     return total;
   }
@@ -362,6 +393,7 @@ export class IoPool {
       }),
     );
     this.owner.clear();
+    this.open.clear();
   }
 }
 

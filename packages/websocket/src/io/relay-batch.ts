@@ -24,6 +24,8 @@ export const enum RelayOp {
   Count = 6,
   /** request id, count: the answer (main -> thread: the total; thread -> main: its own). */
   Counted = 7,
+  /** connection id: the connection is open, past its handshake (thread -> main). */
+  Opened = 8,
 }
 
 /** What crosses the thread boundary. */
@@ -40,6 +42,7 @@ export interface RelayVisitor {
   sendTo?(id: number, frame: Buffer): void;
   subscribers?(topic: string, count: number): void;
   closed?(id: number): void;
+  opened?(id: number): void;
   count?(request: number, topic: string): void;
   counted?(request: number, count: number): void;
 }
@@ -72,6 +75,10 @@ export class RelayWriter {
 
   closed(id: number): void {
     this.ops.push(RelayOp.Closed, id);
+  }
+
+  opened(id: number): void {
+    this.ops.push(RelayOp.Opened, id);
   }
 
   count(request: number, topic: string): void {
@@ -109,16 +116,17 @@ export class RelayWriter {
 }
 
 /**
- * Calls `visitor` for each operation of `batch`, in order. A frame from {@link SHARE_FROM} bytes that
- * is much smaller than the batch gets memory of its own: it may be queued to a slow subscriber, which
- * must then pin its own bytes, never the whole batch. Smaller frames are copied into each recipient's
- * outbox anyway.
+ * Calls `visitor` for each operation of `batch`, in order. A frame may be queued to a slow subscriber,
+ * which must then hold its own bytes, never the whole batch: a frame under {@link SHARE_FROM} bytes is
+ * copied out (into Node's pool, a few bytes among others'), one from that size that is much smaller
+ * than the batch gets memory of its own, and only one that is most of the batch stays a view of it.
  */
 export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
   const { ops, frames } = batch;
   const frame = (offset: number, length: number): Buffer => {
     const view = Buffer.from(frames!, offset, length);
-    if (length < SHARE_FROM || frames!.byteLength <= 2 * length) return view;
+    if (length < SHARE_FROM) return Buffer.from(view);
+    if (frames!.byteLength <= 2 * length) return view;
     const own = Buffer.allocUnsafeSlow(length);
     view.copy(own);
     return own;
@@ -146,6 +154,9 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
         break;
       case RelayOp.Closed:
         visitor.closed?.(ops[i++] as number);
+        break;
+      case RelayOp.Opened:
+        visitor.opened?.(ops[i++] as number);
         break;
       case RelayOp.Count:
         visitor.count?.(ops[i++] as number, ops[i++] as string);

@@ -50,6 +50,14 @@ export function writeBoard(board: Float64Array, stats: ServerStats): void {
   for (let i = 0; i < KEY.length; i++) board[i] = holder(stats, i)[KEY[i]!]!;
 }
 
+/** Counters that only grow (the others, such as buffered bytes, are the state of a moment). */
+const CUMULATIVE = FIELDS.map((f) => !['buffered', 'pool.freeSmall', 'pool.freeLarge', 'queued'].includes(f));
+
+/** Adds the cumulative counters of a thread that ended to `retired`, so totals never go backwards. */
+export function retireBoard(retired: Float64Array, board: Float64Array): void {
+  for (let i = 0; i < KEY.length; i++) if (CUMULATIVE[i]) retired[i]! += board[i]!;
+}
+
 /** Adds a board's counters to `total`. */
 export function addBoard(total: ServerStats, board: Float64Array): void {
   for (let i = 0; i < KEY.length; i++) holder(total, i)[KEY[i]!]! += board[i]!;

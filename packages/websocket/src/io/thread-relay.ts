@@ -13,14 +13,43 @@ export class ThreadRelay implements HubRelay {
   private readonly waiting = new Map<number, (count: number) => void>();
   private readonly post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void;
   private readonly live: Int32Array;
+  private readonly load: Int32Array;
+  private readonly index: number;
+  private readonly limit: number;
+  private resumes: Array<() => void> = [];
+  private poll: NodeJS.Timeout | null = null;
 
   /**
    * @param post sends a batch to the main thread
    * @param live this thread's count of open connections, shared with the main thread (see {@link closed})
+   * @param load bytes relayed to each I/O thread (by index) and not yet taken by it, shared by all threads
+   * @param index this thread's place in `load`
+   * @param limit `relayLimit`
    */
-  constructor(post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void, live: Int32Array) {
+  constructor(post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void, live: Int32Array, load: Int32Array, index: number, limit: number) {
     this.post = post;
     this.live = live;
+    this.load = load;
+    this.index = index;
+    this.limit = limit;
+  }
+
+  get congested(): boolean {
+    for (let i = 0; i < this.load.length; i++) if (i !== this.index && Atomics.load(this.load, i) > this.limit) return true;
+    return false;
+  }
+
+  whenClear(resume: () => void): void {
+    this.resumes.push(resume);
+    // Looked at every few ms while someone waits (shared memory: no message needed).
+    this.poll ??= setInterval(() => {
+      if (this.congested) return;
+      clearInterval(this.poll!);
+      this.poll = null;
+      const resumes = this.resumes;
+      this.resumes = [];
+      for (const r of resumes) r();
+    }, 5);
   }
 
   publish(topic: string, frame: Buffer): void {
@@ -51,6 +80,12 @@ export class ThreadRelay implements HubRelay {
     return new Promise((resolve) => this.waiting.set(request, resolve));
   }
 
+  /** A connection of this thread is open (the main thread counts what broadcasts and sends reach). */
+  opened(id: number): void {
+    this.out.opened(id);
+    this.schedule();
+  }
+
   /**
    * A connection of this thread ended. Its place under maxConn is free at once, in shared memory (before its
    * close hook runs): the main thread, which admits new sockets, never waits for the batch that tells it the id.
@@ -61,8 +96,13 @@ export class ThreadRelay implements HubRelay {
     this.schedule();
   }
 
-  /** Delivers what the main thread passed on to this thread's connections. */
-  receive(batch: RelayBatch, hub: Hub): void {
+  /** Delivers what the main thread passed on to this thread's connections; `bytes` of the relay's bound are free again after. */
+  receive(batch: RelayBatch, hub: Hub, bytes: number): void {
+    this.deliver(batch, hub);
+    Atomics.sub(this.load, this.index, bytes);
+  }
+
+  private deliver(batch: RelayBatch, hub: Hub): void {
     readRelay(batch, {
       publish: (topic, frame) => hub.deliverTopic(topic, frame, 0),
       broadcast: (except, frame) => hub.deliverAll(frame, except),
@@ -78,6 +118,13 @@ export class ThreadRelay implements HubRelay {
         this.waiting.delete(request);
       },
     });
+  }
+
+  /** The thread stops: nobody waits any more. */
+  stop(): void {
+    if (this.poll !== null) clearInterval(this.poll);
+    this.poll = null;
+    this.resumes = [];
   }
 
   /** Sends what is gathered now (the thread is stopping). */

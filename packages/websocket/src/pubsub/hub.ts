@@ -26,6 +26,10 @@ export interface HubRelay {
   subscribers(topic: string, count: number): void;
   /** How many subscribers `topic` has on every thread. */
   count(topic: string): Promise<number>;
+  /** Another thread has more relayed bytes waiting for it than the bound (`relayLimit`). */
+  readonly congested: boolean;
+  /** Runs `resume` once no thread is over the bound any more. */
+  whenClear(resume: () => void): void;
 }
 
 /** Pub/sub counters, in `server.stats()`. */
@@ -184,6 +188,18 @@ export class Hub {
     const s = this.connections.get(id);
     if (s === undefined || !s.deliver(new PreparedMessage(frame))) return false;
     this.deliveries++;
+    return true;
+  }
+
+  /**
+   * Flow control between I/O threads: when the relay to another thread is over its bound, `pause`
+   * runs now (the publishing connection stops being read) and `resume` once it is clear. Returns
+   * whether it paused.
+   */
+  throttle(pause: () => void, resume: () => void): boolean {
+    if (this.relay === null || !this.relay.congested) return false;
+    pause();
+    this.relay.whenClear(resume);
     return true;
   }
 

@@ -69,6 +69,13 @@ export interface ServerConfig {
    * threads); hooks then run on each I/O thread's share of `threadPool.count` (see docs/scaling.md).
    */
   workerCount?: number;
+  /**
+   * With I/O threads: bytes of pub/sub traffic (publishes, broadcasts, sends) that may wait for one I/O
+   * thread to take them (default 4 MiB). Past it, a connection on another thread that publishes stops
+   * being read until that thread catches up, as TCP slows a publisher on one thread: a busy thread
+   * never makes the others queue without bound.
+   */
+  relayLimit?: number;
   threadPool?: {
     /** Worker threads running handlers; 0 runs them on the I/O thread (default 4). */
     count?: number;
@@ -163,6 +170,7 @@ export interface ResolvedConfig {
   handshake: { timeout: number; maxSize: number; maxHeaders: number; count: number };
   buffers: { smallSize: number; smallPool: number | null; largeSize: number; largePool: number };
   workerCount: number;
+  relayLimit: number;
   threadPool: { count: number; backlog: number; bufferSize: number };
   borrowData: boolean;
   attributeRejections: boolean;
@@ -275,7 +283,7 @@ const INSTEAD: Record<string, string> = {
 };
 
 const KNOWN: Record<string, string[]> = {
-  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'workerCount', 'threadPool', 'borrowData', 'attributeRejections', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'backplane', 'logLevel', 'logger'],
+  '': ['port', 'address', 'unixPath', 'tls', 'allowedOrigins', 'rateLimit', 'maxConn', 'maxMessageSize', 'handshake', 'buffers', 'workerCount', 'relayLimit', 'threadPool', 'borrowData', 'attributeRejections', 'closeTimeout', 'maxBackpressure', 'backpressurePolicy', 'heartbeat', 'idleTimeout', 'pubsub', 'perMessageDeflate', 'backplane', 'logLevel', 'logger'],
   perMessageDeflate: ['threshold', 'serverNoContextTakeover', 'clientNoContextTakeover', 'serverMaxWindowBits', 'clientMaxWindowBits', 'level', 'memLevel'],
   pubsub: ['maxTopicsPerConnection', 'maxTopicLength'],
   heartbeat: ['interval', 'timeout'],
@@ -347,6 +355,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     },
     buffers: { smallSize, smallPool, largeSize, largePool: integer('buffers.largePool', bf.largePool, 8, 0) },
     workerCount: integer('workerCount', c.workerCount, 1, 1, 64),
+    relayLimit: integer('relayLimit', c.relayLimit, 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     threadPool: {
       count: integer('threadPool.count', tp.count, 4, 0, 256),
       backlog: integer('threadPool.backlog', tp.backlog, 500, 1),

@@ -52,6 +52,8 @@ export interface ServerCore extends HeadBuffers {
   readonly plainHttp: PlainHttpHandler | null;
   /** A connection was upgraded or ended (I/O threads publish their counters at once). */
   lifecycle(): void;
+  /** Connection `id` is open (its 101 went out): I/O threads tell the main thread, which counts sends and broadcasts. */
+  opened(id: number): void;
   /** An async init started (stop waits for it). */
   trackInit(init: Promise<unknown>): void;
 }
@@ -132,6 +134,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private closeReceived = false;
   private ending = false;
   private pausedByHooks = false;
+  /** Not read while the relay to another I/O thread is over relayLimit (see throttle). */
+  private pausedByRelay = false;
   /** Hook events not settled yet (see DispatchTarget). */
   private hooksPending = 0;
   /** A close of ours waiting for the hooks already running to settle: their replies go out first. */
@@ -271,6 +275,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.socket.write(switchingProtocolsResponse(this.key, handshake.protocol, headers), 'latin1');
     this.key = ''; // a slice of the request head: keeping it would keep the whole head alive
     this.phase = Phase.Open;
+    this.server.opened(this.id);
     this.lastActive = this.lastTraffic = Date.now();
     this.server.dispatcher.afterInit(this);
     const leftover = this.leftover;
@@ -535,7 +540,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.server.dispatcher.closing(this);
     this.sender.flush();
     // What the peer still sends is read and dropped: unread input would turn our TCP close into a reset.
-    if (this.pausedByHooks) this.socket.resume();
+    if (this.pausedByHooks || this.pausedByRelay) this.socket.resume();
     if (this.closeReceived) this.endTcp();
     else this.armCloseTimer(); // the peer has closeTimeout to answer
   }
@@ -595,14 +600,35 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   publish(topic: string, opcode: number, data: WriteData, self: boolean): void {
     this.server.hub.publish(topic, opcode, data, self ? 0 : this.id);
+    if (!this.pausedByRelay) this.throttle();
   }
 
   broadcast(opcode: number, data: WriteData, self: boolean): void {
     this.server.hub.broadcast(opcode, data, self ? 0 : this.id);
+    if (!this.pausedByRelay) this.throttle();
   }
 
   sendTo(id: number, opcode: number, data: WriteData): void {
     this.server.hub.sendTo(id, opcode, data);
+    if (!this.pausedByRelay) this.throttle();
+  }
+
+  /**
+   * With I/O threads: when what this thread relays to another waits there beyond `relayLimit`, this
+   * connection (which publishes) is not read until it is taken, so TCP slows its client as when one
+   * thread does everything.
+   */
+  private throttle(): void {
+    this.server.hub.throttle(
+      () => {
+        this.pausedByRelay = true;
+        if (!this.closeSent) this.socket.pause();
+      },
+      () => {
+        this.pausedByRelay = false;
+        if (this.phase === Phase.Open && !this.pausedByHooks) this.socket.resume();
+      },
+    );
   }
 
   subscriberCount(topic: string): Promise<number> {
@@ -634,7 +660,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   resumeReading(): void {
     this.pausedByHooks = false;
-    if (this.phase === Phase.Open) this.socket.resume();
+    if (this.phase === Phase.Open && !this.pausedByRelay) this.socket.resume();
   }
 
   // ---- liveness and the end ----------------------------------------------------------------
@@ -649,7 +675,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     const { heartbeat, idleTimeout } = this.server.config;
     // Time we spent not reading (hooks behind, or their worker's backlog full) is not the peer's
     // silence: its pongs and frames wait unread in the socket.
-    if (this.pausedByHooks) this.active = true;
+    if (this.pausedByHooks || this.pausedByRelay) this.active = true;
     if (this.active) {
       this.active = false;
       this.lastActive = this.lastTraffic = now;

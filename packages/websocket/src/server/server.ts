@@ -503,6 +503,11 @@ export class Server<H extends HandlerHooks<any>> {
   }
 
   /** @internal */
+  opened(id: number): void {
+    this.role?.relay.opened(id);
+  }
+
+  /** @internal */
   forget(connection: Connection): void {
     this.connections.delete(connection.id);
     this.role?.relay.closed(connection.id);
