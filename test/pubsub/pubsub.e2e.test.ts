@@ -186,6 +186,31 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads, workers }) => {
     ]);
   });
 
+  it("gives one order to every member: a publisher with its own fragmented message open sees its copy where the others do", async () => {
+    const { port } = await start(threads);
+    const [b, c] = await members(port, 2);
+    for (const m of [b!, c!]) expect(await m.ask('sub room')).toBe('sub room true');
+    const raw = await RawClient.open(port);
+    cleanup.push(() => raw.destroy());
+    await raw.nextFrame(); // id N
+    const command = (text: string) => raw.sendFrame(1, text);
+    command('sub room');
+    expect((await raw.nextFrame()).payload.toString()).toBe('sub room true');
+    command('stream');
+    for (let i = 0; i < 3; i++) await raw.nextFrame();
+    command('pub room first, from raw'); // raw's copy waits behind its open message
+    expect(await c!.next()).toBe('first, from raw');
+    b!.send('pub room second, from b');
+    expect(await c!.next()).toBe('second, from b');
+    expect(await b!.next()).toBe('first, from raw');
+    expect(await b!.next()).toBe('second, from b');
+    await b!.ask('count room'); // b's publish has reached raw's queue
+    command('end');
+    const rest = [];
+    for (let i = 0; i < 3; i++) rest.push(await raw.nextFrame());
+    expect(rest.map((f) => (f.opcode === 0 ? `end ${f.fin}` : f.payload.toString()))).toEqual(['end true', 'first, from raw', 'second, from b']);
+  });
+
   it('bounds topics per connection and topic names with errors that say what to do', async () => {
     const { port } = await start(threads, { pubsub: { maxTopicsPerConnection: 3, maxTopicLength: 8 } });
     const [a] = await members(port, 1);

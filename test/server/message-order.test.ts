@@ -32,14 +32,14 @@ function recording(maxBackpressure = 0): { conn: Conn; sent: string[]; state: { 
 }
 
 describe('message order', () => {
-  it('holds whole messages written while a raw fragmented message is open, and sends them after its last frame', () => {
+  it("passes a whole message written while the handler's own fragmented message is open on to the connection, whose sender holds it (one queue with publishes)", () => {
     const { conn, sent } = recording();
     conn.writeFrame(1, 'a', { fin: false });
     expect(conn.write('whole')).toBe(true);
     conn.writePing('p');
-    expect(conn.bufferedAmount).toBe(5);
     conn.writeFrame(0, 'b', { fin: true });
-    expect(sent).toEqual(['1+:a', '9:p', '0:b', '1:whole']);
+    // The wire order (whole after b) is the sender's: see test/pubsub "one order for every member".
+    expect(sent).toEqual(['1+:a', '1:whole', '9:p', '0:b']);
     expect(conn.bufferedAmount).toBe(0);
   });
 
@@ -58,12 +58,14 @@ describe('message order', () => {
 
   it('copies held data: the caller may reuse its buffer at once', () => {
     const { conn, sent } = recording();
-    conn.writeFrame(2, 'x', { fin: false });
+    const w = conn.writeBuffer('text', { fragmentSize: 1 });
+    w.write('a'); // a Writer's fragmented message is open
     const mine = Buffer.from('keep');
-    conn.writeBin(mine);
+    conn.writeFrame(2, mine, { fin: false }); // another writer's: held
     mine.fill(0);
+    w.flush();
     conn.writeFrame(0, '', { fin: true });
-    expect(sent[2]).toBe('2:keep');
+    expect(sent).toEqual(['1+:a', '0:', '2+:keep', '0:']);
   });
 
   it('refuses a continuation with no message open, and a new message inside an open one', () => {
@@ -75,8 +77,9 @@ describe('message order', () => {
 
   it('drops what is held once the connection closes, and writes return false', () => {
     const { conn, sent, state } = recording();
-    conn.writeFrame(1, 'a', { fin: false });
-    conn.write('held');
+    const w = conn.writeBuffer('text', { fragmentSize: 1 });
+    w.write('a');
+    conn.writeFrame(2, 'held', { fin: false });
     state.closed = true;
     expect(conn.write('late')).toBe(false);
     expect(sent).toEqual(['1+:a']);
@@ -84,23 +87,25 @@ describe('message order', () => {
 
   it('held writes count against maxBackpressure: a message past it is refused, with its later fragments', () => {
     const { conn, sent } = recording(10);
-    conn.writeFrame(1, 'a', { fin: false });
-    expect(conn.write('12345678')).toBe(true); // 8 bytes held
+    const first = conn.writeBuffer('text', { fragmentSize: 1 });
+    first.write('a');
+    conn.writeFrame(2, '12345678', { fin: false }); // 8 bytes held behind the open message
     expect(conn.write('xyz')).toBe(false); // 11 > 10
     const w = conn.writeBuffer('binary', { fragmentSize: 3 });
     w.write('big'); // a new message's start, refused
     w.write('gerr');
     expect(w.flush()).toBe(false);
-    conn.writeFrame(0, 'b', { fin: true });
-    expect(sent).toEqual(['1+:a', '0:b', '1:12345678']);
+    first.flush();
+    conn.writeFrame(0, '', { fin: true });
+    expect(sent).toEqual(['1+:a', '0:', '2+:12345678', '0:']);
   });
 
   it('a Writer discarded after its first fragment ends its message, so held writes go out', () => {
     const { conn, sent } = recording();
     const w = conn.writeBuffer('text', { fragmentSize: 1 });
     w.write('a');
-    conn.write('next');
+    conn.write('next'); // on to the sender, which holds it until the message ends
     w.discard();
-    expect(sent).toEqual(['1+:a', '0:', '1:next']);
+    expect(sent).toEqual(['1+:a', '1:next', '0:']);
   });
 });

@@ -212,13 +212,44 @@ export class FrameSender {
   shared(frame: Buffer): boolean {
     if (!this.admit(Opcode.Binary, true)) return false;
     if (this.fragmented) {
-      (this.waiting ??= []).push(frame);
-      this.waitingBytes += frame.length;
+      this.wait(frame);
       return true;
     }
     this.append(frame);
     this.scheduleFlush();
     return true;
+  }
+
+  /** A text or binary frame (a new message), as opposed to a continuation or a control frame. */
+  private isNewMessage(opcode: number): boolean {
+    return opcode === Opcode.Text || opcode === Opcode.Binary;
+  }
+
+  /** Queues a whole frame behind the handler's open fragmented message, in order with everything else waiting. */
+  private wait(frame: Buffer): void {
+    (this.waiting ??= []).push(frame);
+    this.waitingBytes += frame.length;
+  }
+
+  /**
+   * A whole message of the handler's own written while its fragmented message is open (RFC 6455 5.4:
+   * nothing may come between the fragments): framed now, in memory of its own (compressed first when
+   * it would be), and sent after that message's last frame, in the order it came with publishes and
+   * the other connections' sends. One queue, so every member sees one order.
+   */
+  private holdWhole(opcode: number, payload: Uint8Array, compression: Compression): void {
+    let rsv1 = compression === Compression.Done;
+    if (this.compressible(opcode, true, payload.length, compression)) {
+      payload = this.host.deflate!.compress(payload);
+      rsv1 = true;
+    }
+    if (rsv1) this.host.deflate?.sent();
+    const mask = this.host.masked ? nextMaskKey() : undefined;
+    const frame = Buffer.allocUnsafe(frameHeaderLength(payload.length, mask !== undefined) + payload.length);
+    const at = writeFrameHeader(frame, 0, opcode, payload.length, { fin: true, rsv1, mask });
+    frame.set(payload, at);
+    if (mask !== undefined) applyMask(frame, at, frame.length, mask, 0);
+    this.wait(frame);
   }
 
   private append(frame: Buffer): void {
@@ -244,6 +275,10 @@ export class FrameSender {
       if (opcode !== Opcode.Pong || !this.host.canWrite()) return false;
       // Sent once the queue drains (or on a later flush under the limit).
       this.owedPong = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data);
+      return true;
+    }
+    if (this.fragmented && this.isNewMessage(opcode)) {
+      this.holdWhole(opcode, typeof data === 'string' ? Buffer.from(data, 'utf8') : data, compression);
       return true;
     }
     if (compression === Compression.Done) {
@@ -291,6 +326,11 @@ export class FrameSender {
       done();
       return false;
     }
+    if (this.fragmented && this.isNewMessage(opcode)) {
+      this.holdWhole(opcode, data, compression);
+      done();
+      return true;
+    }
     if (compression === Compression.Done) {
       this.host.deflate?.sent();
       this.header(opcode, data.length, true, true);
@@ -333,6 +373,10 @@ export class FrameSender {
   /** One frame whose payload is `parts` one after another (a Writer's segments). */
   parts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean {
     if (!this.admit(opcode, fin)) return false;
+    if (this.fragmented && this.isNewMessage(opcode) && fin) {
+      this.holdWhole(opcode, parts.length === 1 ? parts[0]! : Buffer.concat(parts, length), Compression.Auto);
+      return true;
+    }
     if (this.compressible(opcode, fin, length, Compression.Auto)) {
       // A whole message from a Writer (a fragmented one goes uncompressed, which RFC 7692 allows).
       this.deflated(opcode, this.host.deflate!.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)));
@@ -361,6 +405,10 @@ export class FrameSender {
    */
   framed(bytes: Uint8Array, hasData: boolean): boolean {
     if (!this.admit(hasData ? Opcode.Binary : Opcode.Ping, true)) return false;
+    if (this.fragmented && hasData) {
+      this.wait(Buffer.from(bytes));
+      return true;
+    }
     const outbox = this.outbox;
     const buf = outbox.reserve(bytes.length);
     buf.set(bytes, outbox.offset);

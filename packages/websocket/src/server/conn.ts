@@ -266,8 +266,8 @@ export class Conn {
     checkTopic('conn.publish()', topic, this.transport.topicLimits.maxTopicLength);
     const opcode = options?.binary === true ? Opcode.Binary : Opcode.Text;
     if (opcode === Opcode.Text && typeof data !== 'string') checkText('conn.publish()', data);
-    if (options?.self !== false && this.order.busy && this.isSubscribed(topic)) {
-      // A fragmented message of ours is open: our own copy waits behind it with our other writes.
+    if (options?.self !== false && this.order.holding && this.isSubscribed(topic)) {
+      // Writes of ours wait behind a second writer's fragmented message: our own copy waits with them.
       this.transport.publish(topic, opcode, data, false);
       this.order.frame(opcode, data, true);
       return;
@@ -279,7 +279,7 @@ export class Conn {
   broadcast(data: WriteData, options?: PublishOptions): void {
     const opcode = options?.binary === true ? Opcode.Binary : Opcode.Text;
     if (opcode === Opcode.Text && typeof data !== 'string') checkText('conn.broadcast()', data);
-    if (options?.self !== false && this.order.busy && !this.transport.closed) {
+    if (options?.self !== false && this.order.holding && !this.transport.closed) {
       this.transport.broadcast(opcode, data, false);
       this.order.frame(opcode, data, true);
       return;

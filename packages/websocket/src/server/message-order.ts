@@ -39,9 +39,14 @@ export class MessageOrder {
     this.transport = transport;
   }
 
-  /** A fragmented message is open, or writes wait behind one: a new whole message would be held. */
+  /** A fragmented message is open, or writes wait behind one. */
   get busy(): boolean {
     return this.owner !== null || this.held !== null;
+  }
+
+  /** Writes wait here (behind a second writer's fragmented message): a new whole message would be held here too. */
+  get holding(): boolean {
+    return this.held !== null;
   }
 
   /** Bytes held behind an open fragmented message. */
@@ -51,8 +56,12 @@ export class MessageOrder {
 
   /** One frame from `owner` (undefined: a whole message written in one call). */
   frame(opcode: number, data: WriteData, fin: boolean, owner: unknown = WHOLE, compression = Compression.Auto): boolean {
-    // The usual case, first: a whole message (or a control frame) with no fragmented message open.
-    if ((this.owner === null && fin && opcode !== Opcode.Continuation) || opcode >= Opcode.Close) return this.transport.sendFrame(opcode, data, fin, compression);
+    // The usual case, first: a whole message (or a control frame) with no fragmented message open. A
+    // whole message while one is open, and nothing waits here, goes on too: the connection's sender
+    // holds it behind that message, in one queue with publishes and other connections' sends.
+    if ((fin && opcode !== Opcode.Continuation && (this.owner === null || (owner === WHOLE && this.held === null))) || opcode >= Opcode.Close) {
+      return this.transport.sendFrame(opcode, data, fin, compression);
+    }
     if (this.transport.closed) return this.clear();
     if (this.refused !== null && this.dropRefused(owner, opcode, fin)) return false;
     this.check(owner, opcode);
@@ -82,7 +91,7 @@ export class MessageOrder {
   framed(bytes: Uint8Array, hasData: boolean): boolean {
     if (!hasData) return this.transport.sendFramed(bytes, false);
     if (this.transport.closed) return this.clear();
-    if (this.owner !== null) return this.hold({ owner: WHOLE, opcode: Opcode.Binary, data: Buffer.from(bytes), parts: null, length: bytes.length, fin: true, framed: true, compression: Compression.Off });
+    if (this.held !== null) return this.hold({ owner: WHOLE, opcode: Opcode.Binary, data: Buffer.from(bytes), parts: null, length: bytes.length, fin: true, framed: true, compression: Compression.Off });
     return this.transport.sendFramed(bytes, true);
   }
 
