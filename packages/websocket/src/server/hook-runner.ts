@@ -1,5 +1,6 @@
 import type { MessageType } from '../protocol/opcodes.js';
 import { CloseHooks } from './close-hooks.js';
+import type { AsyncResource } from 'node:async_hooks';
 import type { RejectionTracker } from './rejections.js';
 import type { Dispatcher, DispatchTarget } from './dispatcher.js';
 import { isHandler, optionalHooks, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
@@ -34,6 +35,8 @@ class Slot {
   /** Called when the close hook has settled. */
   onClosed: (() => void) | undefined = undefined;
   queue: Pending[] | null = null;
+  /** The async scope its hooks run in (see RejectionTracker), or null. */
+  scope: AsyncResource | null = null;
   constructor(handler: HandlerHooks<unknown>) {
     this.handler = handler;
   }
@@ -182,7 +185,10 @@ export class HookRunner implements Dispatcher {
     }
     let result: HookResult;
     try {
-      result = this.rejections === null ? this.call(slot.handler, kind, data, type, code, reason) : this.rejections.run(target, () => this.call(slot.handler, kind, data, type, code, reason));
+      result =
+        this.rejections === null
+          ? this.call(slot.handler, kind, data, type, code, reason)
+          : (slot.scope ??= this.rejections.scope(target)).runInAsyncScope(this.call, this, slot.handler, kind, data, type, code, reason);
     } catch (error) {
       this.settled(target, slot, kind, data, owned, code, error, true);
       return;
