@@ -39,11 +39,6 @@ export class MessageOrder {
     this.transport = transport;
   }
 
-  /** A fragmented message is open, or writes wait behind one. */
-  get busy(): boolean {
-    return this.owner !== null || this.held !== null;
-  }
-
   /** Writes wait here (behind a second writer's fragmented message): a new whole message would be held here too. */
   get holding(): boolean {
     return this.held !== null;
