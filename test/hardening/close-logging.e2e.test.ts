@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MODES, inMode, serve } from '../helpers/modes.js';
 import { RawClient, closeBody } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/server.js';
+import { recordingLogger } from '../helpers/log.js';
 
 describe.each(MODES)('logging of closes ($name)', ({ threads, workers }) => {
   inMode(workers);
@@ -15,9 +16,8 @@ describe.each(MODES)('logging of closes ($name)', ({ threads, workers }) => {
   });
 
   it('logs a 1009, a rate limit, an idle timeout at info, naming the connection, its peer and the reason', async () => {
-    const lines: string[] = [];
-    const keep = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
-    const logger = { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+    const logger = recordingLogger();
+    const lines = logger.lines;
     const s = await serve(threads, { config: { logLevel: 'info', logger, maxMessageSize: 100, idleTimeout: 300, rateLimit: { messagesPerSecond: 1, burst: 1 } } });
     cleanup.push(() => s.stop());
     const big = await RawClient.open(s.port);
@@ -40,9 +40,8 @@ describe.each(MODES)('logging of closes ($name)', ({ threads, workers }) => {
   });
 
   it('a promise a hook did not await that rejects closes only its connection with 1011, logged (attributeRejections inline)', async () => {
-    const lines: string[] = [];
-    const keep = (level: string) => (m: string, ...d: unknown[]) => void lines.push(`${level} ${m} ${d.map(String).join(' ')}`);
-    const logger = { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+    const logger = recordingLogger();
+    const lines = logger.lines;
     const s = await serve(threads, { behaviour: 'leakRejection', config: { logLevel: 'info', logger, attributeRejections: true } });
     cleanup.push(() => s.stop());
     const bystanders: RawClient[] = [];
@@ -64,9 +63,8 @@ describe.each(MODES)('logging of closes ($name)', ({ threads, workers }) => {
   });
 
   it('a close hook that throws is logged as such, not as a 1011 the client never gets', async () => {
-    const lines: string[] = [];
-    const keep = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
-    const logger = { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
+    const logger = recordingLogger();
+    const lines = logger.lines;
     const s = await serve(threads, { behaviour: 'throwingClose', config: { logLevel: 'info', logger } });
     cleanup.push(() => s.stop());
     const c = await RawClient.open(s.port);

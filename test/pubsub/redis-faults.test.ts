@@ -6,13 +6,14 @@
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisBackplane, Server, type Logger } from 'wsz';
+import { RedisBackplane, Server } from 'wsz';
 import { ReplyParser, encodeCommand, type Reply } from '../../packages/websocket/src/pubsub/redis/resp.js';
 import { Member } from '../helpers/member.js';
 import { IO_THREADS } from '../helpers/io-threads.js';
 import { eventually } from '../helpers/server.js';
 import { freePort, redisAvailable, startRedis } from '../helpers/redis.js';
 import { selfSigned } from '../helpers/tls.js';
+import { recordingLogger } from '../helpers/log.js';
 import { Topical } from '../helpers/topical.js';
 
 let cleanup: Array<() => unknown> = [];
@@ -20,13 +21,6 @@ afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
   cleanup = [];
 });
-
-/** A logger that keeps its lines, by level. */
-function recording(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const keep = (level: string) => (m: string) => void lines.push(`${level} ${m}`);
-  return { lines, debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
-}
 
 /** Every way to run the servers: inline, hook threads, I/O threads (Node 24). */
 const MODES = [
@@ -178,7 +172,7 @@ describe('the RESP parser', () => {
 describe('a hostile or broken Redis', () => {
   it('a message push with a null payload, or a malformed reply, drops the connection and makes it again; the process goes on', async () => {
     const fake = await fakeRedis();
-    const logger = recording();
+    const logger = recordingLogger();
     const backplane = new RedisBackplane(fake.url, { logger });
     const a = await serveWith(backplane);
     const [m] = await Member.joinAll(a.port, 1, cleanup);
@@ -201,7 +195,7 @@ describe('a hostile or broken Redis', () => {
   it('a Redis that never answers the setup, or stops answering, is found dead by a PING deadline and reconnected', async () => {
     let silent = false;
     const fake = await fakeRedis(() => silent);
-    const logger = recording();
+    const logger = recordingLogger();
     const backplane = new RedisBackplane(fake.url, { logger, pingInterval: 100, pingTimeout: 300 });
     cleanup.push(() => backplane.close());
     backplane.attach(logger);
@@ -220,7 +214,7 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
   it('bounds the bytes waiting for a Redis that stops reading, counts the rest as lost, and reconnects when it answers again', async () => {
     const r = await startRedis();
     cleanup.push(() => r.stop());
-    const logger = recording();
+    const logger = recordingLogger();
     const backplane = new RedisBackplane(r.url, { logger, maxQueueBytes: 4 * 1024 * 1024, pingInterval: 200, pingTimeout: 1000 });
     const a = await serveWith(backplane);
     await eventually('connected', () => backplane.stats().connected, 5000);
@@ -265,7 +259,7 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
   it('refuses to be usable without the password Redis requires: logged at error level with what to do, counted, not connected', async () => {
     const r = await startRedis(undefined, ['--requirepass', 'sekret']);
     cleanup.push(() => r.stop());
-    const logger = recording();
+    const logger = recordingLogger();
     const backplane = new RedisBackplane(r.url, { logger });
     const a = await serveWith(backplane);
     await eventually('the refusal', () => logger.lines.some((l) => /^error redis .*NOAUTH.*password in the URL/.test(l)), 5000);
@@ -335,7 +329,7 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
     const onWarning = (w: Error) => warnings.push(w.message);
     process.on('warning', onWarning);
     cleanup.push(() => void process.off('warning', onWarning));
-    const failing = recording();
+    const failing = recordingLogger();
     const refused = new RedisBackplane(`rediss://127.0.0.1:${tlsPort}`, { logger: failing });
     cleanup.push(() => refused.close());
     await eventually('the failure logged', () => failing.lines.some((l) => /^error redis .*(certificate|self.signed)/i.test(l)), 5000);
