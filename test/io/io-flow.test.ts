@@ -3,15 +3,15 @@
  * back on publishers, a relayed frame holds only its own bytes, totals survive a replaced thread, and
  * broadcasts and sends count what they count with one thread.
  */
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Server, type ServerConfig } from 'wsz';
+import type { ServerConfig } from 'wsz';
 import { RelayWriter, readRelay } from '../../packages/websocket/src/io/relay-batch.js';
 import { IO_THREADS } from '../helpers/io-threads.js';
 import { Member } from '../helpers/member.js';
 import { RawClient, frame } from '../helpers/raw-client.js';
 import { eventually, freshStats } from '../helpers/server.js';
 import { Topical } from '../helpers/topical.js';
+import { startIo } from '../helpers/io-server.js';
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -19,11 +19,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function start(config: ServerConfig = {}): Promise<{ server: Server<Topical>; port: number }> {
-  const server = new Server(Topical, { port: 0, logLevel: 'silent', closeTimeout: 1000, workerCount: 2, threadPool: { count: 0 }, ...config });
-  const { port } = (await server.listen()) as AddressInfo;
-  cleanup.push(() => server.stop());
-  return { server, port };
+function start(config: ServerConfig = {}): ReturnType<typeof startIo> {
+  return startIo(cleanup, config);
 }
 
 describe('relay batches', () => {

@@ -5,7 +5,6 @@
  * that dies, TLS and logging on the threads, and what cannot work with them.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Handler, Server, type Logger, type ServerConfig } from 'wsz';
 import { Client } from 'wsz/client';
@@ -16,6 +15,7 @@ import { RawClient } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/server.js';
 import { selfSigned } from '../helpers/tls.js';
 import { Topical } from '../helpers/topical.js';
+import { startIo } from '../helpers/io-server.js';
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -23,11 +23,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function start(config: ServerConfig = {}): Promise<{ server: Server<Topical>; port: number }> {
-  const server = new Server(Topical, { port: 0, logLevel: 'silent', closeTimeout: 1000, workerCount: 2, threadPool: { count: 0 }, ...config });
-  const { port } = (await server.listen()) as AddressInfo;
-  cleanup.push(() => server.stop());
-  return { server, port };
+function start(config: ServerConfig = {}): ReturnType<typeof startIo> {
+  return startIo(cleanup, config);
 }
 
 function members(port: number, n: number): Promise<Member[]> {

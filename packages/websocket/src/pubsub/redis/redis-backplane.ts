@@ -65,9 +65,9 @@ export class RedisBackplane implements Backplane {
   private readonly pub: RedisConnection;
   private readonly sub: RedisConnection;
   private readonly logger: { current: Logger };
+  private readonly explicitLogger: boolean;
   /** The subscriber has confirmed its subscriptions since it last connected. */
   private subscribed = false;
-  private attached = false;
   private published = 0;
   private received = 0;
   private unheard = 0;
@@ -113,12 +113,8 @@ export class RedisBackplane implements Backplane {
     this.explicitLogger = options.logger !== undefined;
   }
 
-  private readonly explicitLogger: boolean;
-
-  /** The server's logger, unless the options gave one. */
+  /** The server's logger, unless the options gave one (the server refuses a backplane that serves another). */
   attach(logger: Logger): void {
-    if (this.attached) throw new TypeError('RedisBackplane: this backplane serves another Server already; give each Server its own');
-    this.attached = true;
     if (!this.explicitLogger) this.logger.current = logger;
   }
 
