@@ -9,7 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from 'wsz/client';
-import { Server } from 'wsz';
+import { Server, type ServerConfig } from 'wsz';
 import { MODES, serve, type Cleanup } from '../helpers/modes.js';
 import { Recorder } from '../helpers/recorder.js';
 import { selfSigned } from '../helpers/tls.js';
@@ -42,15 +42,19 @@ async function echoOverTls(url: string): Promise<void> {
   await c.close();
 }
 
-describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads }) => {
+describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads, workers }) => {
+  /** A TLS server in this mode (with I/O threads, each thread runs its sockets' TLS). */
+  const serveTls = (config: ServerConfig) =>
+    serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, workerCount: workers, ...config } });
+
   it('the listener serves wss with the tls config (TLS 1.2 at least) to our Client', async () => {
-    const s = await serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, maxMessageSize: 2 << 20 } });
+    const s = await serveTls({ maxMessageSize: 2 << 20 });
     cleanup.push(() => s.stop());
     await echoOverTls(`wss://localhost:${s.port}/`);
   });
 
   it.skipIf(!python)("and to Debian's python3-websockets", async () => {
-    const s = await serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, maxMessageSize: 2 << 20 } });
+    const s = await serveTls({ maxMessageSize: 2 << 20 });
     cleanup.push(() => s.stop());
     // Asynchronously: the server runs in this process.
     const r = await run(PYTHON, [pythonClient, `wss://localhost:${s.port}/`, tls!.certPath]);
@@ -59,7 +63,7 @@ describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads }) => {
   });
 
   it('drops a client that speaks plain HTTP or garbage to the TLS port, and goes on serving', async () => {
-    const s = await serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, maxMessageSize: 2 << 20 } });
+    const s = await serveTls({ maxMessageSize: 2 << 20 });
     cleanup.push(() => s.stop());
     for (const junk of ['GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n', '\x00\x01garbage\xff'.repeat(100)]) {
       const sock = connect(s.port, '127.0.0.1');
@@ -72,7 +76,7 @@ describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads }) => {
   });
 
   it('a client that never starts its TLS handshake is dropped after handshake.timeout', async () => {
-    const s = await serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, handshake: { timeout: 300 } } });
+    const s = await serveTls({ handshake: { timeout: 300 } });
     cleanup.push(() => s.stop());
     const sock = connect(s.port, '127.0.0.1');
     sock.on('error', () => {});
@@ -81,7 +85,7 @@ describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads }) => {
   });
 
   it('counts sockets in their TLS handshake against maxConn from accept: past it they are closed at once', async () => {
-    const s = await serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, maxConn: 5, maxMessageSize: 2 << 20, handshake: { timeout: 1500 } } });
+    const s = await serveTls({ maxConn: 5, maxMessageSize: 2 << 20, handshake: { timeout: 1500 } });
     cleanup.push(() => s.stop());
     const silent = Array.from({ length: 20 }, () => {
       const sock = connect(s.port, '127.0.0.1');
@@ -101,7 +105,7 @@ describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads }) => {
   });
 
   it('bounds TLS, the request and init together by one handshake.timeout, counted from accept', async () => {
-    const s = await serve(threads, { config: { tls: { key: tls!.key, cert: tls!.cert }, handshake: { timeout: 1000 } } });
+    const s = await serveTls({ handshake: { timeout: 1000 } });
     cleanup.push(() => s.stop());
     const started = Date.now();
     const raw = connect(s.port, '127.0.0.1');
@@ -117,7 +121,7 @@ describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads }) => {
     expect(Date.now() - started).toBeLessThan(1450);
   });
 
-  it('attaches to an HTTPS server', async () => {
+  it.skipIf(workers > 1)('attaches to an HTTPS server (one thread: attach shares the HTTP server)', async () => {
     const https = httpsServer({ key: tls!.key, cert: tls!.cert }, (_req, res) => res.writeHead(200).end('ok'));
     await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
     cleanup.push(() => new Promise<void>((r) => https.close(() => r())));

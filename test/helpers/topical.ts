@@ -16,9 +16,18 @@
  *   block MS                                       holds the thread running the hook for MS ms, then replies 'unblocked'
  *   thread                                         replies 'thread N', the id of the thread running the hook
  *   exit                                           ends the thread running the hook (never the main thread)
+ *   buffers                                        collects garbage, replies 'buffers N': bytes of ArrayBuffers this thread holds
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { Handler, type Handshake, type MessageType, type Writer } from 'wsz';
+
+/** Runs a full garbage collection in this thread (V8's gc, exposed for the test process only). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
 
 export class Topical extends Handler {
   static module = import.meta.url;
@@ -102,6 +111,9 @@ export class Topical extends Handler {
         }
         case 'thread':
           return void conn.write(`thread ${threadId}`);
+        case 'buffers':
+          collectGarbage();
+          return void conn.write(`buffers ${process.memoryUsage().arrayBuffers}`);
         case 'exit':
           if (isMainThread) return void conn.write('error exit: not on the main thread');
           process.exit(3); // in a worker thread, ends that thread only
