@@ -197,7 +197,7 @@ describe('receiving compressed messages', () => {
 
 describe('a prepared message (publish)', () => {
   it('is compressed at most once per window size, then shared', async () => {
-    const { PreparedMessage, prepareFrame } = await import('../../packages/websocket/src/pubsub/prepared.js');
+    const { PreparedMessage, prepareFrame } = await import('../../packages/websocket/src/sender/prepared.js');
     const m = new PreparedMessage(prepareFrame(1, 'shared by every subscriber '.repeat(100)));
     const { Compressor: SourceCompressor } = await import('../../packages/websocket/src/protocol/deflate-codec.js');
     const c = new SourceCompressor({ windowBits: 15, takeover: false, level: 1, memLevel: 8 });

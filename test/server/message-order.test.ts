@@ -3,7 +3,9 @@
  * that records frames.
  */
 import { describe, expect, it } from 'vitest';
-import { Conn, type ConnTransport, type WriteData } from '../../packages/websocket/src/server/conn.js';
+import { Conn } from '../../packages/websocket/src/handler/conn.js';
+import { type ConnTransport } from '../../packages/websocket/src/handler/transport.js';
+import { type WriteData } from '../../packages/websocket/src/sender/write-data.js';
 
 function recording(maxBackpressure = 0): { conn: Conn; sent: string[]; state: { closed: boolean } } {
   const sent: string[] = [];

@@ -182,7 +182,7 @@ describe('worker thread pool', () => {
   it('a client that stops reading pins a bounded part of the ring while other traffic flows, and frees it when it goes', async () => {
     const { port, server } = await start(1, undefined, { maxBackpressure: 0 });
     // Internal state, read to check a memory bound: the stretches of the worker's ring held for in-place replies.
-    const holds = (): number => (server as unknown as { dispatcher: { handles: Array<{ holds: unknown[] }> } }).dispatcher.handles[0]!.holds.length;
+    const holds = (): number => (server as unknown as { engine: { dispatcher: { handles: Array<{ holds: unknown[] }> } } }).engine.dispatcher.handles[0]!.holds.length;
     const slow = await open(port);
     slow.pauseReading();
     for (let i = 0; i < 3000; i += 100) slow.send(cat(...Array.from({ length: 100 }, (_, j) => frame(2, pattern(9, i + j, 6000), { mask: true }))));

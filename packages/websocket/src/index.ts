@@ -3,14 +3,15 @@
  * @module
  */
 export { Server, type ServerStats, type ServerSendOptions } from './server/server.js';
-export { Handler, type HandlerHooks, type HandlerClass, type HookResult, type AppOf } from './server/handler.js';
-export { Conn, type CloseOptions, type WriteData, type WriteOptions, type PublishOptions } from './server/conn.js';
-export { Writer, type WriterOptions } from './server/writer.js';
+export { Handler, type HandlerHooks, type HandlerClass, type HookResult, type AppOf } from './handler/handler.js';
+export { Conn, type CloseOptions, type WriteOptions, type PublishOptions } from './handler/conn.js';
+export { type WriteData } from './sender/write-data.js';
+export { Writer, type WriterOptions } from './handler/writer.js';
 export { frameText, frameBin } from './protocol/frame-writer.js';
-export { Handshake, RequestHeaders } from './server/handshake.js';
-export { resolveConfig, type ServerConfig, type ResolvedConfig } from './server/config.js';
-export type { HttpRequest, HttpReply, PlainHttpHandler } from './server/plain-http.js';
-export { scopedLogger, type Logger, type LogLevel } from './server/log.js';
+export { Handshake, RequestHeaders } from './handler/handshake.js';
+export { resolveConfig, type ServerConfig, type ResolvedConfig } from './config/config.js';
+export type { HttpRequest, HttpReply, PlainHttpHandler } from './handler/plain-http.js';
+export { scopedLogger, type Logger, type LogLevel } from './logging/log.js';
 export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buffers/pool.js';
 export { Opcode, type MessageType } from './protocol/opcodes.js';
 export { CloseCode, closeCodeIsValid } from './protocol/close-codes.js';

@@ -7,10 +7,11 @@ import { FrameReader } from '../protocol/frame-reader.js';
 import { checkFrameToWrite, encodeClosePayload } from '../protocol/frame-writer.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
+import { LoopData } from '../sender/loop-data.js';
 import { FrameSender, type SenderHost } from '../sender/frame-sender.js';
-import { Compression } from '../server/conn.js';
+import { Compression } from '../sender/write-data.js';
 import { ResponseReader, type ResponseRead } from './response-reader.js';
-import { awaitPeerClose, echoClose, failureClose } from '../connection/closing.js';
+import { awaitPeerClose, echoClose, failureClose } from '../sender/closing.js';
 import { ClientDeflate, type ClientDeflateOptions } from './deflate.js';
 import { deflateOfferHeader, type DeflateAgreement } from '../protocol/permessage-deflate.js';
 
@@ -153,7 +154,7 @@ export class Client implements MessageSink {
       countWrite: () => {},
       countDrop: () => {},
     };
-    this.sender = new FrameSender(host);
+    this.sender = new FrameSender(host, new LoopData());
     socket.on('drain', () => {
       this.sender.drained();
       if (this.bufferedAmount === 0) this.wakeDrainWaiters();

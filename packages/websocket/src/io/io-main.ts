@@ -1,17 +1,16 @@
 /**
  * Entry point of an I/O thread (`workerCount` > 1): imports the user's handler module and runs a
- * server of its own, without a listener, for the sockets the main thread hands it. Everything a
+ * local engine of its own, without a listener, for the sockets the main thread hands it. Everything a
  * connection does happens here for its whole life; hooks run inline or on this thread's hook
  * workers. Pub/sub beyond this thread goes through the main thread (see ThreadRelay).
  */
 import type { Socket } from 'node:net';
 import type { TlsOptions } from 'node:tls';
-import { TlsAcceptor } from '../accept/tls-accept.js';
+import { TlsAcceptor } from '../engine/tls-accept.js';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Server } from '../server/server.js';
-import type { HandlerHooks } from '../server/handler.js';
-import type { ServerConfig } from '../server/config.js';
-import type { Logger, LogLevel } from '../server/log.js';
+import { LocalEngine } from '../engine/local-engine.js';
+import { resolveConfig, type ServerConfig } from '../config/config.js';
+import { scopedLogger, type Logger, type LogLevel } from '../logging/log.js';
 import { loadHandler } from '../threads/load-handler.js';
 import { ThreadRelay } from './thread-relay.js';
 import { BOARD_PERIOD, writeBoard } from './stats-board.js';
@@ -64,7 +63,7 @@ function forwardingLogger(): Logger {
 async function main(): Promise<void> {
   const H = await loadHandler(data.moduleUrl, data.exportName);
   const relay = new ThreadRelay((batch, transfer) => port.postMessage({ relay: batch } satisfies FromIoThread, transfer), data.live, data.load, data.index, data.relayLimit);
-  const config: ServerConfig = {
+  const userConfig: ServerConfig = {
     ...data.config,
     workerCount: 1,
     threadPool: { ...data.config.threadPool, count: data.hookThreads },
@@ -77,18 +76,20 @@ async function main(): Promise<void> {
     boardSoon = true;
     setImmediate(() => {
       boardSoon = false;
-      writeBoard(board, server.stats());
+      writeBoard(board, engine.stats());
     });
   };
-  const server: Server<HandlerHooks<unknown>> = new Server(H, config, { relay, index: data.index, lifecycle });
+  const config = resolveConfig(userConfig);
+  const log = scopedLogger(`wsz io ${data.index}`, config.logLevel, config.logger);
+  const engine = new LocalEngine(H, config, log, { relay, lifecycle });
   // Hooks inline here get this thread's app; hook workers build their own from the copy.
   const initThread = (H as unknown as { initThread?: (app: unknown, index: number) => unknown }).initThread;
   const app = data.hookThreads === 0 && typeof initThread === 'function' ? await initThread.call(H, data.app, data.index) : data.app;
-  await server.start(app);
+  await engine.start(app);
 
   const tls = data.config.tls as TlsOptions | null | undefined;
   const acceptor = tls ? new TlsAcceptor(tls) : null;
-  const handshakeTimeout = server.config.handshake.timeout;
+  const handshakeTimeout = config.handshake.timeout;
   /**
    * Under TLS, the socket becomes a connection once its TLS handshake is done; one deadline from
    * here bounds TLS, the request and init. A socket over maxConn is closed at once (a 503 would cost
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
    */
   const adopt = (socket: Socket, id: number, over: boolean): void => {
     if (acceptor === null) {
-      server.adoptSocket(socket, id, over);
+      engine.adoptSocket(socket, id, over);
       socket.resume();
       return;
     }
@@ -106,17 +107,18 @@ async function main(): Promise<void> {
       return;
     }
     const deadline = Date.now() + handshakeTimeout;
-    acceptor.secure(socket, deadline, (secure) => server.adoptSocket(secure as unknown as Socket, id, false, deadline), () => relay.closed(id));
+    acceptor.secure(socket, deadline, (secure) => engine.adoptSocket(secure as unknown as Socket, id, false, deadline), () => relay.closed(id));
   };
 
-  const refresh = setInterval(() => writeBoard(board, server.stats()), BOARD_PERIOD);
+  const refresh = setInterval(() => writeBoard(board, engine.stats()), BOARD_PERIOD);
   port.on('message', (m: ToIoThread) => {
     if ('socket' in m) adopt(m.socket, m.id, m.over);
-    else if ('relay' in m) relay.receive(m.relay, server.hub, m.bytes);
+    else if ('relay' in m) relay.receive(m.relay, engine.hub, m.bytes);
     else if ('stop' in m) {
-      void server.stop().then(() => {
+      void engine.stop().then(() => {
+        log.info('stopped');
         clearInterval(refresh);
-        writeBoard(board, server.stats());
+        writeBoard(board, engine.stats());
         relay.flush();
         relay.stop();
         port.postMessage({ stopped: true } satisfies FromIoThread);

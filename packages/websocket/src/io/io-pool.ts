@@ -1,12 +1,14 @@
 import type { Socket } from 'node:net';
 import type { Worker } from 'node:worker_threads';
-import type { ResolvedConfig, ServerConfig } from '../server/config.js';
-import type { HandlerClass, HandlerHooks } from '../server/handler.js';
-import type { Logger } from '../server/log.js';
-import type { ServerStats } from '../server/server.js';
-import { workerLaunch, type WorkerLaunch } from '../threads/worker-launch.js';
+import type { ResolvedConfig, ServerConfig } from '../config/config.js';
+import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
+import type { Logger } from '../logging/log.js';
+import type { Engine } from '../engine/engine.js';
+import type { ServerStats } from '../engine/stats.js';
+import type { WriteData } from '../sender/write-data.js';
+import { workerLaunch, type WorkerLaunch } from '../threads/hook-launch.js';
 import { toBackplane } from '../pubsub/hub.js';
-import { prepareFrame } from '../pubsub/prepared.js';
+import { prepareFrame } from '../sender/prepared.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
 import { addBoard, retireBoard, statsBoard } from './stats-board.js';
 import type { FromIoThread, IoWorkerData, ToIoThread } from './io-main.js';
@@ -55,7 +57,11 @@ class IoThread {
  * who owns them, which threads have subscribers of each topic, stats), relays pub/sub between
  * threads and to the backplane, replaces a thread that dies, and stops them all.
  */
-export class IoPool {
+export class IoPool implements Engine {
+  /** Sockets are handed to a thread before anything is read. */
+  readonly pauseOnConnect = true;
+  /** I/O threads take sockets from the facade's own listener only. */
+  readonly upgrade = null;
   private readonly config: ResolvedConfig;
   private readonly log: Logger;
   private readonly launch: WorkerLaunch;
@@ -186,7 +192,7 @@ export class IoPool {
   }
 
   /** Hands an accepted (paused) socket to the thread with the fewest connections. */
-  hand(socket: Socket): void {
+  accept(socket: Socket): void {
     let best: IoThread | undefined;
     for (const t of this.threads) if (t && t.ready && !t.dead && (!best || t.open < best.open)) best = t;
     if (best === undefined) {
@@ -318,7 +324,8 @@ export class IoPool {
   // ---- the server's API on the main thread -----------------------------------------------------
 
   /** Queues a framed message to every subscriber of `topic` on every thread; returns how many subscribers it has. */
-  publish(topic: string, frame: Buffer): number {
+  publish(topic: string, opcode: number, data: WriteData): number {
+    const frame = prepareFrame(opcode, data);
     this.publishes++;
     if (this.config.backplane) toBackplane(this.config.backplane, topic, frame);
     this.toSubscribers(topic, frame, null);
@@ -329,16 +336,18 @@ export class IoPool {
    * Queues a framed message to every connection (but `except`); returns how many connections are open
    * (past their handshake) now. Not a publish (as with one thread).
    */
-  broadcast(frame: Buffer, except: number): number {
+  broadcast(opcode: number, data: WriteData, except: number): number {
+    const frame = prepareFrame(opcode, data);
     if (this.config.backplane) toBackplane(this.config.backplane, null, frame);
     for (const t of this.threads) this.out(t)?.broadcast(except, frame);
     return this.open.size - (this.open.has(except) ? 1 : 0);
   }
 
   /** Passes a framed message to the thread that owns connection `id`; false when no thread does. */
-  sendTo(id: number, frame: Buffer): boolean {
+  sendTo(id: number, opcode: number, data: WriteData): boolean {
     // As with one thread: only an open connection (past its handshake) takes messages.
     if (!this.open.has(id)) return false;
+    const frame = prepareFrame(opcode, data);
     const w = this.out(this.owner.get(id));
     if (w === null) return false;
     w.sendTo(id, frame);
@@ -372,6 +381,10 @@ export class IoPool {
     addBoard(total, this.retired);
     for (const t of this.threads) if (t) addBoard(total, t.board);
     return total;
+  }
+
+  undoStart(): Promise<void> {
+    return this.stop();
   }
 
   /** Stops every thread: each sends 1001 to its connections and runs their close hooks, then ends. */

@@ -6,7 +6,7 @@
  * A batch is a flat list of operations (`op, ...fields`, cheap to clone) and one buffer holding
  * every frame of the batch back to back, moved (not copied) to the other thread.
  */
-import { SHARE_FROM } from '../pubsub/prepared.js';
+import { SHARE_FROM } from '../sender/prepared.js';
 
 /** The operations, and their fields. */
 export const enum RelayOp {

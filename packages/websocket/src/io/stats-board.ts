@@ -1,34 +1,43 @@
-import type { ServerStats } from '../server/server.js';
+import type { ServerStats } from '../engine/stats.js';
 
 /**
  * The counters each I/O thread publishes for `server.stats()` on the main thread: numbers in shared
  * memory, written by the thread every {@link BOARD_PERIOD} ms and read (and summed) by the main
  * thread without asking, so `stats()` stays synchronous.
  */
-const FIELDS = [
-  'upgraded',
-  'messages',
-  'writes',
-  'buffered',
-  'pool.hits',
-  'pool.misses',
-  'pool.dynamic',
-  'pool.freeSmall',
-  'pool.freeLarge',
-  'queued',
-  'crossed.shared',
-  'crossed.copied',
-  'publishes',
-  'deliveries',
-  'backpressure.dropped',
-  'backpressure.closed',
-  'compression.inflated',
-  'compression.deflated',
-] as const;
+interface Field {
+  /** The counter in a thread's stats. */
+  read(stats: ServerStats): number;
+  /** Adds `value` to the counter in a total. */
+  add(total: ServerStats, value: number): void;
+  /** Whether it only grows (the others, such as buffered bytes, are the state of a moment). */
+  cumulative: boolean;
+}
 
-/** Each field's place in ServerStats: the keys of the object holding it, and its own key. */
-const HOLDER = FIELDS.map((f) => f.split('.').slice(0, -1));
-const KEY = FIELDS.map((f) => f.split('.').at(-1)!);
+const counter = (read: Field['read'], add: Field['add']): Field => ({ read, add, cumulative: true });
+const gauge = (read: Field['read'], add: Field['add']): Field => ({ read, add, cumulative: false });
+
+/** The board's places, in order; each names its ServerStats member twice, both checked by the compiler. */
+const FIELDS: readonly Field[] = [
+  counter((s) => s.upgraded, (t, v) => void (t.upgraded += v)),
+  counter((s) => s.messages, (t, v) => void (t.messages += v)),
+  counter((s) => s.writes, (t, v) => void (t.writes += v)),
+  gauge((s) => s.buffered, (t, v) => void (t.buffered += v)),
+  counter((s) => s.pool.hits, (t, v) => void (t.pool.hits += v)),
+  counter((s) => s.pool.misses, (t, v) => void (t.pool.misses += v)),
+  counter((s) => s.pool.dynamic, (t, v) => void (t.pool.dynamic += v)),
+  gauge((s) => s.pool.freeSmall, (t, v) => void (t.pool.freeSmall += v)),
+  gauge((s) => s.pool.freeLarge, (t, v) => void (t.pool.freeLarge += v)),
+  gauge((s) => s.queued, (t, v) => void (t.queued += v)),
+  counter((s) => s.crossed.shared, (t, v) => void (t.crossed.shared += v)),
+  counter((s) => s.crossed.copied, (t, v) => void (t.crossed.copied += v)),
+  counter((s) => s.publishes, (t, v) => void (t.publishes += v)),
+  counter((s) => s.deliveries, (t, v) => void (t.deliveries += v)),
+  counter((s) => s.backpressure.dropped, (t, v) => void (t.backpressure.dropped += v)),
+  counter((s) => s.backpressure.closed, (t, v) => void (t.backpressure.closed += v)),
+  counter((s) => s.compression.inflated, (t, v) => void (t.compression.inflated += v)),
+  counter((s) => s.compression.deflated, (t, v) => void (t.compression.deflated += v)),
+];
 
 /** How often an I/O thread refreshes its board, in ms. */
 export const BOARD_PERIOD = 20;
@@ -38,27 +47,17 @@ export function statsBoard(): Float64Array {
   return new Float64Array(new SharedArrayBuffer(FIELDS.length * Float64Array.BYTES_PER_ELEMENT));
 }
 
-/** The object holding field `i`'s counter (under key `KEY[i]`). */
-function holder(stats: ServerStats, i: number): Record<string, number> {
-  let into = stats as unknown as Record<string, unknown>;
-  for (const key of HOLDER[i]!) into = into[key] as Record<string, unknown>;
-  return into as Record<string, number>;
-}
-
 /** Copies a thread's counters onto its board. */
 export function writeBoard(board: Float64Array, stats: ServerStats): void {
-  for (let i = 0; i < KEY.length; i++) board[i] = holder(stats, i)[KEY[i]!]!;
+  for (let i = 0; i < FIELDS.length; i++) board[i] = FIELDS[i]!.read(stats);
 }
-
-/** Counters that only grow (the others, such as buffered bytes, are the state of a moment). */
-const CUMULATIVE = FIELDS.map((f) => !['buffered', 'pool.freeSmall', 'pool.freeLarge', 'queued'].includes(f));
 
 /** Adds the cumulative counters of a thread that ended to `retired`, so totals never go backwards. */
 export function retireBoard(retired: Float64Array, board: Float64Array): void {
-  for (let i = 0; i < KEY.length; i++) if (CUMULATIVE[i]) retired[i]! += board[i]!;
+  for (let i = 0; i < FIELDS.length; i++) if (FIELDS[i]!.cumulative) retired[i]! += board[i]!;
 }
 
 /** Adds a board's counters to `total`. */
 export function addBoard(total: ServerStats, board: Float64Array): void {
-  for (let i = 0; i < KEY.length; i++) holder(total, i)[KEY[i]!]! += board[i]!;
+  for (let i = 0; i < FIELDS.length; i++) FIELDS[i]!.add(total, board[i]!);
 }

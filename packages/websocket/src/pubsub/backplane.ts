@@ -1,4 +1,4 @@
-import type { Logger } from '../server/log.js';
+import type { Logger } from '../logging/log.js';
 
 /**
  * How pub/sub reaches beyond one process: a backplane carries published messages between servers.

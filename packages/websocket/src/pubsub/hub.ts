@@ -1,5 +1,5 @@
-import type { WriteData } from '../server/conn.js';
-import { PreparedMessage, prepareFrame } from './prepared.js';
+import type { WriteData } from '../sender/write-data.js';
+import { PreparedMessage, prepareFrame } from '../sender/prepared.js';
 import { messageOfFrame, type Backplane } from './backplane.js';
 
 /** A connection as the hub sees it: implemented by the server's Connection (on the I/O thread). */

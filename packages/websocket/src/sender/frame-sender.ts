@@ -2,10 +2,11 @@ import type { Socket } from 'node:net';
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
 import { applyMask } from '../protocol/mask.js';
 import { Opcode } from '../protocol/opcodes.js';
-import { Compression, type WriteData } from '../server/conn.js';
+import { Compression, type WriteData } from './write-data.js';
 import { Outbox } from './outbox.js';
-import { SHARE_FROM } from '../pubsub/prepared.js';
+import { SHARE_FROM } from './prepared.js';
 import { nextMaskKey } from './mask-keys.js';
+import type { LoopData } from './loop-data.js';
 
 /**
  * Payloads are copied into the batch unless large: from 8 KiB, a view of the socket read being
@@ -16,24 +17,6 @@ import { nextMaskKey } from './mask-keys.js';
  */
 const RECEIVED_BY_REFERENCE = 8 * 1024;
 const BY_REFERENCE = 64 * 1024;
-
-/**
- * The memory of this thread's latest socket read and latest message gathered from reads: a hook run
- * inline writes what it was given while they are current. (Two comparisons instead of a WeakSet of
- * every read, whose additions showed in profiles and whose entries the collector has to visit.)
- */
-let lastRead: ArrayBufferLike | null = null;
-let lastMessage: ArrayBufferLike | null = null;
-
-/** Notes a socket read, so payloads viewing it may be sent without a copy. */
-export function noteReceived(chunk: Buffer): void {
-  lastRead = chunk.buffer;
-}
-
-/** Notes a message in memory of its own (gathered across reads, or inflated), so it may be sent without a copy. */
-export function noteMessage(message: Buffer): void {
-  if (message.byteOffset === 0 && message.length === message.buffer.byteLength) lastMessage = message.buffer;
-}
 
 /**
  * A tick's writes leave early once this much is gathered: batching pays for small messages, while
@@ -83,13 +66,6 @@ export interface SenderHost {
   countDrop(): void;
 }
 
-// Writes requested outside a socket 'data' callback are flushed together in one microtask.
-const toFlush: FrameSender[] = [];
-function flushAll(): void {
-  for (let i = 0; i < toFlush.length; i++) toFlush[i]!.flush();
-  toFlush.length = 0;
-}
-
 /**
  * The write half of a connection: frames are encoded (header only) into the tick's outbox and
  * leave in one socket write; data frames pass the backpressure limit first. Control frames are
@@ -98,8 +74,6 @@ function flushAll(): void {
 export class FrameSender {
   private readonly host: SenderHost;
   private readonly outbox = new Outbox();
-  /** Set while the connection processes a read: its flush at the end sends everything. */
-  inData = false;
   /** A frame went out since the liveness sweep last looked. */
   sent = false;
   private flushQueued = false;
@@ -130,8 +104,12 @@ export class FrameSender {
   private waiting: Buffer[] | null = null;
   private waitingBytes = 0;
 
-  constructor(host: SenderHost) {
+  private readonly loop: LoopData;
+
+  /** @param loop the batching of the event loop this sender's socket belongs to */
+  constructor(host: SenderHost, loop: LoopData) {
     this.host = host;
+    this.loop = loop;
   }
 
   /** Bytes written and not yet taken by the kernel (this tick's outbox plus the socket's queue). */
@@ -292,7 +270,7 @@ export class FrameSender {
       this.scheduleFlush();
       return true;
     }
-    if (typeof data !== 'string' && !this.host.masked && length >= RECEIVED_BY_REFERENCE && (data.buffer === lastRead || data.buffer === lastMessage || (length >= BY_REFERENCE && !this.host.reused(data)))) {
+    if (typeof data !== 'string' && !this.host.masked && length >= RECEIVED_BY_REFERENCE && (this.loop.received(data) || (length >= BY_REFERENCE && !this.host.reused(data)))) {
       this.header(opcode, length, fin);
       this.outbox.reference(data);
     } else {
@@ -419,9 +397,9 @@ export class FrameSender {
 
   private scheduleFlush(): void {
     if (this.outbox.pending >= FLUSH_AT) return this.flush();
-    if (this.inData || this.flushQueued) return;
+    if (this.loop.reading === this || this.flushQueued) return;
     this.flushQueued = true;
-    if (toFlush.push(this) === 1) queueMicrotask(flushAll);
+    this.loop.defer(this);
   }
 
   /**

@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { Client } from '../client/client.js';
-import type { Conn } from '../server/conn.js';
-import type { ServerConfig } from '../server/config.js';
-import { Handler, hookShape, type AppOf, type HandlerClass, type HandlerHooks } from '../server/handler.js';
-import type { Logger } from '../server/log.js';
-import type { Handshake } from '../server/handshake.js';
+import type { Conn } from '../handler/conn.js';
+import type { ServerConfig } from '../config/config.js';
+import { Handler, hookShape, type AppOf, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
+import type { Logger } from '../logging/log.js';
+import type { Handshake } from '../handler/handshake.js';
 import { Server } from '../server/server.js';
 import { PeerAssertions, serverSaid } from './assertions.js';
 

@@ -1,4 +1,4 @@
-import type { HandlerClass, HandlerHooks } from '../server/handler.js';
+import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
 
 /** Set while a wsz thread imports the handler module, so a Server started there can say what is wrong. */
 export const IN_WORKER = Symbol.for('wsz.inWorker');

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
-import type { Logger } from '../../server/log.js';
+import type { Logger } from '../../logging/log.js';
 import type { Backplane, BackplaneStats } from '../backplane.js';
 import { RedisConnection } from './redis-connection.js';
 import type { Reply } from './resp.js';

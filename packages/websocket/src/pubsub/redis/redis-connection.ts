@@ -1,6 +1,6 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import type { Logger } from '../../server/log.js';
+import type { Logger } from '../../logging/log.js';
 import { encodeCommand, ReplyParser, RedisReplyError, type Argument, type Reply } from './resp.js';
 
 /** What a {@link RedisConnection} tells its owner. */

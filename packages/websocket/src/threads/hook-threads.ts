@@ -3,19 +3,19 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
 import type { MessageType } from '../protocol/opcodes.js';
-import type { ResolvedConfig } from '../server/config.js';
-import { CloseHooks } from '../server/close-hooks.js';
-import type { Dispatcher, IoTarget } from '../server/dispatcher.js';
-import { optionalHooks, type HandlerClass, type HandlerHooks } from '../server/handler.js';
-import type { Handshake } from '../server/handshake.js';
-import type { Logger } from '../server/log.js';
+import type { ResolvedConfig } from '../config/config.js';
+import { CloseHooks } from '../handler/close-hooks.js';
+import type { Dispatcher, IoTarget } from '../handler/dispatcher.js';
+import { optionalHooks, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
+import type { Handshake } from '../handler/handshake.js';
+import type { Logger } from '../logging/log.js';
 import { BatchWriter, FromWorker, FromWorkerField as F, ToWorker, extraBytes, forEachRecord, ownBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, ringMemory } from './ring.js';
-import type { WorkerData } from './worker-main.js';
-import { workerLaunch, type WorkerLaunch } from './worker-launch.js';
+import type { WorkerData } from './hook-main.js';
+import { workerLaunch, type WorkerLaunch } from './hook-launch.js';
 import type { Hub } from '../pubsub/hub.js';
-import { COMPRESS_THERE, DEFLATED } from './worker-target.js';
-import { Compression } from '../server/conn.js';
+import { COMPRESS_THERE, DEFLATED } from './hook-target.js';
+import { Compression } from '../sender/write-data.js';
 
 /**
  * Frames from a worker's ring at least this long go to the socket in place: the kernel copies them
@@ -72,7 +72,7 @@ interface PendingInit {
  * through a shared-memory ring. When `backlog` messages wait on a worker, the connections it owns
  * stop reading until it catches up, so memory stays bounded whatever the clients send.
  */
-export class ThreadDispatcher implements Dispatcher {
+export class HookThreads implements Dispatcher {
   readonly hooks: Dispatcher['hooks'];
   private readonly config: ResolvedConfig;
   private readonly log: Logger;

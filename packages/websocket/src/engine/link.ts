@@ -6,29 +6,34 @@ import { RateLimitedFrames, TokenBucket } from './rate-limit.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
 import { errorResponse, headerValue, invalidHeader, PlainRequest, switchingProtocolsResponse } from '../protocol/handshake.js';
-import { answerPlain, type PlainHttpHandler } from './plain-http.js';
+import { answerPlain, type PlainHttpHandler } from '../handler/plain-http.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
-import type { ResolvedConfig } from './config.js';
-import { Conn, type Compression, type ConnTransport, type WriteData } from './conn.js';
-import type { Dispatcher, IoTarget } from './dispatcher.js';
-import { FrameSender, noteMessage, noteReceived, type SenderHost } from '../sender/frame-sender.js';
-import { Handshake } from './handshake.js';
-import type { Logger } from './log.js';
+import type { ResolvedConfig } from '../config/config.js';
+import { Conn } from '../handler/conn.js';
+import { type Compression, type WriteData } from '../sender/write-data.js';
+import { type ConnTransport } from '../handler/transport.js';
+import type { Dispatcher, IoTarget } from '../handler/dispatcher.js';
+import { FrameSender, type SenderHost } from '../sender/frame-sender.js';
+import type { LoopData } from '../sender/loop-data.js';
+import { Handshake } from '../handler/handshake.js';
+import type { Logger } from '../logging/log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
-import { awaitPeerClose, echoClose, failureClose } from '../connection/closing.js';
+import { awaitPeerClose, echoClose, failureClose } from '../sender/closing.js';
 import type { Hub, Subscriber } from '../pubsub/hub.js';
-import type { PreparedMessage } from '../pubsub/prepared.js';
+import type { PreparedMessage } from '../sender/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import { parseExtensions, negotiateDeflate } from '../protocol/permessage-deflate.js';
-import { ConnectionDeflate, type SharedCodecs } from './compression.js';
-import { WRITE_BEFORE_OPEN } from './conn.js';
+import { ConnectionDeflate, type SharedCodecs } from './deflate.js';
+import { WRITE_BEFORE_OPEN } from '../handler/transport.js';
 
 /** What a connection needs from its server. */
 export interface ServerCore extends HeadBuffers {
   readonly config: ResolvedConfig;
   readonly log: Logger;
   readonly pool: BufferPool;
+  /** The write batching of this thread's event loop, shared by the connections' senders. */
+  readonly loop: LoopData;
   readonly dispatcher: Dispatcher;
   readonly app: unknown;
   /** Messages gathered in pool buffers are copied before an inline hook sees them (not `borrowData`). */
@@ -161,7 +166,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.socket = socket;
     this.server = server;
     this.conn = new Conn(id, socket.remoteAddress ?? '', socket.remotePort ?? 0, this);
-    this.sender = new FrameSender(this);
+    this.sender = new FrameSender(this, server.loop);
     this.request = readRequest ? new RequestReader(server.config.handshake.maxSize, server) : null;
     // Our listeners set noDelay and refuse half-open sockets when they accept; a socket from an http
     // server's upgrade allows half-open: without ending our side at the peer's FIN, a vanished client
@@ -183,11 +188,12 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     if (this.phase === Phase.Open) {
       const reader = this.reader ?? this.startReading();
       if (reader.failed) return; // after a close frame or a protocol error, input is discarded
-      noteReceived(chunk);
+      const loop = this.server.loop;
+      loop.noteReceived(chunk);
       this.active = true;
-      this.sender.inData = true;
+      loop.reading = this.sender;
       const error = reader.push(chunk);
-      this.sender.inData = false;
+      loop.reading = null;
       if (error) this.fail(error);
       this.sender.flush();
     } else if (this.phase === Phase.Request) {
@@ -361,7 +367,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     }
     // A message in memory of its own (gathered across reads, or inflated) never changes either: echoing
     // or forwarding it costs no copy, as for a view of a read.
-    if (!owned) noteMessage(data);
+    if (!owned) this.server.loop.noteMessage(data);
     this.server.dispatcher.message(this, data, type, owned);
   }
 

@@ -1,5 +1,7 @@
 import type { MessageType } from '../protocol/opcodes.js';
-import type { Compression, Conn, ConnTransport } from './conn.js';
+import type { Compression } from '../sender/write-data.js';
+import type { Conn } from './conn.js';
+import type { ConnTransport } from './transport.js';
 import type { DeflateAgreement } from '../protocol/permessage-deflate.js';
 import type { DeflaterSettings } from '../protocol/deflate-codec.js';
 import type { OptionalHooks } from './handler.js';

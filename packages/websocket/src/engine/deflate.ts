@@ -1,16 +1,7 @@
 import { Decompressor, MessageDeflater, sharedCompressor, type Compressor, type InflateSource } from '../protocol/deflate-codec.js';
 import type { DeflateAgreement } from '../protocol/permessage-deflate.js';
+import type { DeflateConfig } from '../config/config.js';
 
-/** The resolved `perMessageDeflate` config. */
-export interface DeflateConfig {
-  threshold: number;
-  serverNoContextTakeover: boolean;
-  clientNoContextTakeover: boolean;
-  serverMaxWindowBits: number;
-  clientMaxWindowBits: number;
-  level: number;
-  memLevel: number;
-}
 
 /**
  * The decompressor one server shares among its connections, and its counters: without client context

@@ -1,5 +1,5 @@
 import { httpResponse, type RequestHead } from '../protocol/handshake.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../logging/log.js';
 
 /** A plain HTTP GET or HEAD (no `Upgrade`) that reached the server's own listener; see {@link PlainHttpHandler}. */
 export interface HttpRequest {

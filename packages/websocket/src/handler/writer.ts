@@ -1,6 +1,6 @@
 import { format } from 'node:util';
 import { SEGMENT_SIZE as SEGMENT, acquireSegment, releaseSegment } from '../buffers/segments.js';
-import type { ConnTransport } from './conn.js';
+import type { ConnTransport } from './transport.js';
 import type { MessageOrder } from './message-order.js';
 
 /** Options of `conn.writeBuffer()`. */

@@ -1,5 +1,5 @@
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
-import type { WriteData } from '../server/conn.js';
+import type { WriteData } from './write-data.js';
 import type { Compressor } from '../protocol/deflate-codec.js';
 
 /**

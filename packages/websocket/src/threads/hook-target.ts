@@ -1,9 +1,11 @@
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
-import { SHARE_FROM } from '../pubsub/prepared.js';
+import { SHARE_FROM } from '../sender/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import { MessageDeflater, type DeflaterSettings } from '../protocol/deflate-codec.js';
-import { Compression, Conn, WRITE_BEFORE_OPEN, type WriteData } from '../server/conn.js';
-import type { DispatchTarget } from '../server/dispatcher.js';
+import { Compression, type WriteData } from '../sender/write-data.js';
+import { Conn } from '../handler/conn.js';
+import { WRITE_BEFORE_OPEN } from '../handler/transport.js';
+import type { DispatchTarget } from '../handler/dispatcher.js';
 import type { Batch } from './messages.js';
 import { BatchWriter, FromWorker, ownBytes } from './messages.js';
 import type { RingWriter } from './ring.js';

@@ -1,8 +1,18 @@
 import type { TlsOptions } from 'node:tls';
-import type { Logger, LogLevel } from './log.js';
-import type { DeflateConfig } from './compression.js';
+import type { Logger, LogLevel } from '../logging/log.js';
 import type { Backplane } from '../pubsub/backplane.js';
 import { deflateSupported } from '../protocol/deflate-codec.js';
+
+/** The resolved `perMessageDeflate` config. */
+export interface DeflateConfig {
+  threshold: number;
+  serverNoContextTakeover: boolean;
+  clientNoContextTakeover: boolean;
+  serverMaxWindowBits: number;
+  clientMaxWindowBits: number;
+  level: number;
+  memLevel: number;
+}
 
 /**
  * Server configuration, in websocket.zig's shape (camelCase) and with its defaults. Every field

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { HandlerClass, HandlerHooks } from '../server/handler.js';
+import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
 
 /**
  * V8's young generation of each thread we start, in MiB (`resourceLimits.maxYoungGenerationSizeMb`).
@@ -94,7 +94,7 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, reas
   const fromSource = TS.test(import.meta.url);
   const ext = fromSource ? '.ts' : '.js';
   const entries: Record<ThreadEntry, string> = {
-    hooks: new URL(`./worker-main${ext}`, import.meta.url).href,
+    hooks: new URL(`./hook-main${ext}`, import.meta.url).href,
     io: new URL(`../io/io-main${ext}`, import.meta.url).href,
   };
   // Module hooks registered by --import do not reach worker threads on Node 20: a worker that must

@@ -6,14 +6,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { refusalFor } from '../protocol/errors.js';
 import type { UpgradeRequest } from '../protocol/handshake.js';
-import { Handshake } from '../server/handshake.js';
-import { HookRunner } from '../server/hook-runner.js';
-import { RejectionTracker } from '../server/rejections.js';
-import { scopedLogger, type LogLevel } from '../server/log.js';
+import { Handshake } from '../handler/handshake.js';
+import { HookRunner } from '../handler/hook-runner.js';
+import { RejectionTracker } from '../handler/rejections.js';
+import { scopedLogger, type LogLevel } from '../logging/log.js';
 import { loadHandler } from './load-handler.js';
 import { FromWorker, ToWorker, ToWorkerField as F, extraBytes, forEachRecord, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, type RingMemory } from './ring.js';
-import { WorkerOutbox, WorkerTarget } from './worker-target.js';
+import { WorkerOutbox, WorkerTarget } from './hook-target.js';
 import type { DeflaterSettings } from '../protocol/deflate-codec.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 

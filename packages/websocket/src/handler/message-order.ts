@@ -1,5 +1,6 @@
 import { Opcode } from '../protocol/opcodes.js';
-import { Compression, type ConnTransport, type WriteData } from './conn.js';
+import { Compression, type WriteData } from '../sender/write-data.js';
+import { type ConnTransport } from './transport.js';
 
 /** A data frame written while another writer's fragmented message was open, kept to send after it. */
 interface Held {

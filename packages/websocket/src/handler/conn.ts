@@ -1,18 +1,13 @@
-import { isUtf8 } from 'node:buffer';
 import { checkFrameToWrite, checkServerFrames, encodeClosePayload } from '../protocol/frame-writer.js';
 import { Opcode, opcodeIsControl, type MessageType } from '../protocol/opcodes.js';
 import { Subscriptions, checkTopic, type TopicLimits } from '../pubsub/subscriptions.js';
 import { MessageOrder } from './message-order.js';
+import { WRITE_BEFORE_OPEN, type ConnTransport } from './transport.js';
+import { Compression, checkText, type WriteData } from '../sender/write-data.js';
 import { Writer, type WriterOptions } from './writer.js';
 
 /** The owner of raw `writeFrame` calls, for message order. */
 const RAW = Symbol('writeFrame');
-
-/** Why writes and closes before the 101 throw (one wording for both modes). */
-export const WRITE_BEFORE_OPEN = 'cannot write before the handshake completes: write from afterInit or later hooks';
-
-/** Data a write accepts: text (UTF-8 encoded on the way out) or bytes. */
-export type WriteData = string | Uint8Array;
 
 /** Options of {@link Conn.close}. */
 export interface CloseOptions {
@@ -20,16 +15,6 @@ export interface CloseOptions {
   code?: number;
   /** Reason, at most 123 bytes of UTF-8. */
   reason?: string;
-}
-
-/** How a data frame meets permessage-deflate (when the handshake agreed on it). */
-export const enum Compression {
-  /** Compressed when whole and at least `perMessageDeflate.threshold` bytes. */
-  Auto = 0,
-  /** Sent as it is (RSV1 clear). */
-  Off = 1,
-  /** The payload is deflated already (a worker compressed it): RSV1 set, nothing more done. */
-  Done = 2,
 }
 
 /** Options of {@link Conn.write}, {@link Conn.writeText} and {@link Conn.writeBin}. */
@@ -51,38 +36,6 @@ export interface PublishOptions {
    * uWebSockets.js and Bun, whose `ws.publish` skips the sender). `self: false` skips it.
    */
   self?: boolean;
-}
-
-/**
- * Where a {@link Conn} sends its frames: the I/O connection itself when handlers run inline, or
- * a proxy to it from a worker thread. Not for users.
- */
-export interface ConnTransport {
-  /** Queues one frame; false when the connection is closing or closed (nothing is sent). */
-  sendFrame(opcode: number, data: WriteData, fin: boolean, compression?: Compression): boolean;
-  /** Queues one frame whose payload is the concatenation of `parts` (`length` bytes in all). */
-  sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean;
-  /** Queues complete, already encoded frames; `hasData` when they hold data frames (whole messages), not only pings and pongs. */
-  sendFramed(bytes: Uint8Array, hasData: boolean): boolean;
-  /** Starts the close handshake with an already encoded close payload. */
-  sendClose(payload: Buffer): void;
-  /** Whether a close frame was sent or the socket is gone. */
-  readonly closed: boolean;
-  /** Whether the handshake completed: before it, writing and closing throw. */
-  readonly opened: boolean;
-  /** The connection's backpressure limit (0: none): writes held behind an open fragmented message count against it. */
-  readonly maxBackpressure: number;
-  /** Bytes queued for the peer and not yet taken by the kernel. */
-  readonly bufferedAmount: number;
-  /** The server's `pubsub` limits. */
-  readonly topicLimits: TopicLimits;
-  /** Pub/sub, carried out by the thread that owns the topics (checked by the Conn first). */
-  subscribe(topic: string): void;
-  unsubscribe(topic: string): void;
-  publish(topic: string, opcode: number, data: WriteData, self: boolean): void;
-  broadcast(opcode: number, data: WriteData, self: boolean): void;
-  sendTo(id: number, opcode: number, data: WriteData): void;
-  subscriberCount(topic: string): Promise<number>;
 }
 
 /**
@@ -308,12 +261,3 @@ export class Conn {
   }
 }
 
-/**
- * Throws a TypeError for bytes that are not valid UTF-8 sent as a text message: the peer would fail
- * the connection (RFC 6455 8.1). Native and word-wise (node:buffer's isUtf8).
- */
-export function checkText(call: string, data: Uint8Array): void {
-  if (!isUtf8(data)) {
-    throw new TypeError(`${call}: these bytes are not valid UTF-8, so they cannot go as a text message (RFC 6455 8.1); send them as binary (writeBin, or { binary: true })`);
-  }
-}

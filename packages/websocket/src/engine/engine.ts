@@ -1,0 +1,35 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { WriteData } from '../sender/write-data.js';
+import type { ServerStats } from './stats.js';
+
+/**
+ * What the Server facade runs its sockets on, chosen once when it is made: a {@link LocalEngine} (this
+ * thread's sockets, connections, hub and hook runner or hook threads), or the pool of I/O threads,
+ * each running a local engine of its own. The facade owns the listener and the lifecycle; the engine
+ * owns every connection.
+ */
+export interface Engine {
+  /** Whether the listener must accept sockets paused (they are handed on before anything is read). */
+  readonly pauseOnConnect: boolean;
+  /** Starts the engine's threads and timers; `app` reaches every handler. */
+  start(app: unknown): Promise<void>;
+  /** Stops what {@link Engine.start} started, after a start (or the listener's bind) failed. */
+  undoStart(): Promise<void>;
+  /** A socket the facade's listener accepted. */
+  accept(socket: Socket): void;
+  /**
+   * An upgrade request an http server received (attach, handleUpgrade); null when this engine cannot
+   * take one (I/O threads take sockets from the facade's own listener only).
+   */
+  readonly upgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null;
+  /** Closes every connection (1001), waits for their close hooks up to closeTimeout, stops the threads. */
+  stop(): Promise<void>;
+  stats(): ServerStats;
+  /** Pub/sub from outside handlers (the checks are the facade's). */
+  publish(topic: string, opcode: number, data: WriteData): number;
+  broadcast(opcode: number, data: WriteData, except: number): number;
+  sendTo(id: number, opcode: number, data: WriteData): boolean;
+  subscriberCount(topic: string): number;
+}

@@ -1,0 +1,39 @@
+import type { BackplaneStats } from '../pubsub/backplane.js';
+
+/** Counters a server keeps; see `Server.stats`. */
+export interface ServerStats {
+  /** Open sockets, handshaking ones included. */
+  connections: number;
+  /** Connections past the handshake (or running `init`). */
+  upgraded: number;
+  /** Text and binary messages received since the server started. */
+  messages: number;
+  /** Socket writes issued: everything a connection writes in one tick is one write. */
+  writes: number;
+  /** Bytes written and not yet taken by the kernel, over all connections (bounded by maxBackpressure each). */
+  buffered: number;
+  /** Buffer pool counters: hits, misses, one-off (dynamic) allocations, and free buffers on hand. */
+  pool: { hits: number; misses: number; dynamic: number; freeSmall: number; freeLarge: number };
+  /** Messages handed to handlers and not finished yet (waiting for a worker, or behind an async hook). */
+  queued: number;
+  /**
+   * How messages crossed to worker threads: `shared`, read in place in the pool buffer they were
+   * assembled in; `copied`, copied once into the worker's ring (messages that arrived whole in one
+   * network read). Both 0 inline.
+   */
+  crossed: { shared: number; copied: number };
+  /** Topics with at least one subscriber. */
+  topics: number;
+  /** Messages published (each once, however many subscribers it reached). */
+  publishes: number;
+  /** Frames queued to connections by publish, broadcast and sendTo (one per recipient). */
+  deliveries: number;
+  /** What `backpressurePolicy` did: data messages dropped ('drop'), connections closed with 1008 ('close'). */
+  backpressure: { dropped: number; closed: number };
+  /** permessage-deflate: compressed messages received (inflated) and sent (deflated). */
+  compression: { inflated: number; deflated: number };
+  /** The backplane's counters, when there is one (see `backplane`). */
+  backplane?: BackplaneStats;
+  /** With `workerCount` > 1: I/O threads running now, and how many were replaced after dying. */
+  ioThreads?: { count: number; restarts: number };
+}
