@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameReader, MessageAssembler, type MessageSink, type ProtocolError } from 'wsz/protocol';
+import { FrameReader, MessageAssembler, type MessageSink, type ProtocolError, type ProtocolErrorCode } from 'wsz/protocol';
 import { closeBody, frame } from '../helpers/raw-client.js';
 
 /** Feeds `bytes` to a server-side reader + assembler in pieces of `step` bytes; records what comes out. */
@@ -69,37 +69,39 @@ describe('frame reader and message assembler', () => {
     });
   });
 
-  describe('RFC 6455 section 5 violations and the close code each gets', () => {
-    const cases: Array<[string, Buffer, number]> = [
-      ['an unmasked client frame', frame(1, 'hi', { mask: false }), 1002],
-      ['RSV1 without an extension', frame(1, 'hi', { rsv: 4 }), 1002],
-      ['RSV2', frame(1, 'hi', { rsv: 2 }), 1002],
-      ['RSV3', frame(1, 'hi', { rsv: 1 }), 1002],
-      ['reserved data opcode 3', frame(3), 1002],
-      ['reserved data opcode 7', frame(7), 1002],
-      ['reserved control opcode 11', frame(11), 1002],
-      ['reserved control opcode 15', frame(15), 1002],
-      ['a fragmented ping', frame(9, 'x', { fin: false }), 1002],
-      ['a 126-byte ping', frame(9, Buffer.alloc(126)), 1002],
-      ['a continuation without a message', frame(0, 'x'), 1002],
-      ['a new message inside a fragmented one', cat(frame(1, 'a', { fin: false }), frame(1, 'b')), 1002],
-      ['a 1-byte close payload', frame(8, Buffer.from([3])), 1002],
-      ['close code 999', frame(8, closeBody(999)), 1002],
-      ['close code 1004', frame(8, closeBody(1004)), 1002],
-      ['close code 1005', frame(8, closeBody(1005)), 1002],
-      ['close code 1006', frame(8, closeBody(1006)), 1002],
-      ['close code 1015', frame(8, closeBody(1015)), 1002],
-      ['close code 1016', frame(8, closeBody(1016)), 1002],
-      ['close code 2999', frame(8, closeBody(2999)), 1002],
-      ['close code 5000', frame(8, closeBody(5000)), 1002],
-      ['invalid UTF-8 in a text message', frame(1, Buffer.from([0xce, 0xba, 0xff])), 1007],
-      ['a text message ending inside a code point', frame(1, Buffer.from([0xe2, 0x82])), 1007],
-      ['invalid UTF-8 in a close reason', frame(8, cat(closeBody(1000), Buffer.from([0xff]))), 1007],
-      ['a 64-bit length with the top bit set', Buffer.from([0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4]), 1002],
+  describe('RFC 6455 section 5 violations: the close code and the error code each gets', () => {
+    const cases: Array<[string, Buffer, number, ProtocolErrorCode]> = [
+      ['an unmasked client frame', frame(1, 'hi', { mask: false }), 1002, 'WSZ_ERR_MASK'],
+      ['RSV1 without an extension', frame(1, 'hi', { rsv: 4 }), 1002, 'WSZ_ERR_UNEXPECTED_RSV'],
+      ['RSV2', frame(1, 'hi', { rsv: 2 }), 1002, 'WSZ_ERR_UNEXPECTED_RSV'],
+      ['RSV3', frame(1, 'hi', { rsv: 1 }), 1002, 'WSZ_ERR_UNEXPECTED_RSV'],
+      ['reserved data opcode 3', frame(3), 1002, 'WSZ_ERR_INVALID_OPCODE'],
+      ['reserved data opcode 7', frame(7), 1002, 'WSZ_ERR_INVALID_OPCODE'],
+      ['reserved control opcode 11', frame(11), 1002, 'WSZ_ERR_INVALID_OPCODE'],
+      ['reserved control opcode 15', frame(15), 1002, 'WSZ_ERR_INVALID_OPCODE'],
+      ['a fragmented ping', frame(9, 'x', { fin: false }), 1002, 'WSZ_ERR_FRAGMENTED_CONTROL'],
+      ['a 126-byte ping', frame(9, Buffer.alloc(126)), 1002, 'WSZ_ERR_CONTROL_TOO_BIG'],
+      ['a continuation without a message', frame(0, 'x'), 1002, 'WSZ_ERR_UNEXPECTED_CONTINUATION'],
+      ['a new message inside a fragmented one', cat(frame(1, 'a', { fin: false }), frame(1, 'b')), 1002, 'WSZ_ERR_EXPECTED_CONTINUATION'],
+      ['a 1-byte close payload', frame(8, Buffer.from([3])), 1002, 'WSZ_ERR_INVALID_CLOSE_PAYLOAD'],
+      ['close code 999', frame(8, closeBody(999)), 1002, 'WSZ_ERR_INVALID_CLOSE_CODE'],
+      ['close code 1004', frame(8, closeBody(1004)), 1002, 'WSZ_ERR_INVALID_CLOSE_CODE'],
+      ['close code 1005', frame(8, closeBody(1005)), 1002, 'WSZ_ERR_INVALID_CLOSE_CODE'],
+      ['close code 1006', frame(8, closeBody(1006)), 1002, 'WSZ_ERR_INVALID_CLOSE_CODE'],
+      ['close code 1015', frame(8, closeBody(1015)), 1002, 'WSZ_ERR_INVALID_CLOSE_CODE'],
+      ['close code 1016', frame(8, closeBody(1016)), 1002, 'WSZ_ERR_INVALID_CLOSE_CODE'],
+      ['close code 2999', frame(8, closeBody(2999)), 1002, 'WSZ_ERR_INVALID_CLOSE_CODE'],
+      ['close code 5000', frame(8, closeBody(5000)), 1002, 'WSZ_ERR_INVALID_CLOSE_CODE'],
+      ['invalid UTF-8 in a text message', frame(1, Buffer.from([0xce, 0xba, 0xff])), 1007, 'WSZ_ERR_INVALID_UTF8'],
+      ['a text message ending inside a code point', frame(1, Buffer.from([0xe2, 0x82])), 1007, 'WSZ_ERR_INVALID_UTF8'],
+      ['invalid UTF-8 in a close reason', frame(8, cat(closeBody(1000), Buffer.from([0xff]))), 1007, 'WSZ_ERR_INVALID_UTF8'],
+      ['a 64-bit length with the top bit set', Buffer.from([0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4]), 1002, 'WSZ_ERR_INVALID_LENGTH'],
     ];
-    for (const [what, bytes, code] of cases) {
-      it(`${what} -> ${code}`, () => {
-        expect(receive(bytes).code).toBe(code);
+    for (const [what, bytes, code, errorCode] of cases) {
+      it(`${what} -> ${code} ${errorCode}`, () => {
+        const r = receive(bytes);
+        expect(r.code).toBe(code);
+        expect(r.error?.code).toBe(errorCode);
       });
     }
 

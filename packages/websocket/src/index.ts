@@ -15,6 +15,7 @@ export { scopedLogger, type Logger, type LogLevel } from './logging/log.js';
 export { BufferPool, type BufferPoolOptions, type BufferPoolStats } from './buffers/pool.js';
 export { Opcode, type MessageType } from './protocol/opcodes.js';
 export { CloseCode, closeCodeIsValid } from './protocol/close-codes.js';
-export { ProtocolError, HandshakeError } from './protocol/errors.js';
+export { ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeErrorCode } from './protocol/errors.js';
+export { ConfigError, type ConfigErrorCode } from './config/config-error.js';
 export { RedisBackplane, type RedisBackplaneOptions } from './pubsub/redis/redis-backplane.js';
 export type { Backplane, BackplaneStats } from './pubsub/backplane.js';

@@ -6,6 +6,7 @@ export { Client, type ClientOptions, type ClientMessage, type ClientHandler } fr
 export type { ClientDeflateOptions } from './deflate.js';
 export {
   ClientHandshakeError,
+  type ClientHandshakeErrorCode,
   HandshakeStatusError,
   HandshakeUpgradeError,
   HandshakeConnectionError,
@@ -16,4 +17,4 @@ export {
   HandshakeResponseError,
 } from '../protocol/client-handshake.js';
 export { Opcode, type MessageType } from '../protocol/opcodes.js';
-export { ProtocolError } from '../protocol/errors.js';
+export { ProtocolError, type ProtocolErrorCode } from '../protocol/errors.js';

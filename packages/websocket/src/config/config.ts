@@ -2,6 +2,7 @@ import type { TlsOptions } from 'node:tls';
 import type { Logger, LogLevel } from '../logging/log.js';
 import type { Backplane } from '../pubsub/backplane.js';
 import { deflateSupported } from '../protocol/deflate-codec.js';
+import { ConfigError } from './config-error.js';
 
 /** The resolved `perMessageDeflate` config. */
 export interface DeflateConfig {
@@ -202,10 +203,10 @@ function integer(path: string, value: unknown, fallback: number, min: number, ma
   if (value === undefined) return fallback;
   if (typeof value !== 'number') {
     const hint = typeof value === 'string' ? ' (config values are not parsed: convert text such as process.env values with Number())' : '';
-    throw new TypeError(`invalid config ${path}: got ${typeof value} ${JSON.stringify(value)}; expected an integer from ${min} to ${max}${hint}`);
+    throw new ConfigError(`invalid config ${path}: got ${typeof value} ${JSON.stringify(value)}; expected an integer from ${min} to ${max}${hint}`);
   }
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`invalid config ${path}: ${String(value)}; expected an integer from ${min} to ${max}`);
+    throw new ConfigError(`invalid config ${path}: ${String(value)}; expected an integer from ${min} to ${max}`);
   }
   return value;
 }
@@ -217,7 +218,7 @@ function origins(value: unknown): ((origin: string) => boolean) | null {
     const allowed = new Set(value.map((o: string) => o.toLowerCase()));
     return (origin) => allowed.has(origin.toLowerCase());
   }
-  throw new TypeError("invalid config allowedOrigins: expected a list of origins (e.g. ['https://app.example.com']) or a function (origin) => boolean");
+  throw new ConfigError("invalid config allowedOrigins: expected a list of origins (e.g. ['https://app.example.com']) or a function (origin) => boolean");
 }
 
 function rateLimit(value: unknown): ResolvedConfig['rateLimit'] {
@@ -225,7 +226,7 @@ function rateLimit(value: unknown): ResolvedConfig['rateLimit'] {
   const r = object('rateLimit', value);
   rejectUnknown('rateLimit', r);
   const messagesPerSecond = integer('rateLimit.messagesPerSecond', r.messagesPerSecond, NaN, 1);
-  if (Number.isNaN(messagesPerSecond)) throw new TypeError('invalid config rateLimit: messagesPerSecond is required (e.g. { messagesPerSecond: 50, burst: 100 })');
+  if (Number.isNaN(messagesPerSecond)) throw new ConfigError('invalid config rateLimit: messagesPerSecond is required (e.g. { messagesPerSecond: 50, burst: 100 })');
   const burst = integer('rateLimit.burst', r.burst, messagesPerSecond, 1);
   return {
     messagesPerSecond,
@@ -239,7 +240,7 @@ function perMessageDeflate(value: unknown): DeflateConfig | null {
   if (value === undefined || value === null || value === false) return null;
   const d = value === true ? {} : object('perMessageDeflate', value);
   rejectUnknown('perMessageDeflate', d);
-  if (!deflateSupported()) throw new TypeError('invalid config perMessageDeflate: this Node.js does not expose the zlib calls wsz compresses with; use Node 20 or later');
+  if (!deflateSupported()) throw new ConfigError('invalid config perMessageDeflate: this Node.js does not expose the zlib calls wsz compresses with; use Node 20 or later');
   return {
     threshold: integer('perMessageDeflate.threshold', d.threshold, 1024, 0),
     serverNoContextTakeover: boolean('perMessageDeflate.serverNoContextTakeover', d.serverNoContextTakeover, true),
@@ -255,14 +256,14 @@ function backplane(value: unknown): Backplane | null {
   if (value === undefined || value === null) return null;
   const b = value as Partial<Backplane>;
   if (typeof b.publish !== 'function' || typeof b.subscribe !== 'function' || typeof b.unsubscribe !== 'function' || typeof b.close !== 'function' || typeof b.stats !== 'function') {
-    throw new TypeError('invalid config backplane: expected an object with subscribe, unsubscribe, publish, stats and close (e.g. new RedisBackplane(url))');
+    throw new ConfigError('invalid config backplane: expected an object with subscribe, unsubscribe, publish, stats and close (e.g. new RedisBackplane(url))');
   }
   return value as Backplane;
 }
 
 function boolean(path: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TypeError(`invalid config ${path}: got ${typeof value} ${JSON.stringify(value)}; expected true or false`);
+  if (typeof value !== 'boolean') throw new ConfigError(`invalid config ${path}: got ${typeof value} ${JSON.stringify(value)}; expected true or false`);
   return value;
 }
 
@@ -270,7 +271,7 @@ function object(path: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null) {
     const got = value === null ? 'null' : typeof value;
-    throw new TypeError(path ? `invalid config ${path}: expected an object, got ${got}` : `new Server(HandlerClass, config): config must be an object (or left out), got ${got}`);
+    throw new ConfigError(path ? `invalid config ${path}: expected an object, got ${got}` : `new Server(HandlerClass, config): config must be an object (or left out), got ${got}`);
   }
   return value as Record<string, unknown>;
 }
@@ -308,7 +309,7 @@ function rejectUnknown(path: string, value: Record<string, unknown>): void {
     if (!KNOWN[path]!.includes(key)) {
       const where = path ? `${path}.${key}` : key;
       const instead = path === '' && INSTEAD[key] ? ` (wsz calls it ${INSTEAD[key]})` : '';
-      throw new TypeError(`unknown config ${where}${instead}; known ${path ? `${path} ` : ''}fields: ${KNOWN[path]!.join(', ')}`);
+      throw new ConfigError(`unknown config ${where}${instead}; known ${path ? `${path} ` : ''}fields: ${KNOWN[path]!.join(', ')}`, 'WSZ_ERR_UNKNOWN_CONFIG');
     }
   }
 }
@@ -329,21 +330,21 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
   rejectUnknown('threadPool', tp);
 
   const address = c.address ?? '127.0.0.1';
-  if (typeof address !== 'string' || address === '') throw new TypeError('invalid config address: expected a host name or IP');
+  if (typeof address !== 'string' || address === '') throw new ConfigError('invalid config address: expected a host name or IP');
   const unixPath = c.unixPath ?? null;
   if (unixPath !== null && (typeof unixPath !== 'string' || unixPath === '')) {
-    throw new TypeError('invalid config unixPath: expected a file system path');
+    throw new ConfigError('invalid config unixPath: expected a file system path');
   }
   if (unixPath !== null && (c.port !== undefined || c.address !== undefined)) {
-    throw new TypeError(`invalid config: unixPath listens on a Unix socket, so ${c.port !== undefined ? 'port' : 'address'} would be ignored; give unixPath or port/address, not both`);
+    throw new ConfigError(`invalid config: unixPath listens on a Unix socket, so ${c.port !== undefined ? 'port' : 'address'} would be ignored; give unixPath or port/address, not both`);
   }
   const logLevel = c.logLevel;
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as string)) {
-    throw new TypeError(`invalid config logLevel: ${String(logLevel)}; expected one of ${LOG_LEVELS.join(', ')}`);
+    throw new ConfigError(`invalid config logLevel: ${String(logLevel)}; expected one of ${LOG_LEVELS.join(', ')}`);
   }
   const maxMessageSize = integer('maxMessageSize', c.maxMessageSize, 65536, 1);
   const policy = c.backpressurePolicy ?? 'close';
-  if (policy !== 'close' && policy !== 'drop') throw new TypeError(`invalid config backpressurePolicy: ${String(policy)}; expected 'close' or 'drop'`);
+  if (policy !== 'close' && policy !== 'drop') throw new ConfigError(`invalid config backpressurePolicy: ${String(policy)}; expected 'close' or 'drop'`);
   const smallSize = integer('buffers.smallSize', bf.smallSize, 2048, 128);
   const smallPool = bf.smallPool === null || bf.smallPool === undefined ? null : integer('buffers.smallPool', bf.smallPool, 0, 0);
   const largeSize = integer('buffers.largeSize', bf.largeSize, Math.max(smallSize, Math.min(2 * smallSize, maxMessageSize)), smallSize);

@@ -225,13 +225,13 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
       const origin = headerValue(upgrade.headers, 'origin');
       if (origin !== undefined && !originAllowed(allowed, origin, server.log)) {
         server.log.debug(`connection ${this.id}: origin ${JSON.stringify(origin)} not allowed`);
-        return this.refuse(new HandshakeError(403, `origin ${origin} is not allowed to connect`));
+        return this.refuse(new HandshakeError(403, `origin ${origin} is not allowed to connect`, {}, 'WSZ_ERR_ORIGIN'));
       }
     }
     const deflateConfig = server.config.perMessageDeflate;
     if (deflateConfig !== null && upgrade.extensions !== '') {
       const offers = parseExtensions(upgrade.extensions);
-      if (offers === null) return this.refuse(new HandshakeError(400, `invalid Sec-WebSocket-Extensions header: ${upgrade.extensions.slice(0, 100)}`));
+      if (offers === null) return this.refuse(new HandshakeError(400, `invalid Sec-WebSocket-Extensions header: ${upgrade.extensions.slice(0, 100)}`, {}, 'WSZ_ERR_EXTENSIONS_HEADER'));
       // Offers we cannot accept are declined (the connection goes on uncompressed), never refused.
       const agreement = negotiateDeflate(offers, deflateConfig);
       if (agreement !== null) this.deflate = new ConnectionDeflate(agreement, server.codecs, deflateConfig);
@@ -311,7 +311,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   /** The server is at maxConn: answer 503 at once, without reading the request, and close. */
   overCapacity(): void {
     const max = this.server.config.maxConn;
-    this.refuse(new HandshakeError(503, `server at its limit of ${max} connections; try again later`, { 'Retry-After': '1' }));
+    this.refuse(new HandshakeError(503, `server at its limit of ${max} connections; try again later`, { 'Retry-After': '1' }, 'WSZ_ERR_MAX_CONN'));
   }
 
   /** Answers the request with an HTTP error and closes. */
@@ -375,7 +375,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private takeToken(): boolean {
     if (this.messageTokens!.take()) return true;
     this.reader!.stop();
-    this.fail(new ProtocolError(CloseCode.PolicyViolation, `rate limit: more than ${this.server.config.rateLimit!.messagesPerSecond} messages per second`));
+    this.fail(new ProtocolError(CloseCode.PolicyViolation, `rate limit: more than ${this.server.config.rateLimit!.messagesPerSecond} messages per second`, 'WSZ_ERR_RATE_LIMIT'));
     return false;
   }
 

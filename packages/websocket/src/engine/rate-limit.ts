@@ -51,7 +51,7 @@ export class RateLimitedFrames implements FrameSink {
   }
 
   onFrameHeader(header: FrameHeader): ProtocolError | undefined {
-    if (!this.bucket.take()) return new ProtocolError(CloseCode.PolicyViolation, `rate limit: more than ${this.perSecond} frames per second`);
+    if (!this.bucket.take()) return new ProtocolError(CloseCode.PolicyViolation, `rate limit: more than ${this.perSecond} frames per second`, 'WSZ_ERR_RATE_LIMIT');
     return this.next.onFrameHeader(header);
   }
 

@@ -101,7 +101,7 @@ export class Handshake {
   /** Accepts `protocol`, which must be one the client offered, as the connection's subprotocol. */
   selectProtocol(protocol: string): void {
     if (!this.protocols.includes(protocol)) {
-      throw new HandshakeError(500, `cannot select subprotocol '${protocol}': the client offered ${this.protocols.length ? this.protocols.join(', ') : 'none'}`);
+      throw new HandshakeError(500, `cannot select subprotocol '${protocol}': the client offered ${this.protocols.length ? this.protocols.join(', ') : 'none'}`, {}, 'WSZ_ERR_SUBPROTOCOL');
     }
     this.protocol = protocol;
   }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
+import { ConfigError, type ConfigErrorCode } from '../config/config-error.js';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
 import type { Logger } from '../logging/log.js';
 import type { Engine } from '../engine/engine.js';
@@ -16,11 +17,16 @@ import type { FromIoThread, IoWorkerData, ToIoThread } from './io-main.js';
 /** The first Node major that can move an accepted socket to another thread. */
 export const IO_THREADS_NODE = 24;
 
+/** An Error (as documented for `new Server`) with the code of config this Node or setup cannot run. */
+function unsupported(message: string): Error {
+  return Object.assign(new Error(message), { code: 'WSZ_ERR_UNSUPPORTED_CONFIG' satisfies ConfigErrorCode });
+}
+
 /** Throws when this Node cannot run I/O threads. */
 export function checkIoThreadsSupported(workerCount: number): void {
   const major = Number(process.versions.node.split('.')[0]);
   if (major >= IO_THREADS_NODE) return;
-  throw new Error(
+  throw unsupported(
     `workerCount: ${workerCount} needs Node ${IO_THREADS_NODE} or later: I/O threads take over accepted sockets, which Node ${process.versions.node} ` +
       'cannot move between threads. Use workerCount: 1 (the default) on this Node, or run one process per core with a backplane (docs/scaling.md).',
   );
@@ -96,7 +102,7 @@ export class IoPool implements Engine {
   constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, userConfig: ServerConfig, config: ResolvedConfig, log: Logger) {
     checkIoThreadsSupported(config.workerCount);
     if (config.unixPath !== null) {
-      throw new Error(
+      throw unsupported(
         `workerCount: ${config.workerCount} takes TCP sockets only: Node cannot move a Unix socket connection to another thread. ` +
           'Listen on a port (address 127.0.0.1 keeps it local), or use workerCount: 1 with unixPath.',
       );
@@ -423,7 +429,7 @@ function cloneableConfig(user: ServerConfig, config: ResolvedConfig): ServerConf
       structuredClone(value);
     } catch {
       const hint = key === 'allowedOrigins' ? ' (give a list of origins rather than a function)' : '';
-      throw new TypeError(`config ${key} cannot be copied to I/O threads (workerCount: ${config.workerCount})${hint}; give plain data, or set workerCount: 1`);
+      throw new ConfigError(`config ${key} cannot be copied to I/O threads (workerCount: ${config.workerCount})${hint}; give plain data, or set workerCount: 1`, 'WSZ_ERR_UNSUPPORTED_CONFIG');
     }
   }
   return { ...rest, logLevel: config.logLevel };

@@ -2,8 +2,21 @@ import { acceptDeflateResponse, type DeflateAgreement, type DeflateOffer } from 
 import { randomBytes } from 'node:crypto';
 import { acceptKey, headerNameIsValid, headerTokens, headerValue, headerValueIsVisible, trimOws } from './handshake.js';
 
+/** What a {@link ClientHandshakeError} is about, one code per subclass, stable across releases. */
+export type ClientHandshakeErrorCode =
+  | 'WSZ_ERR_HANDSHAKE_STATUS'
+  | 'WSZ_ERR_HANDSHAKE_UPGRADE'
+  | 'WSZ_ERR_HANDSHAKE_CONNECTION'
+  | 'WSZ_ERR_HANDSHAKE_ACCEPT'
+  | 'WSZ_ERR_HANDSHAKE_EXTENSION'
+  | 'WSZ_ERR_HANDSHAKE_PROTOCOL'
+  | 'WSZ_ERR_HANDSHAKE_TIMEOUT'
+  | 'WSZ_ERR_HANDSHAKE_RESPONSE';
+
 /** Base class of every way a server's answer to our upgrade request can be wrong. */
 export class ClientHandshakeError extends Error {
+  /** Which check failed, for programs; each subclass has its own. */
+  readonly code: ClientHandshakeErrorCode = 'WSZ_ERR_HANDSHAKE_RESPONSE';
   /** `name` is the subclass's name, so logs say which check failed. */
   constructor(message: string) {
     super(message);
@@ -19,6 +32,7 @@ export class HandshakeStatusError extends ClientHandshakeError {
   readonly body: string;
   /** The response headers, names lower-cased. */
   readonly headers: ReadonlyArray<[string, string]>;
+  override readonly code = 'WSZ_ERR_HANDSHAKE_STATUS';
   /** Made by the client from the server's answer. */
   constructor(status: number, statusText: string, body: string, headers: ReadonlyArray<[string, string]>) {
     super(`server refused the upgrade: ${status} ${statusText}${body ? `: ${body.trim()}` : ''}`);
@@ -28,19 +42,33 @@ export class HandshakeStatusError extends ClientHandshakeError {
   }
 }
 /** The 101 lacked `Upgrade: websocket`. */
-export class HandshakeUpgradeError extends ClientHandshakeError {}
+export class HandshakeUpgradeError extends ClientHandshakeError {
+  override readonly code = 'WSZ_ERR_HANDSHAKE_UPGRADE';
+}
 /** The 101 lacked `Connection: Upgrade`. */
-export class HandshakeConnectionError extends ClientHandshakeError {}
+export class HandshakeConnectionError extends ClientHandshakeError {
+  override readonly code = 'WSZ_ERR_HANDSHAKE_CONNECTION';
+}
 /** Sec-WebSocket-Accept was missing or not the hash of our key. */
-export class HandshakeAcceptError extends ClientHandshakeError {}
+export class HandshakeAcceptError extends ClientHandshakeError {
+  override readonly code = 'WSZ_ERR_HANDSHAKE_ACCEPT';
+}
 /** The server chose an extension we did not offer. */
-export class HandshakeExtensionError extends ClientHandshakeError {}
+export class HandshakeExtensionError extends ClientHandshakeError {
+  override readonly code = 'WSZ_ERR_HANDSHAKE_EXTENSION';
+}
 /** The server chose a subprotocol we did not offer. */
-export class HandshakeProtocolError extends ClientHandshakeError {}
+export class HandshakeProtocolError extends ClientHandshakeError {
+  override readonly code = 'WSZ_ERR_HANDSHAKE_PROTOCOL';
+}
 /** No complete answer within the handshake timeout. */
-export class HandshakeTimeoutError extends ClientHandshakeError {}
+export class HandshakeTimeoutError extends ClientHandshakeError {
+  override readonly code = 'WSZ_ERR_HANDSHAKE_TIMEOUT';
+}
 /** The answer was not HTTP, or was too large. */
-export class HandshakeResponseError extends ClientHandshakeError {}
+export class HandshakeResponseError extends ClientHandshakeError {
+  override readonly code = 'WSZ_ERR_HANDSHAKE_RESPONSE';
+}
 
 /** A fresh Sec-WebSocket-Key: 16 random bytes in base64 (RFC 6455 4.1). */
 export function generateKey(): string {

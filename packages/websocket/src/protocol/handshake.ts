@@ -73,14 +73,14 @@ export function resourceName(target: string): string | null {
 export function parseRequestHead(head: string): RequestHead | HandshakeError {
   const lines = head.split('\r\n');
   const m = REQUEST_LINE.exec(lines[0]!);
-  if (!m) return new HandshakeError(400, 'malformed HTTP request line');
+  if (!m) return new HandshakeError(400, 'malformed HTTP request line', {}, 'WSZ_ERR_MALFORMED_REQUEST');
   const fields: Array<[string, string]> = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (line === '') continue;
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon) : '';
-    if (!TOKEN.test(name)) return new HandshakeError(400, 'malformed header line');
+    if (!TOKEN.test(name)) return new HandshakeError(400, 'malformed header line', {}, 'WSZ_ERR_MALFORMED_REQUEST');
     fields.push([name, line.slice(colon + 1)]);
   }
   return requestHead(m[1]!, Number(m[3]), Number(m[4]), m[2]!, fields);
@@ -93,13 +93,13 @@ export function parseRequestHead(head: string): RequestHead | HandshakeError {
  */
 export function requestHead(method: string, major: number, minor: number, rawTarget: string, fields: Iterable<readonly [string, string]>): RequestHead | HandshakeError {
   // HTTP/1.0 may still be a plain GET or HEAD (a health check); validateUpgrade refuses it an upgrade.
-  if (major < 1) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
+  if (major < 1) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1', {}, 'WSZ_ERR_HTTP_VERSION');
   const target = resourceName(rawTarget);
-  if (target === null) return new HandshakeError(400, 'invalid request target: expected a path such as /chat (or an absolute http:// URL)');
+  if (target === null) return new HandshakeError(400, 'invalid request target: expected a path such as /chat (or an absolute http:// URL)', {}, 'WSZ_ERR_INVALID_TARGET');
   const headers: Array<[string, string]> = [];
   for (const [name, raw] of fields) {
     const value = trimOws(raw);
-    if (!FIELD_VALUE.test(value)) return new HandshakeError(400, `invalid character in header ${name}: CR, LF, NUL and other controls are not allowed`);
+    if (!FIELD_VALUE.test(value)) return new HandshakeError(400, `invalid character in header ${name}: CR, LF, NUL and other controls are not allowed`, {}, 'WSZ_ERR_INVALID_HEADER');
     headers.push([name.toLowerCase(), value]);
   }
   return { method, target, version: `${major}.${minor}`, headers };
@@ -146,36 +146,36 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeEr
   const upgrade = headerValue(h, 'upgrade');
   const http10 = head.version === '1.0';
   if (head.method !== 'GET' && !(head.method === 'HEAD' && upgrade === undefined)) {
-    return new HandshakeError(405, `method ${head.method} not allowed: a WebSocket upgrade is a GET`, { Allow: 'GET, HEAD' });
+    return new HandshakeError(405, `method ${head.method} not allowed: a WebSocket upgrade is a GET`, { Allow: 'GET, HEAD' }, 'WSZ_ERR_METHOD');
   }
   // RFC 9112 3.2: exactly one Host field, with a valid value (HTTP/1.0 may leave it out).
   const hosts = h.filter(([n]) => n === 'host');
-  if (hosts.length === 0 && !http10) return new HandshakeError(400, 'missing Host header');
-  if (hosts.length > 1) return new HandshakeError(400, 'more than one Host header');
-  if (hosts.length === 1 && !HOST.test(hosts[0]![1])) return new HandshakeError(400, 'invalid Host header');
+  if (hosts.length === 0 && !http10) return new HandshakeError(400, 'missing Host header', {}, 'WSZ_ERR_HOST');
+  if (hosts.length > 1) return new HandshakeError(400, 'more than one Host header', {}, 'WSZ_ERR_HOST');
+  if (hosts.length === 1 && !HOST.test(hosts[0]![1])) return new HandshakeError(400, 'invalid Host header', {}, 'WSZ_ERR_HOST');
   if (upgrade === undefined) {
     // A plain HTTP request (a health check, a browser typing the URL): say what this endpoint speaks, as ws does.
     return new PlainRequest(head);
   }
-  if (http10) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1');
+  if (http10) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1', {}, 'WSZ_ERR_HTTP_VERSION');
   if (!headerTokens(upgrade).some((t) => t.toLowerCase() === 'websocket')) {
-    return new HandshakeError(400, "invalid Upgrade header: expected 'websocket'");
+    return new HandshakeError(400, "invalid Upgrade header: expected 'websocket'", {}, 'WSZ_ERR_UPGRADE_HEADER');
   }
   if (!headerTokens(headerValue(h, 'connection')).some((t) => t.toLowerCase() === 'upgrade')) {
-    return new HandshakeError(400, "missing or invalid Connection header: expected 'Upgrade'");
+    return new HandshakeError(400, "missing or invalid Connection header: expected 'Upgrade'", {}, 'WSZ_ERR_CONNECTION_HEADER');
   }
   if (headerValue(h, 'sec-websocket-version') !== '13') {
     return new HandshakeError(426, 'unsupported Sec-WebSocket-Version: this server speaks version 13', {
       'Sec-WebSocket-Version': '13',
-    });
+    }, 'WSZ_ERR_VERSION');
   }
   const key = headerValue(h, 'sec-websocket-key');
   if (key === undefined || !BASE64_16_BYTES.test(key)) {
-    return new HandshakeError(400, 'missing or invalid Sec-WebSocket-Key: expected 16 bytes in base64');
+    return new HandshakeError(400, 'missing or invalid Sec-WebSocket-Key: expected 16 bytes in base64', {}, 'WSZ_ERR_KEY');
   }
   const protocols = headerTokens(headerValue(h, 'sec-websocket-protocol'));
   if (!protocols.every((p) => TOKEN.test(p)) || new Set(protocols).size !== protocols.length) {
-    return new HandshakeError(400, 'invalid Sec-WebSocket-Protocol header');
+    return new HandshakeError(400, 'invalid Sec-WebSocket-Protocol header', {}, 'WSZ_ERR_PROTOCOL_HEADER');
   }
   return { ...head, key, protocols, extensions: headerValue(h, 'sec-websocket-extensions') ?? '' };
 }

@@ -5,7 +5,7 @@
  */
 export { Opcode, opcodeIsControl, opcodeIsKnown, type MessageType } from './opcodes.js';
 export { CloseCode, closeCodeIsValid, MAX_CLOSE_REASON_BYTES } from './close-codes.js';
-export { ProtocolError, HandshakeError } from './errors.js';
+export { ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeErrorCode } from './errors.js';
 export { applyMask, maskWord } from './mask.js';
 export { Utf8Validator, utf8IsValid } from './utf8.js';
 export { FrameReader, type FrameHeader, type FrameSink, type FrameReaderOptions } from './frame-reader.js';

@@ -130,11 +130,11 @@ export class MessageAssembler implements FrameSink {
       return undefined;
     }
     if (h.opcode === Opcode.Continuation) {
-      if (!this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'continuation frame without a message to continue');
+      if (!this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'continuation frame without a message to continue', 'WSZ_ERR_UNEXPECTED_CONTINUATION');
       // Empty fragments cost a header each and add nothing: a message's frames are bounded too.
-      if (++this.frames > this.maxFrames) return new ProtocolError(CloseCode.PolicyViolation, `message in more than ${this.maxFrames} frames`);
+      if (++this.frames > this.maxFrames) return new ProtocolError(CloseCode.PolicyViolation, `message in more than ${this.maxFrames} frames`, 'WSZ_ERR_TOO_MANY_FRAMES');
     } else {
-      if (this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'new message started inside a fragmented message');
+      if (this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'new message started inside a fragmented message', 'WSZ_ERR_EXPECTED_CONTINUATION');
       this.messageType = h.opcode === Opcode.Text ? 'text' : 'binary';
       if (this.messageType === 'text') this.utf8.reset();
       this.compressed = h.rsv1 && this.inflate !== null;
@@ -145,9 +145,9 @@ export class MessageAssembler implements FrameSink {
       // Limited by its inflated size as it inflates, and by its bytes on the wire: deflate blocks that
       // inflate to nothing would otherwise stream forever without reaching the limit.
       this.wire += h.length;
-      if (this.wire > compressedLimit(this.maxMessageSize)) return new ProtocolError(CloseCode.MessageTooBig, `compressed message over the ${this.maxMessageSize}-byte limit on the wire`);
+      if (this.wire > compressedLimit(this.maxMessageSize)) return new ProtocolError(CloseCode.MessageTooBig, `compressed message over the ${this.maxMessageSize}-byte limit on the wire`, 'WSZ_ERR_MESSAGE_TOO_BIG');
     } else if (this.length + h.length > this.maxMessageSize) {
-      return new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`);
+      return new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`, 'WSZ_ERR_MESSAGE_TOO_BIG');
     }
     this.fragmented = !h.fin;
     return undefined;
@@ -158,9 +158,9 @@ export class MessageAssembler implements FrameSink {
     if (this.compressed) return this.compressedPayload(data, start, end, last);
 
     if (this.messageType === 'text') {
-      if (!this.utf8.feed(data, start, end)) return new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+      if (!this.utf8.feed(data, start, end)) return new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message', 'WSZ_ERR_INVALID_UTF8');
       if (last && this.fin && !this.utf8.complete) {
-        return new ProtocolError(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 sequence');
+        return new ProtocolError(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 sequence', 'WSZ_ERR_INVALID_UTF8');
       }
     }
 
@@ -199,16 +199,16 @@ export class MessageAssembler implements FrameSink {
     try {
       n = decompressor.inflate(data.subarray(start, end), end_, this.maxMessageSize - this.length, this.inflated, this.messageType === 'text' ? this.checkText : undefined);
     } catch {
-      return new ProtocolError(CloseCode.InvalidPayload, 'invalid compressed data (permessage-deflate)');
+      return new ProtocolError(CloseCode.InvalidPayload, 'invalid compressed data (permessage-deflate)', 'WSZ_ERR_INVALID_DEFLATE');
     }
     if (n < 0) {
       return n === InflateFailure.TooBig
-        ? new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit once inflated`)
-        : new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+        ? new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit once inflated`, 'WSZ_ERR_MESSAGE_TOO_BIG')
+        : new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message', 'WSZ_ERR_INVALID_UTF8');
     }
     this.length += n;
     if (!end_) return undefined;
-    if (this.messageType === 'text' && !this.utf8.complete) return new ProtocolError(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 sequence');
+    if (this.messageType === 'text' && !this.utf8.complete) return new ProtocolError(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 sequence', 'WSZ_ERR_INVALID_UTF8');
     const parts = this.inflated;
     const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.length);
     this.inflated = [];
@@ -280,11 +280,11 @@ export class MessageAssembler implements FrameSink {
       return undefined;
     }
     // RFC 6455 5.5.1: a body starts with a 2-byte code.
-    if (payload.length === 1) return new ProtocolError(CloseCode.ProtocolError, 'close frame with a 1-byte payload');
+    if (payload.length === 1) return new ProtocolError(CloseCode.ProtocolError, 'close frame with a 1-byte payload', 'WSZ_ERR_INVALID_CLOSE_PAYLOAD');
     const code = payload.readUInt16BE(0);
-    if (!closeCodeIsValid(code)) return new ProtocolError(CloseCode.ProtocolError, `invalid close code ${code}`);
+    if (!closeCodeIsValid(code)) return new ProtocolError(CloseCode.ProtocolError, `invalid close code ${code}`, 'WSZ_ERR_INVALID_CLOSE_CODE');
     const reason = payload.subarray(2);
-    if (!utf8IsValid(reason)) return new ProtocolError(CloseCode.InvalidPayload, 'close reason is not valid UTF-8');
+    if (!utf8IsValid(reason)) return new ProtocolError(CloseCode.InvalidPayload, 'close reason is not valid UTF-8', 'WSZ_ERR_INVALID_UTF8');
     this.sink.onClose(code, reason.toString('utf8'));
     return undefined;
   }

@@ -121,7 +121,7 @@ async function main(): Promise<void> {
             // Refused here as inline: the I/O thread answers with this status (thrown errors are logged here, not sent).
             const { refusal, explicit } = refusalFor(error);
             if (!explicit) log.warn(`connection ${id}: init threw; refusing the upgrade with 400`, error);
-            outbox.record(FromWorker.InitFailed, id, refusal.status, outbox.attach({ message: refusal.message, headers: refusal.headers }));
+            outbox.record(FromWorker.InitFailed, id, refusal.status, outbox.attach({ message: refusal.message, headers: refusal.headers, code: refusal.code }));
           };
           try {
             const pending = runner.open(created, handshake as Handshake, app);

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { CloseCode } from '../protocol/close-codes.js';
-import { HandshakeError } from '../protocol/errors.js';
+import { HandshakeError, type HandshakeErrorCode } from '../protocol/errors.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from '../config/config.js';
@@ -180,7 +180,7 @@ export class HookThreads implements Dispatcher {
       const init = this.inits.get(id);
       if (init) {
         this.inits.delete(id);
-        init.reject(new HandshakeError(503, 'handler thread restarting; try again'));
+        init.reject(new HandshakeError(503, 'handler thread restarting; try again', {}, 'WSZ_ERR_UNAVAILABLE'));
       }
       target.slot = null;
       target.sendClose(encodeClosePayload(CloseCode.InternalError, 'handler thread crashed'));
@@ -255,7 +255,7 @@ export class HookThreads implements Dispatcher {
   open(target: IoTarget, handshake: Handshake): void | Promise<void> {
     const h = this.pick();
     if (!h) {
-      if (this.stopping) return Promise.reject(new HandshakeError(503, 'server stopping'));
+      if (this.stopping) return Promise.reject(new HandshakeError(503, 'server stopping', {}, 'WSZ_ERR_UNAVAILABLE'));
       // Every worker is restarting: wait for one (the handshake timeout still bounds the wait).
       return new Promise<void>((resolve) => this.readyWaiters.push(resolve)).then(() => this.open(target, handshake));
     }
@@ -450,11 +450,11 @@ export class HookThreads implements Dispatcher {
           break;
         }
         case FromWorker.InitFailed: {
-          const info = extra[r[at + F.InitFailed.info]!] as { message: string; headers: Record<string, string> };
+          const info = extra[r[at + F.InitFailed.info]!] as { message: string; headers: Record<string, string>; code?: HandshakeErrorCode };
           h.targets.delete(id);
           const init = this.inits.get(id);
           this.inits.delete(id);
-          if (init) init.reject(new HandshakeError(r[at + F.InitFailed.status]!, info.message, info.headers));
+          if (init) init.reject(new HandshakeError(r[at + F.InitFailed.status]!, info.message, info.headers, info.code));
           else target?.hookFailed('handler constructor', info.message); // upgraded already (no init)
           break;
         }
