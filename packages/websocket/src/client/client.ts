@@ -11,7 +11,8 @@ import { LoopData } from '../sender/loop-data.js';
 import { FrameSender, type SenderHost } from '../sender/frame-sender.js';
 import { Compression } from '../sender/write-data.js';
 import { ResponseReader, type ResponseRead } from './response-reader.js';
-import { awaitPeerClose, echoClose, failureClose } from '../sender/closing.js';
+import { awaitPeerClose } from '../sender/close-timer.js';
+import { Session } from '../protocol/session.js';
 import { ClientDeflate, type ClientDeflateOptions } from './deflate.js';
 import { deflateOfferHeader, type DeflateAgreement } from '../protocol/permessage-deflate.js';
 
@@ -112,7 +113,8 @@ export class Client implements MessageSink {
   private readonly queue: ClientMessage[] = [];
   private readonly waiters: Array<{ resolve: (m: ClientMessage | null) => void; reject: (e: Error) => void }> = [];
   private drainWaiters: Array<() => void> = [];
-  private closeSent = false;
+  /** The close handshake's state (RFC 6455 7.1), shared in form with the server's connections. */
+  private readonly session = new Session('client');
   /** The write half, the server's own: frames batched per tick (masked here), backpressure admission. */
   private readonly sender: FrameSender;
   private closeDelivered = false;
@@ -145,7 +147,7 @@ export class Client implements MessageSink {
       limits: { maxBackpressure: options.maxBackpressure ?? Math.max(1024 * 1024, 2 * (options.maxMessageSize ?? 65536)), backpressurePolicy: options.backpressurePolicy ?? 'close' },
       masked: true, // RFC 6455 5.3
       deflate: this.deflate,
-      canWrite: () => !this.closeSent && !socket.destroyed,
+      canWrite: () => this.session.canSend && !socket.destroyed,
       overLimit: () => this.overLimit(),
       reused: () => false, // masking copies every payload anyway
       backlogged: () => {},
@@ -329,7 +331,7 @@ export class Client implements MessageSink {
           // Only a close frame from the server reaches serverClose: not a TCP end (1006) nor our own failure.
           if (handler.serverClose && m.code !== CloseCode.Abnormal && !m.error) {
             await handler.serverClose(m.code, m.reason);
-            if (!this.closeSent) this.answerClose(m.code);
+            if (this.session.canSend) this.answerClose(m.code);
           }
           break;
         }
@@ -373,13 +375,15 @@ export class Client implements MessageSink {
   onClose(code: number, reason: string): void {
     this.reader.stop();
     this.closeQueued = true;
-    if (!this.closeSent && this.autoAnswer.close) this.answerClose(code);
-    if (this.closeSent) this.armTimer(); // the server ends TCP first (RFC 6455 7.1.1); do not wait forever
+    this.session.peerClosed();
+    if (this.session.canSend && this.autoAnswer.close) this.answerClose(code);
+    // The server ends TCP first (RFC 6455 7.1.1; AfterClose.AwaitTcpEnd): do not wait forever.
+    if (this.session.closeSent) this.armTimer();
     this.push({ type: 'close', code, reason });
   }
 
   private answerClose(code: number): void {
-    this.sendClose(echoClose(code));
+    this.sendClose(this.session.answer(code));
     this.armTimer();
   }
 
@@ -393,7 +397,7 @@ export class Client implements MessageSink {
     const close = (): void => {
       if (this.failing === null) return;
       this.failing = null;
-      if (!this.closeSent) this.sendClose(failureClose(error));
+      this.sendClose(this.session.fail(error));
       this.sender.afterOutbox(() => this.socket.end());
       this.armTimer();
     };
@@ -412,7 +416,7 @@ export class Client implements MessageSink {
     if (this.timer) clearTimeout(this.timer);
     this.sender.discard();
     this.wakeDrainWaiters();
-    this.closeSent = true;
+    this.session.socketGone();
     if (!this.closeQueued) {
       this.closeQueued = true;
       this.push({ type: 'close', code: CloseCode.Abnormal, reason: '' });
@@ -444,7 +448,7 @@ export class Client implements MessageSink {
 
   /** A whole data message: compressed (RSV1) when agreed, allowed and at least the threshold; raw frames never are. */
   private message(opcode: number, data: string | Uint8Array, compress: boolean): boolean {
-    if (this.closeSent) return false;
+    if (!this.session.canSend) return false;
     return this.sender.frame(opcode, data, true, compress ? Compression.Auto : Compression.Off);
   }
 
@@ -466,7 +470,7 @@ export class Client implements MessageSink {
     const fin = options?.fin ?? true;
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
     checkFrameToWrite(opcode, payload.length, fin, 'client.close()');
-    if (this.closeSent) return false;
+    if (!this.session.canSend) return false;
     return this.sender.frame(opcode, payload, fin, Compression.Off);
   }
 
@@ -495,10 +499,10 @@ export class Client implements MessageSink {
     for (const w of this.drainWaiters.splice(0)) w();
   }
 
-  private sendClose(payload: Buffer): void {
-    if (this.closeSent) return;
+  /** Sends our close frame; null: none is due (one went already, or the socket is gone). */
+  private sendClose(payload: Buffer | null): void {
+    if (payload === null) return;
     this.sender.frame(Opcode.Close, payload, true);
-    this.closeSent = true;
     this.sender.flush();
   }
 
@@ -508,8 +512,8 @@ export class Client implements MessageSink {
    */
   close(options: { code?: number; reason?: string } = {}): Promise<void> {
     const payload = encodeClosePayload(options.code ?? 1000, options.reason ?? '');
-    if (!this.closeSent && !this.socket.destroyed) {
-      this.sendClose(payload);
+    if (!this.socket.destroyed && this.session.canSend) {
+      this.sendClose(this.session.closing(payload));
       this.armTimer();
     }
     return this.ended;
@@ -517,7 +521,7 @@ export class Client implements MessageSink {
 
   /** Whether a close frame was sent or the connection ended. */
   isClosed(): boolean {
-    return this.closeSent;
+    return !this.session.canSend;
   }
 
   /** Drops the TCP connection without a close handshake. */

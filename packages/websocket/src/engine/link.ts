@@ -19,7 +19,8 @@ import type { LoopData } from '../sender/loop-data.js';
 import { Handshake } from '../handler/handshake.js';
 import type { Logger } from '../logging/log.js';
 import { RequestReader, type HeadBuffers } from './request-reader.js';
-import { awaitPeerClose, echoClose, failureClose } from '../sender/closing.js';
+import { awaitPeerClose } from '../sender/close-timer.js';
+import { AfterClose, Session } from '../protocol/session.js';
 import type { Hub, Subscriber } from '../pubsub/hub.js';
 import type { PreparedMessage } from '../sender/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
@@ -135,9 +136,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   private reader: FrameReader | null = null;
   private assembler: MessageAssembler | null = null;
-  private closeSent = false;
-  private closeReceived = false;
-  private ending = false;
+  /** The close handshake's state (RFC 6455 7.1), shared in form with the client. */
+  private readonly session = new Session('server');
   private pausedByHooks = false;
   /** Not read while the relay to another I/O thread is over relayLimit (see throttle). */
   private pausedByRelay = false;
@@ -353,7 +353,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   onMessage(data: Buffer, type: MessageType, owned: boolean): void {
     this.server.messages++;
-    if (this.closeSent || (this.messageTokens !== null && !this.takeToken())) {
+    if (this.session.closeSent || (this.messageTokens !== null && !this.takeToken())) {
       if (owned) this.server.pool.release(data);
       return;
     }
@@ -380,7 +380,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   onPing(data: Buffer): void {
-    if (this.closeSent) return;
+    if (this.session.closeSent) return;
     if (this.server.dispatcher.hooks.clientPing) this.server.dispatcher.ping(this, data);
     else this.sendFrame(Opcode.Pong, data, true);
   }
@@ -390,9 +390,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   onClose(code: number, reason: string): void {
-    this.closeReceived = true;
     this.reader!.stop();
-    if (this.closeSent) return this.endTcp(); // the answer to our close
+    if (this.session.peerClosed()) return this.endTcp(); // the answer to our close
     if (this.server.dispatcher.hooks.clientClose) {
       // The hook may answer with its own close; closeTimeout bounds how long the peer waits for one.
       this.clearTimer();
@@ -406,8 +405,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   /** Completes the close handshake the peer started, echoing its code (RFC 6455 5.5.1). */
   clientCloseDone(code: number): void {
-    if (this.closeSent || this.phase !== Phase.Open) return;
-    this.sendClose(echoClose(code));
+    if (this.phase === Phase.Open) this.closeWith(this.session.answer(code));
   }
 
   /**
@@ -418,7 +416,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     // A close the server decides is worth a line at info: an operator sees why a client was cut off.
     this.server.log.info(`connection ${this.id} (${this.peer}): closing with ${error.closeCode}: ${error.message}`);
     this.afterHooks(() => {
-      if (!this.closeSent) this.sendClose(failureClose(error));
+      if (this.phase === Phase.Open) this.closeWith(this.session.fail(error));
       this.endTcp();
     });
   }
@@ -458,7 +456,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   // ---- writes (ConnTransport, through the sender) -----------------------------------------
 
   get closed(): boolean {
-    return this.closeSent || this.phase === Phase.Done;
+    return this.session.closeSent || this.phase === Phase.Done;
   }
 
   /** The handshake completed (or the socket is gone after it did): closing and writing are allowed. */
@@ -509,7 +507,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   canWrite(): boolean {
-    if (this.phase === Phase.Open && !this.closeSent) return true;
+    if (this.phase === Phase.Open && !this.session.closeSent) return true;
     if (this.phase === Phase.Init || this.phase === Phase.Request) throw new Error(WRITE_BEFORE_OPEN);
     return false;
   }
@@ -537,9 +535,13 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   sendClose(payload: Buffer): void {
-    if (this.closeSent || this.phase !== Phase.Open) return;
+    if (this.phase === Phase.Open) this.closeWith(this.session.closing(payload));
+  }
+
+  /** Sends our close frame (null: none is due, one went already) and waits for the peer's, or ends TCP. */
+  private closeWith(payload: Buffer | null): void {
+    if (payload === null) return;
     this.sender.frame(Opcode.Close, payload, true);
-    this.closeSent = true;
     if (this.topics !== null) this.server.hub.unsubscribeAll(this);
     // Hooks see the connection closing at once (writes return false, queued messages are skipped),
     // before the peer can have our close frame.
@@ -547,7 +549,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.sender.flush();
     // What the peer still sends is read and dropped: unread input would turn our TCP close into a reset.
     if (this.pausedByHooks || this.pausedByRelay) this.socket.resume();
-    if (this.closeReceived) this.endTcp();
+    if (this.session.afterClose() === AfterClose.EndTcp) this.endTcp();
     else this.armCloseTimer(); // the peer has closeTimeout to answer
   }
 
@@ -564,8 +566,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   /** Half-closes TCP after our close frame; the peer's FIN (or the close timeout) finishes it. */
   private endTcp(): void {
-    if (this.ending) return;
-    this.ending = true;
+    if (!this.session.endingTcp()) return;
     // The FIN follows everything queued, our close frame included.
     this.sender.afterOutbox(() => this.socket.end());
     this.armCloseTimer();
@@ -584,7 +585,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
    * compression per recipient).
    */
   deliver(message: PreparedMessage): boolean {
-    if (this.phase !== Phase.Open || this.closeSent) return false;
+    if (this.phase !== Phase.Open || this.session.closeSent) return false;
     const d = this.deflate;
     if (d !== null && d.agreement.serverNoContextTakeover && d.worthCompressing(message.payloadLength)) {
       const queued = this.sender.shared(message.compressed(d.agreement.serverWindowBits, d.sharedCompressor()));
@@ -597,7 +598,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   subscribe(topic: string): void {
     // From init too (deliveries start with the 101); a worker may subscribe before it learns the
     // connection is closing or gone: then there is nothing to deliver to.
-    if ((this.phase === Phase.Open || this.phase === Phase.Init) && !this.closeSent) this.server.hub.subscribe(this, topic);
+    if ((this.phase === Phase.Open || this.phase === Phase.Init) && !this.session.closeSent) this.server.hub.subscribe(this, topic);
   }
 
   unsubscribe(topic: string): void {
@@ -628,7 +629,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.server.hub.throttle(
       () => {
         this.pausedByRelay = true;
-        if (!this.closeSent) this.socket.pause();
+        if (!this.session.closeSent) this.socket.pause();
       },
       () => {
         this.pausedByRelay = false;
@@ -653,7 +654,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   hookFailed(hook: string, error: unknown): void {
-    const closing = this.phase === Phase.Open && !this.closeSent;
+    const closing = this.phase === Phase.Open && !this.session.closeSent;
     this.server.log.error(`connection ${this.id}: ${hook} hook failed; ${closing ? 'closing with 1011' : 'the connection had ended already'}`, error);
     if (closing) this.sendClose(encodeClosePayload(CloseCode.InternalError, 'internal error'));
   }
@@ -661,7 +662,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   pauseReading(): void {
     this.pausedByHooks = true;
     // Once closing, input is only drained (see sendClose).
-    if (!this.closeSent) this.socket.pause();
+    if (!this.session.closeSent) this.socket.pause();
   }
 
   resumeReading(): void {
@@ -677,7 +678,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
    * (1001) one with no traffic at all, no frame either way, for `idleTimeout`.
    */
   sweep(now: number): void {
-    if (this.phase !== Phase.Open || this.closeSent) return;
+    if (this.phase !== Phase.Open || this.session.closeSent) return;
     const { heartbeat, idleTimeout } = this.server.config;
     // Time we spent not reading (hooks behind, or their worker's backlog full) is not the peer's
     // silence: its pongs and frames wait unread in the socket.

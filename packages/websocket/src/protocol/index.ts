@@ -46,3 +46,4 @@ export {
   type DeflateOffer,
 } from './permessage-deflate.js';
 export { Compressor, Decompressor, DEFLATE_TAIL, deflateSupported, type CodecOptions, type InflateSource } from './deflate-codec.js';
+export { Session, SessionState, AfterClose } from './session.js';

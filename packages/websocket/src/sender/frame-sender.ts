@@ -130,9 +130,10 @@ export class FrameSender {
    * its bytes), so hook threads leave those to this thread under 'drop' (see WorkerTarget).
    */
   private admit(opcode: number, fin: boolean): boolean {
+    // A close frame comes from the connection's session, which has decided it is due (and that nothing follows it).
+    if (opcode === Opcode.Close) return (this.sent = true);
     if (!this.host.canWrite()) return false;
     this.sent = true;
-    if (opcode === Opcode.Close) return true;
     if (opcode >= Opcode.Ping) return !this.over; // pongs are held (see frame), pings dropped
 
     if (opcode === Opcode.Continuation) {
