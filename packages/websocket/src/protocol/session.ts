@@ -10,24 +10,30 @@ import type { ProtocolError } from './errors.js';
 import { encodeClosePayload } from './frame-writer.js';
 
 /** Where a connection is in its life after the opening handshake. */
-export const enum SessionState {
+export const SessionState = {
   /** No close frame either way: data and control frames flow. */
-  Open = 0,
+  Open: 0,
   /** One side has sent its close frame. */
-  Closing = 1,
+  Closing: 1,
   /** Both close frames were exchanged, or the TCP connection is gone. */
-  Closed = 2,
-}
+  Closed: 2,
+} as const;
+
+/** One of the {@link SessionState} values. */
+export type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 /** What the side that holds the session does once its close frame has gone out. */
-export const enum AfterClose {
+export const AfterClose = {
   /** Wait for the peer's close frame, at most the close timeout. */
-  AwaitPeer = 0,
+  AwaitPeer: 0,
   /** Both close frames are exchanged: the server ends TCP now (RFC 6455 7.1.1). */
-  EndTcp = 1,
+  EndTcp: 1,
   /** Both close frames are exchanged: the client waits for the server to end TCP, at most the close timeout. */
-  AwaitTcpEnd = 2,
-}
+  AwaitTcpEnd: 2,
+} as const;
+
+/** One of the {@link AfterClose} values. */
+export type AfterClose = (typeof AfterClose)[keyof typeof AfterClose];
 
 const EMPTY = Buffer.alloc(0);
 
