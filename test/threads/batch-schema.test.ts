@@ -55,6 +55,10 @@ describe('relay batches (I/O threads)', () => {
     expect(seen).toEqual([['publish', 'room', 'abc'], ['subscribers', 'room', 2], ['sendTo', 42, 'xy'], ['closed', 5]]);
   });
 
+  it('follow the checked schema the hook threads use: an unknown record is refused, not misread', () => {
+    expect(() => readRelay({ records: [99, 1, 2], extra: [], frames: null }, {})).toThrow(/unknown record 99/);
+  });
+
   it('give a large frame memory of its own when the batch is much larger, so a slow subscriber pins only its bytes', () => {
     const out = new RelayWriter();
     out.broadcast(0, Buffer.alloc(2000, 1));

@@ -22,7 +22,7 @@ import { RequestReader, type HeadBuffers } from './request-reader.js';
 import { awaitPeerClose } from '../sender/close-timer.js';
 import { AfterClose, Session } from '../protocol/session.js';
 import type { Hub, Subscriber } from '../pubsub/hub.js';
-import type { PreparedMessage } from '../sender/prepared.js';
+import { prepareFrame, type PreparedMessage } from '../sender/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import { parseExtensions, negotiateDeflate } from '../protocol/permessage-deflate.js';
 import { ConnectionDeflate, type SharedCodecs } from './deflate.js';
@@ -606,17 +606,17 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   }
 
   publish(topic: string, opcode: number, data: WriteData, self: boolean): void {
-    this.server.hub.publish(topic, opcode, data, self ? 0 : this.id);
+    this.server.hub.publish(topic, prepareFrame(opcode, data), self ? 0 : this.id);
     if (!this.pausedByRelay) this.throttle();
   }
 
   broadcast(opcode: number, data: WriteData, self: boolean): void {
-    this.server.hub.broadcast(opcode, data, self ? 0 : this.id);
+    this.server.hub.broadcast(prepareFrame(opcode, data), self ? 0 : this.id);
     if (!this.pausedByRelay) this.throttle();
   }
 
   sendTo(id: number, opcode: number, data: WriteData): void {
-    this.server.hub.sendTo(id, opcode, data);
+    this.server.hub.sendTo(id, prepareFrame(opcode, data));
     if (!this.pausedByRelay) this.throttle();
   }
 

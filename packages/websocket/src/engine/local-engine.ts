@@ -10,7 +10,9 @@ import { HookRunner } from '../handler/hook-runner.js';
 import { plainHttpOf, type PlainHttpHandler } from '../handler/plain-http.js';
 import { RejectionTracker } from '../handler/rejections.js';
 import type { Logger } from '../logging/log.js';
-import { Hub, type HubRelay } from '../pubsub/hub.js';
+import { Hub } from '../pubsub/hub.js';
+import { BackplaneOutlet, type Outlet } from '../pubsub/outlet.js';
+import { prepareFrame } from '../sender/prepared.js';
 import { LoopData } from '../sender/loop-data.js';
 import type { WriteData } from '../sender/write-data.js';
 import { HookThreads } from '../threads/hook-threads.js';
@@ -24,7 +26,7 @@ import { TlsAcceptor } from './tls-accept.js';
 /** What makes a local engine one of several I/O threads' engines: the relay to the others. */
 export interface IoThreadRole {
   /** Reaches the other I/O threads; told of connections opened and closed here. */
-  relay: HubRelay & { opened(id: number): void; closed(id: number): void };
+  relay: Outlet & { opened(id: number): void; closed(id: number): void };
   /** Connections came or went: publish the counters soon. */
   lifecycle(): void;
 }
@@ -76,7 +78,9 @@ export class LocalEngine implements Engine, ServerCore {
     // With hook threads, messages are assembled in shared memory and read in place by the hook thread.
     this.pool = new BufferPool({ ...config.buffers, shared: config.threadPool.count > 0 });
     this.ownCopies = !config.borrowData && config.threadPool.count === 0;
-    this.hub = new Hub(this.connections, role ? null : config.backplane, role?.relay ?? null);
+    // One outlet: the relay to the other I/O threads (whose main thread speaks to the backplane), or the backplane.
+    const backplane = config.backplane;
+    this.hub = new Hub(this.connections, role ? () => role.relay : backplane ? (hub) => new BackplaneOutlet(backplane, hub) : null);
     this.dispatcher =
       config.threadPool.count > 0
         ? new HookThreads(HandlerClass, config, log, this.hub)
@@ -185,15 +189,15 @@ export class LocalEngine implements Engine, ServerCore {
   }
 
   publish(topic: string, opcode: number, data: WriteData): number {
-    return this.hub.publish(topic, opcode, data, 0);
+    return this.hub.publish(topic, prepareFrame(opcode, data), 0);
   }
 
   broadcast(opcode: number, data: WriteData, except: number): number {
-    return this.hub.broadcast(opcode, data, except);
+    return this.hub.broadcast(prepareFrame(opcode, data), except);
   }
 
   sendTo(id: number, opcode: number, data: WriteData): boolean {
-    return this.hub.sendTo(id, opcode, data);
+    return this.hub.sendTo(id, prepareFrame(opcode, data));
   }
 
   subscriberCount(topic: string): number {

@@ -8,7 +8,7 @@ import type { Engine } from '../engine/engine.js';
 import type { ServerStats } from '../engine/stats.js';
 import type { WriteData } from '../sender/write-data.js';
 import { workerLaunch, type WorkerLaunch } from '../threads/hook-launch.js';
-import { toBackplane } from '../pubsub/hub.js';
+import { toBackplane } from '../pubsub/outlet.js';
 import { prepareFrame } from '../sender/prepared.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
 import { addBoard, retireBoard, statsBoard } from './stats-board.js';

@@ -3,35 +3,40 @@
  * connection bookkeeping, one postMessage per direction per tick. One schema for both directions:
  * {@link RelayWriter} builds a batch, {@link readRelay} takes it apart, on either side.
  *
- * A batch is a flat list of operations (`op, ...fields`, cheap to clone) and one buffer holding
- * every frame of the batch back to back, moved (not copied) to the other thread.
+ * A batch is a flat list of numbers (records `op, ...fields`, cheap to clone), a side list of topics,
+ * and one buffer holding every frame of the batch back to back, moved (not copied) to the other thread.
  */
 import { SHARE_FROM } from '../sender/prepared.js';
+import { BatchWriter, forEachRecord, schema, type Batch } from '../threads/messages.js';
 
-/** The operations, and their fields. */
-export const enum RelayOp {
-  /** topic, frame: published (thread -> main), or to deliver to a topic's subscribers (main -> thread). */
-  Publish = 1,
-  /** except id (0: none), frame: a broadcast. */
-  Broadcast = 2,
-  /** connection id, frame: a message for one connection. */
-  SendTo = 3,
-  /** topic, count: the topic's subscribers on the sending thread now (thread -> main). */
-  Subscribers = 4,
-  /** connection id: the connection ended, its socket is gone (thread -> main). */
-  Closed = 5,
-  /** request id, topic: how many subscribers has the topic? (thread -> main: on every thread; main -> thread: on yours) */
-  Count = 6,
-  /** request id, count: the answer (main -> thread: the total; thread -> main: its own). */
-  Counted = 7,
-  /** connection id: the connection is open, past its handshake (thread -> main). */
-  Opened = 8,
-}
+/**
+ * The operations and their fields, checked as the hook threads' batches are (`schema` of
+ * threads/messages.ts). A topic is an index into `extra`; a frame is `offset, length` in `frames`.
+ */
+const relay = schema({
+  /** Published (thread -> main), or to deliver to a topic's subscribers (main -> thread). */
+  Publish: ['topic', 'offset', 'length'],
+  /** A broadcast; `except` is a connection id (0: none). */
+  Broadcast: ['except', 'offset', 'length'],
+  /** A message for one connection. */
+  SendTo: ['id', 'offset', 'length'],
+  /** The topic's subscribers on the sending thread now (thread -> main). */
+  Subscribers: ['topic', 'count'],
+  /** The connection ended, its socket is gone (thread -> main). */
+  Closed: ['id'],
+  /** How many subscribers has the topic? (thread -> main: on every thread; main -> thread: on yours) */
+  Count: ['request', 'topic'],
+  /** The answer (main -> thread: the total; thread -> main: its own). */
+  Counted: ['request', 'count'],
+  /** The connection is open, past its handshake (thread -> main). */
+  Opened: ['id'],
+} as const);
+const Op = relay.code;
+const F = relay.field;
 
 /** What crosses the thread boundary. */
-export interface RelayBatch {
-  ops: unknown[];
-  /** Every frame of the batch; `ops` hold offset and length into it. */
+export interface RelayBatch extends Batch {
+  /** Every frame of the batch; records hold offset and length into it. */
   frames: ArrayBuffer | null;
 }
 
@@ -49,55 +54,54 @@ export interface RelayVisitor {
 
 /** Builds one batch; {@link take} hands it over and starts the next. */
 export class RelayWriter {
-  private ops: unknown[] = [];
+  private readonly out = new BatchWriter(relay.size);
   private frames: Buffer | null = null;
   private used = 0;
 
   get empty(): boolean {
-    return this.ops.length === 0;
+    return this.out.empty;
   }
 
   publish(topic: string, frame: Uint8Array): void {
-    this.ops.push(RelayOp.Publish, topic, this.place(frame), frame.length);
+    this.out.add(Op.Publish, this.out.attach(topic), this.place(frame), frame.length);
   }
 
   broadcast(except: number, frame: Uint8Array): void {
-    this.ops.push(RelayOp.Broadcast, except, this.place(frame), frame.length);
+    this.out.add(Op.Broadcast, except, this.place(frame), frame.length);
   }
 
   sendTo(id: number, frame: Uint8Array): void {
-    this.ops.push(RelayOp.SendTo, id, this.place(frame), frame.length);
+    this.out.add(Op.SendTo, id, this.place(frame), frame.length);
   }
 
   subscribers(topic: string, count: number): void {
-    this.ops.push(RelayOp.Subscribers, topic, count);
+    this.out.add(Op.Subscribers, this.out.attach(topic), count);
   }
 
   closed(id: number): void {
-    this.ops.push(RelayOp.Closed, id);
+    this.out.add(Op.Closed, id);
   }
 
   opened(id: number): void {
-    this.ops.push(RelayOp.Opened, id);
+    this.out.add(Op.Opened, id);
   }
 
   count(request: number, topic: string): void {
-    this.ops.push(RelayOp.Count, request, topic);
+    this.out.add(Op.Count, request, this.out.attach(topic));
   }
 
   counted(request: number, count: number): void {
-    this.ops.push(RelayOp.Counted, request, count);
+    this.out.add(Op.Counted, request, count);
   }
 
   /** The batch so far, and its frame buffer to list in postMessage's transfer list. */
   take(): { batch: RelayBatch; transfer: ArrayBuffer[] } {
     // allocUnsafeSlow memory is the whole ArrayBuffer: it moves as it is, spare room included.
     const frames = this.frames === null ? null : (this.frames.buffer as ArrayBuffer);
-    const batch: RelayBatch = { ops: this.ops, frames };
-    this.ops = [];
+    const { batch } = this.out.take();
     this.frames = null;
     this.used = 0;
-    return { batch, transfer: frames === null ? [] : [frames] };
+    return { batch: { ...batch, frames }, transfer: frames === null ? [] : [frames] };
   }
 
   /** Copies `frame` into the batch's buffer; returns its offset. */
@@ -122,7 +126,7 @@ export class RelayWriter {
  * than the batch gets memory of its own, and only one that is most of the batch stays a view of it.
  */
 export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
-  const { ops, frames } = batch;
+  const { records, extra, frames } = batch;
   const frame = (offset: number, length: number): Buffer => {
     const view = Buffer.from(frames!, offset, length);
     if (length < SHARE_FROM) return Buffer.from(view);
@@ -131,41 +135,24 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
     view.copy(own);
     return own;
   };
-  for (let i = 0; i < ops.length; ) {
-    const op = ops[i++] as RelayOp;
+  forEachRecord(relay.size, records, (op, at) => {
     switch (op) {
-      case RelayOp.Publish: {
-        const topic = ops[i++] as string;
-        visitor.publish?.(topic, frame(ops[i++] as number, ops[i++] as number));
-        break;
-      }
-      case RelayOp.Broadcast: {
-        const except = ops[i++] as number;
-        visitor.broadcast?.(except, frame(ops[i++] as number, ops[i++] as number));
-        break;
-      }
-      case RelayOp.SendTo: {
-        const id = ops[i++] as number;
-        visitor.sendTo?.(id, frame(ops[i++] as number, ops[i++] as number));
-        break;
-      }
-      case RelayOp.Subscribers:
-        visitor.subscribers?.(ops[i++] as string, ops[i++] as number);
-        break;
-      case RelayOp.Closed:
-        visitor.closed?.(ops[i++] as number);
-        break;
-      case RelayOp.Opened:
-        visitor.opened?.(ops[i++] as number);
-        break;
-      case RelayOp.Count:
-        visitor.count?.(ops[i++] as number, ops[i++] as string);
-        break;
-      case RelayOp.Counted:
-        visitor.counted?.(ops[i++] as number, ops[i++] as number);
-        break;
-      default:
-        throw new Error(`relay batch: unknown operation ${String(op)} at ${i - 1}`);
+      case Op.Publish:
+        return visitor.publish?.(extra[records[at + F.Publish.topic]!] as string, frame(records[at + F.Publish.offset]!, records[at + F.Publish.length]!));
+      case Op.Broadcast:
+        return visitor.broadcast?.(records[at + F.Broadcast.except]!, frame(records[at + F.Broadcast.offset]!, records[at + F.Broadcast.length]!));
+      case Op.SendTo:
+        return visitor.sendTo?.(records[at + F.SendTo.id]!, frame(records[at + F.SendTo.offset]!, records[at + F.SendTo.length]!));
+      case Op.Subscribers:
+        return visitor.subscribers?.(extra[records[at + F.Subscribers.topic]!] as string, records[at + F.Subscribers.count]!);
+      case Op.Closed:
+        return visitor.closed?.(records[at + F.Closed.id]!);
+      case Op.Opened:
+        return visitor.opened?.(records[at + F.Opened.id]!);
+      case Op.Count:
+        return visitor.count?.(records[at + F.Count.request]!, extra[records[at + F.Count.topic]!] as string);
+      case Op.Counted:
+        return visitor.counted?.(records[at + F.Counted.request]!, records[at + F.Counted.count]!);
     }
-  }
+  });
 }

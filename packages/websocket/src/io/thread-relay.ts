@@ -1,4 +1,5 @@
-import type { Hub, HubRelay } from '../pubsub/hub.js';
+import type { Hub } from '../pubsub/hub.js';
+import type { Outlet } from '../pubsub/outlet.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
 
 /**
@@ -6,7 +7,7 @@ import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
  * sends to connections elsewhere, its topics' subscriber counts and its ended connections, gathered
  * into one batch per tick (in the order they happened); and what the main thread passes on to it.
  */
-export class ThreadRelay implements HubRelay {
+export class ThreadRelay implements Outlet {
   private readonly out = new RelayWriter();
   private scheduled = false;
   private nextRequest = 1;
@@ -63,9 +64,11 @@ export class ThreadRelay implements HubRelay {
     this.schedule();
   }
 
-  sendTo(id: number, frame: Buffer): void {
+  /** Passes a message for connection `id` (not on this thread) to the main thread, which knows its thread. */
+  sendTo(id: number, frame: Buffer): boolean {
     this.out.sendTo(id, frame);
     this.schedule();
+    return true;
   }
 
   subscribers(topic: string, count: number): void {
@@ -104,8 +107,8 @@ export class ThreadRelay implements HubRelay {
 
   private deliver(batch: RelayBatch, hub: Hub): void {
     readRelay(batch, {
-      publish: (topic, frame) => hub.deliverTopic(topic, frame, 0),
-      broadcast: (except, frame) => hub.deliverAll(frame, except),
+      publish: (topic, frame) => hub.deliver(topic, frame, 0),
+      broadcast: (except, frame) => hub.deliver(null, frame, except),
       sendTo: (id, frame) => hub.deliverTo(id, frame),
       // The main thread asks for this thread's own subscribers of a topic (a hook somewhere wants the total).
       count: (query, topic) => {

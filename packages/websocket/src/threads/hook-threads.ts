@@ -486,17 +486,17 @@ export class HookThreads implements Dispatcher {
           // id is the publisher's (which may have closed since: a close hook announcing a leave).
           const topic = extra[r[at + F.Publish.topic]!] as string;
           const frame = this.preparedFrame(h, r[at + F.Publish.offset]!, r[at + F.Publish.length]!, extra);
-          this.hub.publishFrame(topic, frame, r[at + F.Publish.self] === 1 ? 0 : id);
+          this.hub.publish(topic, frame, r[at + F.Publish.self] === 1 ? 0 : id);
           break;
         }
         case FromWorker.Broadcast: {
           const frame = this.preparedFrame(h, r[at + F.Broadcast.offset]!, r[at + F.Broadcast.length]!, extra);
-          this.hub.broadcastFrame(frame, r[at + F.Broadcast.self] === 1 ? 0 : id);
+          this.hub.broadcast(frame, r[at + F.Broadcast.self] === 1 ? 0 : id);
           break;
         }
         case FromWorker.SendTo:
           // id is the recipient's, on any worker.
-          this.hub.sendFrameTo(id, this.preparedFrame(h, r[at + F.SendTo.offset]!, r[at + F.SendTo.length]!, extra));
+          this.hub.sendTo(id, this.preparedFrame(h, r[at + F.SendTo.offset]!, r[at + F.SendTo.length]!, extra));
           break;
         case FromWorker.PauseReading:
           target?.pauseReading();

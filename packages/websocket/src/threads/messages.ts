@@ -38,7 +38,7 @@ export function extraBytes(value: unknown): Buffer {
  * and the side that reads it ({@link forEachRecord}, reading `r[at + Field.X.name]`) work from one
  * description.
  */
-function schema<const T extends Record<string, readonly string[]>>(kinds: T) {
+export function schema<const T extends Record<string, readonly string[]>>(kinds: T) {
   const code = {} as { [K in keyof T]: number };
   const field = {} as { [K in keyof T]: { [F in T[K][number]]: number } };
   const size: number[] = [0];
@@ -139,10 +139,11 @@ export class BatchWriter {
   extra: unknown[] = [];
   /** Buffers of `extra` that move to the other thread rather than being copied. */
   transfer: ArrayBuffer[] = [];
-  private readonly sizes: number[];
+  private readonly sizes: readonly number[];
 
-  constructor(direction: Direction) {
-    this.sizes = SIZES[direction];
+  /** @param direction the schema records follow: a direction's, or another schema's `size` */
+  constructor(direction: Direction | readonly number[]) {
+    this.sizes = typeof direction === 'string' ? SIZES[direction] : direction;
   }
 
   get empty(): boolean {
@@ -178,8 +179,8 @@ export class BatchWriter {
 }
 
 /** Calls `visit(kind, at)` for each record of `records`, `at` being the index of its first field. */
-export function forEachRecord(direction: Direction, records: readonly number[], visit: (kind: number, at: number) => void): void {
-  const sizes = SIZES[direction];
+export function forEachRecord(direction: Direction | readonly number[], records: readonly number[], visit: (kind: number, at: number) => void): void {
+  const sizes = typeof direction === 'string' ? SIZES[direction] : direction;
   for (let i = 0; i < records.length; ) {
     const kind = records[i]!;
     const size = sizes[kind];
