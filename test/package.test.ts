@@ -16,8 +16,21 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function run(file: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(file, args, { cwd, timeout: 120_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' } }, (error, stdout, stderr) =>
-      error ? reject(new Error(`${file} ${args.join(' ')} failed: ${stderr || error.message}`)) : resolve(stdout),
+    execFile(
+      file,
+      args,
+      {
+        cwd,
+        timeout: 120_000,
+        env: {
+          ...process.env,
+          npm_config_audit: 'false',
+          npm_config_fund: 'false',
+          npm_config_update_notifier: 'false',
+        },
+      },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`${file} ${args.join(' ')} failed: ${stderr || error.message}`)) : resolve(stdout),
     ),
   );
 }
@@ -71,7 +84,11 @@ describe('the packed package', () => {
     writeFileSync(join(app, 'server.js'), SERVER);
 
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, ['server.js'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITEST: '' } });
+    const child = spawn(process.execPath, ['server.js'], {
+      cwd: app,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, VITEST: '' },
+    });
     try {
       const port = await new Promise<number>((resolve, reject) => {
         let out = '';
@@ -85,8 +102,11 @@ describe('the packed package', () => {
         child.once('exit', (code) => reject(new Error(`the app exited with ${code}: ${err}`)));
       });
       await expect(Client.connect(`ws://127.0.0.1:${port}/`)).rejects.toMatchObject({ status: 400 });
-      const [a, b, other] = await Promise.all(['a', 'a', 'b'].map((room) => Client.connect(`ws://127.0.0.1:${port}/?room=${room}`)));
-      for (const c of [a!, b!, other!]) expect(await c.read(5000)).toEqual({ type: 'text', data: Buffer.from('hello') });
+      const [a, b, other] = await Promise.all(
+        ['a', 'a', 'b'].map((room) => Client.connect(`ws://127.0.0.1:${port}/?room=${room}`)),
+      );
+      for (const c of [a!, b!, other!])
+        expect(await c.read(5000)).toEqual({ type: 'text', data: Buffer.from('hello') });
       a!.write('hi');
       expect(await a!.read(5000)).toEqual({ type: 'text', data: Buffer.from('hi') });
       expect(await b!.read(5000)).toEqual({ type: 'text', data: Buffer.from('hi') });

@@ -6,11 +6,25 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 const out = '.vitest/results.json';
 mkdirSync('.vitest', { recursive: true });
 rmSync(out, { force: true });
-const run = spawnSync('vitest', ['run', '--config', 'test/vitest.config.ts', '--reporter=default', '--reporter=json', `--outputFile=${out}`, ...process.argv.slice(2)], { stdio: 'inherit', shell: true });
+const run = spawnSync(
+  'vitest',
+  [
+    'run',
+    '--config',
+    'test/vitest.config.ts',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile=${out}`,
+    ...process.argv.slice(2),
+  ],
+  { stdio: 'inherit', shell: true },
+);
 let summary = 'Tests: 0 passed, 1 failed (vitest wrote no results)';
 try {
   const r = JSON.parse(readFileSync(out, 'utf8'));
-  summary = `Tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : '');
+  summary =
+    `Tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` +
+    (r.numPendingTests ? `, ${r.numPendingTests} skipped` : '');
 } catch {}
 console.log(summary);
 process.exit(run.status ?? 1);

@@ -56,14 +56,20 @@ describe.skipIf(!chromiumAvailable).each(MODES)('examples/chat in headless Chrom
     await joinAs(ann!, 'garden', 'ann');
     await joinAs(bob!, 'garden', 'bob');
     await joinAs(cy!, 'kitchen', 'cy');
-    await ann!.until('bob joining, on ann\'s page', `document.getElementById('log').textContent.includes('bob joined')`);
+    await ann!.until("bob joining, on ann's page", `document.getElementById('log').textContent.includes('bob joined')`);
 
     await say(ann!, 'hello from ann');
-    await bob!.until('ann\'s message on bob\'s page', `document.getElementById('log').textContent.includes('hello from ann')`);
+    await bob!.until(
+      "ann's message on bob's page",
+      `document.getElementById('log').textContent.includes('hello from ann')`,
+    );
     await say(cy!, 'cy in the kitchen');
-    await cy!.until('cy\'s own message', `document.getElementById('log').textContent.includes('cy in the kitchen')`);
+    await cy!.until("cy's own message", `document.getElementById('log').textContent.includes('cy in the kitchen')`);
     await say(bob!, 'bob answers');
-    await ann!.until('bob\'s answer on ann\'s page', `document.getElementById('log').textContent.includes('bob answers')`);
+    await ann!.until(
+      "bob's answer on ann's page",
+      `document.getElementById('log').textContent.includes('bob answers')`,
+    );
 
     expect(await log(ann!)).toEqual(['ann joined', 'bob joined', 'annhello from ann', 'bobbob answers']);
     expect(await log(bob!)).toEqual(['bob joined', 'annhello from ann', 'bobbob answers']);
@@ -75,9 +81,13 @@ describe.skipIf(!chromiumAvailable).each(MODES)('examples/chat in headless Chrom
     await ann!.until('ann to see the drop', `document.body.dataset.state === 'disconnected'`);
     server = runExample('examples/chat/server.ts', { ...env, PORT: String(port) });
     await server.ready;
-    for (const page of [ann!, bob!, cy!]) await page.until('a reconnect', `document.body.dataset.state === 'connected'`, 20_000);
+    for (const page of [ann!, bob!, cy!])
+      await page.until('a reconnect', `document.body.dataset.state === 'connected'`, 20_000);
     await say(bob!, 'back again');
-    await ann!.until('bob\'s message after the restart', `document.getElementById('log').textContent.includes('back again')`);
+    await ann!.until(
+      "bob's message after the restart",
+      `document.getElementById('log').textContent.includes('back again')`,
+    );
     expect(await cy!.evaluate(`document.getElementById('log').textContent.includes('back again')`)).toBe(false);
   }, 90_000);
 });

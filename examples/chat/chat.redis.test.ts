@@ -32,7 +32,11 @@ async function redis(port?: number): Promise<RunningRedis> {
 }
 
 /** A member that keeps every chat message it receives (joins and leaves aside). */
-async function member(port: number, room: string, user: string): Promise<{ c: Client; got: Array<{ user: string; text: string }> }> {
+async function member(
+  port: number,
+  room: string,
+  user: string,
+): Promise<{ c: Client; got: Array<{ user: string; text: string }> }> {
   const c = await Client.connect(`ws://127.0.0.1:${port}/chat?room=${room}&user=${user}`);
   cleanup.push(() => c.destroy());
   const got: Array<{ user: string; text: string }> = [];
@@ -70,7 +74,12 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
   it('delivers each message to every member of its room on both processes, exactly once and in order; nothing crosses rooms', async () => {
     const r = await redis();
     const [pa, pb] = [await chatProcess(r.url, '2'), await chatProcess(r.url, '0')];
-    const red = [await member(pa, 'red', 'a1'), await member(pa, 'red', 'a2'), await member(pb, 'red', 'b1'), await member(pb, 'red', 'b2')];
+    const red = [
+      await member(pa, 'red', 'a1'),
+      await member(pa, 'red', 'a2'),
+      await member(pb, 'red', 'b1'),
+      await member(pb, 'red', 'b2'),
+    ];
     const blue = [await member(pa, 'blue', 'a3'), await member(pb, 'blue', 'b3')];
     await linked(red[0]!, red[2]!);
     await linked(red[2]!, red[0]!);
@@ -79,11 +88,16 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
     for (const m of [...red, ...blue]) m.got.length = 0;
     for (const [i, m] of [...red, ...blue].entries()) for (let k = 0; k < 25; k++) m.c.write(`m${i}-${k}`);
     const check = (room: typeof red, total: number) =>
-      until(`the ${total} messages of a room`, () => room.every((m) => m.got.filter((g) => !g.text.startsWith('probe')).length >= total));
+      until(`the ${total} messages of a room`, () =>
+        room.every((m) => m.got.filter((g) => !g.text.startsWith('probe')).length >= total),
+      );
     await check(red, 4 * 25);
     await check(blue, 2 * 25);
     await new Promise((res) => setTimeout(res, 200)); // nothing more (no duplicates) arrives
-    for (const [room, members] of [['red', red], ['blue', blue]] as const) {
+    for (const [room, members] of [
+      ['red', red],
+      ['blue', blue],
+    ] as const) {
       for (const m of members) {
         const real = m.got.filter((g) => !g.text.startsWith('probe'));
         expect(real.length).toBe(members.length * 25);
@@ -101,7 +115,11 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
   it('keeps serving locally while Redis restarts, then links up again by itself', async () => {
     const r = await redis();
     const [pa, pb] = [await chatProcess(r.url, '0'), await chatProcess(r.url, '0')];
-    const [a1, a2, b1] = [await member(pa, 'room', 'a1'), await member(pa, 'room', 'a2'), await member(pb, 'room', 'b1')];
+    const [a1, a2, b1] = [
+      await member(pa, 'room', 'a1'),
+      await member(pa, 'room', 'a2'),
+      await member(pb, 'room', 'b1'),
+    ];
     await linked(a1, b1);
     await r.stop();
     a1.c.write('while redis is down');
@@ -115,7 +133,11 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;
     const [pa, pb] = [await chatProcess(url, '0'), await chatProcess(url, '0')];
-    const [a1, a2, b1] = [await member(pa, 'room', 'a1'), await member(pa, 'room', 'a2'), await member(pb, 'room', 'b1')];
+    const [a1, a2, b1] = [
+      await member(pa, 'room', 'a1'),
+      await member(pa, 'room', 'a2'),
+      await member(pb, 'room', 'b1'),
+    ];
     a1.c.write('no redis yet');
     await until('local delivery', () => a2.got.some((g) => g.text === 'no redis yet'));
     await redis(port);

@@ -36,12 +36,16 @@ function get(port: number, path: string): Promise<{ status: number; type: string
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }));
-    }).on('error', reject).end(),
+    })
+      .on('error', reject)
+      .end(),
   );
 }
 
 async function join(port: number, room: string, user: string): Promise<Client> {
-  const c = await Client.connect(`ws://127.0.0.1:${port}/chat?room=${encodeURIComponent(room)}&user=${encodeURIComponent(user)}`);
+  const c = await Client.connect(
+    `ws://127.0.0.1:${port}/chat?room=${encodeURIComponent(room)}&user=${encodeURIComponent(user)}`,
+  );
   clients.push(c);
   return c;
 }
@@ -89,7 +93,9 @@ describe.each(MODES)('examples/chat ($name)', ({ threads, workers }) => {
       const joins: ChatEvent[] = [];
       for (let n = 0; n < later.length; n++) joins.push(await next(m.c));
       const byUser = (a: ChatEvent, b: ChatEvent) => a.user.localeCompare(b.user);
-      expect(joins.sort(byUser)).toEqual(later.map((o): ChatEvent => ({ type: 'join', room: m.room, user: o.user })).sort(byUser));
+      expect(joins.sort(byUser)).toEqual(
+        later.map((o): ChatEvent => ({ type: 'join', room: m.room, user: o.user })).sort(byUser),
+      );
     }
     for (const m of members) for (let k = 0; k < 20; k++) m.c.write(`${m.user} says ${k}`);
     await Promise.all(
@@ -109,7 +115,8 @@ describe.each(MODES)('examples/chat ($name)', ({ threads, workers }) => {
     // A leave reaches the rest of the room only.
     const [first, ...others] = members;
     await first!.c.close();
-    for (const m of others.filter((o) => o.room === first!.room)) expect(await next(m.c)).toEqual({ type: 'leave', room: first!.room, user: first!.user });
+    for (const m of others.filter((o) => o.room === first!.room))
+      expect(await next(m.c)).toEqual({ type: 'leave', room: first!.room, user: first!.user });
     for (const m of others.filter((o) => o.room !== first!.room)) expect(await m.c.read(100)).toBeNull();
   });
 });

@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { CloseCode, Handler, HandshakeError, type Handshake, type HttpReply, type HttpRequest, type MessageType } from 'wsz';
+import {
+  CloseCode,
+  Handler,
+  HandshakeError,
+  type Handshake,
+  type HttpReply,
+  type HttpRequest,
+  type MessageType,
+} from 'wsz';
 
 /** Longest room and user names the chat accepts. */
 const MAX_NAME = 64;
@@ -42,7 +50,8 @@ export class Chat extends Handler {
     const room = handshake.query.get('room') ?? '';
     const user = handshake.query.get('user') ?? '';
     if (!room || !user) throw new HandshakeError(400, 'join with /chat?room=ROOM&user=USER: both are required');
-    if (room.length > MAX_NAME || user.length > MAX_NAME) throw new HandshakeError(400, `room and user names are at most ${MAX_NAME} characters`);
+    if (room.length > MAX_NAME || user.length > MAX_NAME)
+      throw new HandshakeError(400, `room and user names are at most ${MAX_NAME} characters`);
     this.room = room;
     this.user = user;
     // Subscribed in init: the client is a member by the time it sees the 101.

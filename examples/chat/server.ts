@@ -27,14 +27,23 @@ if (workers > 1) {
   // I/O threads take their sockets from wsz's own listener: the page comes from Chat.httpRequest, same port.
   const chat = new Server(Chat, { ...config, workerCount: workers, port, address });
   const bound = (await chat.listen()) as { address: string; port: number };
-  console.log(`chat listening on ${bound.address}:${bound.port} (${workers} I/O threads): open http://${bound.address}:${bound.port}/`);
+  console.log(
+    `chat listening on ${bound.address}:${bound.port} (${workers} I/O threads): open http://${bound.address}:${bound.port}/`,
+  );
   stop = () => chat.stop();
 } else {
   // One I/O thread: the chat attaches to the app's own HTTP server, which serves the page.
   const http = createServer((req, res) => {
-    const reply = req.method === 'GET' || req.method === 'HEAD' ? pageReply((req.url ?? '/').split('?')[0]!) : { status: 405, body: 'GET only\n' };
+    const reply =
+      req.method === 'GET' || req.method === 'HEAD'
+        ? pageReply((req.url ?? '/').split('?')[0]!)
+        : { status: 405, body: 'GET only\n' };
     const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body ?? '');
-    res.writeHead(reply.status ?? 200, { 'Content-Type': 'text/plain; charset=utf-8', ...reply.headers, 'Content-Length': body.length });
+    res.writeHead(reply.status ?? 200, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      ...reply.headers,
+      'Content-Length': body.length,
+    });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
   const chat = new Server(Chat, config);

@@ -22,11 +22,19 @@ const server = new Server(Echo, {
   ...(env.MAX_CONN ? { maxConn: Number(env.MAX_CONN) } : {}),
   ...(env.DEFLATE === '1' ? { perMessageDeflate: true } : {}),
   ...(env.REDIS_URL ? { backplane: new RedisBackplane(env.REDIS_URL, { prefix: 'echo' }) } : {}),
-  ...(env.DEFLATE === 'takeover' ? { perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false } } : {}),
+  ...(env.DEFLATE === 'takeover'
+    ? { perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false } }
+    : {}),
   // TLS_CERT and TLS_KEY name PEM files: serve wss://.
   ...(env.TLS_CERT && env.TLS_KEY ? { tls: { cert: readFileSync(env.TLS_CERT), key: readFileSync(env.TLS_KEY) } } : {}),
   // ORIGINS=https://a.example,https://b.example: browsers from other origins get 403.
-  ...(env.ORIGINS ? { allowedOrigins: env.ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) } : {}),
+  ...(env.ORIGINS
+    ? {
+        allowedOrigins: env.ORIGINS.split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      }
+    : {}),
 });
 
 const address = await server.listen({ broadcast: env.BROADCAST === '1' });

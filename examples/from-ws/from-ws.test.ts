@@ -19,7 +19,11 @@ function wsServerFile(): string {
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'wsz-test', `ws-${WS_VERSION}`);
   if (!existsSync(join(dir, 'node_modules', 'ws', 'package.json'))) {
     mkdirSync(dir, { recursive: true });
-    execFileSync('npm', ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `ws@${WS_VERSION}`], { stdio: 'ignore', timeout: 120_000 });
+    execFileSync(
+      'npm',
+      ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `ws@${WS_VERSION}`],
+      { stdio: 'ignore', timeout: 120_000 },
+    );
   }
   const file = join(dir, 'ws-server.mjs');
   copyFileSync(fileURLToPath(new URL('./ws-server.mjs', import.meta.url)), file);
@@ -49,7 +53,12 @@ async function script(port: number): Promise<unknown[]> {
     if (m.type === 'close') return { close: m.code, reason: m.reason };
     return m.type === 'text' ? JSON.parse(m.data.toString()) : m.type;
   };
-  seen.push(await join('user=eve').then(() => 'joined', (e: unknown) => (e instanceof HandshakeStatusError ? { refused: e.status } : String(e))));
+  seen.push(
+    await join('user=eve').then(
+      () => 'joined',
+      (e: unknown) => (e instanceof HandshakeStatusError ? { refused: e.status } : String(e)),
+    ),
+  );
   const ann = await join('token=secret&user=ann');
   seen.push(await next(ann));
   const bob = await join('token=secret&user=bob');

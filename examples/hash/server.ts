@@ -11,7 +11,9 @@ const server = new Server(Hasher, {
   ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
 });
 const address = await server.listen();
-console.log(`hash server listening on ${typeof address === 'string' ? address : `${address.address}:${address.port}`} with ${server.config.threadPool.count} handler threads`);
+console.log(
+  `hash server listening on ${typeof address === 'string' ? address : `${address.address}:${address.port}`} with ${server.config.threadPool.count} handler threads`,
+);
 
 // A Ctrl-C reaches every process of the group (pnpm, tsx, node), and some pass it on again: stop once.
 let stopping = false;

@@ -20,25 +20,46 @@ const option = (name, fallback) => {
 };
 const secs = Number(option('secs', '5'));
 const SCENARIOS = ['small', 'deep16k', 'rr', 'handshake', 'idle', 'fanout', 'deflate'];
-const UNITS = { small: 'msg/s', deep16k: 'MiB/s', rr: 'msg/s', handshake: '/s', idle: 'KiB/conn', fanout: 'deliveries/s', deflate: 'msg/s' };
+const UNITS = {
+  small: 'msg/s',
+  deep16k: 'MiB/s',
+  rr: 'msg/s',
+  handshake: '/s',
+  idle: 'KiB/conn',
+  fanout: 'deliveries/s',
+  deflate: 'msg/s',
+};
 const scenarios = option('scenarios', SCENARIOS.join(',')).split(',');
 const ioThreads = Number(process.versions.node.split('.')[0]) >= 24;
 
 const p = peers();
 const echo = [process.execPath, '--import', 'tsx', '--conditions=wsz-source', 'examples/echo/server.ts'];
 const SERVERS = {
-  ws: { command: p.ws.command, env: (s) => ({ MODE: s === 'fanout' ? 'fanout' : s === 'deflate' ? 'deflate' : 'echo' }) },
-  uws: p.uws || process.env.UWS_NODE
-    ? { command: process.env.UWS_NODE ? [process.env.UWS_NODE, p.ws.command[1].replace('ws-server.mjs', 'uws-server.cjs')] : p.uws.command, env: (s) => ({ MODE: s === 'fanout' ? 'fanout' : s === 'deflate' ? 'deflate' : 'echo' }) }
-    : null,
+  ws: {
+    command: p.ws.command,
+    env: (s) => ({ MODE: s === 'fanout' ? 'fanout' : s === 'deflate' ? 'deflate' : 'echo' }),
+  },
+  uws:
+    p.uws || process.env.UWS_NODE
+      ? {
+          command: process.env.UWS_NODE
+            ? [process.env.UWS_NODE, p.ws.command[1].replace('ws-server.mjs', 'uws-server.cjs')]
+            : p.uws.command,
+          env: (s) => ({ MODE: s === 'fanout' ? 'fanout' : s === 'deflate' ? 'deflate' : 'echo' }),
+        }
+      : null,
   'wsz inline': { command: echo, env: (s) => ({ THREADS: '0', ...wszMode(s) }) },
   'wsz 4 hook threads': { command: echo, env: (s) => ({ ...wszMode(s) }) },
-  ...(ioThreads ? { 'wsz 2 I/O threads': { command: echo, env: (s) => ({ THREADS: '0', WORKERS: '2', ...wszMode(s) }) } } : {}),
+  ...(ioThreads
+    ? { 'wsz 2 I/O threads': { command: echo, env: (s) => ({ THREADS: '0', WORKERS: '2', ...wszMode(s) }) } }
+    : {}),
 };
 function wszMode(s) {
   return s === 'fanout' ? { BROADCAST: '1' } : s === 'deflate' ? { DEFLATE: '1' } : {};
 }
-const names = option('servers', Object.keys(SERVERS).join(',')).split(',').filter((n) => n in SERVERS);
+const names = option('servers', Object.keys(SERVERS).join(','))
+  .split(',')
+  .filter((n) => n in SERVERS);
 
 function rss(pid) {
   try {
@@ -66,7 +87,9 @@ function listening(port, ms = 20_000) {
         s.destroy();
         resolve();
       });
-      s.on('error', () => (Date.now() > deadline ? reject(new Error(`nothing listens on ${port}`)) : setTimeout(attempt, 100)));
+      s.on('error', () =>
+        Date.now() > deadline ? reject(new Error(`nothing listens on ${port}`)) : setTimeout(attempt, 100),
+      );
     };
     attempt();
   });
@@ -74,7 +97,11 @@ function listening(port, ms = 20_000) {
 
 function load(scenario, port) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./load.mjs', import.meta.url)), scenario, String(port), String(secs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./load.mjs', import.meta.url)), scenario, String(port), String(secs)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('close', () => {
@@ -92,7 +119,12 @@ async function measure(name, scenario) {
   const server = SERVERS[name];
   port++;
   // Its own process group, so that stopping it ends whatever it started (and only that).
-  const child = spawn(server.command[0], server.command.slice(1), { cwd: root, detached: true, stdio: 'ignore', env: { ...process.env, PORT: String(port), WSZ_LOG_LEVEL: 'silent', ...server.env(scenario) } });
+  const child = spawn(server.command[0], server.command.slice(1), {
+    cwd: root,
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, PORT: String(port), WSZ_LOG_LEVEL: 'silent', ...server.env(scenario) },
+  });
   try {
     await listening(port);
     await new Promise((r) => setTimeout(r, 300));
@@ -131,7 +163,12 @@ for (const name of names) {
   }
 }
 
-const fmt = (v, s) => (v === undefined || v === null ? 'n/a' : s === 'deep16k' || s === 'idle' ? v.toFixed(1) : Math.round(v).toLocaleString('en-US'));
+const fmt = (v, s) =>
+  v === undefined || v === null
+    ? 'n/a'
+    : s === 'deep16k' || s === 'idle'
+      ? v.toFixed(1)
+      : Math.round(v).toLocaleString('en-US');
 const ratio = (name, s) => {
   const v = results[name]?.[s]?.value;
   const w = results.ws?.[s]?.value;
@@ -139,7 +176,15 @@ const ratio = (name, s) => {
   return s === 'idle' ? w / v : v / w; // idle: less memory is better, so ws's over ours
 };
 const header = ['server', ...scenarios.map((s) => `${s} (${UNITS[s]})`)];
-const rows = names.filter((n) => results[n]).map((n) => [n, ...scenarios.map((s) => `${fmt(results[n][s]?.value, s)}${n === 'ws' || ratio(n, s) === null ? '' : ` (${ratio(n, s).toFixed(2)}x)`}`)]);
+const rows = names
+  .filter((n) => results[n])
+  .map((n) => [
+    n,
+    ...scenarios.map(
+      (s) =>
+        `${fmt(results[n][s]?.value, s)}${n === 'ws' || ratio(n, s) === null ? '' : ` (${ratio(n, s).toFixed(2)}x)`}`,
+    ),
+  ]);
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 if (args.includes('--markdown')) {
   console.log(`| ${header.join(' | ')} |\n|${header.map(() => '---').join('|')}|`);
@@ -148,16 +193,28 @@ if (args.includes('--markdown')) {
   console.log(header.map((h, i) => h.padEnd(widths[i])).join('  '));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
 }
-console.log(`\nratios to ws in parentheses (idle: ws's memory per connection over the server's); Node ${process.versions.node}; ${secs} s per run.`);
+console.log(
+  `\nratios to ws in parentheses (idle: ws's memory per connection over the server's); Node ${process.versions.node}; ${secs} s per run.`,
+);
 // Who set the pace: CPU seconds per second, the server's (all its threads) and the load generator's.
 console.log('\nCPU (server / load generator, CPU seconds per second):');
-const busy = (x) => (x && x.loadCpu !== null && x.serverCpu !== undefined ? `${x.serverCpu.toFixed(2)} / ${x.loadCpu.toFixed(2)}` : '-');
+const busy = (x) =>
+  x && x.loadCpu !== null && x.serverCpu !== undefined ? `${x.serverCpu.toFixed(2)} / ${x.loadCpu.toFixed(2)}` : '-';
 const cpuRows = names.filter((n) => results[n]).map((n) => [n, ...scenarios.map((s) => busy(results[n][s]))]);
-const cw = header.map((h, i) => Math.max(i === 0 ? h.length : scenarios[i - 1].length, ...cpuRows.map((r) => r[i].length)));
+const cw = header.map((h, i) =>
+  Math.max(i === 0 ? h.length : scenarios[i - 1].length, ...cpuRows.map((r) => r[i].length)),
+);
 console.log(['server', ...scenarios].map((h, i) => h.padEnd(cw[i])).join('  '));
 for (const r of cpuRows) console.log(r.map((c, i) => c.padEnd(cw[i])).join('  '));
 const svg = option('svg', null);
 if (svg) {
-  writeFileSync(svg, chart(scenarios, names.filter((n) => n !== 'ws' && results[n]), (n, s) => ratio(n, s)));
+  writeFileSync(
+    svg,
+    chart(
+      scenarios,
+      names.filter((n) => n !== 'ws' && results[n]),
+      (n, s) => ratio(n, s),
+    ),
+  );
   console.log(`chart: ${svg}`);
 }

@@ -34,7 +34,9 @@ export function chart(scenarios, servers, ratio) {
   ];
   for (const tick of [0.1, 0.25, 0.5, 1, 2, 4, 10, 25, 50, 100]) {
     if (tick < bottom * 0.99 || tick > top * 1.01) continue;
-    out.push(`<line x1="${left}" x2="${width - 20}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="${tick === 1 ? '#333' : '#ddd'}" stroke-width="${tick === 1 ? 1.5 : 1}"/>`);
+    out.push(
+      `<line x1="${left}" x2="${width - 20}" y1="${y(tick).toFixed(1)}" y2="${y(tick).toFixed(1)}" stroke="${tick === 1 ? '#333' : '#ddd'}" stroke-width="${tick === 1 ? 1.5 : 1}"/>`,
+    );
     out.push(`<text x="${left - 6}" y="${(y(tick) + 4).toFixed(1)}" text-anchor="end">${tick}x</text>`);
   }
   scenarios.forEach((s, g) => {
@@ -45,9 +47,13 @@ export function chart(scenarios, servers, ratio) {
       const x = x0 + i * bar;
       const y1 = Math.min(y(v), y(1));
       const h = Math.abs(y(v) - y(1));
-      out.push(`<rect x="${x.toFixed(1)}" y="${y1.toFixed(1)}" width="${(bar - 3).toFixed(1)}" height="${Math.max(1, h).toFixed(1)}" fill="${COLORS[i % COLORS.length]}"><title>${escape(n)}, ${escape(s)}: ${v.toFixed(2)}x ws</title></rect>`);
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${y1.toFixed(1)}" width="${(bar - 3).toFixed(1)}" height="${Math.max(1, h).toFixed(1)}" fill="${COLORS[i % COLORS.length]}"><title>${escape(n)}, ${escape(s)}: ${v.toFixed(2)}x ws</title></rect>`,
+      );
     });
-    out.push(`<text x="${(left + g * group + group / 2).toFixed(1)}" y="${plotBottom + 18}" text-anchor="middle">${escape(s)}</text>`);
+    out.push(
+      `<text x="${(left + g * group + group / 2).toFixed(1)}" y="${plotBottom + 18}" text-anchor="middle">${escape(s)}</text>`,
+    );
   });
   servers.forEach((n, i) => {
     const x = left + i * 190;

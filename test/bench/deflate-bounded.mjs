@@ -4,7 +4,18 @@
 import { Server } from 'wsz';
 import { Echo } from '../../examples/echo/handler.ts';
 
-const deflate = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 10, clientMaxWindowBits: 10, memLevel: 4 };
-const server = new Server(Echo, { port: Number(process.env.PORT), threadPool: { count: 0 }, maxConn: 100_000, perMessageDeflate: deflate });
+const deflate = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 10,
+  clientMaxWindowBits: 10,
+  memLevel: 4,
+};
+const server = new Server(Echo, {
+  port: Number(process.env.PORT),
+  threadPool: { count: 0 },
+  maxConn: 100_000,
+  perMessageDeflate: deflate,
+});
 await server.listen({ broadcast: false });
 console.log('listening');

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { constants, deflateRawSync } from 'node:zlib';
 
 const [port, n, hold] = process.argv.slice(2).map(Number);
-const text = Buffer.from(JSON.stringify(Array.from({ length: 40 }, (_, i) => ({ id: i, name: `item ${i}`, ok: true })))).subarray(0, 2048);
+const text = Buffer.from(
+  JSON.stringify(Array.from({ length: 40 }, (_, i) => ({ id: i, name: `item ${i}`, ok: true }))),
+).subarray(0, 2048);
 // One message compressed as RFC 7692 7.2.1 says: deflate, sync flush, the 00 00 ff ff tail removed.
 const compressed = deflateRawSync(text, { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, -4);
 function frame(payload, rsv1) {
@@ -27,7 +29,11 @@ function open(i) {
     let buf = Buffer.alloc(0);
     let upgraded = false;
     s.on('error', () => resolve());
-    s.on('connect', () => s.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n`));
+    s.on('connect', () =>
+      s.write(
+        `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n`,
+      ),
+    );
     s.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       if (!upgraded) {
@@ -50,4 +56,7 @@ function open(i) {
 }
 for (let i = 0; i < n; i += 200) await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, k) => open(i + k)));
 console.log(`ready ${done} accepted=${accepted}`);
-setTimeout(() => { for (const s of sockets) s.destroy(); process.exit(0); }, hold * 1000);
+setTimeout(() => {
+  for (const s of sockets) s.destroy();
+  process.exit(0);
+}, hold * 1000);

@@ -7,19 +7,31 @@ const socks = [];
 createServer({ noDelay: true }, (s) => {
   let open = false;
   s.on('error', () => {});
-  s.on('close', () => { const i = socks.indexOf(s); if (i >= 0) socks.splice(i, 1); });
+  s.on('close', () => {
+    const i = socks.indexOf(s);
+    if (i >= 0) socks.splice(i, 1);
+  });
   s.on('data', (d) => {
     if (!open) {
       const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(d.toString())[1];
-      const acc = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-      s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acc}\r\n\r\n`);
-      open = true; socks.push(s); return;
+      const acc = createHash('sha1')
+        .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+        .digest('base64');
+      s.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acc}\r\n\r\n`,
+      );
+      open = true;
+      socks.push(s);
+      return;
     }
     // assume whole masked frames of < 126 bytes
     let at = 0;
     while (at + 6 <= d.length) {
-      const len = d[at + 1] & 0x7f; const mask = d.subarray(at + 2, at + 6);
-      const out = Buffer.allocUnsafe(2 + len); out[0] = d[at]; out[1] = len;
+      const len = d[at + 1] & 0x7f;
+      const mask = d.subarray(at + 2, at + 6);
+      const out = Buffer.allocUnsafe(2 + len);
+      out[0] = d[at];
+      out[1] = len;
       for (let i = 0; i < len; i++) out[2 + i] = d[at + 6 + i] ^ mask[i & 3];
       for (const c of socks) c.write(out);
       at += 6 + len;

@@ -22,7 +22,9 @@ import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { isMainThread, Worker, workerData, parentPort } from 'node:worker_threads';
 
-const [scenario = 'small', portText = '9001', secondsText = '5'] = isMainThread ? process.argv.slice(2) : workerData.argv;
+const [scenario = 'small', portText = '9001', secondsText = '5'] = isMainThread
+  ? process.argv.slice(2)
+  : workerData.argv;
 const THREADS = isMainThread ? Math.max(1, Number(process.env.LOAD_THREADS ?? 1)) : 1;
 /** This thread's share: its index among the load threads, and how many there are. */
 const share = isMainThread ? { index: 0, of: 1 } : workerData.share;
@@ -146,13 +148,17 @@ function open(extensions) {
 
 async function openMany(count, extensions) {
   const out = [];
-  for (let i = 0; i < count; i += 100) out.push(...(await Promise.all(Array.from({ length: Math.min(100, count - i) }, () => open(extensions)))));
+  for (let i = 0; i < count; i += 100)
+    out.push(...(await Promise.all(Array.from({ length: Math.min(100, count - i) }, () => open(extensions)))));
   return out;
 }
 
 /** Echo: each connection keeps `inflight` messages in flight; every reply sends one more. */
 async function echo(conns, size, inflight, opcode, extensions) {
-  const frame = clientFrame(opcode, opcode === 1 ? Buffer.alloc(size, 'abcdefghijklmnopqrstuvwxyz'.repeat(40)) : randomBytes(size));
+  const frame = clientFrame(
+    opcode,
+    opcode === 1 ? Buffer.alloc(size, 'abcdefghijklmnopqrstuvwxyz'.repeat(40)) : randomBytes(size),
+  );
   // Replies come back in runs: a run of k replies is answered with one write of k frames.
   const batches = [null];
   for (let k = 1; k <= inflight; k++) batches.push(Buffer.concat(Array.from({ length: k }, () => frame)));
@@ -181,7 +187,13 @@ async function echo(conns, size, inflight, opcode, extensions) {
     socket.write(batches[inflight]);
   }
   const { elapsed, loadCpu } = await measure(sockets, (on) => (counting = on));
-  return { messages, perSecond: messages / elapsed, mibPerSecond: (messages * size) / elapsed / 1048576, loadCpu, agreed };
+  return {
+    messages,
+    perSecond: messages / elapsed,
+    mibPerSecond: (messages * size) / elapsed / 1048576,
+    loadCpu,
+    agreed,
+  };
 }
 
 async function handshakes(loops) {
@@ -284,14 +296,21 @@ if (!isMainThread) {
   // Several load threads: counts add up; loadCpu (process-wide) is the first thread's.
   const url = new URL(import.meta.url);
   const results = await Promise.all(
-    Array.from({ length: THREADS }, (_, index) => new Promise((resolve, reject) => {
-      const w = new Worker(url, { workerData: { argv: [scenario, portText, secondsText], share: { index, of: THREADS } } });
-      w.once('message', resolve);
-      w.once('error', reject);
-    })),
+    Array.from(
+      { length: THREADS },
+      (_, index) =>
+        new Promise((resolve, reject) => {
+          const w = new Worker(url, {
+            workerData: { argv: [scenario, portText, secondsText], share: { index, of: THREADS } },
+          });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
   );
   const total = { ...results[0] };
-  for (const r of results.slice(1)) for (const [k, v] of Object.entries(r)) if (k !== 'loadCpu' && typeof v === 'number') total[k] += v;
+  for (const r of results.slice(1))
+    for (const [k, v] of Object.entries(r)) if (k !== 'loadCpu' && typeof v === 'number') total[k] += v;
   console.log(JSON.stringify({ scenario, threads: THREADS, ...total }));
   process.exit(0);
 }

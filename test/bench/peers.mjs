@@ -36,16 +36,26 @@ const app = uWS.App().ws('/*', {
 export function peers() {
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'wsz-bench');
   mkdirSync(dir, { recursive: true });
-  if (!existsSync(join(dir, 'node_modules', 'ws')) || !existsSync(join(dir, 'node_modules', '@trufflesuite', 'uws-js-unofficial'))) {
+  if (
+    !existsSync(join(dir, 'node_modules', 'ws')) ||
+    !existsSync(join(dir, 'node_modules', '@trufflesuite', 'uws-js-unofficial'))
+  ) {
     writeFileSync(join(dir, 'package.json'), '{ "name": "wsz-bench-peers", "private": true }\n');
     console.error(`installing ${WS} and ${UWS} into ${dir} ...`);
-    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', WS, 'bufferutil', 'utf-8-validate', UWS], { cwd: dir, stdio: 'ignore', timeout: 300_000 });
+    execFileSync(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--no-package-lock', WS, 'bufferutil', 'utf-8-validate', UWS],
+      { cwd: dir, stdio: 'ignore', timeout: 300_000 },
+    );
   }
   writeFileSync(join(dir, 'ws-server.mjs'), WS_SERVER);
   writeFileSync(join(dir, 'uws-server.cjs'), UWS_SERVER);
   let uwsLoads = true;
   try {
-    execFileSync(process.execPath, ['-e', "require('@trufflesuite/uws-js-unofficial').App()"], { cwd: dir, stdio: 'ignore' });
+    execFileSync(process.execPath, ['-e', "require('@trufflesuite/uws-js-unofficial').App()"], {
+      cwd: dir,
+      stdio: 'ignore',
+    });
   } catch {
     uwsLoads = false; // no native binary for this Node's ABI
   }

@@ -59,7 +59,10 @@ describe('Client against the wsz server', () => {
 
   it('sends the handshake with Host, a 16-byte key, version 13, subprotocols and extra headers', async () => {
     const s = await scripted((socket, accept) => socket.write(ok101(accept, ['Sec-WebSocket-Protocol: b'])));
-    const c = await connect(`ws://127.0.0.1:${s.port}/room?u=1`, { protocols: ['a', 'b'], headers: { 'X-Token': 't1' } });
+    const c = await connect(`ws://127.0.0.1:${s.port}/room?u=1`, {
+      protocols: ['a', 'b'],
+      headers: { 'X-Token': 't1' },
+    });
     const req = s.request();
     expect(req).toMatch(/^GET \/room\?u=1 HTTP\/1.1\r\n/);
     expect(req).toContain(`\r\nHost: 127.0.0.1:${s.port}\r\n`);
@@ -83,7 +86,9 @@ describe('Client against the wsz server', () => {
   });
 
   it('answers pings with pongs and still returns them from read()', async () => {
-    const s = await scripted((socket, accept) => socket.write(Buffer.concat([Buffer.from(ok101(accept)), Buffer.from([0x89, 2, 0x68, 0x69])])));
+    const s = await scripted((socket, accept) =>
+      socket.write(Buffer.concat([Buffer.from(ok101(accept)), Buffer.from([0x89, 2, 0x68, 0x69])])),
+    );
     const c = await connect(`ws://127.0.0.1:${s.port}/`);
     expect(await c.read()).toEqual({ type: 'ping', data: Buffer.from('hi') });
     await eventually('pong', () => clientFrames(s.received()).length === 1);
@@ -181,11 +186,36 @@ describe('Client against the wsz server', () => {
 
 describe('Client handshake failures: each a distinct, named error', () => {
   const cases: Array<[string, (accept: string) => string, new (...a: never[]) => Error, RegExp]> = [
-    ['a status other than 101', () => 'HTTP/1.1 403 Forbidden\r\nContent-Length: 7\r\n\r\nno way\n', HandshakeStatusError, /403 Forbidden: no way/],
-    ['no Upgrade header', (a) => `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${a}\r\n\r\n`, HandshakeUpgradeError, /Upgrade: websocket/],
-    ['no Connection header', (a) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ${a}\r\n\r\n`, HandshakeConnectionError, /Connection: Upgrade/],
-    ['a wrong accept hash', () => ok101('s3pPLMBiTxaQ9kYGzzhZRbK+xOo='), HandshakeAcceptError, /not the hash of our key/],
-    ['an extension not offered', (a) => ok101(a, ['Sec-WebSocket-Extensions: permessage-deflate']), HandshakeExtensionError, /permessage-deflate/],
+    [
+      'a status other than 101',
+      () => 'HTTP/1.1 403 Forbidden\r\nContent-Length: 7\r\n\r\nno way\n',
+      HandshakeStatusError,
+      /403 Forbidden: no way/,
+    ],
+    [
+      'no Upgrade header',
+      (a) => `HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${a}\r\n\r\n`,
+      HandshakeUpgradeError,
+      /Upgrade: websocket/,
+    ],
+    [
+      'no Connection header',
+      (a) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ${a}\r\n\r\n`,
+      HandshakeConnectionError,
+      /Connection: Upgrade/,
+    ],
+    [
+      'a wrong accept hash',
+      () => ok101('s3pPLMBiTxaQ9kYGzzhZRbK+xOo='),
+      HandshakeAcceptError,
+      /not the hash of our key/,
+    ],
+    [
+      'an extension not offered',
+      (a) => ok101(a, ['Sec-WebSocket-Extensions: permessage-deflate']),
+      HandshakeExtensionError,
+      /permessage-deflate/,
+    ],
     ['a subprotocol not offered', (a) => ok101(a, ['Sec-WebSocket-Protocol: mqtt']), HandshakeProtocolError, /mqtt/],
   ];
   for (const [what, answer, ErrorClass, message] of cases) {
@@ -215,7 +245,9 @@ describe('Client handshake failures: each a distinct, named error', () => {
 
 describe('Client validation of what the server sends', () => {
   async function afterHandshake(bytes: number[] | Buffer, options = {}) {
-    const s = await scripted((socket, accept) => socket.write(Buffer.concat([Buffer.from(ok101(accept)), Buffer.from(bytes)])));
+    const s = await scripted((socket, accept) =>
+      socket.write(Buffer.concat([Buffer.from(ok101(accept)), Buffer.from(bytes)])),
+    );
     const c = await connect(`ws://127.0.0.1:${s.port}/`, options);
     const m = await c.read();
     await eventually('close frame sent', () => clientFrames(s.received()).some((f) => f.opcode === 8));
@@ -236,7 +268,10 @@ describe('Client validation of what the server sends', () => {
   });
 
   it('a message over maxMessageSize -> 1009', async () => {
-    const { m, sentCode } = await afterHandshake(Buffer.concat([Buffer.from([0x82, 126, 0x04, 0x00]), Buffer.alloc(1024)]), { maxMessageSize: 1000 });
+    const { m, sentCode } = await afterHandshake(
+      Buffer.concat([Buffer.from([0x82, 126, 0x04, 0x00]), Buffer.alloc(1024)]),
+      { maxMessageSize: 1000 },
+    );
     expect(m).toMatchObject({ type: 'close', code: 1009 });
     expect(sentCode).toBe(1009);
   });

@@ -19,18 +19,28 @@ afterEach(async () => {
 
 /** An unmasked server frame. */
 function serverFrame(opcode: number, payload: Buffer, b0extra = 0): Buffer {
-  const head = payload.length < 126 ? Buffer.from([0x80 | b0extra | opcode, payload.length]) : Buffer.from([0x80 | b0extra | opcode, 126, payload.length >> 8, payload.length & 0xff]);
+  const head =
+    payload.length < 126
+      ? Buffer.from([0x80 | b0extra | opcode, payload.length])
+      : Buffer.from([0x80 | b0extra | opcode, 126, payload.length >> 8, payload.length & 0xff]);
   return Buffer.concat([head, payload]);
 }
 
 describe('Client permessage-deflate', () => {
   it('offers it as browsers do, and exchanges compressed messages with a wsz server in both directions', async () => {
-    const server = new Server(Recorder, { port: 0, logLevel: 'silent', threadPool: { count: 0 }, perMessageDeflate: true });
+    const server = new Server(Recorder, {
+      port: 0,
+      logLevel: 'silent',
+      threadPool: { count: 0 },
+      perMessageDeflate: true,
+    });
     const { port } = (await server.listen({ channel: 'unused' } as never)) as AddressInfo;
     cleanup.push(() => server.stop());
     const c = await Client.connect(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true });
     cleanup.push(() => c.destroy());
-    expect(c.extensions).toBe('permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15');
+    expect(c.extensions).toBe(
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15',
+    );
     const big = 'round trip, compressed both ways; '.repeat(100);
     for (let i = 0; i < 3; i++) {
       c.write(big);
@@ -45,7 +55,12 @@ describe('Client permessage-deflate', () => {
     const line = 'the server says the same thing twice. '.repeat(40);
     const s = await scriptedServer((socket, accept) => {
       socket.write(ok101(accept, ['Sec-WebSocket-Extensions: permessage-deflate']));
-      socket.write(Buffer.concat([serverFrame(1, compressor.compress(Buffer.from(line)), 0x40), serverFrame(1, compressor.compress(Buffer.from(line)), 0x40)]));
+      socket.write(
+        Buffer.concat([
+          serverFrame(1, compressor.compress(Buffer.from(line)), 0x40),
+          serverFrame(1, compressor.compress(Buffer.from(line)), 0x40),
+        ]),
+      );
     });
     cleanup.push(() => s.close());
     const c = await Client.connect(`ws://127.0.0.1:${s.port}/`, { perMessageDeflate: { threshold: 100 } });
@@ -57,7 +72,10 @@ describe('Client permessage-deflate', () => {
     c.write('x'.repeat(500));
     await new Promise((r) => setTimeout(r, 100));
     const frames = clientFrames(s.received());
-    expect(frames.map((f) => [f.rsv1, f.opcode])).toEqual([[false, 1], [true, 1]]);
+    expect(frames.map((f) => [f.rsv1, f.opcode])).toEqual([
+      [false, 1],
+      [true, 1],
+    ]);
   });
 
   it('refuses an answer with an extension or parameter it did not offer, with a HandshakeExtensionError', async () => {
@@ -68,8 +86,13 @@ describe('Client permessage-deflate', () => {
       ['x-webkit-deflate-frame', {}],
       ['permessage-deflate; server_max_window_bits=15', { serverMaxWindowBits: 10 }],
     ] as const) {
-      const s = await scriptedServer((socket, accept) => socket.write(ok101(accept, [`Sec-WebSocket-Extensions: ${answer}`])));
-      const attempt = Client.connect(`ws://127.0.0.1:${s.port}/`, options === undefined ? {} : { perMessageDeflate: options });
+      const s = await scriptedServer((socket, accept) =>
+        socket.write(ok101(accept, [`Sec-WebSocket-Extensions: ${answer}`])),
+      );
+      const attempt = Client.connect(
+        `ws://127.0.0.1:${s.port}/`,
+        options === undefined ? {} : { perMessageDeflate: options },
+      );
       await expect(attempt).rejects.toBeInstanceOf(HandshakeExtensionError);
       await s.close();
     }

@@ -34,9 +34,14 @@ async function open(port: number, offer = BROWSER_OFFER): Promise<RawClient> {
   return c;
 }
 
-/** The client's compressor and the reader of the server's compressed frames (both without context takeover, as agreed by default). */
+/**
+ * The client's compressor and the reader of the server's compressed frames (both without context takeover, as agreed by
+ * default).
+ */
 const deflate = (data: string | Buffer, takeover?: Compressor) =>
-  (takeover ?? new Compressor({ windowBits: 15, takeover: false, level: 6, memLevel: 8 })).compress(typeof data === 'string' ? Buffer.from(data) : data);
+  (takeover ?? new Compressor({ windowBits: 15, takeover: false, level: 6, memLevel: 8 })).compress(
+    typeof data === 'string' ? Buffer.from(data) : data,
+  );
 
 function inflate(f: Frame, d = new Decompressor({ windowBits: 15, takeover: false })): Buffer {
   const parts: Buffer[] = [];
@@ -49,12 +54,20 @@ describe.each(MODES)('permessage-deflate on the server ($name)', ({ threads, wor
   it('agrees on the browser offer with no context takeover either way; without an offer, or with one it cannot take, it goes on uncompressed', async () => {
     const s = await server(threads);
     const c = await open(s.port);
-    expect(c.response!.headers['sec-websocket-extensions']).toBe('permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15');
+    expect(c.response!.headers['sec-websocket-extensions']).toBe(
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15',
+    );
     const plain = await open(s.port, '');
     expect(plain.response!.headers['sec-websocket-extensions']).toBeUndefined();
-    const declined = await open(s.port, 'Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=8, x-unknown');
+    const declined = await open(
+      s.port,
+      'Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=8, x-unknown',
+    );
     expect(declined.response!.headers['sec-websocket-extensions']).toBeUndefined();
-    const bad = await RawClient.connect(s.port, upgradeRequest('/', ['Sec-WebSocket-Extensions: permessage-deflate; =']));
+    const bad = await RawClient.connect(
+      s.port,
+      upgradeRequest('/', ['Sec-WebSocket-Extensions: permessage-deflate; =']),
+    );
     cleanup.push(() => bad.destroy());
     expect((await bad.readResponse()).status).toBe(400);
     // Off by default: the offer is ignored.
@@ -81,7 +94,12 @@ describe.each(MODES)('permessage-deflate on the server ($name)', ({ threads, wor
     expect(await c.nextFrame()).toMatchObject({ rsv: 0, payload: Buffer.from('plain') });
     // Hooks report on another channel than the socket: their last report may come just after the reply.
     await eventually('four messages recorded', () => s.events.filter((e) => e.startsWith('message')).length === 4);
-    expect(s.events.filter((e) => e.startsWith('message'))).toEqual([`message text ${big}`, 'message text short', 'message binary 5000 bytes', 'message text plain']);
+    expect(s.events.filter((e) => e.startsWith('message'))).toEqual([
+      `message text ${big}`,
+      'message text short',
+      'message binary 5000 bytes',
+      'message text plain',
+    ]);
   });
 
   it('takes compressed messages fragmented, and cut across reads while another client sends its own (no state mixes)', async () => {
@@ -148,7 +166,9 @@ describe.each(MODES)('permessage-deflate on the server ($name)', ({ threads, wor
   });
 
   it('keeps context takeover when the client asks for it in both directions', async () => {
-    const s = await server(threads, { perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false } });
+    const s = await server(threads, {
+      perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false },
+    });
     const c = await open(s.port, 'Sec-WebSocket-Extensions: permessage-deflate');
     expect(c.response!.headers['sec-websocket-extensions']).toBe('permessage-deflate');
     const mine = new Compressor({ windowBits: 15, takeover: true, level: 6, memLevel: 8 });
@@ -171,7 +191,12 @@ describe.each(MODES)('permessage-deflate on the server ($name)', ({ threads, wor
     c.sendFrame(1, 'fragments');
     const frames = [];
     for (let i = 0; i < 4; i++) frames.push(await c.nextFrame());
-    expect(frames.map((f) => [f.opcode, f.rsv, f.fin])).toEqual([[2, 0, false], [0, 0, false], [0, 0, false], [0, 0, true]]);
+    expect(frames.map((f) => [f.opcode, f.rsv, f.fin])).toEqual([
+      [2, 0, false],
+      [0, 0, false],
+      [0, 0, false],
+      [0, 0, true],
+    ]);
     c.sendFrame(1, 'build'); // a whole Writer message: compressed (threshold 0)
     const built = await c.nextFrame();
     expect([built.rsv, inflate(built).toString()]).toEqual([4, 'abc-7']);

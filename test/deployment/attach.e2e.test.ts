@@ -32,7 +32,12 @@ async function attach(http: HttpServer, path: string, threads: number, config: S
   const events: string[] = [];
   const channel = new BroadcastChannel(name);
   channel.onmessage = (e) => events.push((e as MessageEvent).data as string);
-  const server = new Server(Recorder as HandlerClass<HandlerHooks<any>>, { logLevel: 'silent', closeTimeout: 1000, ...config, threadPool: { count: threads } });
+  const server = new Server(Recorder as HandlerClass<HandlerHooks<any>>, {
+    logLevel: 'silent',
+    closeTimeout: 1000,
+    ...config,
+    threadPool: { count: threads },
+  });
   await server.attach(http, { path }, { channel: name, tag } satisfies RecorderApp as never);
   cleanup.unshift(async () => {
     await server.stop();
@@ -46,7 +51,9 @@ function get(port: number, path: string): Promise<{ status: number; body: string
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode!, body }));
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -56,7 +63,10 @@ describe.each(MODES.filter((m) => m.workers === 1))('attach to an HTTP server ($
     const { http, port } = await appServer();
     const { events } = await attach(http, '/echo', threads);
     expect(await get(port, '/health')).toEqual({ status: 200, body: 'ok' });
-    const c = await RawClient.connect(port, Buffer.concat([Buffer.from(upgradeRequest('/echo?x=1')), frame(1, 'pipelined')]));
+    const c = await RawClient.connect(
+      port,
+      Buffer.concat([Buffer.from(upgradeRequest('/echo?x=1')), frame(1, 'pipelined')]),
+    );
     cleanup.unshift(() => c.destroy());
     expect((await c.readResponse()).status).toBe(101);
     expect((await c.nextFrame()).payload.toString()).toBe('pipelined');
@@ -72,7 +82,11 @@ describe.each(MODES.filter((m) => m.workers === 1))('attach to an HTTP server ($
     const ca = await RawClient.open(port, '/a');
     const cb = await RawClient.open(port, '/b');
     const none = await RawClient.connect(port, upgradeRequest('/c'));
-    cleanup.unshift(() => ca.destroy(), () => cb.destroy(), () => none.destroy());
+    cleanup.unshift(
+      () => ca.destroy(),
+      () => cb.destroy(),
+      () => none.destroy(),
+    );
     const res = await none.readResponse();
     expect(res.status).toBe(404);
     expect(res.body).toMatch(/no WebSocket endpoint at \/c/);
@@ -91,13 +105,19 @@ describe.each(MODES.filter((m) => m.workers === 1))('attach to an HTTP server ($
     await eventually('the refused socket gone', () => server.stats().connections === 0);
     const first = await RawClient.open(port, '/ws');
     const second = await RawClient.connect(port, upgradeRequest('/ws'));
-    cleanup.unshift(() => first.destroy(), () => second.destroy());
+    cleanup.unshift(
+      () => first.destroy(),
+      () => second.destroy(),
+    );
     expect((await second.readResponse()).status).toBe(503);
   });
 
   it("routes upgrades the app hands over itself (ws's noServer): start(), then handleUpgrade()", async () => {
     const { http, port } = await appServer();
-    const server = new Server(Recorder as HandlerClass<HandlerHooks<any>>, { logLevel: 'silent', threadPool: { count: threads } });
+    const server = new Server(Recorder as HandlerClass<HandlerHooks<any>>, {
+      logLevel: 'silent',
+      threadPool: { count: threads },
+    });
     http.on('upgrade', (req, socket, head) => {
       if (req.url?.startsWith('/mine')) server.handleUpgrade(req, socket, head);
       else socket.destroy();
@@ -139,7 +159,11 @@ describe('a refused attach', () => {
   it('stops what it started: the process ends by itself once the other server stops', async () => {
     const { spawn } = await import('node:child_process');
     const root = new URL('../../', import.meta.url).pathname;
-    const child = spawn(`${root}node_modules/.bin/tsx`, ['--conditions=wsz-source', 'test/deployment/fixtures/attach-twice.ts'], { cwd: root, env: { ...process.env, WSZ_LOG_LEVEL: 'silent' } });
+    const child = spawn(
+      `${root}node_modules/.bin/tsx`,
+      ['--conditions=wsz-source', 'test/deployment/fixtures/attach-twice.ts'],
+      { cwd: root, env: { ...process.env, WSZ_LOG_LEVEL: 'silent' } },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     const code = await new Promise<number | null | 'still running'>((resolve) => {

@@ -49,7 +49,9 @@ describe.each(MODES)('browser-ready defaults ($name)', ({ threads, workers }) =>
     cleanup.unshift(() => c.destroy());
     expect((await c.readResponse()).status).toBe(101);
     await eventually('init', () => s.events.some((e) => e.startsWith('headers ')));
-    expect(s.events.find((e) => e.startsWith('headers '))).toBe('headers 24 cookie 4084 origin https://app.example.com extensions permessage-deflate; client_max_window_bits');
+    expect(s.events.find((e) => e.startsWith('headers '))).toBe(
+      'headers 24 cookie 4084 origin https://app.example.com extensions permessage-deflate; client_max_window_bits',
+    );
   });
 
   it('a plain GET (a health check, a browser typing the URL) gets 426 with Upgrade: websocket', async () => {
@@ -72,11 +74,14 @@ describe('size limits are never silent', () => {
     cleanup.push(() => s.stop());
     const big = await RawClient.connect(s.port, upgradeRequest('/', [`Cookie: ${'x'.repeat(600)}`]));
     const many = await RawClient.connect(s.port, upgradeRequest('/', ['X-A: 1', 'X-B: 2']));
-    cleanup.unshift(() => big.destroy(), () => many.destroy());
+    cleanup.unshift(
+      () => big.destroy(),
+      () => many.destroy(),
+    );
     expect((await big.readResponse()).status).toBe(431);
     expect((await many.readResponse()).status).toBe(101);
-    expect(lines.join("\n")).toMatch(/431: handshake request larger than 512 bytes \(raise handshake.maxSize\)/);
-    expect(lines.join("\n")).toMatch(/the request has 7 headers; init sees the first 3 \(raise handshake.maxHeaders\)/);
+    expect(lines.join('\n')).toMatch(/431: handshake request larger than 512 bytes \(raise handshake.maxSize\)/);
+    expect(lines.join('\n')).toMatch(/the request has 7 headers; init sees the first 3 \(raise handshake.maxHeaders\)/);
   });
 });
 
@@ -88,7 +93,11 @@ describe.each(MODES)('allowedOrigins ($name)', ({ threads, workers }) => {
     const evil = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://evil.example']));
     const good = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://app.example.com']));
     const cli = await RawClient.connect(s.port, upgradeRequest('/'));
-    cleanup.unshift(() => evil.destroy(), () => good.destroy(), () => cli.destroy());
+    cleanup.unshift(
+      () => evil.destroy(),
+      () => good.destroy(),
+      () => cli.destroy(),
+    );
     const refused = await evil.readResponse();
     expect(refused.status).toBe(403);
     expect(refused.body).toMatch(/origin https:\/\/evil.example is not allowed/);
@@ -103,7 +112,10 @@ describe.each(MODES)('allowedOrigins ($name)', ({ threads, workers }) => {
     cleanup.push(() => s.stop());
     const a = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://x.example.com']));
     const b = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://example.org']));
-    cleanup.unshift(() => a.destroy(), () => b.destroy());
+    cleanup.unshift(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
     expect((await a.readResponse()).status).toBe(101);
     expect((await b.readResponse()).status).toBe(403);
   });
@@ -116,9 +128,20 @@ describe.each(MODES)('limits on what one message may cost ($name)', ({ threads, 
     cleanup.push(() => s.stop());
     const c = await RawClient.open(s.port);
     cleanup.unshift(() => c.destroy());
-    c.send(Buffer.concat([frame(1, 'a', { fin: false }), ...Array.from({ length: 1022 }, () => frame(0, '', { fin: false })), frame(0, 'b')]));
+    c.send(
+      Buffer.concat([
+        frame(1, 'a', { fin: false }),
+        ...Array.from({ length: 1022 }, () => frame(0, '', { fin: false })),
+        frame(0, 'b'),
+      ]),
+    );
     expect((await c.nextFrame()).payload.toString()).toBe('ab'); // 1024 frames: fine
-    c.send(Buffer.concat([frame(1, 'a', { fin: false }), ...Array.from({ length: 20_000 }, () => frame(0, '', { fin: false }))]));
+    c.send(
+      Buffer.concat([
+        frame(1, 'a', { fin: false }),
+        ...Array.from({ length: 20_000 }, () => frame(0, '', { fin: false })),
+      ]),
+    );
     expect(await c.readClose(10_000)).toMatchObject({ code: 1008, reason: 'message in more than 1024 frames' });
   });
 
@@ -131,7 +154,10 @@ describe.each(MODES)('limits on what one message may cost ($name)', ({ threads, 
     const c = await RawClient.open(s.port, '/', ['Sec-WebSocket-Extensions: permessage-deflate']);
     cleanup.unshift(() => c.destroy());
     c.send(Buffer.concat([frame(2, blocks, { fin: false, rsv: 4 }), frame(0, blocks, { fin: false })]));
-    expect(await c.readClose(10_000)).toMatchObject({ code: 1009, reason: 'compressed message over the 65536-byte limit on the wire' });
+    expect(await c.readClose(10_000)).toMatchObject({
+      code: 1009,
+      reason: 'compressed message over the 65536-byte limit on the wire',
+    });
     const d = await RawClient.open(s.port, '/', ['Sec-WebSocket-Extensions: permessage-deflate']);
     cleanup.unshift(() => d.destroy());
     // A header announcing 4 GiB is refused at once, before any of it is read.
@@ -170,8 +196,16 @@ describe.each(MODES)('rateLimit ($name)', ({ threads, workers }) => {
     expect(closed.before.filter((f) => f.opcode === 10).length).toBeLessThanOrEqual(45);
     const fragmenter = await RawClient.open(s.port);
     cleanup.unshift(() => fragmenter.destroy());
-    fragmenter.send(Buffer.concat([frame(1, 'a', { fin: false }), ...Array.from({ length: 20_000 }, () => frame(0, '', { fin: false }))]));
-    expect(await fragmenter.readClose(10_000)).toMatchObject({ code: 1008, reason: 'rate limit: more than 40 frames per second' });
+    fragmenter.send(
+      Buffer.concat([
+        frame(1, 'a', { fin: false }),
+        ...Array.from({ length: 20_000 }, () => frame(0, '', { fin: false })),
+      ]),
+    );
+    expect(await fragmenter.readClose(10_000)).toMatchObject({
+      code: 1008,
+      reason: 'rate limit: more than 40 frames per second',
+    });
   });
 
   it('is off by default', async () => {

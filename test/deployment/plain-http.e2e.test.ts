@@ -24,16 +24,34 @@ async function get(port: number, request: string): Promise<Awaited<ReturnType<Ra
 
 describe.each(MODES)('static httpRequest ($name)', ({ threads, workers }) => {
   it('answers plain GETs on the WebSocket port; nothing returned means 426; a throw means 500; upgrades go on as before', async () => {
-    const server = new Server(WithPage, { port: 0, logLevel: 'silent', workerCount: workers, threadPool: { count: threads } });
+    const server = new Server(WithPage, {
+      port: 0,
+      logLevel: 'silent',
+      workerCount: workers,
+      threadPool: { count: threads },
+    });
     const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
     cleanup.push(() => server.stop());
     const health = await get(port, 'GET /health?v=2 HTTP/1.1\r\nHost: x\r\n\r\n');
-    expect([health.status, health.headers['content-type'], health.body]).toEqual([200, 'text/plain; charset=utf-8', 'ok app 2']);
+    expect([health.status, health.headers['content-type'], health.body]).toEqual([
+      200,
+      'text/plain; charset=utf-8',
+      'ok app 2',
+    ]);
     expect(health.headers.connection).toBe('close');
     const page = await get(port, 'GET /page HTTP/1.1\r\nHost: x\r\nUser-Agent: tester\r\n\r\n');
-    expect([page.status, page.headers['content-type'], page.headers['x-agent'], page.body]).toEqual([200, 'text/html; charset=utf-8', 'tester', '<p>hi</p>']);
+    expect([page.status, page.headers['content-type'], page.headers['x-agent'], page.body]).toEqual([
+      200,
+      'text/html; charset=utf-8',
+      'tester',
+      '<p>hi</p>',
+    ]);
     const bytes = await get(port, 'GET /bytes HTTP/1.1\r\nHost: x\r\n\r\n');
-    expect([bytes.status, bytes.headers['content-type'], bytes.headers['content-length']]).toEqual([202, 'application/octet-stream', '3']);
+    expect([bytes.status, bytes.headers['content-type'], bytes.headers['content-length']]).toEqual([
+      202,
+      'application/octet-stream',
+      '3',
+    ]);
     expect((await get(port, 'GET /other HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(426);
     expect((await get(port, 'GET /boom HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(500);
     expect((await get(port, 'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n')).status).toBe(405);
@@ -44,7 +62,14 @@ describe.each(MODES)('static httpRequest ($name)', ({ threads, workers }) => {
   it('checks replies: a status that is not an integer 100-599 (or carries CR/LF) is a 500, logged; async replies are awaited within handshake.timeout', async () => {
     const lines: string[] = [];
     const logger = { debug() {}, info() {}, warn() {}, error: (m: string) => void lines.push(m) };
-    const server = new Server(WithPage, { port: 0, logLevel: 'error', logger, workerCount: workers, threadPool: { count: threads }, handshake: { timeout: 500 } });
+    const server = new Server(WithPage, {
+      port: 0,
+      logLevel: 'error',
+      logger,
+      workerCount: workers,
+      threadPool: { count: threads },
+      handshake: { timeout: 500 },
+    });
     const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
     cleanup.push(() => server.stop());
     for (const s of ['null', '0', '1000', '99', '200.5', '"200"']) {
@@ -65,7 +90,12 @@ describe.each(MODES)('static httpRequest ($name)', ({ threads, workers }) => {
   });
 
   it('gives httpRequest the headers in an object without a prototype, and answers HEAD and HTTP/1.0 GETs as HTTP says', async () => {
-    const server = new Server(WithPage, { port: 0, logLevel: 'silent', workerCount: workers, threadPool: { count: threads } });
+    const server = new Server(WithPage, {
+      port: 0,
+      logLevel: 'silent',
+      workerCount: workers,
+      threadPool: { count: threads },
+    });
     const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
     cleanup.push(() => server.stop());
     const proto = await get(port, 'GET /proto HTTP/1.1\r\nHost: x\r\nConstructor: c\r\n__proto__: p\r\n\r\n');

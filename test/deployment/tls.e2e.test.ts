@@ -21,7 +21,9 @@ const python = spawnSync(PYTHON, ['-c', 'import websockets']).status === 0;
 const pythonClient = fileURLToPath(new URL('../interop/python_client.py', import.meta.url));
 
 function run(file: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve) => execFile(file, args, { timeout: 20_000 }, (_e, stdout, stderr) => resolve({ stdout, stderr })));
+  return new Promise((resolve) =>
+    execFile(file, args, { timeout: 20_000 }, (_e, stdout, stderr) => resolve({ stdout, stderr })),
+  );
 }
 
 let cleanup: Cleanup = [];
@@ -125,7 +127,11 @@ describe.skipIf(!tls).each(MODES)('wss:// ($name)', ({ threads, workers }) => {
     const https = httpsServer({ key: tls!.key, cert: tls!.cert }, (_req, res) => res.writeHead(200).end('ok'));
     await new Promise<void>((r) => https.listen(0, '127.0.0.1', r));
     cleanup.push(() => new Promise<void>((r) => https.close(() => r())));
-    const server = new Server(Recorder, { logLevel: 'silent', maxMessageSize: 2 << 20, threadPool: { count: threads } });
+    const server = new Server(Recorder, {
+      logLevel: 'silent',
+      maxMessageSize: 2 << 20,
+      threadPool: { count: threads },
+    });
     await server.attach(https, { path: '/secure' }, { channel: `wsz-tls-${process.pid}` } as never);
     cleanup.unshift(() => server.stop());
     await echoOverTls(`wss://localhost:${(https.address() as AddressInfo).port}/secure`);

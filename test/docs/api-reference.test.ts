@@ -14,11 +14,21 @@ describe('docs/api.md', () => {
   });
 
   it('covers every entry point and their main names, without internal members', () => {
-    for (const heading of ['## `wsz`', '## `wsz/client`', '## `wsz/testing`', '## `wsz/protocol`', '### `Server` (class)', '### `Conn` (class)', '### `Client` (class)', '### `ServerConfig` (interface)']) {
+    for (const heading of [
+      '## `wsz`',
+      '## `wsz/client`',
+      '## `wsz/testing`',
+      '## `wsz/protocol`',
+      '### `Server` (class)',
+      '### `Conn` (class)',
+      '### `Client` (class)',
+      '### `ServerConfig` (interface)',
+    ]) {
       expect(generated).toContain(heading);
     }
     expect(generated).toContain('- `readonly id: number`');
     expect(generated).toMatch(/- `workerCount\?: number`/);
-    for (const internal of ['adoptSocket', 'takeHeadBuffer', 'trackInit', 'ServerCore']) expect(generated).not.toContain(internal);
+    for (const internal of ['adoptSocket', 'takeHeadBuffer', 'trackInit', 'ServerCore'])
+      expect(generated).not.toContain(internal);
   });
 });

@@ -14,7 +14,9 @@ describe('examples/attach', () => {
         let body = '';
         res.on('data', (d) => (body += d));
         res.on('end', () => resolve({ status: res.statusCode!, body }));
-      }).on('error', reject).end(),
+      })
+        .on('error', reject)
+        .end(),
     );
     expect(health).toEqual({ status: 200, body: 'ok\n' });
     const c = await RawClient.open(port, '/echo');

@@ -24,7 +24,9 @@ async function scripted(respond: Parameters<typeof scriptedServer>[0]) {
   return s;
 }
 function listening(server: NetServer, where: number | string): Promise<void> {
-  return new Promise((resolve) => (typeof where === 'string' ? server.listen(where, resolve) : server.listen(where, '127.0.0.1', resolve)));
+  return new Promise((resolve) =>
+    typeof where === 'string' ? server.listen(where, resolve) : server.listen(where, '127.0.0.1', resolve),
+  );
 }
 /** Answers every upgrade request on `socket` with a 101, then lets `then` go on. */
 function answerUpgrade(socket: Socket, then: (s: Socket) => void = () => {}): void {
@@ -50,7 +52,9 @@ describe('wss:// over a Unix socket', () => {
     let servername: string | false | null | undefined;
     const server = tlsServer({ key: tls.key, cert: tls.cert }, (s: TLSSocket) => {
       servername = s.servername;
-      answerUpgrade(s, (up) => up.on('data', (d) => up.write(Buffer.concat([Buffer.from([0x81, d.length - 6]), clientFrames(d)[0]!.payload]))));
+      answerUpgrade(s, (up) =>
+        up.on('data', (d) => up.write(Buffer.concat([Buffer.from([0x81, d.length - 6]), clientFrames(d)[0]!.payload]))),
+      );
     });
     await listening(server, path);
     cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
@@ -92,17 +96,27 @@ describe('a refusal (a status other than 101)', () => {
   });
 
   it('keeps a body without Content-Length (read to the end) and decodes a chunked one', async () => {
-    const plain = await scripted((socket) => socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\nno origin'));
+    const plain = await scripted((socket) =>
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\nno origin'),
+    );
     const e1 = (await Client.connect(`ws://127.0.0.1:${plain.port}/`).catch((e) => e)) as HandshakeStatusError;
     expect([e1.status, e1.body]).toEqual([403, 'no origin']);
-    const chunked = await scripted((socket) => socket.write('HTTP/1.1 429 Too Many Requests\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nslow \r\n4;x=1\r\ndown\r\n0\r\n\r\n'));
+    const chunked = await scripted((socket) =>
+      socket.write(
+        'HTTP/1.1 429 Too Many Requests\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nslow \r\n4;x=1\r\ndown\r\n0\r\n\r\n',
+      ),
+    );
     const e2 = (await Client.connect(`ws://127.0.0.1:${chunked.port}/`).catch((e) => e)) as HandshakeStatusError;
     expect([e2.status, e2.body]).toEqual([429, 'slow down']);
   });
 
   it('whose body never completes still reports the status, not a timeout', async () => {
-    const s = await scripted((socket) => socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\ntoken requ'));
-    const error = (await Client.connect(`ws://127.0.0.1:${s.port}/`, { handshakeTimeout: 5000 }).catch((e) => e)) as HandshakeStatusError;
+    const s = await scripted((socket) =>
+      socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\ntoken requ'),
+    );
+    const error = (await Client.connect(`ws://127.0.0.1:${s.port}/`, { handshakeTimeout: 5000 }).catch(
+      (e) => e,
+    )) as HandshakeStatusError;
     expect(error).toBeInstanceOf(HandshakeStatusError);
     expect([error.status, error.body]).toEqual([401, 'token requ']);
   });
@@ -110,7 +124,11 @@ describe('a refusal (a status other than 101)', () => {
 
 describe('connect', () => {
   it('rejects (never throws) for a bad URL or bad options', async () => {
-    const results = [Client.connect('not a url'), Client.connect('http://x/'), Client.connect('ws://x/', { protocols: ['a b'] })];
+    const results = [
+      Client.connect('not a url'),
+      Client.connect('http://x/'),
+      Client.connect('ws://x/', { protocols: ['a b'] }),
+    ];
     for (const r of results) await expect(r).rejects.toThrow(TypeError);
   });
 
@@ -128,7 +146,9 @@ describe('connect', () => {
     });
     if (!ok) return ctx.skip();
     cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-    const c = await Client.connect(`wss://[::1]:${(server.address() as AddressInfo).port}/`, { tls: { rejectUnauthorized: false } });
+    const c = await Client.connect(`wss://[::1]:${(server.address() as AddressInfo).port}/`, {
+      tls: { rejectUnauthorized: false },
+    });
     cleanup.unshift(() => c.destroy());
     expect(seen).toEqual([false]);
   });
@@ -165,7 +185,16 @@ describe('reading', () => {
   });
 
   it('frames that came with the 101 reach the readLoop hooks, which answer them', async () => {
-    const s = await scripted((socket, accept) => socket.write(Buffer.concat([Buffer.from(ok101(accept)), Buffer.from([0x89, 2]), Buffer.from('hi'), Buffer.from([0x88, 2, 0x03, 0xe8])])));
+    const s = await scripted((socket, accept) =>
+      socket.write(
+        Buffer.concat([
+          Buffer.from(ok101(accept)),
+          Buffer.from([0x89, 2]),
+          Buffer.from('hi'),
+          Buffer.from([0x88, 2, 0x03, 0xe8]),
+        ]),
+      ),
+    );
     const c = await Client.connect(`ws://127.0.0.1:${s.port}/`, { closeTimeout: 200 });
     cleanup.unshift(() => c.destroy());
     const seen: string[] = [];
@@ -190,7 +219,11 @@ describe('reading', () => {
     });
     const c = await Client.connect(`ws://127.0.0.1:${s.port}/`);
     const seen: string[] = [];
-    await c.readLoop({ serverMessage() {}, serverClose: (code) => void seen.push(`close ${code}`), close: () => void seen.push('end') });
+    await c.readLoop({
+      serverMessage() {},
+      serverClose: (code) => void seen.push(`close ${code}`),
+      close: () => void seen.push('end'),
+    });
     expect(seen).toEqual(['end']);
   });
 });
@@ -216,7 +249,10 @@ describe('writing', () => {
   it("'drop' refuses messages while over the limit, and drained() says when to write again", async () => {
     const { port, stop } = await serve(0, { behaviour: 'silent', config: { maxMessageSize: 2 << 20 } });
     cleanup.push(stop);
-    const c = await Client.connect(`ws://127.0.0.1:${port}/`, { maxBackpressure: 256 * 1024, backpressurePolicy: 'drop' });
+    const c = await Client.connect(`ws://127.0.0.1:${port}/`, {
+      maxBackpressure: 256 * 1024,
+      backpressurePolicy: 'drop',
+    });
     cleanup.unshift(() => c.destroy());
     const chunk = Buffer.alloc(1 << 20);
     expect(c.writeBin(chunk)).toBe(true);
@@ -231,4 +267,3 @@ describe('writing', () => {
     expect(c.isClosed()).toBe(false);
   });
 });
-

@@ -18,7 +18,15 @@ describe.each(MODES)('logging of closes ($name)', ({ threads, workers }) => {
   it('logs a 1009, a rate limit, an idle timeout at info, naming the connection, its peer and the reason', async () => {
     const logger = recordingLogger();
     const lines = logger.lines;
-    const s = await serve(threads, { config: { logLevel: 'info', logger, maxMessageSize: 100, idleTimeout: 300, rateLimit: { messagesPerSecond: 1, burst: 1 } } });
+    const s = await serve(threads, {
+      config: {
+        logLevel: 'info',
+        logger,
+        maxMessageSize: 100,
+        idleTimeout: 300,
+        rateLimit: { messagesPerSecond: 1, burst: 1 },
+      },
+    });
     cleanup.push(() => s.stop());
     const big = await RawClient.open(s.port);
     cleanup.unshift(() => big.destroy());
@@ -33,16 +41,25 @@ describe.each(MODES)('logging of closes ($name)', ({ threads, workers }) => {
     cleanup.unshift(() => quiet.destroy());
     expect((await quiet.readClose(5000)).code).toBe(1001);
     quiet.sendFrame(8, closeBody(1001));
-    await eventually('the lines', () => lines.filter((l) => /^info .*connection \d+ \(127\.0\.0\.1:\d+\)/.test(l)).length >= 3, 5000);
+    await eventually(
+      'the lines',
+      () => lines.filter((l) => /^info .*connection \d+ \(127\.0\.0\.1:\d+\)/.test(l)).length >= 3,
+      5000,
+    );
     expect(lines.some((l) => /^info .*closing with 1009: message over the 100-byte limit/.test(l))).toBe(true);
-    expect(lines.some((l) => /^info .*closing with 1008: rate limit: more than 1 messages per second/.test(l))).toBe(true);
+    expect(lines.some((l) => /^info .*closing with 1008: rate limit: more than 1 messages per second/.test(l))).toBe(
+      true,
+    );
     expect(lines.some((l) => /^info .*no traffic for 300 ms; closing it with 1001/.test(l))).toBe(true);
   });
 
   it('a promise a hook did not await that rejects closes only its connection with 1011, logged (attributeRejections inline)', async () => {
     const logger = recordingLogger();
     const lines = logger.lines;
-    const s = await serve(threads, { behaviour: 'leakRejection', config: { logLevel: 'info', logger, attributeRejections: true } });
+    const s = await serve(threads, {
+      behaviour: 'leakRejection',
+      config: { logLevel: 'info', logger, attributeRejections: true },
+    });
     cleanup.push(() => s.stop());
     const bystanders: RawClient[] = [];
     for (let i = 0; i < 6; i++) {
@@ -58,7 +75,14 @@ describe.each(MODES)('logging of closes ($name)', ({ threads, workers }) => {
       b.sendFrame(1, 'still here');
       expect((await b.nextFrame()).payload.toString()).toBe('still here');
     }
-    await eventually('the line', () => lines.some((l) => /^error .*a promise it did not await \(an unhandled rejection\) hook failed; closing with 1011/.test(l)), 5000);
+    await eventually(
+      'the line',
+      () =>
+        lines.some((l) =>
+          /^error .*a promise it did not await \(an unhandled rejection\) hook failed; closing with 1011/.test(l),
+        ),
+      5000,
+    );
     expect(lines.find((l) => /did not await/.test(l))).toMatch(/nobody awaited this/);
   });
 

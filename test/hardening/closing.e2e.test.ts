@@ -40,12 +40,18 @@ describe.each(MODES)('liveness counts only the peer’s silence ($name)', ({ thr
 });
 
 describe('liveness with one worker behind (threads)', () => {
-  it("a well-behaved neighbour on a worker whose backlog another client filled is not dropped", async () => {
-    const s = await serve(1, { behaviour: 'gatedMessages', config: { heartbeat: { interval: 50, timeout: 100 }, threadPool: { count: 1, backlog: 2 } } });
+  it('a well-behaved neighbour on a worker whose backlog another client filled is not dropped', async () => {
+    const s = await serve(1, {
+      behaviour: 'gatedMessages',
+      config: { heartbeat: { interval: 50, timeout: 100 }, threadPool: { count: 1, backlog: 2 } },
+    });
     cleanup.push(() => s.stop());
     const flooder = await RawClient.open(s.port);
     const neighbour = await RawClient.open(s.port);
-    cleanup.unshift(() => flooder.destroy(), () => neighbour.destroy());
+    cleanup.unshift(
+      () => flooder.destroy(),
+      () => neighbour.destroy(),
+    );
     for (let i = 0; i < 6; i++) flooder.sendFrame(1, `f${i}`);
     // The neighbour answers every ping it gets; the worker's full backlog keeps the server from reading it.
     let answering = true;
@@ -95,7 +101,10 @@ describe.each(MODES)('closes the I/O side starts reach the hooks ($name)', ({ th
   });
 
   it('after a backpressured reply with no drain hook, a later close is answered without waiting for closeTimeout', async () => {
-    const { client } = await serveAndOpen(cleanup, threads, 'bigWrite', { closeTimeout: 8000, maxMessageSize: 2 << 20 });
+    const { client } = await serveAndOpen(cleanup, threads, 'bigWrite', {
+      closeTimeout: 8000,
+      maxMessageSize: 2 << 20,
+    });
     client.sendFrame(1, 'big');
     const big = await client.nextFrame(5000);
     expect(big.payload.length).toBe(1 << 20);
@@ -105,7 +114,13 @@ describe.each(MODES)('closes the I/O side starts reach the hooks ($name)', ({ th
   });
 
   it('a clientClose hook that never settles does not keep the peer from its answer past closeTimeout', async () => {
-    const { client, events } = await serveAndOpen(cleanup, threads, undefined, { closeTimeout: 300 }, StuckCloseRecorder);
+    const { client, events } = await serveAndOpen(
+      cleanup,
+      threads,
+      undefined,
+      { closeTimeout: 300 },
+      StuckCloseRecorder,
+    );
     client.send(frame(8, closeBody(4001, 'bye')));
     expect((await client.readClose(4000)).code).toBe(4001);
     expect(events).toContain('clientClose 4001');
@@ -117,7 +132,9 @@ describe.each(MODES)('closes the I/O side starts reach the hooks ($name)', ({ th
     const c = await RawClient.open(s.port);
     cleanup.unshift(() => c.destroy());
     await eventually('init', () => s.events.some((e) => e.startsWith('init close:')));
-    expect(s.events.find((e) => e.startsWith('init close:'))).toMatch(/cannot close before the handshake completes: to refuse the upgrade, throw from init/);
+    expect(s.events.find((e) => e.startsWith('init close:'))).toMatch(
+      /cannot close before the handshake completes: to refuse the upgrade, throw from init/,
+    );
     c.sendFrame(1, 'still open');
     expect((await c.nextFrame()).payload.toString()).toBe('still open');
   });

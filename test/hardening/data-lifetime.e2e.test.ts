@@ -23,11 +23,17 @@ async function sendHistory(c: RawClient, tag: string, count: number): Promise<vo
 describe.each(MODES)('a hook may keep its data ($name)', ({ threads, workers }) => {
   inMode(workers);
   it("kept data never changes afterwards, nor shows another connection's bytes", async () => {
-    const s = await serve(threads, { behaviour: 'history', config: { threadPool: { count: threads, bufferSize: 4096 } } });
+    const s = await serve(threads, {
+      behaviour: 'history',
+      config: { threadPool: { count: threads, bufferSize: 4096 } },
+    });
     cleanup.push(() => s.stop());
     const a = await RawClient.open(s.port);
     const b = await RawClient.open(s.port);
-    cleanup.unshift(() => a.destroy(), () => b.destroy());
+    cleanup.unshift(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
     // Single-frame messages too (in thread mode they cross through the ring).
     await Promise.all([sendHistory(a, 'A', 120), sendHistory(b, 'B', 120)]);
     for (let i = 120; i < 200; i++) {

@@ -28,7 +28,13 @@ describe.each(MODES)("backpressurePolicy 'drop' ($name)", ({ threads, workers })
   }
 
   it('a dropped() hook that writes is told at most once per drain cycle, on a macrotask: timers, I/O and new connections go on', async () => {
-    const { client, events, port } = await serveAndOpen(cleanup, threads, 'dropWrites', { maxBackpressure: 256 * 1024, backpressurePolicy: 'drop' }, FlowRecorder);
+    const { client, events, port } = await serveAndOpen(
+      cleanup,
+      threads,
+      'dropWrites',
+      { maxBackpressure: 256 * 1024, backpressurePolicy: 'drop' },
+      FlowRecorder,
+    );
     client.pauseReading();
     client.sendFrame(1, 'flood 300');
     await eventually('the first report', () => events.some((e) => e.startsWith('dropped')), 10_000);
@@ -56,7 +62,11 @@ describe.each(MODES)("backpressurePolicy 'drop' ($name)", ({ threads, workers })
       cleanup,
       threads,
       'deflood',
-      { maxBackpressure: 256 * 1024, backpressurePolicy: 'drop', perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false } },
+      {
+        maxBackpressure: 256 * 1024,
+        backpressurePolicy: 'drop',
+        perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false },
+      },
       FlowRecorder,
     );
     // (serveAndOpen's client offered no extension: open one that offers permessage-deflate with context takeover.)
@@ -91,7 +101,13 @@ describe.each(MODES)("backpressurePolicy 'drop' ($name)", ({ threads, workers })
   }, 60_000);
 
   it("drops a fragmented message of the handler's own whole, even when a publish is dropped between its fragments", async () => {
-    const { client, events } = await serveAndOpen(cleanup, threads, 'ownStream', { maxBackpressure: 256 * 1024, backpressurePolicy: 'drop' }, FlowRecorder);
+    const { client, events } = await serveAndOpen(
+      cleanup,
+      threads,
+      'ownStream',
+      { maxBackpressure: 256 * 1024, backpressurePolicy: 'drop' },
+      FlowRecorder,
+    );
     client.pauseReading();
     for (const cmd of ['flood 200', 'stream', 'pub news', 'end']) {
       client.sendFrame(1, cmd);
@@ -103,10 +119,10 @@ describe.each(MODES)("backpressurePolicy 'drop' ($name)", ({ threads, workers })
     const frames = await readUntil(client, 'last');
     let open = false;
     for (const f of frames) {
-      if (f.opcode === 0) expect(open).toBe(true); // never a continuation without its first frame
+      if (f.opcode === 0)
+        expect(open).toBe(true); // never a continuation without its first frame
       else if (f.opcode < 8) expect(open).toBe(false); // never a new message inside an open one
       if (f.opcode < 8) open = !f.fin;
     }
   }, 40_000);
 });
-

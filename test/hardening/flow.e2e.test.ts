@@ -51,7 +51,10 @@ describe.each(MODES)("writes keep RFC 6455's message shape ($name)", ({ threads,
   });
 
   it("'drop' drops a pre-framed buffer whole and does not spoil the next fragmented message", async () => {
-    const { client, events } = await serveAndOpen(cleanup, threads, 'dropFramed', { maxBackpressure: 100, backpressurePolicy: 'drop' });
+    const { client, events } = await serveAndOpen(cleanup, threads, 'dropFramed', {
+      maxBackpressure: 100,
+      backpressurePolicy: 'drop',
+    });
     client.sendFrame(1, 'go');
     expect((await client.nextFrame()).payload).toEqual(Buffer.alloc(200, 1));
     // (Inline the write says it was dropped; from a worker it cannot know yet, and says true.)
@@ -66,11 +69,14 @@ describe.each(MODES)("writes keep RFC 6455's message shape ($name)", ({ threads,
   });
 });
 
-describe.each(MODES)("closing a slow reader for backpressure ($name)", ({ threads, workers }) => {
+describe.each(MODES)('closing a slow reader for backpressure ($name)', ({ threads, workers }) => {
   inMode(workers);
   it('ends with a 1008 close frame that a peer reading slowly past closeTimeout still gets, and a clean TCP close', async () => {
     // 32 MiB may queue before the 1008: reading that takes longer than closeTimeout.
-    const s = await serve(threads, { behaviour: 'flood', config: { closeTimeout: 3000, maxBackpressure: 32 << 20, threadPool: { count: threads, backlog: 4 } } });
+    const s = await serve(threads, {
+      behaviour: 'flood',
+      config: { closeTimeout: 3000, maxBackpressure: 32 << 20, threadPool: { count: threads, backlog: 4 } },
+    });
     cleanup.push(() => s.stop());
     const c = await RawClient.open(s.port);
     cleanup.unshift(() => c.destroy());

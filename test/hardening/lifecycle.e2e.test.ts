@@ -23,7 +23,11 @@ class Noop extends Handler {
 describe('listen and stop', () => {
   for (const threads of [0, 1]) {
     it(`stop() while listen() is starting stops the server: nothing keeps listening (threads ${threads})`, async () => {
-      const server = new Server((threads ? ArrowHooks : Noop) as typeof Noop, { port: 0, logLevel: 'silent', threadPool: { count: threads } });
+      const server = new Server((threads ? ArrowHooks : Noop) as typeof Noop, {
+        port: 0,
+        logLevel: 'silent',
+        threadPool: { count: threads },
+      });
       const listening = server.listen();
       const stopped = server.stop();
       await expect(listening).rejects.toThrow(/stop\(\) was called before listening completed/);
@@ -63,7 +67,11 @@ describe.each(MODES)('maxConn ($name)', ({ threads, workers }) => {
     const idle1 = await RawClient.connect(s.port, null); // connected, no request yet
     const idle2 = await RawClient.connect(s.port, null);
     const third = await RawClient.connect(s.port, null);
-    cleanup.unshift(() => idle1.destroy(), () => idle2.destroy(), () => third.destroy());
+    cleanup.unshift(
+      () => idle1.destroy(),
+      () => idle2.destroy(),
+      () => third.destroy(),
+    );
     const res = await third.readResponse();
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
@@ -82,7 +90,19 @@ describe('handler shapes', () => {
   }
 
   async function check(port: number): Promise<void> {
-    const refused = await RawClient.connect(port, [`GET /no HTTP/1.1`, 'Host: x', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13', '', ''].join('\r\n'));
+    const refused = await RawClient.connect(
+      port,
+      [
+        `GET /no HTTP/1.1`,
+        'Host: x',
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Version: 13',
+        '',
+        '',
+      ].join('\r\n'),
+    );
     cleanup.unshift(() => refused.destroy());
     expect((await refused.readResponse()).status).toBe(403);
     const c = await RawClient.open(port);
@@ -99,6 +119,8 @@ describe('handler shapes', () => {
 
 describe('config errors a new user meets', () => {
   it('a port given as text says it got a string and how to convert it', () => {
-    expect(() => new Server(Noop, { port: '9001' as never })).toThrow(/invalid config port: got string "9001"; expected an integer from 0 to 65535 \(config values are not parsed: convert text such as process.env values with Number\(\)\)/);
+    expect(() => new Server(Noop, { port: '9001' as never })).toThrow(
+      /invalid config port: got string "9001"; expected an integer from 0 to 65535 \(config values are not parsed: convert text such as process.env values with Number\(\)\)/,
+    );
   });
 });

@@ -37,11 +37,24 @@ export class Browser {
   /** Starts headless Chromium with a fresh profile and connects to its DevTools endpoint. */
   static async launch(): Promise<Browser> {
     const profile = mkdtempSync(join(tmpdir(), 'wsz-chromium-'));
-    const child = spawn(CHROMIUM, [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
-      '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', 'about:blank',
-    ], { stdio: 'ignore', detached: true }); // its own process group: the helpers it starts end with it
+    const child = spawn(
+      CHROMIUM,
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-dev-shm-usage',
+        `--user-data-dir=${profile}`,
+        '--remote-debugging-address=127.0.0.1',
+        '--remote-debugging-port=0',
+        'about:blank',
+      ],
+      { stdio: 'ignore', detached: true },
+    ); // its own process group: the helpers it starts end with it
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     // Chromium writes its DevTools port and browser path into the profile once it listens.
     const deadline = Date.now() + 20_000;
@@ -83,14 +96,18 @@ export class Browser {
     const id = this.nextId++;
     this.cdp.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }));
     return new Promise((resolve, reject) =>
-      this.waiting.set(id, (reply) => (reply.error ? reject(new Error(`${method}: ${reply.error.message}`)) : resolve(reply.result ?? {}))),
+      this.waiting.set(id, (reply) =>
+        reply.error ? reject(new Error(`${method}: ${reply.error.message}`)) : resolve(reply.result ?? {}),
+      ),
     );
   }
 
   /** Opens `url` in a new tab. */
   async open(url: string): Promise<Page> {
     const { targetId } = (await this.send('Target.createTarget', { url })) as { targetId: string };
-    const { sessionId } = (await this.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string };
+    const { sessionId } = (await this.send('Target.attachToTarget', { targetId, flatten: true })) as {
+      sessionId: string;
+    };
     const page = new Page(this, sessionId);
     // The new tab starts on about:blank, which is "complete" at once: wait for the page asked for.
     await page.until('the page to load', 'location.href !== "about:blank" && document.readyState === "complete"');
@@ -121,11 +138,16 @@ export class Page {
 
   /** Evaluates `expression` in the page and returns its value (promises awaited). */
   async evaluate<T = unknown>(expression: string): Promise<T> {
-    const r = (await this.browser.send('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true }, this.sessionId)) as {
+    const r = (await this.browser.send(
+      'Runtime.evaluate',
+      { expression, awaitPromise: true, returnByValue: true },
+      this.sessionId,
+    )) as {
       result: { value?: T };
       exceptionDetails?: { text: string; exception?: { description?: string } };
     };
-    if (r.exceptionDetails) throw new Error(`in the page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+    if (r.exceptionDetails)
+      throw new Error(`in the page: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
     return r.result.value as T;
   }
 

@@ -12,7 +12,10 @@ export interface RunningExample {
 
 /** Runs `examples/<file>` with tsx as `pnpm <name>` would, on PORT 0 unless `env` says otherwise. */
 export function runExample(file: string, env: Record<string, string> = {}): RunningExample {
-  const child = spawn(`${root}node_modules/.bin/tsx`, ['--conditions=wsz-source', file], { cwd: root, env: { ...process.env, PORT: '0', WSZ_LOG_LEVEL: 'silent', ...env } });
+  const child = spawn(`${root}node_modules/.bin/tsx`, ['--conditions=wsz-source', file], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', WSZ_LOG_LEVEL: 'silent', ...env },
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const ready = new Promise<number>((resolve, reject) => {

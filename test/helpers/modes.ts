@@ -48,7 +48,10 @@ export interface Served {
  * Starts a server on an ephemeral port with `threads` worker threads (0 = inline) running
  * `HandlerClass` (a recorder) with behaviour `behaviour`.
  */
-export async function serve(threads: number, opts: { behaviour?: string; handler?: HandlerClass<HandlerHooks<any>>; config?: ServerConfig; tag?: string } = {}): Promise<Served> {
+export async function serve(
+  threads: number,
+  opts: { behaviour?: string; handler?: HandlerClass<HandlerHooks<any>>; config?: ServerConfig; tag?: string } = {},
+): Promise<Served> {
   const name = `wsz-test-${process.pid}-${nextChannel++}`;
   const events: string[] = [];
   const listener = new BroadcastChannel(name);
@@ -56,7 +59,14 @@ export async function serve(threads: number, opts: { behaviour?: string; handler
   const shared = new SharedArrayBuffer(64);
   const app: RecorderApp = { channel: name, behaviour: opts.behaviour, shared, tag: opts.tag };
   const config = opts.config ?? {};
-  const server = new Server((opts.handler ?? Recorder) as HandlerClass<HandlerHooks<any>>, { port: 0, logLevel: 'silent', closeTimeout: 1000, workerCount, ...config, threadPool: { count: threads, ...config.threadPool } });
+  const server = new Server((opts.handler ?? Recorder) as HandlerClass<HandlerHooks<any>>, {
+    port: 0,
+    logLevel: 'silent',
+    closeTimeout: 1000,
+    workerCount,
+    ...config,
+    threadPool: { count: threads, ...config.threadPool },
+  });
   const { port } = (await server.listen(app as never)) as AddressInfo;
   return {
     server,
@@ -82,10 +92,19 @@ export type Cleanup = Array<() => Promise<void> | void>;
  * Serves `behaviour` with `threads` workers and opens one upgraded client to it, registering both
  * in `cleanup`; resolves once the handler's afterInit ran.
  */
-export async function serveAndOpen(cleanup: Cleanup, threads: number, behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>): Promise<Served & { client: RawClient }> {
+export async function serveAndOpen(
+  cleanup: Cleanup,
+  threads: number,
+  behaviour?: string,
+  config?: ServerConfig,
+  handler?: HandlerClass<HandlerHooks<any>>,
+): Promise<Served & { client: RawClient }> {
   const s = await serve(threads, { behaviour, config, handler });
   const client = await RawClient.open(s.port);
-  cleanup.push(() => client.destroy(), () => s.stop());
+  cleanup.push(
+    () => client.destroy(),
+    () => s.stop(),
+  );
   await eventually('afterInit', () => s.events.includes('afterInit'));
   return { ...s, client };
 }

@@ -25,11 +25,25 @@ export const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 
 /** A valid upgrade request for `path`, with extra header lines. */
 export function upgradeRequest(path = '/', extra: string[] = []): string {
-  return [`GET ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13', ...extra, '', ''].join('\r\n');
+  return [
+    `GET ${path} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${KEY}`,
+    'Sec-WebSocket-Version: 13',
+    ...extra,
+    '',
+    '',
+  ].join('\r\n');
 }
 
 /** Encodes a client frame; masked with a random key unless `mask` is false. */
-export function frame(opcode: number, payload: Buffer | string = Buffer.alloc(0), opts: { fin?: boolean; mask?: boolean; rsv?: number; length?: number } = {}): Buffer {
+export function frame(
+  opcode: number,
+  payload: Buffer | string = Buffer.alloc(0),
+  opts: { fin?: boolean; mask?: boolean; rsv?: number; length?: number } = {},
+): Buffer {
   const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
   const len = opts.length ?? body.length;
   const masked = opts.mask !== false;
@@ -73,11 +87,13 @@ export class RawClient {
       this.wake();
     });
     socket.on('error', () => {});
-    this.closed = new Promise((resolve) => socket.on('close', () => {
-      this.ended = true;
-      this.wake();
-      resolve();
-    }));
+    this.closed = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.ended = true;
+        this.wake();
+        resolve();
+      }),
+    );
   }
 
   private wake(): void {
@@ -125,48 +141,62 @@ export class RawClient {
 
   /** Reads an HTTP response head (and, for non-101, its Content-Length body). */
   async readResponse(ms = 3000): Promise<HttpResponse> {
-    return this.until('an HTTP response', () => {
-      const end = this.buf.indexOf('\r\n\r\n');
-      if (end < 0) return undefined;
-      const lines = this.buf.subarray(0, end).toString('latin1').split('\r\n');
-      const status = Number(lines[0]!.split(' ')[1]);
-      const headers: Record<string, string> = {};
-      for (const l of lines.slice(1)) {
-        const i = l.indexOf(':');
-        headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
-      }
-      const bodyLength = status === 101 ? 0 : Number(headers['content-length'] ?? 0);
-      if (this.buf.length < end + 4 + bodyLength) return undefined;
-      const body = this.buf.subarray(end + 4, end + 4 + bodyLength).toString();
-      this.buf = this.buf.subarray(end + 4 + bodyLength);
-      this.response = { status, headers, body };
-      return this.response;
-    }, ms);
+    return this.until(
+      'an HTTP response',
+      () => {
+        const end = this.buf.indexOf('\r\n\r\n');
+        if (end < 0) return undefined;
+        const lines = this.buf.subarray(0, end).toString('latin1').split('\r\n');
+        const status = Number(lines[0]!.split(' ')[1]);
+        const headers: Record<string, string> = {};
+        for (const l of lines.slice(1)) {
+          const i = l.indexOf(':');
+          headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+        }
+        const bodyLength = status === 101 ? 0 : Number(headers['content-length'] ?? 0);
+        if (this.buf.length < end + 4 + bodyLength) return undefined;
+        const body = this.buf.subarray(end + 4, end + 4 + bodyLength).toString();
+        this.buf = this.buf.subarray(end + 4 + bodyLength);
+        this.response = { status, headers, body };
+        return this.response;
+      },
+      ms,
+    );
   }
 
   /** The next frame from the server. */
   async nextFrame(ms = 3000): Promise<Frame> {
-    return this.until('a frame', () => {
-      const b = this.buf;
-      if (b.length < 2) return undefined;
-      let len = b[1]! & 0x7f;
-      let p = 2;
-      if (len === 126) {
-        if (b.length < 4) return undefined;
-        len = b.readUInt16BE(2);
-        p = 4;
-      } else if (len === 127) {
-        if (b.length < 10) return undefined;
-        len = Number(b.readBigUInt64BE(2));
-        p = 10;
-      }
-      const masked = (b[1]! & 0x80) !== 0;
-      if (masked) p += 4;
-      if (b.length < p + len) return undefined;
-      const f: Frame = { fin: (b[0]! & 0x80) !== 0, rsv: (b[0]! >> 4) & 7, opcode: b[0]! & 0x0f, masked, payload: Buffer.from(b.subarray(p, p + len)) };
-      this.buf = b.subarray(p + len);
-      return f;
-    }, ms);
+    return this.until(
+      'a frame',
+      () => {
+        const b = this.buf;
+        if (b.length < 2) return undefined;
+        let len = b[1]! & 0x7f;
+        let p = 2;
+        if (len === 126) {
+          if (b.length < 4) return undefined;
+          len = b.readUInt16BE(2);
+          p = 4;
+        } else if (len === 127) {
+          if (b.length < 10) return undefined;
+          len = Number(b.readBigUInt64BE(2));
+          p = 10;
+        }
+        const masked = (b[1]! & 0x80) !== 0;
+        if (masked) p += 4;
+        if (b.length < p + len) return undefined;
+        const f: Frame = {
+          fin: (b[0]! & 0x80) !== 0,
+          rsv: (b[0]! >> 4) & 7,
+          opcode: b[0]! & 0x0f,
+          masked,
+          payload: Buffer.from(b.subarray(p, p + len)),
+        };
+        this.buf = b.subarray(p + len);
+        return f;
+      },
+      ms,
+    );
   }
 
   /** Reads frames up to and including a close frame; returns its code (1005 when empty) and reason. */
@@ -175,7 +205,11 @@ export class RawClient {
     for (;;) {
       const f = await this.nextFrame(ms);
       if (f.opcode === 8) {
-        return { code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005, reason: f.payload.subarray(2).toString(), before };
+        return {
+          code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005,
+          reason: f.payload.subarray(2).toString(),
+          before,
+        };
       }
       before.push(f);
     }

@@ -94,12 +94,18 @@ export const behaviours: Record<string, Hooks> = {
         const w = r.conn.writeBuffer('text');
         r.conn.close();
         try {
-          r.emit(`writer after close: flush ${w.write('late').flush()}, a new one ${r.conn.writeBuffer('binary').write('x').flush()}`);
+          r.emit(
+            `writer after close: flush ${w.write('late').flush()}, a new one ${r.conn.writeBuffer('binary').write('x').flush()}`,
+          );
         } catch (e) {
           r.emit(`writer error: ${(e as Error).message}`);
         }
       } else if (cmd === 'notUtf8') {
-        for (const send of [() => r.conn.writeText(Buffer.from([0xff, 0xfe])), () => r.conn.write(Buffer.from([0xc3])), () => r.conn.publish('t', Buffer.from([0x80]))]) {
+        for (const send of [
+          () => r.conn.writeText(Buffer.from([0xff, 0xfe])),
+          () => r.conn.write(Buffer.from([0xc3])),
+          () => r.conn.publish('t', Buffer.from([0x80])),
+        ]) {
           try {
             send();
             r.emit('notUtf8 sent');
@@ -137,7 +143,11 @@ export const behaviours: Record<string, Hooks> = {
       }
     },
   },
-  tenWrites: { message: (r) => { for (let i = 0; i < 10; i++) r.conn.write(`w${i}`); } },
+  tenWrites: {
+    message: (r) => {
+      for (let i = 0; i < 10; i++) r.conn.write(`w${i}`);
+    },
+  },
   /** 'flood N': writes N binary messages of 64 KiB at once; reports how many were refused. */
   flood: {
     message(r, data) {
@@ -185,9 +195,13 @@ export const behaviours: Record<string, Hooks> = {
     message(r, data) {
       const [cmd, arg = ''] = data.toString().split(' ');
       if (cmd === 'flood') for (let i = 0; i < Number(arg); i++) r.conn.writeBin(Buffer.alloc(64 * 1024, 0x5a));
-      else if (cmd === 'stream') (r as Recorder & { w?: ReturnType<Conn['writeBuffer']> }).w = r.conn.writeBuffer('binary', { fragmentSize: 1000 }).write(Buffer.alloc(1500, 0x61));
+      else if (cmd === 'stream')
+        (r as Recorder & { w?: ReturnType<Conn['writeBuffer']> }).w = r.conn
+          .writeBuffer('binary', { fragmentSize: 1000 })
+          .write(Buffer.alloc(1500, 0x61));
       else if (cmd === 'pub') r.conn.publish('room', arg);
-      else if (cmd === 'end') (r as Recorder & { w?: ReturnType<Conn['writeBuffer']> }).w!.write(Buffer.alloc(500, 0x62)).flush();
+      else if (cmd === 'end')
+        (r as Recorder & { w?: ReturnType<Conn['writeBuffer']> }).w!.write(Buffer.alloc(500, 0x62)).flush();
       else r.conn.write(data.toString());
       r.emit(`did ${cmd}`);
     },
@@ -205,16 +219,44 @@ export const behaviours: Record<string, Hooks> = {
       r.conn.writeText(data);
     },
   },
-  threeWrites: { message: (r) => { r.conn.write('1'); r.conn.writeBin(Buffer.from('2')); r.conn.writeText('3'); } },
-  fragmentedWrite: { message: (r) => { r.conn.writeFrame(1, 'ab', { fin: false }); r.conn.writeFrame(0, 'cd'); } },
-  bigWrite: { message: (r) => { r.conn.writeBin(BIG); } },
-  pingBack: { message: (r) => { r.conn.writePing('srv'); } },
-  pongPlus: { ping: (r, d) => { r.conn.writePong(Buffer.concat([d, Buffer.from('!')])); } },
+  threeWrites: {
+    message: (r) => {
+      r.conn.write('1');
+      r.conn.writeBin(Buffer.from('2'));
+      r.conn.writeText('3');
+    },
+  },
+  fragmentedWrite: {
+    message: (r) => {
+      r.conn.writeFrame(1, 'ab', { fin: false });
+      r.conn.writeFrame(0, 'cd');
+    },
+  },
+  bigWrite: {
+    message: (r) => {
+      r.conn.writeBin(BIG);
+    },
+  },
+  pingBack: {
+    message: (r) => {
+      r.conn.writePing('srv');
+    },
+  },
+  pongPlus: {
+    ping: (r, d) => {
+      r.conn.writePong(Buffer.concat([d, Buffer.from('!')]));
+    },
+  },
   answerClose: { clientClose: (r) => r.conn.close({ code: 1000, reason: 'see you' }) },
   closeOnMessage: { message: (r) => r.conn.close({ code: 4000, reason: 'bye now' }) },
   closeDefault: { message: (r) => r.conn.close() },
   /** Closes (1000) on 'stop'; echoes anything else. */
-  closeOnStop: { message: (r, d) => { if (d.toString() === 'stop') r.conn.close(); else r.conn.writeText(d); } },
+  closeOnStop: {
+    message: (r, d) => {
+      if (d.toString() === 'stop') r.conn.close();
+      else r.conn.writeText(d);
+    },
+  },
   closeValidation: {
     message(r) {
       const errors: string[] = [];
@@ -238,9 +280,21 @@ export const behaviours: Record<string, Hooks> = {
       r.emit(`results ${JSON.stringify(results)}`);
     },
   },
-  throws: { message: () => { throw new Error('boom'); } },
-  rejects: { message: async () => { throw new Error('async boom'); } },
-  closeThrows: { close: () => { throw new Error('close boom'); } },
+  throws: {
+    message: () => {
+      throw new Error('boom');
+    },
+  },
+  rejects: {
+    message: async () => {
+      throw new Error('async boom');
+    },
+  },
+  closeThrows: {
+    close: () => {
+      throw new Error('close boom');
+    },
+  },
   gatedInit: { init: (r) => gate(r.app.shared!) },
   /** gatedInit, and the close hook sets shared[1] (visible to the test at once, from any thread). */
   /** 'leak' makes a promise that rejects later and that nobody awaits; anything else is echoed. */
@@ -262,14 +316,29 @@ export const behaviours: Record<string, Hooks> = {
       throw new Error('close hook broke');
     },
   },
-  gatedInitMarksClose: { init: (r) => gate(r.app.shared!), close: (r) => void Atomics.store(new Int32Array(r.app.shared!), 1, 1) },
+  gatedInitMarksClose: {
+    init: (r) => gate(r.app.shared!),
+    close: (r) => void Atomics.store(new Int32Array(r.app.shared!), 1, 1),
+  },
   inspectInit: {
     init(r, h) {
-      r.emit(`handshake ${JSON.stringify({
-        method: h.method, path: h.path, url: h.url, user: h.query.get('user'), tag: h.query.get('tag'),
-        trace: h.headers.get('x-trace'), TRACE: h.headers.get('X-TRACE'), multi: h.headers.get('x-multi'), multiAll: h.headers.getAll('x-multi'),
-        names: [...h.headers].map(([n]) => n), remoteAddress: h.remoteAddress, remotePort: h.remotePort, appTag: r.app.tag,
-      })}`);
+      r.emit(
+        `handshake ${JSON.stringify({
+          method: h.method,
+          path: h.path,
+          url: h.url,
+          user: h.query.get('user'),
+          tag: h.query.get('tag'),
+          trace: h.headers.get('x-trace'),
+          TRACE: h.headers.get('X-TRACE'),
+          multi: h.headers.get('x-multi'),
+          multiAll: h.headers.getAll('x-multi'),
+          names: [...h.headers].map(([n]) => n),
+          remoteAddress: h.remoteAddress,
+          remotePort: h.remotePort,
+          appTag: r.app.tag,
+        })}`,
+      );
     },
   },
   chatProtocol: { init: (_r, h) => h.selectProtocol('chat') },
@@ -288,10 +357,16 @@ export const behaviours: Record<string, Hooks> = {
   /** Reports how many headers init sees, and the cookie's length, origin and extensions. */
   headerCount: {
     init(r, h) {
-      r.emit(`headers ${h.headers.size} cookie ${h.headers.get('cookie')?.length} origin ${h.headers.get('origin')} extensions ${h.extensions}`);
+      r.emit(
+        `headers ${h.headers.size} cookie ${h.headers.get('cookie')?.length} origin ${h.headers.get('origin')} extensions ${h.extensions}`,
+      );
     },
   },
-  initThrows: { init: () => { throw new Error('database password is hunter2'); } },
+  initThrows: {
+    init: () => {
+      throw new Error('database password is hunter2');
+    },
+  },
   initStatus: {
     async init(_r, h) {
       if (h.path === '/private') throw new HandshakeError(401, 'token required');
@@ -340,11 +415,20 @@ export const behaviours: Record<string, Hooks> = {
       r.conn.write(String(threadId));
     },
   },
-  exitThread: { message: () => { process.exit(3); } },
+  exitThread: {
+    message: () => {
+      process.exit(3);
+    },
+  },
   /** Receives and says nothing. */
   silent: { message() {} },
   /** Throws on 'boom', echoes anything else. */
-  boomFirst: { message: (r, d) => { if (d.toString() === 'boom') throw new Error('boom'); r.conn.writeText(d); } },
+  boomFirst: {
+    message: (r, d) => {
+      if (d.toString() === 'boom') throw new Error('boom');
+      r.conn.writeText(d);
+    },
+  },
   /** Waits for the gate, then reports whether the connection is closing and whether a write went out. */
   probeAfterGate: {
     async message(r) {
@@ -367,7 +451,12 @@ export const behaviours: Record<string, Hooks> = {
     message(r, d) {
       if (d.toString() === 'go') {
         r.conn.writeBin(Buffer.alloc(200, 1));
-        const framed = Buffer.concat([Buffer.from([0x02, 3]), Buffer.from('AAA'), Buffer.from([0x80, 3]), Buffer.from('BBB')]);
+        const framed = Buffer.concat([
+          Buffer.from([0x02, 3]),
+          Buffer.from('AAA'),
+          Buffer.from([0x80, 3]),
+          Buffer.from('BBB'),
+        ]);
         r.emit(`framed ${r.conn.writeFramed(framed)}`);
       } else {
         r.conn.writeFrame(2, 'CCC', { fin: false });
@@ -438,7 +527,9 @@ export class Recorder extends Handler<RecorderApp> {
   }
 
   clientMessage(data: Buffer, type: MessageType) {
-    this.emit(`message ${type} ${type === 'text' ? data.toString() : data.length > 64 ? `${data.length} bytes` : data.toString('hex')}`);
+    this.emit(
+      `message ${type} ${type === 'text' ? data.toString() : data.length > 64 ? `${data.length} bytes` : data.toString('hex')}`,
+    );
     const b = this.behaviour;
     if (b.message) return b.message(this, data, type);
     if (type === 'text') this.conn.writeText(data);

@@ -24,10 +24,17 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-/** Starts one; `args` adds redis-server options (['--requirepass', 'x'], TLS ports; `port` then is the plain one, 0 for none). */
+/**
+ * Starts one; `args` adds redis-server options (['--requirepass', 'x'], TLS ports; `port` then is the plain one, 0 for
+ * none).
+ */
 export async function startRedis(port?: number, args: string[] = []): Promise<RunningRedis> {
   const p = port ?? (await freePort());
-  const child: ChildProcess = spawn(REDIS_SERVER, ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    REDIS_SERVER,
+    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await new Promise<void>((resolve, reject) => {
     let out = '';

@@ -16,7 +16,9 @@ export interface Scripted {
  * A deliberately misbehaving server for client tests: it reads the upgrade request and lets the
  * test write any answer (`respond` gets the socket and the accept value the request asks for).
  */
-export async function scriptedServer(respond: (socket: Socket, accept: string, request: string) => void): Promise<Scripted> {
+export async function scriptedServer(
+  respond: (socket: Socket, accept: string, request: string) => void,
+): Promise<Scripted> {
   let received = Buffer.alloc(0);
   let request = '';
   const sockets = new Set<Socket>();
@@ -56,11 +58,21 @@ export async function scriptedServer(respond: (socket: Socket, accept: string, r
 
 /** A valid 101 for `accept`, with extra header lines. */
 export function ok101(accept: string, extra: string[] = []): string {
-  return ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, ...extra, '', ''].join('\r\n');
+  return [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${accept}`,
+    ...extra,
+    '',
+    '',
+  ].join('\r\n');
 }
 
 /** Decodes the masked client frames in `bytes`. */
-export function clientFrames(bytes: Buffer): Array<{ fin: boolean; rsv1: boolean; opcode: number; masked: boolean; key: string; payload: Buffer }> {
+export function clientFrames(
+  bytes: Buffer,
+): Array<{ fin: boolean; rsv1: boolean; opcode: number; masked: boolean; key: string; payload: Buffer }> {
   const out = [];
   let p = 0;
   while (p + 2 <= bytes.length) {
@@ -81,7 +93,14 @@ export function clientFrames(bytes: Buffer): Array<{ fin: boolean; rsv1: boolean
     if (q + len > bytes.length) break;
     const payload = Buffer.from(bytes.subarray(q, q + len));
     for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-    out.push({ fin: (b0 & 0x80) !== 0, rsv1: (b0 & 0x40) !== 0, opcode: b0 & 0x0f, masked, key: key.toString('hex'), payload });
+    out.push({
+      fin: (b0 & 0x80) !== 0,
+      rsv1: (b0 & 0x40) !== 0,
+      opcode: b0 & 0x0f,
+      masked,
+      key: key.toString('hex'),
+      payload,
+    });
     p = q + len;
   }
   return out;

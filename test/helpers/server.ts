@@ -13,7 +13,10 @@ export async function eventually(what: string, predicate: () => boolean, ms = 30
  * `server.stats()` once it shows everything that happened so far: with I/O threads (`workerCount`)
  * each thread publishes its counters every 20 ms, so this waits a few periods first.
  */
-export async function freshStats(server: { readonly config: { workerCount: number }; stats(): ServerStats }): Promise<ServerStats> {
+export async function freshStats(server: {
+  readonly config: { workerCount: number };
+  stats(): ServerStats;
+}): Promise<ServerStats> {
   if (server.config.workerCount > 1) await new Promise((r) => setTimeout(r, 60));
   return server.stats();
 }

@@ -8,15 +8,15 @@
  *   all TEXT / allx TEXT (self: false)             broadcast
  *   to ID TEXT                                     sendTo
  *   say TEXT                                       a direct write
- *   seq T N                                        publishes 'N-0' .. 'N-(N-1)' to T, a direct write 'direct-i' after each
+ * seq T N publishes 'N-0' .. 'N-(N-1)' to T, a direct write 'direct-i' after each
  *   stream / end                                   opens a fragmented binary message (3 fragments out) / finishes it
  *   flood T N SIZE                                 publishes N binary messages of SIZE bytes to T
  *   leaveOnClose T                                 the close hook publishes 'left ID' to T
  *   lone sub / lone pub                            subscribes / publishes to 'room' + a lone surrogate (refused)
- *   block MS                                       holds the thread running the hook for MS ms, then replies 'unblocked'
+ * block MS holds the thread running the hook for MS ms, then replies 'unblocked'
  *   thread                                         replies 'thread N', the id of the thread running the hook
  *   exit                                           ends the thread running the hook (never the main thread)
- *   buffers                                        collects garbage, replies 'buffers N': bytes of ArrayBuffers this thread holds
+ * buffers collects garbage, replies 'buffers N': bytes of ArrayBuffers this thread holds
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

@@ -39,47 +39,77 @@ const cases = MODES.flatMap((m) => [
   ...(tls ? [{ ...m, scheme: 'wss' as const, deflate: false }] : []),
 ]);
 
-describe.skipIf(!available).each(cases)('interop: headless Chromium ($name, $scheme, permessage-deflate $deflate)', ({ threads, workers, scheme, deflate }) => {
-  inMode(workers);
-  it('exchanges text, binary, empty, 50 KB and UTF-8 messages with a real browser, which then closes cleanly', async () => {
-    // wss: our self-signed certificate, which the browser is told to accept.
-    const s = await serve(threads, { behaviour: 'chatProtocol', config: { ...(scheme === 'wss' ? { tls: { key: tls!.key, cert: tls!.cert } } : {}), perMessageDeflate: deflate } });
-    const http = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(s.port, scheme)));
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
-    const profile = mkdtempSync(join(tmpdir(), 'wsz-chromium-'));
-    const browser = spawn(CHROMIUM, [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-dev-shm-usage', `--user-data-dir=${profile}`,
-      ...(scheme === 'wss' ? ['--ignore-certificate-errors'] : []),
-      `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
-    ], { stdio: 'ignore', detached: true }); // its own process group: the helpers it starts end with it
-    const exited = new Promise<void>((r) => browser.once('exit', () => r()));
-    try {
-      await eventually('the browser report', () => s.events.some((e) => e.startsWith('message text report:')), 30_000);
-      const report = JSON.parse(s.events.find((e) => e.startsWith('message text report:'))!.slice('message text report:'.length));
-      expect(report).toEqual({
-        protocol: 'chat',
-        // Chromium offers permessage-deflate with client_max_window_bits.
-        extensions: deflate ? 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15' : '',
-        got: ['text hello from chromium', 'binary 1,2,3', 'text ', 'text of 50000 (same)', 'text κόσμε 𝄞'],
+describe.skipIf(!available).each(cases)(
+  'interop: headless Chromium ($name, $scheme, permessage-deflate $deflate)',
+  ({ threads, workers, scheme, deflate }) => {
+    inMode(workers);
+    it('exchanges text, binary, empty, 50 KB and UTF-8 messages with a real browser, which then closes cleanly', async () => {
+      // wss: our self-signed certificate, which the browser is told to accept.
+      const s = await serve(threads, {
+        behaviour: 'chatProtocol',
+        config: {
+          ...(scheme === 'wss' ? { tls: { key: tls!.key, cert: tls!.cert } } : {}),
+          perMessageDeflate: deflate,
+        },
       });
-      await eventually('the close hook', () => s.events.includes('close'), 10_000);
-      // The 50 kB message went compressed both ways (Chromium compresses what it sends).
-      if (deflate) expect(s.server.stats().compression).toMatchObject({ deflated: 1 });
-      if (deflate) expect(s.server.stats().compression.inflated).toBeGreaterThanOrEqual(1);
-    } finally {
+      const http = createServer((_req, res) =>
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(s.port, scheme)),
+      );
+      await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+      const profile = mkdtempSync(join(tmpdir(), 'wsz-chromium-'));
+      const browser = spawn(
+        CHROMIUM,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--no-first-run',
+          '--disable-dev-shm-usage',
+          `--user-data-dir=${profile}`,
+          ...(scheme === 'wss' ? ['--ignore-certificate-errors'] : []),
+          `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
+        ],
+        { stdio: 'ignore', detached: true },
+      ); // its own process group: the helpers it starts end with it
+      const exited = new Promise<void>((r) => browser.once('exit', () => r()));
       try {
-        process.kill(-browser.pid!, 'SIGKILL'); // the whole group: zygote, renderer, crashpad
-      } catch {
-        browser.kill('SIGKILL');
+        await eventually(
+          'the browser report',
+          () => s.events.some((e) => e.startsWith('message text report:')),
+          30_000,
+        );
+        const report = JSON.parse(
+          s.events.find((e) => e.startsWith('message text report:'))!.slice('message text report:'.length),
+        );
+        expect(report).toEqual({
+          protocol: 'chat',
+          // Chromium offers permessage-deflate with client_max_window_bits.
+          extensions: deflate
+            ? 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15'
+            : '',
+          got: ['text hello from chromium', 'binary 1,2,3', 'text ', 'text of 50000 (same)', 'text κόσμε 𝄞'],
+        });
+        await eventually('the close hook', () => s.events.includes('close'), 10_000);
+        // The 50 kB message went compressed both ways (Chromium compresses what it sends).
+        if (deflate) expect(s.server.stats().compression).toMatchObject({ deflated: 1 });
+        if (deflate) expect(s.server.stats().compression.inflated).toBeGreaterThanOrEqual(1);
+      } finally {
+        try {
+          process.kill(-browser.pid!, 'SIGKILL'); // the whole group: zygote, renderer, crashpad
+        } catch {
+          browser.kill('SIGKILL');
+        }
+        await exited;
+        http.close();
+        await s.stop();
+        // Best effort: a helper still exiting may hold the profile a moment; it is a temp dir either way.
+        try {
+          rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+        } catch {}
       }
-      await exited;
-      http.close();
-      await s.stop();
-      // Best effort: a helper still exiting may hold the profile a moment; it is a temp dir either way.
-      try {
-        rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-      } catch {}
-    }
-  }, 60_000);
-});
+    }, 60_000);
+  },
+);

@@ -59,7 +59,27 @@ describe.skipIf(!available)("interop: the Client against Debian's python3-websoc
   beforeAll(async () => {
     // A self-signed certificate made now, for localhost and 127.0.0.1.
     const dir = mkdtempSync(join(tmpdir(), 'wsz-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     ca = readFileSync(join(dir, 'cert.pem'));
     plain = await startPython([]);
     tls = await startPython([join(dir, 'cert.pem'), join(dir, 'key.pem')]);
@@ -70,52 +90,73 @@ describe.skipIf(!available)("interop: the Client against Debian's python3-websoc
   });
 
   it('ws://: text, 1 MiB binary, ping, UTF-8, and the server-initiated close', async () => {
-    await exchange(await Client.connect(`ws://127.0.0.1:${plain.port}/`, { protocols: ['chat'], maxMessageSize: 2 << 20 }));
+    await exchange(
+      await Client.connect(`ws://127.0.0.1:${plain.port}/`, { protocols: ['chat'], maxMessageSize: 2 << 20 }),
+    );
   });
 
   it('wss:// with the self-signed certificate as CA, and servername', async () => {
-    await exchange(await Client.connect(`wss://localhost:${tls.port}/`, { protocols: ['chat'], maxMessageSize: 2 << 20, tls: { ca, servername: 'localhost' } }));
+    await exchange(
+      await Client.connect(`wss://localhost:${tls.port}/`, {
+        protocols: ['chat'],
+        maxMessageSize: 2 << 20,
+        tls: { ca, servername: 'localhost' },
+      }),
+    );
   });
 
   it('wss:// refuses the self-signed certificate without the CA, and accepts it with rejectUnauthorized: false', async () => {
     await expect(Client.connect(`wss://localhost:${tls.port}/`)).rejects.toThrow(/self[- ]signed/i);
-    const c = await Client.connect(`wss://127.0.0.1:${tls.port}/`, { protocols: ['chat'], tls: { rejectUnauthorized: false } });
+    const c = await Client.connect(`wss://127.0.0.1:${tls.port}/`, {
+      protocols: ['chat'],
+      tls: { rejectUnauthorized: false },
+    });
     c.write('insecure but fine');
     expect(await c.read()).toEqual({ type: 'text', data: Buffer.from('insecure but fine') });
     await c.close();
   });
 });
 
-describe.skipIf(!available).each(MODES)("interop: permessage-deflate with Debian's python3-websockets ($name)", ({ threads, workers }) => {
-  inMode(workers);
-  it('its client (which offers deflate) and our server agree on it and exchange compressed messages', async () => {
-    const s = await serve(threads, { config: { perMessageDeflate: true, maxMessageSize: 1 << 20 } });
-    try {
-      const r = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(PYTHON, [deflateClient, `ws://127.0.0.1:${s.port}/`]);
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.stderr.on('data', (d) => (stderr += d));
-        child.on('close', () => resolve({ stdout, stderr }));
-      });
-      expect(r.stderr).toBe('');
-      expect(r.stdout.trim().split('\n')).toEqual(['permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15', 'ok']);
-      // Both directions were compressed: 21 messages each way (the binary one too, above the threshold).
-      expect(s.server.stats().compression).toEqual({ inflated: 21, deflated: 21 });
-    } finally {
-      await s.stop();
-    }
-  });
+describe.skipIf(!available).each(MODES)(
+  "interop: permessage-deflate with Debian's python3-websockets ($name)",
+  ({ threads, workers }) => {
+    inMode(workers);
+    it('its client (which offers deflate) and our server agree on it and exchange compressed messages', async () => {
+      const s = await serve(threads, { config: { perMessageDeflate: true, maxMessageSize: 1 << 20 } });
+      try {
+        const r = await new Promise<{ stdout: string; stderr: string }>((resolve) => {
+          const child = spawn(PYTHON, [deflateClient, `ws://127.0.0.1:${s.port}/`]);
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (d) => (stdout += d));
+          child.stderr.on('data', (d) => (stderr += d));
+          child.on('close', () => resolve({ stdout, stderr }));
+        });
+        expect(r.stderr).toBe('');
+        expect(r.stdout.trim().split('\n')).toEqual([
+          'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=15',
+          'ok',
+        ]);
+        // Both directions were compressed: 21 messages each way (the binary one too, above the threshold).
+        expect(s.server.stats().compression).toEqual({ inflated: 21, deflated: 21 });
+      } finally {
+        await s.stop();
+      }
+    });
 
-  it('our Client against its server (which accepts deflate) exchanges compressed messages', async () => {
-    const py = await startPython([]);
-    try {
-      const c = await Client.connect(`ws://127.0.0.1:${py.port}/`, { protocols: ['chat'], perMessageDeflate: true, maxMessageSize: 2 << 20 });
-      expect(c.extensions).toMatch(/^permessage-deflate/);
-      await exchange(c);
-    } finally {
-      py.child.kill();
-    }
-  });
-});
+    it('our Client against its server (which accepts deflate) exchanges compressed messages', async () => {
+      const py = await startPython([]);
+      try {
+        const c = await Client.connect(`ws://127.0.0.1:${py.port}/`, {
+          protocols: ['chat'],
+          perMessageDeflate: true,
+          maxMessageSize: 2 << 20,
+        });
+        expect(c.extensions).toMatch(/^permessage-deflate/);
+        await exchange(c);
+      } finally {
+        py.child.kill();
+      }
+    });
+  },
+);

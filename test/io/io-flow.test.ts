@@ -121,7 +121,11 @@ describe.runIf(IO_THREADS)('I/O threads under pressure', () => {
     const before = server.stats();
     const doomed = threadOf[0]!;
     all[0]!.send('exit');
-    await eventually('a new thread', () => server.stats().ioThreads?.restarts === 1 && server.stats().ioThreads?.count === 2, 10_000);
+    await eventually(
+      'a new thread',
+      () => server.stats().ioThreads?.restarts === 1 && server.stats().ioThreads?.count === 2,
+      10_000,
+    );
     const after = await freshStats(server);
     expect(after.messages).toBeGreaterThanOrEqual(before.messages);
     expect(after.upgraded).toBeGreaterThanOrEqual(before.upgraded);
@@ -131,24 +135,24 @@ describe.runIf(IO_THREADS)('I/O threads under pressure', () => {
   }, 20_000);
 });
 
-describe.each([
-  { name: 'one thread', workers: 1 },
-  ...(IO_THREADS ? [{ name: 'I/O threads', workers: 2 }] : []),
-])('what server.broadcast and server.sendTo count ($name)', ({ workers }) => {
-  it('count open connections only (not one still handshaking); a broadcast is not a publish', async () => {
-    const { server, port } = await start({ workerCount: workers });
-    const [a, b] = await Member.joinAll(port, 2, cleanup);
-    const handshaking = await RawClient.connect(port, null);
-    cleanup.push(() => handshaking.destroy());
-    await eventually('three sockets', () => server.stats().connections === 3, 5000);
-    await new Promise((r) => setTimeout(r, 50)); // the threads have told the main thread who is open
-    expect(server.broadcast('to all')).toBe(2);
-    expect(server.broadcast('to all but a', { except: a!.id })).toBe(1);
-    for (const m of [a!, b!]) expect(await m.next()).toBe('to all');
-    expect(await b!.next()).toBe('to all but a');
-    expect(server.sendTo(b!.id, 'just b')).toBe(true);
-    expect(await b!.next()).toBe('just b');
-    expect(server.sendTo(b!.id + 100, 'nobody')).toBe(false);
-    expect((await freshStats(server)).publishes).toBe(0);
-  });
-});
+describe.each([{ name: 'one thread', workers: 1 }, ...(IO_THREADS ? [{ name: 'I/O threads', workers: 2 }] : [])])(
+  'what server.broadcast and server.sendTo count ($name)',
+  ({ workers }) => {
+    it('count open connections only (not one still handshaking); a broadcast is not a publish', async () => {
+      const { server, port } = await start({ workerCount: workers });
+      const [a, b] = await Member.joinAll(port, 2, cleanup);
+      const handshaking = await RawClient.connect(port, null);
+      cleanup.push(() => handshaking.destroy());
+      await eventually('three sockets', () => server.stats().connections === 3, 5000);
+      await new Promise((r) => setTimeout(r, 50)); // the threads have told the main thread who is open
+      expect(server.broadcast('to all')).toBe(2);
+      expect(server.broadcast('to all but a', { except: a!.id })).toBe(1);
+      for (const m of [a!, b!]) expect(await m.next()).toBe('to all');
+      expect(await b!.next()).toBe('to all but a');
+      expect(server.sendTo(b!.id, 'just b')).toBe(true);
+      expect(await b!.next()).toBe('just b');
+      expect(server.sendTo(b!.id + 100, 'nobody')).toBe(false);
+      expect((await freshStats(server)).publishes).toBe(0);
+    });
+  },
+);

@@ -61,7 +61,12 @@ describe.runIf(IO_THREADS)('I/O threads (workerCount)', () => {
     expect(await Promise.all(all.map((m) => m.ask('thread')))).toEqual(threadOf);
     expect(new Set(all.map((m) => m.id)).size).toBe(6);
     await eventually('counters from both threads', () => server.stats().messages === 12);
-    expect(server.stats()).toMatchObject({ connections: 6, upgraded: 6, messages: 12, ioThreads: { count: 2, restarts: 0 } });
+    expect(server.stats()).toMatchObject({
+      connections: 6,
+      upgraded: 6,
+      messages: 12,
+      ioThreads: { count: 2, restarts: 0 },
+    });
   });
 
   it('counts maxConn over all threads: the socket past it gets 503 whichever thread takes it', async () => {
@@ -104,9 +109,16 @@ describe.runIf(IO_THREADS)('I/O threads (workerCount)', () => {
       if (threadOf[i] === doomed) expect(await m.client.read(5000)).toMatchObject({ type: 'close', code: 1006 });
       else expect(await m.ask('thread')).toBe(threadOf[i]);
     }
-    await eventually('a new thread', () => server.stats().ioThreads?.restarts === 1 && server.stats().ioThreads?.count === 2);
+    await eventually(
+      'a new thread',
+      () => server.stats().ioThreads?.restarts === 1 && server.stats().ioThreads?.count === 2,
+    );
     expect(server.stats().ioThreads).toEqual({ count: 2, restarts: 1 });
-    expect(lines.some((l) => /^\[wsz\] I\/O thread \d exited \(code 3\); its 2 connections ended with it; starting a new one$/.test(l))).toBe(true);
+    expect(
+      lines.some((l) =>
+        /^\[wsz\] I\/O thread \d exited \(code 3\); its 2 connections ended with it; starting a new one$/.test(l),
+      ),
+    ).toBe(true);
     const [late] = await members(port, 1);
     expect(await late!.ask('thread')).toMatch(/^thread \d+$/);
   });
@@ -134,7 +146,9 @@ describe.runIf(IO_THREADS)('I/O threads (workerCount)', () => {
     const bad = await RawClient.connect(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     cleanup.push(() => bad.destroy());
     expect((await bad.readResponse()).status).toBe(426);
-    await eventually('the refusal logged', () => lines.some((l) => /^\[wsz io \d\] connection \d+: handshake refused, 426/.test(l)));
+    await eventually('the refusal logged', () =>
+      lines.some((l) => /^\[wsz io \d\] connection \d+: handshake refused, 426/.test(l)),
+    );
   });
 
   it('refuses what cannot work with I/O threads, saying what to do', async () => {
@@ -144,8 +158,12 @@ describe.runIf(IO_THREADS)('I/O threads (workerCount)', () => {
     expect(() => new Server(NoModule, { workerCount: 2, threadPool: { count: 0 } })).toThrow(
       /^workerCount is 2, so connections run on I\/O threads, which import the module that defines NoModule\. Add `static module = import\.meta\.url;`/,
     );
-    expect(() => new Server(Topical, { workerCount: 2, unixPath: '/tmp/wsz.sock' })).toThrow(/^workerCount: 2 takes TCP sockets only: Node cannot move a Unix socket connection to another thread/);
+    expect(() => new Server(Topical, { workerCount: 2, unixPath: '/tmp/wsz.sock' })).toThrow(
+      /^workerCount: 2 takes TCP sockets only: Node cannot move a Unix socket connection to another thread/,
+    );
     const server = new Server(Topical, { workerCount: 2, logLevel: 'silent' });
-    await expect(server.attach(createServer())).rejects.toThrow(/^server\.attach\(\): with workerCount 2, I\/O threads take sockets from the server's own listener; use server\.listen\(\)/);
+    await expect(server.attach(createServer())).rejects.toThrow(
+      /^server\.attach\(\): with workerCount 2, I\/O threads take sockets from the server's own listener; use server\.listen\(\)/,
+    );
   });
 });

@@ -8,7 +8,14 @@ import { ConfigError, HandshakeError, ProtocolError, resolveConfig, type ServerC
 import { parseRequestHead, validateUpgrade, type HandshakeErrorCode } from 'wsz/protocol';
 import { HandshakeAcceptError, HandshakeStatusError, HandshakeTimeoutError } from 'wsz/client';
 
-const good = ['GET /chat HTTP/1.1', 'Host: example.com', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13'];
+const good = [
+  'GET /chat HTTP/1.1',
+  'Host: example.com',
+  'Upgrade: websocket',
+  'Connection: Upgrade',
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+  'Sec-WebSocket-Version: 13',
+];
 const replace = (name: string, line: string | null): string[] => {
   const rest = good.filter((l) => !l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
   return line === null ? rest : [...rest, line];

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { checkFrameToWrite, checkServerFrames, encodeClosePayload, encodeFrame, frameHeaderLength, maskWord, Opcode } from 'wsz/protocol';
+import {
+  checkFrameToWrite,
+  checkServerFrames,
+  encodeClosePayload,
+  encodeFrame,
+  frameHeaderLength,
+  maskWord,
+  Opcode,
+} from 'wsz/protocol';
 
 describe('frame writer', () => {
   it('writes the RFC 6455 5.7 unmasked "Hello" text frame', () => {
@@ -8,14 +16,20 @@ describe('frame writer', () => {
 
   it('writes the RFC 6455 5.7 masked "Hello" frame', () => {
     const mask = maskWord(Buffer.from([0x37, 0xfa, 0x21, 0x3d]), 0);
-    expect(encodeFrame(Opcode.Text, 'Hello', { mask })).toEqual(Buffer.from([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]));
+    expect(encodeFrame(Opcode.Text, 'Hello', { mask })).toEqual(
+      Buffer.from([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]),
+    );
   });
 
   it('uses the 7-bit, 16-bit and 64-bit length encodings at their boundaries', () => {
     expect(encodeFrame(Opcode.Binary, Buffer.alloc(125)).subarray(0, 2)).toEqual(Buffer.from([0x82, 125]));
     expect(encodeFrame(Opcode.Binary, Buffer.alloc(126)).subarray(0, 4)).toEqual(Buffer.from([0x82, 126, 0, 126]));
-    expect(encodeFrame(Opcode.Binary, Buffer.alloc(65535)).subarray(0, 4)).toEqual(Buffer.from([0x82, 126, 0xff, 0xff]));
-    expect(encodeFrame(Opcode.Binary, Buffer.alloc(65536)).subarray(0, 10)).toEqual(Buffer.from([0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]));
+    expect(encodeFrame(Opcode.Binary, Buffer.alloc(65535)).subarray(0, 4)).toEqual(
+      Buffer.from([0x82, 126, 0xff, 0xff]),
+    );
+    expect(encodeFrame(Opcode.Binary, Buffer.alloc(65536)).subarray(0, 10)).toEqual(
+      Buffer.from([0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]),
+    );
     expect([0, 125, 126, 65535, 65536].map((n) => frameHeaderLength(n, false))).toEqual([2, 2, 4, 4, 10]);
     expect(frameHeaderLength(0, true)).toBe(6);
   });
@@ -35,7 +49,8 @@ describe('frame writer', () => {
   });
 
   it('refuses close codes that may not be sent and reasons over 123 bytes', () => {
-    for (const code of [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000]) expect(() => encodeClosePayload(code)).toThrow(RangeError);
+    for (const code of [999, 1004, 1005, 1006, 1015, 1016, 2999, 5000])
+      expect(() => encodeClosePayload(code)).toThrow(RangeError);
     expect(() => encodeClosePayload(1000, 'x'.repeat(124))).toThrow(/123/);
     expect(encodeClosePayload(1000, 'x'.repeat(123)).length).toBe(125);
   });
@@ -43,7 +58,8 @@ describe('frame writer', () => {
 
 describe('what an application may write', () => {
   it('refuses negative, fractional, reserved and close opcodes', () => {
-    for (const op of [-1, -248, 1.5, 3, 7, 11, 15, 16, 8, NaN]) expect(() => checkFrameToWrite(op, 0, true, 'conn.close()'), String(op)).toThrow(RangeError);
+    for (const op of [-1, -248, 1.5, 3, 7, 11, 15, 16, 8, NaN])
+      expect(() => checkFrameToWrite(op, 0, true, 'conn.close()'), String(op)).toThrow(RangeError);
     for (const op of [0, 1, 2, 9, 10]) expect(() => checkFrameToWrite(op, 0, true, 'conn.close()')).not.toThrow();
   });
 

@@ -4,7 +4,15 @@ import { clientRequest } from '../../packages/websocket/src/protocol/client-hand
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 function request(target = '/', extra: string[] = [], host: string[] = ['Host: example.com']): string {
-  return [`GET ${target} HTTP/1.1`, ...host, 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13', ...extra].join('\r\n');
+  return [
+    `GET ${target} HTTP/1.1`,
+    ...host,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${KEY}`,
+    'Sec-WebSocket-Version: 13',
+    ...extra,
+  ].join('\r\n');
 }
 function upgrade(head: string): UpgradeRequest | HandshakeError {
   const parsed = parseRequestHead(head);
@@ -23,7 +31,9 @@ describe('request header values (RFC 9110 5.5, 5.6.3)', () => {
   });
 
   it('trims only spaces and tabs around a value: NBSP, VT and FF stay and do not match', () => {
-    expect(status(request('/', [], ['Host: example.com']).replace('Connection: Upgrade', 'Connection: \xa0Upgrade'))).toBe(400);
+    expect(
+      status(request('/', [], ['Host: example.com']).replace('Connection: Upgrade', 'Connection: \xa0Upgrade')),
+    ).toBe(400);
     expect(status(request('/').replace('Connection: Upgrade', 'Connection: \x0bUpgrade'))).toBe(400);
     expect(status(request('/').replace('Connection: Upgrade', 'Connection: \t Upgrade \t'))).toBe(101);
   });
@@ -55,7 +65,8 @@ describe('request target (RFC 6455 4.2.1, RFC 9112 3.2)', () => {
   });
 
   it('refuses *, authority-form, relative targets and paths starting with //', () => {
-    for (const target of ['*', 'example.com:80', 'chat', '//evil.com/a/../b', 'ftp://example.com/x']) expect(status(request(target)), target).toBe(400);
+    for (const target of ['*', 'example.com:80', 'chat', '//evil.com/a/../b', 'ftp://example.com/x'])
+      expect(status(request(target)), target).toBe(400);
   });
 
   it('refuses control characters and raw non-ASCII bytes (send them percent-encoded)', () => {
@@ -74,7 +85,12 @@ describe('refusal responses', () => {
   });
 
   it('leaves out headers whose value is not visible ASCII, so no line can be injected', () => {
-    const r = errorResponse(401, 'no', { 'X-Echo': 'a\nSet-Cookie: session=attacker', 'X-Ok': 'fine', 'X-Wide': 'v\u010d\u010aX-Evil: 1', 'Bad Name': 'x' }).toString('latin1');
+    const r = errorResponse(401, 'no', {
+      'X-Echo': 'a\nSet-Cookie: session=attacker',
+      'X-Ok': 'fine',
+      'X-Wide': 'v\u010d\u010aX-Evil: 1',
+      'Bad Name': 'x',
+    }).toString('latin1');
     expect(r).not.toMatch(/Set-Cookie|X-Evil|X-Echo|Bad Name/);
     expect(r).toContain('\r\nX-Ok: fine\r\n');
   });
@@ -97,7 +113,14 @@ describe('the client request (RFC 6455 4.1)', () => {
   });
 
   it('refuses the headers it writes itself, and lets Host be overridden', () => {
-    for (const name of ['Upgrade', 'connection', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version', 'Sec-WebSocket-Extensions', 'Sec-WebSocket-Protocol']) {
+    for (const name of [
+      'Upgrade',
+      'connection',
+      'Sec-WebSocket-Key',
+      'Sec-WebSocket-Version',
+      'Sec-WebSocket-Extensions',
+      'Sec-WebSocket-Protocol',
+    ]) {
       expect(() => clientRequest({ ...base, headers: [[name, 'x']] }), name).toThrow(/written by the client itself/);
     }
     const r = clientRequest({ ...base, headers: [['host', 'other.example']] });

@@ -1,10 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { acceptKey, errorResponse, HandshakeError, parseRequestHead, switchingProtocolsResponse, validateUpgrade, type RequestHead } from 'wsz/protocol';
+import {
+  acceptKey,
+  errorResponse,
+  HandshakeError,
+  parseRequestHead,
+  switchingProtocolsResponse,
+  validateUpgrade,
+  type RequestHead,
+} from 'wsz/protocol';
 
 function head(lines: string[]): RequestHead | HandshakeError {
   return parseRequestHead(lines.join('\r\n'));
 }
-const good = ['GET /chat?room=1 HTTP/1.1', 'Host: example.com', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13'];
+const good = [
+  'GET /chat?room=1 HTTP/1.1',
+  'Host: example.com',
+  'Upgrade: websocket',
+  'Connection: Upgrade',
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+  'Sec-WebSocket-Version: 13',
+];
 function upgrade(lines: string[]) {
   const h = head(lines);
   return h instanceof HandshakeError ? h : validateUpgrade(h);
@@ -20,11 +35,26 @@ describe('opening handshake (RFC 6455 4.2)', () => {
 
   it('parses method, target, version and headers with names case-insensitive', () => {
     const h = head(['GET /a?b=c HTTP/1.1', 'HOST: x', 'X-Thing:  spaced  ']) as RequestHead;
-    expect(h).toEqual({ method: 'GET', target: '/a?b=c', version: '1.1', headers: [['host', 'x'], ['x-thing', 'spaced']] });
+    expect(h).toEqual({
+      method: 'GET',
+      target: '/a?b=c',
+      version: '1.1',
+      headers: [
+        ['host', 'x'],
+        ['x-thing', 'spaced'],
+      ],
+    });
   });
 
   it('accepts a valid upgrade with header names and tokens in any case', () => {
-    const u = upgrade(['GET / HTTP/1.1', 'host: h', 'UPGRADE: WebSocket', 'connection: keep-alive, Upgrade', 'sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==', 'SEC-WEBSOCKET-VERSION: 13']);
+    const u = upgrade([
+      'GET / HTTP/1.1',
+      'host: h',
+      'UPGRADE: WebSocket',
+      'connection: keep-alive, Upgrade',
+      'sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==',
+      'SEC-WEBSOCKET-VERSION: 13',
+    ]);
     expect(u).not.toBeInstanceOf(HandshakeError);
   });
 
@@ -73,10 +103,14 @@ describe('opening handshake (RFC 6455 4.2)', () => {
 
   it('builds the 101 with accept, chosen subprotocol and extra headers', () => {
     const r = switchingProtocolsResponse('dGhlIHNhbXBsZSBub25jZQ==', 'chat', [['X-Id', '7']]);
-    expect(r).toBe('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\nX-Id: 7\r\n\r\n');
+    expect(r).toBe(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\nX-Id: 7\r\n\r\n',
+    );
   });
 
   it('builds an error response whose body is the reason', () => {
-    expect(errorResponse(400, 'bad key').toString('latin1')).toBe('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 8\r\n\r\nbad key\n');
+    expect(errorResponse(400, 'bad key').toString('latin1')).toBe(
+      'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 8\r\n\r\nbad key\n',
+    );
   });
 });

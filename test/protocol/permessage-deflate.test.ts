@@ -20,12 +20,22 @@ import {
 } from 'wsz/protocol';
 import { frame } from '../helpers/raw-client.js';
 
-const POLICY: DeflatePolicy = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
-const agree = (header: string, policy: Partial<DeflatePolicy> = {}) => negotiateDeflate(parseExtensions(header)!, { ...POLICY, ...policy })?.header ?? null;
+const POLICY: DeflatePolicy = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
+const agree = (header: string, policy: Partial<DeflatePolicy> = {}) =>
+  negotiateDeflate(parseExtensions(header)!, { ...POLICY, ...policy })?.header ?? null;
 
 describe('Sec-WebSocket-Extensions grammar', () => {
   it('parses several extensions, parameters with and without values, quoted values and spacing', () => {
-    expect(parseExtensions('permessage-deflate; client_max_window_bits, permessage-deflate ;server_max_window_bits="10" , x-foo')).toEqual([
+    expect(
+      parseExtensions(
+        'permessage-deflate; client_max_window_bits, permessage-deflate ;server_max_window_bits="10" , x-foo',
+      ),
+    ).toEqual([
       { name: 'permessage-deflate', params: [['client_max_window_bits', true]] },
       { name: 'permessage-deflate', params: [['server_max_window_bits', '10']] },
       { name: 'x-foo', params: [] },
@@ -34,7 +44,16 @@ describe('Sec-WebSocket-Extensions grammar', () => {
   });
 
   it('refuses text outside the grammar', () => {
-    for (const bad of ['permessage-deflate;', 'a b', 'a; =1', 'a; b="unterminated', 'a; b="not a token"', 'a;b=', '"a"']) expect([bad, parseExtensions(bad)]).toEqual([bad, null]);
+    for (const bad of [
+      'permessage-deflate;',
+      'a b',
+      'a; =1',
+      'a; b="unterminated',
+      'a; b="not a token"',
+      'a;b=',
+      '"a"',
+    ])
+      expect([bad, parseExtensions(bad)]).toEqual([bad, null]);
   });
 });
 
@@ -45,20 +64,35 @@ describe('server negotiation (RFC 7692 7.1)', () => {
   });
 
   it('states what our policy adds: no context takeover on either side, a smaller client window when the client lets us choose', () => {
-    expect(agree('permessage-deflate; client_max_window_bits', { serverNoContextTakeover: true, clientNoContextTakeover: true, clientMaxWindowBits: 10 })).toBe(
-      'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=10',
-    );
+    expect(
+      agree('permessage-deflate; client_max_window_bits', {
+        serverNoContextTakeover: true,
+        clientNoContextTakeover: true,
+        clientMaxWindowBits: 10,
+      }),
+    ).toBe('permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits=10');
     // Without client_max_window_bits in the offer, the server may not limit the client's window.
     expect(agree('permessage-deflate', { clientMaxWindowBits: 10 })).toBe('permessage-deflate');
   });
 
   it('honours every offered parameter', () => {
-    expect(agree('permessage-deflate; server_no_context_takeover')).toBe('permessage-deflate; server_no_context_takeover');
-    expect(agree('permessage-deflate; client_no_context_takeover')).toBe('permessage-deflate; client_no_context_takeover');
-    expect(agree('permessage-deflate; server_max_window_bits=10')).toBe('permessage-deflate; server_max_window_bits=10');
-    expect(agree('permessage-deflate; server_max_window_bits=12', { serverMaxWindowBits: 10 })).toBe('permessage-deflate; server_max_window_bits=10');
+    expect(agree('permessage-deflate; server_no_context_takeover')).toBe(
+      'permessage-deflate; server_no_context_takeover',
+    );
+    expect(agree('permessage-deflate; client_no_context_takeover')).toBe(
+      'permessage-deflate; client_no_context_takeover',
+    );
+    expect(agree('permessage-deflate; server_max_window_bits=10')).toBe(
+      'permessage-deflate; server_max_window_bits=10',
+    );
+    expect(agree('permessage-deflate; server_max_window_bits=12', { serverMaxWindowBits: 10 })).toBe(
+      'permessage-deflate; server_max_window_bits=10',
+    );
     expect(agree('permessage-deflate; client_max_window_bits=9')).toBe('permessage-deflate; client_max_window_bits=9');
-    const a = negotiateDeflate(parseExtensions('permessage-deflate; server_max_window_bits=11; client_max_window_bits=12')!, POLICY)!;
+    const a = negotiateDeflate(
+      parseExtensions('permessage-deflate; server_max_window_bits=11; client_max_window_bits=12')!,
+      POLICY,
+    )!;
     expect([a.serverWindowBits, a.clientWindowBits]).toEqual([11, 12]);
   });
 
@@ -76,7 +110,10 @@ describe('server negotiation (RFC 7692 7.1)', () => {
       'x-webkit-deflate-frame',
     ]) {
       expect([bad, agree(bad)]).toEqual([bad, null]);
-      expect([bad, agree(`${bad}, permessage-deflate; client_max_window_bits`)]).toEqual([bad, 'permessage-deflate; client_max_window_bits=15']);
+      expect([bad, agree(`${bad}, permessage-deflate; client_max_window_bits`)]).toEqual([
+        bad,
+        'permessage-deflate; client_max_window_bits=15',
+      ]);
     }
   });
 
@@ -91,14 +128,23 @@ describe('server negotiation (RFC 7692 7.1)', () => {
 describe('client offer and the check of the answer', () => {
   it('offers what it was asked to', () => {
     expect(deflateOfferHeader({})).toBe('permessage-deflate; client_max_window_bits');
-    expect(deflateOfferHeader({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 12 })).toBe(
+    expect(
+      deflateOfferHeader({
+        serverNoContextTakeover: true,
+        clientNoContextTakeover: true,
+        serverMaxWindowBits: 10,
+        clientMaxWindowBits: 12,
+      }),
+    ).toBe(
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12',
     );
   });
 
   it('accepts valid answers and no answer', () => {
     expect(acceptDeflateResponse(undefined, {})).toBeNull();
-    expect(acceptDeflateResponse('permessage-deflate; server_no_context_takeover; client_max_window_bits=10', {})).toMatchObject({
+    expect(
+      acceptDeflateResponse('permessage-deflate; server_no_context_takeover; client_max_window_bits=10', {}),
+    ).toMatchObject({
       serverNoContextTakeover: true,
       clientWindowBits: 10,
       serverWindowBits: 15,
@@ -133,21 +179,42 @@ function receiver(maxMessageSize = 1 << 20, takeover = true) {
   };
   const d = new Decompressor({ windowBits: 15, takeover });
   const inflate: InflateSource = { take: () => d, done: () => {} };
-  const reader = new FrameReader(new MessageAssembler(sink, { maxMessageSize, inflate }), { role: 'server', allowRsv1: true });
+  const reader = new FrameReader(new MessageAssembler(sink, { maxMessageSize, inflate }), {
+    role: 'server',
+    allowRsv1: true,
+  });
   return { events, push: (b: Buffer): ProtocolError | undefined => reader.push(Buffer.from(b)) };
 }
 
-const compress = (text: string | Buffer) => new Compressor({ windowBits: 15, takeover: false, level: 6, memLevel: 8 }).compress(typeof text === 'string' ? Buffer.from(text) : text);
+const compress = (text: string | Buffer) =>
+  new Compressor({ windowBits: 15, takeover: false, level: 6, memLevel: 8 }).compress(
+    typeof text === 'string' ? Buffer.from(text) : text,
+  );
 
 describe('receiving compressed messages', () => {
   it('inflates single-frame and fragmented messages, RFC 7692 7.2.3.1 and 7.2.3.2 examples included', () => {
     const r = receiver();
     expect(r.push(frame(1, Buffer.from([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]), { rsv: 4 }))).toBeUndefined();
     // "Hello" in two fragments: the RSV1 bit on the first only.
-    expect(r.push(Buffer.concat([frame(1, Buffer.from([0xf2, 0x48, 0xcd]), { rsv: 4, fin: false }), frame(0, Buffer.from([0xc9, 0xc9, 0x07, 0x00]))]))).toBeUndefined();
+    expect(
+      r.push(
+        Buffer.concat([
+          frame(1, Buffer.from([0xf2, 0x48, 0xcd]), { rsv: 4, fin: false }),
+          frame(0, Buffer.from([0xc9, 0xc9, 0x07, 0x00])),
+        ]),
+      ),
+    ).toBeUndefined();
     const big = 'compressible '.repeat(2000);
     const z = compress(big);
-    expect(r.push(Buffer.concat([frame(1, z.subarray(0, 10), { rsv: 4, fin: false }), frame(9, 'between'), frame(0, z.subarray(10))]))).toBeUndefined();
+    expect(
+      r.push(
+        Buffer.concat([
+          frame(1, z.subarray(0, 10), { rsv: 4, fin: false }),
+          frame(9, 'between'),
+          frame(0, z.subarray(10)),
+        ]),
+      ),
+    ).toBeUndefined();
     // Uncompressed messages still pass (RSV1 clear).
     expect(r.push(frame(1, 'plain'))).toBeUndefined();
     expect(r.events).toEqual(['text:Hello', 'text:Hello', 'ping:between', `text:${big}`, 'text:plain']);
@@ -183,7 +250,11 @@ describe('receiving compressed messages', () => {
   });
 
   it('fails RSV1 on a continuation or a control frame with 1002, and corrupt data with 1007', () => {
-    expect(receiver().push(Buffer.concat([frame(1, compress('ab'), { rsv: 4, fin: false }), frame(0, Buffer.alloc(0), { rsv: 4 })]))?.closeCode).toBe(1002);
+    expect(
+      receiver().push(
+        Buffer.concat([frame(1, compress('ab'), { rsv: 4, fin: false }), frame(0, Buffer.alloc(0), { rsv: 4 })]),
+      )?.closeCode,
+    ).toBe(1002);
     expect(receiver().push(frame(9, '', { rsv: 4 }))?.closeCode).toBe(1002);
     expect(receiver().push(frame(1, Buffer.from([0xff, 0xff, 0xff, 0xff]), { rsv: 4 }))?.closeCode).toBe(1007);
   });

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { AfterClose, ProtocolError, Session, SessionState } from 'wsz/protocol';
 
-const code = (payload: Buffer | null): number | null => (payload === null ? null : payload.length === 0 ? 1005 : payload.readUInt16BE(0));
+const code = (payload: Buffer | null): number | null =>
+  payload === null ? null : payload.length === 0 ? 1005 : payload.readUInt16BE(0);
 
 describe('a session', () => {
   it('starts open: frames may be sent, no close either way', () => {
@@ -40,7 +41,10 @@ describe('a session', () => {
   });
 
   it('once both close frames are exchanged, the server ends TCP and the client waits for it (RFC 6455 7.1.1)', () => {
-    for (const [role, after] of [['server', AfterClose.EndTcp], ['client', AfterClose.AwaitTcpEnd]] as const) {
+    for (const [role, after] of [
+      ['server', AfterClose.EndTcp],
+      ['client', AfterClose.AwaitTcpEnd],
+    ] as const) {
       const s = new Session(role);
       s.peerClosed();
       s.answer(1000);

@@ -62,7 +62,11 @@ const text = (s: string): Buffer => prepareFrame(1, s);
 
 describe('Hub', () => {
   it('publishes to its subscribers but the one left out, and hands the frame to its outlet once', () => {
-    const { hub, members: [a, b, c], outlet } = setup([1, 2, 3]);
+    const {
+      hub,
+      members: [a, b, c],
+      outlet,
+    } = setup([1, 2, 3]);
     for (const m of [a!, b!]) hub.subscribe(m, 'room');
     expect(hub.publish('room', text('hi'), a!.id)).toBe(1);
     expect([a!.got, b!.got, c!.got]).toEqual([[], ['hi'], []]);
@@ -81,12 +85,21 @@ describe('Hub', () => {
     expect(hub.publish('t', text('x'), 0)).toBe(1);
     hub.unsubscribe(s, 't');
     hub.unsubscribeAll(refusing);
-    expect(outlet.calls.filter((c) => c.startsWith('subscribers'))).toEqual(['subscribers t 0->1', 'subscribers t 1->2', 'subscribers t 2->1', 'subscribers t 1->0']);
+    expect(outlet.calls.filter((c) => c.startsWith('subscribers'))).toEqual([
+      'subscribers t 0->1',
+      'subscribers t 1->2',
+      'subscribers t 2->1',
+      'subscribers t 1->0',
+    ]);
     expect(hub.stats().topics).toBe(0);
   });
 
   it('delivers what comes from beyond to its own connections only (never back to the outlet)', () => {
-    const { hub, members: [a, b], outlet } = setup([1, 2]);
+    const {
+      hub,
+      members: [a, b],
+      outlet,
+    } = setup([1, 2]);
     hub.subscribe(a!, 'room');
     expect(hub.deliver('room', text('from afar'), 0)).toBe(1);
     expect(hub.deliver(null, text('to all'), 2)).toBe(1);
@@ -96,7 +109,11 @@ describe('Hub', () => {
   });
 
   it('sends to its own connection itself, and hands a send to any other id to the outlet', () => {
-    const { hub, members: [a], outlet } = setup([1]);
+    const {
+      hub,
+      members: [a],
+      outlet,
+    } = setup([1]);
     expect(hub.sendTo(1, text('mine'))).toBe(true);
     expect(hub.sendTo(42, text('elsewhere'))).toBe(true); // passed on
     expect(hub.sendTo(400, text('nowhere'))).toBe(false);
@@ -106,14 +123,21 @@ describe('Hub', () => {
   });
 
   it('broadcasts to every connection but the one left out, and to the outlet', () => {
-    const { hub, members: [a, b], outlet } = setup([1, 2]);
+    const {
+      hub,
+      members: [a, b],
+      outlet,
+    } = setup([1, 2]);
     expect(hub.broadcast(text('all'), 1)).toBe(1);
     expect([a!.got, b!.got]).toEqual([[], ['all']]);
     expect(outlet.calls).toEqual(['broadcast all']);
   });
 
   it('counts subscribers everywhere through the outlet, and here alone without one', async () => {
-    const { hub, members: [a] } = setup([1]);
+    const {
+      hub,
+      members: [a],
+    } = setup([1]);
     hub.subscribe(a!, 'room');
     expect(await hub.countEverywhere('room')).toBe(11);
     const alone = setup([1], null);
@@ -152,7 +176,10 @@ describe('outlets', () => {
   it('the backplane outlet subscribes a topic there while it has subscribers here, and carries messages, not frames', () => {
     const { backplane, calls } = fakeBackplane();
     const members = [new FakeSubscriber(1), new FakeSubscriber(2)];
-    const hub = new Hub(new Map(members.map((m) => [m.id, m] as [number, Subscriber])), (h) => new BackplaneOutlet(backplane, h));
+    const hub = new Hub(
+      new Map(members.map((m) => [m.id, m] as [number, Subscriber])),
+      (h) => new BackplaneOutlet(backplane, h),
+    );
     hub.subscribe(members[0]!, 'room');
     hub.subscribe(members[1]!, 'room');
     hub.publish('room', text('hello'), 0);

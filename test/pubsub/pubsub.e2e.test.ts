@@ -33,8 +33,19 @@ afterEach(async () => {
 /** The mode of the suite being run: hook threads, and I/O threads. */
 let workerCount = 1;
 
-async function start(threads: number, config: ServerConfig = {}, Handler: typeof Topical | typeof EarlySubscriber = Topical): Promise<{ server: Server<Topical>; port: number }> {
-  const server = new Server(Handler as typeof Topical, { port: 0, logLevel: 'silent', closeTimeout: 1000, workerCount, ...config, threadPool: { count: threads } });
+async function start(
+  threads: number,
+  config: ServerConfig = {},
+  Handler: typeof Topical | typeof EarlySubscriber = Topical,
+): Promise<{ server: Server<Topical>; port: number }> {
+  const server = new Server(Handler as typeof Topical, {
+    port: 0,
+    logLevel: 'silent',
+    closeTimeout: 1000,
+    workerCount,
+    ...config,
+    threadPool: { count: threads },
+  });
   const { port } = (await server.listen()) as AddressInfo;
   cleanup.push(() => server.stop());
   return { server, port };
@@ -165,7 +176,11 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads, workers }) => {
     expect((await raw.nextFrame()).payload.toString()).toBe('sub room true');
     command('stream'); // three fragments of 1000 bytes leave, the message stays open
     const opened = [await raw.nextFrame(), await raw.nextFrame(), await raw.nextFrame()];
-    expect(opened.map((f) => [f.opcode, f.fin])).toEqual([[2, false], [0, false], [0, false]]);
+    expect(opened.map((f) => [f.opcode, f.fin])).toEqual([
+      [2, false],
+      [0, false],
+      [0, false],
+    ]);
     b!.send('pub room from b');
     b!.send(`to ${rawId} direct from b`);
     expect(await b!.next()).toBe('from b');
@@ -186,7 +201,7 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads, workers }) => {
     ]);
   });
 
-  it("gives one order to every member: a publisher with its own fragmented message open sees its copy where the others do", async () => {
+  it('gives one order to every member: a publisher with its own fragmented message open sees its copy where the others do', async () => {
     const { port } = await start(threads);
     const [b, c] = await members(port, 2);
     for (const m of [b!, c!]) expect(await m.ask('sub room')).toBe('sub room true');
@@ -208,7 +223,11 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads, workers }) => {
     command('end');
     const rest = [];
     for (let i = 0; i < 3; i++) rest.push(await raw.nextFrame());
-    expect(rest.map((f) => (f.opcode === 0 ? `end ${f.fin}` : f.payload.toString()))).toEqual(['end true', 'first, from raw', 'second, from b']);
+    expect(rest.map((f) => (f.opcode === 0 ? `end ${f.fin}` : f.payload.toString()))).toEqual([
+      'end true',
+      'first, from raw',
+      'second, from b',
+    ]);
   });
 
   it('bounds topics per connection and topic names with errors that say what to do', async () => {
@@ -218,16 +237,26 @@ describe.each(THREADS)('pub/sub ($name)', ({ threads, workers }) => {
       'error RangeError: conn.subscribe(): this connection is subscribed to 3 topics, the limit (pubsub.maxTopicsPerConnection); unsubscribe from one first, or raise the limit',
     );
     expect(await a!.ask('topics')).toBe('topics ["t0","t1","t2"]');
-    expect(await a!.ask('sub much-too-long')).toBe('error RangeError: conn.subscribe(): topic name of 13 characters is over the limit of 8 (pubsub.maxTopicLength)');
-    expect(await a!.ask('pub much-too-long x')).toMatch(/^error RangeError: conn.publish\(\): topic name of 13 characters/);
+    expect(await a!.ask('sub much-too-long')).toBe(
+      'error RangeError: conn.subscribe(): topic name of 13 characters is over the limit of 8 (pubsub.maxTopicLength)',
+    );
+    expect(await a!.ask('pub much-too-long x')).toMatch(
+      /^error RangeError: conn.publish\(\): topic name of 13 characters/,
+    );
   });
 
   it('refuses topic names that are not well-formed Unicode (a lone surrogate would become U+FFFD elsewhere and meet another topic)', async () => {
     const { server, port } = await start(threads);
     const [a] = await members(port, 1);
-    expect(await a!.ask('lone sub')).toMatch(/^error TypeError: conn.subscribe\(\): a topic name must be well-formed Unicode; .* lone surrogate/);
-    expect(await a!.ask('lone pub')).toMatch(/^error TypeError: conn.publish\(\): a topic name must be well-formed Unicode/);
-    expect(() => server.publish('room\ud800', 'x')).toThrow(/server.publish\(\): a topic name must be well-formed Unicode/);
+    expect(await a!.ask('lone sub')).toMatch(
+      /^error TypeError: conn.subscribe\(\): a topic name must be well-formed Unicode; .* lone surrogate/,
+    );
+    expect(await a!.ask('lone pub')).toMatch(
+      /^error TypeError: conn.publish\(\): a topic name must be well-formed Unicode/,
+    );
+    expect(() => server.publish('room\ud800', 'x')).toThrow(
+      /server.publish\(\): a topic name must be well-formed Unicode/,
+    );
     expect(await a!.ask('sub room\u{1f600}')).toBe('sub room\u{1f600} true'); // a pair is fine
   });
 
@@ -248,7 +277,7 @@ const MAIN_MODES = [THREADS[0]!, THREADS[2]!, ...THREADS.slice(3, 4)];
 
 describe.each(MAIN_MODES)('pub/sub delivery rules with many clients ($name)', ({ threads, workers }) => {
   inMode(workers);
-  it('gives every member each room publisher\'s messages exactly once and in order, and nothing from other rooms', async () => {
+  it("gives every member each room publisher's messages exactly once and in order, and nothing from other rooms", async () => {
     const { server, port } = await start(threads);
     const everyone = await members(port, 12);
     const roomOf = (i: number) => `room${i % 3}`;
@@ -263,7 +292,9 @@ describe.each(MAIN_MODES)('pub/sub delivery rules with many clients ($name)', ({
           expect(roomOf(from!)).toBe(roomOf(i)); // nothing from other rooms
           byPublisher.set(from!, [...(byPublisher.get(from!) ?? []), seq!]);
         }
-        expect([...byPublisher.keys()].sort((x, y) => x - y)).toEqual(everyone.map((_, k) => k).filter((k) => roomOf(k) === roomOf(i)));
+        expect([...byPublisher.keys()].sort((x, y) => x - y)).toEqual(
+          everyone.map((_, k) => k).filter((k) => roomOf(k) === roomOf(i)),
+        );
         for (const seqs of byPublisher.values()) expect(seqs).toEqual(Array.from({ length: 50 }, (_, j) => j));
         expect(await m.silent(50)).toBe(true);
       }),
@@ -277,7 +308,9 @@ describe.each(MAIN_MODES)('pub/sub delivery rules with many clients ($name)', ({
 describe.each(MAIN_MODES)('a slow subscriber ($name)', ({ threads, workers }) => {
   inMode(workers);
   /** Publisher p paces 16 KiB publishes on its own copies; f reads everything; s never reads. */
-  async function flood(policy: 'close' | 'drop'): Promise<{ server: Server<Topical>; f: Member; s: RawClient; peak: number; count: number }> {
+  async function flood(
+    policy: 'close' | 'drop',
+  ): Promise<{ server: Server<Topical>; f: Member; s: RawClient; peak: number; count: number }> {
     const { server, port } = await start(threads, { backpressurePolicy: policy });
     const [p, f] = await members(port, 2);
     const s = await RawClient.open(port);

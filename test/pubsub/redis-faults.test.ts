@@ -29,8 +29,18 @@ const MODES = [
   ...(IO_THREADS ? [{ name: 'I/O threads', threads: 0, workers: 2 }] : []),
 ];
 
-async function serveWith(backplane: RedisBackplane, mode = MODES[0]!): Promise<{ server: Server<Topical>; port: number }> {
-  const s = new Server(Topical, { port: 0, logLevel: 'silent', closeTimeout: 1000, threadPool: { count: mode.threads }, workerCount: mode.workers, backplane });
+async function serveWith(
+  backplane: RedisBackplane,
+  mode = MODES[0]!,
+): Promise<{ server: Server<Topical>; port: number }> {
+  const s = new Server(Topical, {
+    port: 0,
+    logLevel: 'silent',
+    closeTimeout: 1000,
+    threadPool: { count: mode.threads },
+    workerCount: mode.workers,
+    backplane,
+  });
   const { port } = (await s.listen()) as AddressInfo;
   cleanup.push(() => s.stop());
   return { server: s, port };
@@ -46,7 +56,10 @@ interface FakeClient {
  * A fake Redis: answers the setup (AUTH, PING) and SUBSCRIBE, unless `mute` says it is silent for now;
  * `onCommand` may answer anything else.
  */
-async function fakeRedis(mute: () => boolean = () => false, onCommand: (c: FakeClient, args: string[]) => void = () => {}): Promise<{ url: string; clients: FakeClient[]; server: NetServer }> {
+async function fakeRedis(
+  mute: () => boolean = () => false,
+  onCommand: (c: FakeClient, args: string[]) => void = () => {},
+): Promise<{ url: string; clients: FakeClient[]; server: NetServer }> {
   const clients: FakeClient[] = [];
   const server = createServer((socket) => {
     const c: FakeClient = { socket, commands: [] };
@@ -62,7 +75,8 @@ async function fakeRedis(mute: () => boolean = () => false, onCommand: (c: FakeC
         if (cmd === 'PING' && c.commands.filter((x) => x[0] === 'SUBSCRIBE').length === 0) socket.write('+PONG\r\n');
         else if (cmd === 'PING') socket.write('*2\r\n$4\r\npong\r\n$0\r\n\r\n');
         else if (cmd === 'AUTH') socket.write('+OK\r\n');
-        else if (cmd === 'SUBSCRIBE') for (const ch of args.slice(1)) socket.write(`*3\r\n$9\r\nsubscribe\r\n$${ch.length}\r\n${ch}\r\n:1\r\n`);
+        else if (cmd === 'SUBSCRIBE')
+          for (const ch of args.slice(1)) socket.write(`*3\r\n$9\r\nsubscribe\r\n$${ch.length}\r\n${ch}\r\n:1\r\n`);
         else onCommand(c, args);
       }
     });
@@ -77,7 +91,9 @@ async function fakeRedis(mute: () => boolean = () => false, onCommand: (c: FakeC
 }
 
 /** A plain RESP client of the test's own (another service publishing, a MONITOR). */
-async function rawRedis(url: string): Promise<{ send(...args: Array<string | Buffer>): void; replies: Reply[]; close(): void }> {
+async function rawRedis(
+  url: string,
+): Promise<{ send(...args: Array<string | Buffer>): void; replies: Reply[]; close(): void }> {
   const u = new URL(url);
   const socket = connect(Number(u.port), u.hostname);
   await once(socket, 'connect');
@@ -141,7 +157,11 @@ describe('the RESP parser', () => {
     const alphabet = Buffer.from('+-:$*\r\n0123456789-abc');
     for (let i = 0; i < 3000; i++) {
       const bytes = Buffer.alloc(1 + Math.floor(Math.random() * 64));
-      for (let j = 0; j < bytes.length; j++) bytes[j] = Math.random() < 0.7 ? alphabet[Math.floor(Math.random() * alphabet.length)]! : Math.floor(Math.random() * 256);
+      for (let j = 0; j < bytes.length; j++)
+        bytes[j] =
+          Math.random() < 0.7
+            ? alphabet[Math.floor(Math.random() * alphabet.length)]!
+            : Math.floor(Math.random() * 256);
       const whole = parseIn(bytes, []);
       expect(parseIn(bytes, randomCuts(bytes.length))).toEqual(whole);
     }
@@ -180,7 +200,9 @@ describe('a hostile or broken Redis', () => {
     await eventually('connected', () => backplane.stats().connected, 5000);
     const subscriber = () => [...fake.clients].reverse().find((c) => c.commands.some((x) => x[0] === 'SUBSCRIBE'))!;
     // A push whose payload is null, then one whose channel is an integer: ignored, counted.
-    subscriber().socket.write('*3\r\n$7\r\nmessage\r\n$14\r\nwsz:topic:room\r\n$-1\r\n*3\r\n$7\r\nmessage\r\n:5\r\n$1\r\nx\r\n');
+    subscriber().socket.write(
+      '*3\r\n$7\r\nmessage\r\n$14\r\nwsz:topic:room\r\n$-1\r\n*3\r\n$7\r\nmessage\r\n:5\r\n$1\r\nx\r\n',
+    );
     await eventually('counted', () => backplane.stats().errors! >= 2, 5000);
     // A malformed reply: the connection is dropped and made again.
     const before = backplane.stats().reconnects;
@@ -215,7 +237,12 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
     const r = await startRedis();
     cleanup.push(() => r.stop());
     const logger = recordingLogger();
-    const backplane = new RedisBackplane(r.url, { logger, maxQueueBytes: 4 * 1024 * 1024, pingInterval: 200, pingTimeout: 1000 });
+    const backplane = new RedisBackplane(r.url, {
+      logger,
+      maxQueueBytes: 4 * 1024 * 1024,
+      pingInterval: 200,
+      pingTimeout: 1000,
+    });
     const a = await serveWith(backplane);
     await eventually('connected', () => backplane.stats().connected, 5000);
     r.signal('SIGSTOP');
@@ -235,26 +262,29 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
     expect(backplane.stats().reconnects).toBeGreaterThan(0);
   }, 30_000);
 
-  it.each(MODES)('carries messages, not frames: another service publishing a string reaches subscribers as text ($name)', async (mode) => {
-    const r = await startRedis();
-    cleanup.push(() => r.stop());
-    const a = await serveWith(new RedisBackplane(r.url), mode);
-    const [m] = await Member.joinAll(a.port, 1, cleanup);
-    expect(await m!.ask('sub room')).toBe('sub room true');
-    await eventually('connected', () => a.server.stats().backplane!.connected, 5000);
-    const other = await rawRedis(r.url);
-    await new Promise((res) => setTimeout(res, 100));
-    other.send('PUBLISH', 'wsz:topic:room', 'the room closes in 5 minutes');
-    expect(await m!.next()).toBe('the room closes in 5 minutes');
-    // Bytes that are not UTF-8 arrive as binary; bytes shaped like a close frame are just a payload.
-    other.send('PUBLISH', 'wsz:topic:room', Buffer.from([0xff, 0xfe, 0x00]));
-    expect(await m!.next()).toBe('binary 3 bytes');
-    other.send('PUBLISH', 'wsz:topic:room', Buffer.from([0x88, 0x02, 0x03, 0xe8]));
-    expect(await m!.next()).toBe('binary 4 bytes');
-    other.send('PUBLISH', 'wsz:broadcast', 'to everyone');
-    expect(await m!.next()).toBe('to everyone');
-    expect(await m!.ask('say still open')).toBe('still open');
-  });
+  it.each(MODES)(
+    'carries messages, not frames: another service publishing a string reaches subscribers as text ($name)',
+    async (mode) => {
+      const r = await startRedis();
+      cleanup.push(() => r.stop());
+      const a = await serveWith(new RedisBackplane(r.url), mode);
+      const [m] = await Member.joinAll(a.port, 1, cleanup);
+      expect(await m!.ask('sub room')).toBe('sub room true');
+      await eventually('connected', () => a.server.stats().backplane!.connected, 5000);
+      const other = await rawRedis(r.url);
+      await new Promise((res) => setTimeout(res, 100));
+      other.send('PUBLISH', 'wsz:topic:room', 'the room closes in 5 minutes');
+      expect(await m!.next()).toBe('the room closes in 5 minutes');
+      // Bytes that are not UTF-8 arrive as binary; bytes shaped like a close frame are just a payload.
+      other.send('PUBLISH', 'wsz:topic:room', Buffer.from([0xff, 0xfe, 0x00]));
+      expect(await m!.next()).toBe('binary 3 bytes');
+      other.send('PUBLISH', 'wsz:topic:room', Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+      expect(await m!.next()).toBe('binary 4 bytes');
+      other.send('PUBLISH', 'wsz:broadcast', 'to everyone');
+      expect(await m!.next()).toBe('to everyone');
+      expect(await m!.ask('say still open')).toBe('still open');
+    },
+  );
 
   it('refuses to be usable without the password Redis requires: logged at error level with what to do, counted, not connected', async () => {
     const r = await startRedis(undefined, ['--requirepass', 'sekret']);
@@ -262,7 +292,11 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
     const logger = recordingLogger();
     const backplane = new RedisBackplane(r.url, { logger });
     const a = await serveWith(backplane);
-    await eventually('the refusal', () => logger.lines.some((l) => /^error redis .*NOAUTH.*password in the URL/.test(l)), 5000);
+    await eventually(
+      'the refusal',
+      () => logger.lines.some((l) => /^error redis .*NOAUTH.*password in the URL/.test(l)),
+      5000,
+    );
     for (let i = 0; i < 5; i++) a.server.publish('room', `m${i}`);
     const stats = a.server.stats().backplane!;
     expect(stats.connected).toBe(false);
@@ -283,7 +317,8 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
     const [m2] = await Member.joinAll(twoAgain.port, 1, cleanup);
     await m1!.ask('sub room');
     await m2!.ask('sub room');
-    for (const s of [one, two, twoAgain]) await eventually('connected', () => s.server.stats().backplane!.connected, 5000);
+    for (const s of [one, two, twoAgain])
+      await eventually('connected', () => s.server.stats().backplane!.connected, 5000);
     await new Promise((res) => setTimeout(res, 100));
     two.server.publish('room', 'for db 2');
     expect(await m2!.next()).toBe('for db 2');
@@ -304,7 +339,11 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
     const monitor = await rawRedis(r.url);
     monitor.send('MONITOR');
     await eventually('connected', () => backplane.stats().connected, 15_000);
-    await eventually('published', () => monitor.replies.filter((x) => typeof x === 'string' && x.includes('"PUBLISH"')).length === 5, 5000);
+    await eventually(
+      'published',
+      () => monitor.replies.filter((x) => typeof x === 'string' && x.includes('"PUBLISH"')).length === 5,
+      5000,
+    );
     const lines = monitor.replies.filter((x): x is string => typeof x === 'string');
     const subscribed = lines.findIndex((l) => l.includes('"SUBSCRIBE"'));
     const published = lines.findIndex((l) => l.includes('"PUBLISH"'));
@@ -315,29 +354,45 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
     expect(await m!.silent(200)).toBe(true);
   }, 30_000);
 
-  it.skipIf(!selfSigned())('rediss:// takes tls options (a private CA), sends no SNI to an IP address, and logs a failing attempt', async (ctx) => {
-    const cert = selfSigned()!;
-    const tlsPort = await freePort();
-    let r;
-    try {
-      r = await startRedis(0, ['--tls-port', String(tlsPort), '--tls-cert-file', cert.certPath, '--tls-key-file', cert.keyPath, '--tls-auth-clients', 'no']);
-    } catch {
-      return ctx.skip(); // this redis-server was built without TLS
-    }
-    cleanup.push(() => r.stop());
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(w.message);
-    process.on('warning', onWarning);
-    cleanup.push(() => void process.off('warning', onWarning));
-    const failing = recordingLogger();
-    const refused = new RedisBackplane(`rediss://127.0.0.1:${tlsPort}`, { logger: failing });
-    cleanup.push(() => refused.close());
-    await eventually('the failure logged', () => failing.lines.some((l) => /^error redis .*(certificate|self.signed)/i.test(l)), 5000);
-    const trusted = new RedisBackplane(`rediss://127.0.0.1:${tlsPort}`, { tls: { ca: cert.cert } });
-    cleanup.push(() => trusted.close());
-    await eventually('connected over TLS', () => trusted.stats().connected, 5000);
-    expect(warnings.filter((w) => /SNI|IP address/.test(w))).toEqual([]);
-  });
+  it.skipIf(!selfSigned())(
+    'rediss:// takes tls options (a private CA), sends no SNI to an IP address, and logs a failing attempt',
+    async (ctx) => {
+      const cert = selfSigned()!;
+      const tlsPort = await freePort();
+      let r;
+      try {
+        r = await startRedis(0, [
+          '--tls-port',
+          String(tlsPort),
+          '--tls-cert-file',
+          cert.certPath,
+          '--tls-key-file',
+          cert.keyPath,
+          '--tls-auth-clients',
+          'no',
+        ]);
+      } catch {
+        return ctx.skip(); // this redis-server was built without TLS
+      }
+      cleanup.push(() => r.stop());
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => warnings.push(w.message);
+      process.on('warning', onWarning);
+      cleanup.push(() => void process.off('warning', onWarning));
+      const failing = recordingLogger();
+      const refused = new RedisBackplane(`rediss://127.0.0.1:${tlsPort}`, { logger: failing });
+      cleanup.push(() => refused.close());
+      await eventually(
+        'the failure logged',
+        () => failing.lines.some((l) => /^error redis .*(certificate|self.signed)/i.test(l)),
+        5000,
+      );
+      const trusted = new RedisBackplane(`rediss://127.0.0.1:${tlsPort}`, { tls: { ca: cert.cert } });
+      cleanup.push(() => trusted.close());
+      await eventually('connected over TLS', () => trusted.stats().connected, 5000);
+      expect(warnings.filter((w) => /SNI|IP address/.test(w))).toEqual([]);
+    },
+  );
 
   it('serves one Server: a second is refused with a clear error', async () => {
     const backplane = new RedisBackplane('redis://127.0.0.1:1');

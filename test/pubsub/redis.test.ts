@@ -19,11 +19,15 @@ afterEach(async () => {
 
 describe('RESP', () => {
   it('encodes commands as arrays of bulk strings', () => {
-    expect(encodeCommand(['PUBLISH', 'ch', Buffer.from([0, 1])]).toString('latin1')).toBe('*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$2\r\n\x00\x01\r\n');
+    expect(encodeCommand(['PUBLISH', 'ch', Buffer.from([0, 1])]).toString('latin1')).toBe(
+      '*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$2\r\n\x00\x01\r\n',
+    );
   });
 
   it('parses every reply type in any chunking, one byte at a time included', () => {
-    const bytes = Buffer.from('+OK\r\n-ERR no\r\n:42\r\n$5\r\nhe\r\no\r\n$-1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$0\r\n\r\n*0\r\n');
+    const bytes = Buffer.from(
+      '+OK\r\n-ERR no\r\n:42\r\n$5\r\nhe\r\no\r\n$-1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$0\r\n\r\n*0\r\n',
+    );
     for (const step of [1, 2, 3, 7, bytes.length]) {
       const p = new ReplyParser();
       const out = [];
@@ -41,7 +45,13 @@ describe('RESP', () => {
 });
 
 async function server(threads: number, backplane: RedisBackplane): Promise<{ server: Server<Topical>; port: number }> {
-  const s = new Server(Topical, { port: 0, logLevel: 'silent', closeTimeout: 1000, threadPool: { count: threads }, backplane });
+  const s = new Server(Topical, {
+    port: 0,
+    logLevel: 'silent',
+    closeTimeout: 1000,
+    threadPool: { count: threads },
+    backplane,
+  });
   const { port } = (await s.listen()) as AddressInfo;
   cleanup.push(() => s.stop());
   return { server: s, port };
@@ -57,7 +67,11 @@ describe.skipIf(!redisAvailable)('the Redis backplane', () => {
     const [b1] = [await Member.join(b.port)];
     cleanup.push(() => [a1, a2, b1].forEach((m) => m!.close()));
     for (const m of [a1!, a2!, b1!]) expect(await m.ask('sub room')).toBe('sub room true');
-    await eventually('both connected', () => a.server.stats().backplane!.connected && b.server.stats().backplane!.connected, 5000);
+    await eventually(
+      'both connected',
+      () => a.server.stats().backplane!.connected && b.server.stats().backplane!.connected,
+      5000,
+    );
     await new Promise((res) => setTimeout(res, 100)); // the SUBSCRIBE commands reach Redis
     a1!.send('pub room from a');
     for (const m of [a1!, a2!, b1!]) expect(await m.next()).toBe('from a');
@@ -92,7 +106,9 @@ describe.skipIf(!redisAvailable)('the Redis backplane', () => {
     const r = await startRedis();
     cleanup.push(() => r.stop());
     const logged: string[] = [];
-    const wrong = new RedisBackplane(`redis://:nope@127.0.0.1:${r.port}/2`, { logger: { debug() {}, info() {}, warn() {}, error: (line: string) => logged.push(line) } });
+    const wrong = new RedisBackplane(`redis://:nope@127.0.0.1:${r.port}/2`, {
+      logger: { debug() {}, info() {}, warn() {}, error: (line: string) => logged.push(line) },
+    });
     cleanup.push(() => wrong.close());
     await eventually('the refusal', () => logged.some((l) => /refused the connection setup/.test(l)), 5000);
     const right = new RedisBackplane(`redis://127.0.0.1:${r.port}/2`);

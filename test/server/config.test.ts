@@ -32,7 +32,9 @@ describe('configuration', () => {
   });
 
   it('rejects invalid values with a TypeError naming the field and what it takes', () => {
-    expect(() => new Server(Noop, { port: 70000 })).toThrow(/invalid config port: 70000; expected an integer from 0 to 65535/);
+    expect(() => new Server(Noop, { port: 70000 })).toThrow(
+      /invalid config port: 70000; expected an integer from 0 to 65535/,
+    );
     expect(() => new Server(Noop, { maxMessageSize: 0 })).toThrow(/maxMessageSize/);
     expect(() => new Server(Noop, { handshake: { timeout: -1 } })).toThrow(/handshake.timeout/);
     expect(() => new Server(Noop, { buffers: { largePool: 1.5 } })).toThrow(/buffers.largePool/);
@@ -40,19 +42,31 @@ describe('configuration', () => {
   });
 
   it('rejects unknown fields, listing the known ones', () => {
-    expect(() => new Server(Noop, { maxMesageSize: 10 } as never)).toThrow(/unknown config maxMesageSize; known fields: port, address/);
+    expect(() => new Server(Noop, { maxMesageSize: 10 } as never)).toThrow(
+      /unknown config maxMesageSize; known fields: port, address/,
+    );
     expect(() => new Server(Noop, { handshake: { timout: 1 } } as never)).toThrow(/unknown config handshake.timout/);
   });
 
   it("names wsz's word for what users of ws and uWebSockets.js type", () => {
-    expect(() => new Server(Noop, { host: '0.0.0.0' } as never)).toThrow(/unknown config host \(wsz calls it 'address'/);
-    expect(() => new Server(Noop, { maxPayload: 1 } as never)).toThrow(/unknown config maxPayload \(wsz calls it 'maxMessageSize'\)/);
-    expect(() => new Server(Noop, { noServer: true } as never)).toThrow(/unknown config noServer \(wsz calls it 'server.handleUpgrade/);
+    expect(() => new Server(Noop, { host: '0.0.0.0' } as never)).toThrow(
+      /unknown config host \(wsz calls it 'address'/,
+    );
+    expect(() => new Server(Noop, { maxPayload: 1 } as never)).toThrow(
+      /unknown config maxPayload \(wsz calls it 'maxMessageSize'\)/,
+    );
+    expect(() => new Server(Noop, { noServer: true } as never)).toThrow(
+      /unknown config noServer \(wsz calls it 'server.handleUpgrade/,
+    );
   });
 
   it('says what is wrong with a config that is not an object, and with unixPath beside port', () => {
-    expect(() => new Server(Noop, null as never)).toThrow('new Server(HandlerClass, config): config must be an object (or left out), got null');
-    expect(() => new Server(Noop, { unixPath: '/tmp/x.sock', port: 8080 })).toThrow(/unixPath listens on a Unix socket, so port would be ignored/);
+    expect(() => new Server(Noop, null as never)).toThrow(
+      'new Server(HandlerClass, config): config must be an object (or left out), got null',
+    );
+    expect(() => new Server(Noop, { unixPath: '/tmp/x.sock', port: 8080 })).toThrow(
+      /unixPath listens on a Unix socket, so port would be ignored/,
+    );
   });
 
   it('rejects a handler class without clientMessage', () => {

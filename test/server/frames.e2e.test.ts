@@ -15,7 +15,8 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
     cleanup = [];
   });
 
-  const open = (behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>) => serveAndOpen(cleanup, threads, behaviour, config, handler);
+  const open = (behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>) =>
+    serveAndOpen(cleanup, threads, behaviour, config, handler);
   const messages = (events: string[]) => events.filter((e) => e.startsWith('message'));
 
   describe('messages', () => {
@@ -23,8 +24,20 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
       const { client } = await open();
       client.sendFrame(1, 'héllo');
       client.sendFrame(2, Buffer.from([0, 255]));
-      expect(await client.nextFrame()).toEqual({ fin: true, rsv: 0, opcode: 1, masked: false, payload: Buffer.from('héllo') });
-      expect(await client.nextFrame()).toEqual({ fin: true, rsv: 0, opcode: 2, masked: false, payload: Buffer.from([0, 255]) });
+      expect(await client.nextFrame()).toEqual({
+        fin: true,
+        rsv: 0,
+        opcode: 1,
+        masked: false,
+        payload: Buffer.from('héllo'),
+      });
+      expect(await client.nextFrame()).toEqual({
+        fin: true,
+        rsv: 0,
+        opcode: 2,
+        masked: false,
+        payload: Buffer.from([0, 255]),
+      });
     });
 
     it('handles every length encoding: 0, 125, 126, 65535, 65536 bytes', async () => {
@@ -40,7 +53,15 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
 
     it('reassembles a fragmented message with pings and pongs between the fragments', async () => {
       const { client, events } = await open();
-      client.send(cat(frame(1, 'frag', { fin: false }), frame(9, 'p1'), frame(0, 'men', { fin: false }), frame(10, 'x'), frame(0, 'ted')));
+      client.send(
+        cat(
+          frame(1, 'frag', { fin: false }),
+          frame(9, 'p1'),
+          frame(0, 'men', { fin: false }),
+          frame(10, 'x'),
+          frame(0, 'ted'),
+        ),
+      );
       expect(await client.nextFrame()).toMatchObject({ opcode: 10, payload: Buffer.from('p1') });
       expect((await client.nextFrame()).payload.toString()).toBe('fragmented');
       await eventually('message', () => events.includes('message text fragmented'));
@@ -48,7 +69,9 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
 
     it('delivers the same messages when every byte arrives in its own packet', async () => {
       const { client, events } = await open();
-      await client.trickle(cat(frame(1, 'slow'), frame(2, Buffer.alloc(130, 1), { fin: false }), frame(0, Buffer.alloc(2, 2))));
+      await client.trickle(
+        cat(frame(1, 'slow'), frame(2, Buffer.alloc(130, 1), { fin: false }), frame(0, Buffer.alloc(2, 2))),
+      );
       expect((await client.nextFrame()).payload.toString()).toBe('slow');
       expect((await client.nextFrame()).payload.length).toBe(132);
       await eventually('messages', () => messages(events).length === 2);
@@ -58,7 +81,9 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
     it('runs hooks one at a time in arrival order, even when they are async', async () => {
       const { client, events } = await open('asyncDelayed');
       client.send(cat(frame(1, 'a'), frame(1, 'b'), frame(1, 'c')));
-      const got = [await client.nextFrame(), await client.nextFrame(), await client.nextFrame()].map((f) => f.payload.toString());
+      const got = [await client.nextFrame(), await client.nextFrame(), await client.nextFrame()].map((f) =>
+        f.payload.toString(),
+      );
       expect(got).toEqual(['a', 'b', 'c']);
       await eventually('messages', () => messages(events).length === 3);
       expect(events).toEqual(['init /', 'afterInit', 'message text a', 'message text b', 'message text c']);
@@ -68,7 +93,11 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
       const { client } = await open('threeWrites');
       client.sendFrame(1, 'go');
       const frames = [await client.nextFrame(), await client.nextFrame(), await client.nextFrame()];
-      expect(frames.map((f) => [f.opcode, f.payload.toString()])).toEqual([[1, '1'], [2, '2'], [1, '3']]);
+      expect(frames.map((f) => [f.opcode, f.payload.toString()])).toEqual([
+        [1, '1'],
+        [2, '2'],
+        [1, '3'],
+      ]);
     });
 
     it('writes a fragmented message with writeFrame and fin: false', async () => {
@@ -221,7 +250,11 @@ describe.each(MODES)('frames and hooks ($name)', ({ threads, workers }) => {
       ['invalid UTF-8 text', frame(1, Buffer.from([0x80])), 1007],
       ['invalid UTF-8 in a close reason', frame(8, cat(closeBody(1000), Buffer.from([0xc0]))), 1007],
       ['message above maxMessageSize', frame(2, Buffer.alloc(70000)), 1009],
-      ['fragments summing above maxMessageSize', cat(frame(2, Buffer.alloc(40000), { fin: false }), frame(0, Buffer.alloc(40000))), 1009],
+      [
+        'fragments summing above maxMessageSize',
+        cat(frame(2, Buffer.alloc(40000), { fin: false }), frame(0, Buffer.alloc(40000))),
+        1009,
+      ],
     ];
     for (const [what, bytes, code] of cases) {
       it(`${what} -> ${code}`, async () => {

@@ -22,7 +22,13 @@ function hostileInput(rand: () => number): { handshake: boolean; bytes: Buffer }
       return { handshake: true, bytes: randomBytes(1 + int(300)) };
     case 1: {
       // valid frames with one byte flipped somewhere
-      const b = Buffer.concat([frame(1, 'hello'), frame(2, randomBytes(int(200))), frame(9, 'p'), frame(1, 'κόσμε', { fin: false }), frame(0, 'end')]);
+      const b = Buffer.concat([
+        frame(1, 'hello'),
+        frame(2, randomBytes(int(200))),
+        frame(9, 'p'),
+        frame(1, 'κόσμε', { fin: false }),
+        frame(0, 'end'),
+      ]);
       b[int(b.length)] ^= 1 << int(8);
       return { handshake: true, bytes: b };
     }
@@ -33,7 +39,14 @@ function hostileInput(rand: () => number): { handshake: boolean; bytes: Buffer }
       return { handshake: true, bytes: b };
     }
     case 3: // random opcodes and flags on otherwise well-formed frames
-      return { handshake: true, bytes: Buffer.concat(Array.from({ length: 1 + int(5) }, () => frame(int(16), randomBytes(int(130)), { fin: rand() < 0.7, rsv: rand() < 0.2 ? int(8) : 0 }))) };
+      return {
+        handshake: true,
+        bytes: Buffer.concat(
+          Array.from({ length: 1 + int(5) }, () =>
+            frame(int(16), randomBytes(int(130)), { fin: rand() < 0.7, rsv: rand() < 0.2 ? int(8) : 0 }),
+          ),
+        ),
+      };
     case 4: {
       // a handshake with random damage
       const req = Buffer.from(upgradeRequest());
@@ -65,7 +78,11 @@ describe.each(MODES)('hostile input ($name)', ({ threads, workers }) => {
       }
       await eventually('every connection to be cleaned up', () => s.server.stats().connections === 0, 10_000);
       const opened = s.events.filter((e) => e === 'afterInit').length;
-      await eventually('one close per opened connection', () => s.events.filter((e) => e === 'close').length === opened, 10_000);
+      await eventually(
+        'one close per opened connection',
+        () => s.events.filter((e) => e === 'close').length === opened,
+        10_000,
+      );
       const ok = await RawClient.open(s.port);
       ok.sendFrame(1, 'still alive');
       expect((await ok.nextFrame()).payload.toString()).toBe('still alive');

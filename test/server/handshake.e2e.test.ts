@@ -7,7 +7,13 @@ import type { ServerConfig } from 'wsz';
 function request(lines: string[]): string {
   return [...lines, '', ''].join('\r\n');
 }
-const base = ['Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13'];
+const base = [
+  'Host: 127.0.0.1',
+  'Upgrade: websocket',
+  'Connection: Upgrade',
+  `Sec-WebSocket-Key: ${KEY}`,
+  'Sec-WebSocket-Version: 13',
+];
 
 describe.each(MODES)('opening handshake over a real socket ($name)', ({ threads, workers }) => {
   inMode(workers);
@@ -39,11 +45,44 @@ describe.each(MODES)('opening handshake over a real socket ($name)', ({ threads,
 
   const refusals: Array<[string, string, number, RegExp]> = [
     ['a method other than GET', request(['POST / HTTP/1.1', ...base]), 405, /GET/],
-    ['a missing Upgrade header (plain HTTP)', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Upgrade'))]), 426, /WebSocket endpoint/],
-    ['Upgrade: h2c', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Upgrade')), 'Upgrade: h2c']), 400, /Upgrade/],
-    ['a missing Connection header', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Connection'))]), 400, /Connection/],
-    ['an invalid Sec-WebSocket-Key', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Sec-WebSocket-Key')), 'Sec-WebSocket-Key: short']), 400, /Sec-WebSocket-Key/],
-    ['Sec-WebSocket-Version 12', request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Sec-WebSocket-Version')), 'Sec-WebSocket-Version: 12']), 426, /version 13/],
+    [
+      'a missing Upgrade header (plain HTTP)',
+      request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Upgrade'))]),
+      426,
+      /WebSocket endpoint/,
+    ],
+    [
+      'Upgrade: h2c',
+      request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Upgrade')), 'Upgrade: h2c']),
+      400,
+      /Upgrade/,
+    ],
+    [
+      'a missing Connection header',
+      request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Connection'))]),
+      400,
+      /Connection/,
+    ],
+    [
+      'an invalid Sec-WebSocket-Key',
+      request([
+        'GET / HTTP/1.1',
+        ...base.filter((l) => !l.startsWith('Sec-WebSocket-Key')),
+        'Sec-WebSocket-Key: short',
+      ]),
+      400,
+      /Sec-WebSocket-Key/,
+    ],
+    [
+      'Sec-WebSocket-Version 12',
+      request([
+        'GET / HTTP/1.1',
+        ...base.filter((l) => !l.startsWith('Sec-WebSocket-Version')),
+        'Sec-WebSocket-Version: 12',
+      ]),
+      426,
+      /version 13/,
+    ],
     ['garbage instead of HTTP', 'HELLO THERE\r\n\r\n', 400, /request line/],
   ];
   for (const [what, req, status, reason] of refusals) {
@@ -60,7 +99,16 @@ describe.each(MODES)('opening handshake over a real socket ($name)', ({ threads,
 
   it('sends Sec-WebSocket-Version: 13 with a 426', async () => {
     const { port } = await start();
-    const c = await client(RawClient.connect(port, request(['GET / HTTP/1.1', ...base.filter((l) => !l.startsWith('Sec-WebSocket-Version')), 'Sec-WebSocket-Version: 8'])));
+    const c = await client(
+      RawClient.connect(
+        port,
+        request([
+          'GET / HTTP/1.1',
+          ...base.filter((l) => !l.startsWith('Sec-WebSocket-Version')),
+          'Sec-WebSocket-Version: 8',
+        ]),
+      ),
+    );
     expect((await c.readResponse()).headers['sec-websocket-version']).toBe('13');
   });
 
@@ -105,7 +153,12 @@ describe.each(MODES)('opening handshake over a real socket ($name)', ({ threads,
 
   it('keeps frames pipelined in the same packet as the request', async () => {
     const { port, events } = await start();
-    const c = await client(RawClient.connect(port, Buffer.concat([Buffer.from(upgradeRequest()), frame(1, 'first'), frame(2, Buffer.from([1, 2]))])));
+    const c = await client(
+      RawClient.connect(
+        port,
+        Buffer.concat([Buffer.from(upgradeRequest()), frame(1, 'first'), frame(2, Buffer.from([1, 2]))]),
+      ),
+    );
     expect((await c.readResponse()).status).toBe(101);
     expect((await c.nextFrame()).payload.toString()).toBe('first');
     expect((await c.nextFrame()).payload).toEqual(Buffer.from([1, 2]));
@@ -133,12 +186,24 @@ describe.each(MODES)('opening handshake over a real socket ($name)', ({ threads,
 
   it('gives init the method, path, query, headers, raw target, remote address and the app', async () => {
     const { port, events } = await start('inspectInit', undefined, 'the app');
-    const c = await client(RawClient.open(port, '/room/1?user=ann&tag=a%20b', ['X-Trace: abc', 'x-multi: 1', 'X-Multi: 2']));
+    const c = await client(
+      RawClient.open(port, '/room/1?user=ann&tag=a%20b', ['X-Trace: abc', 'x-multi: 1', 'X-Multi: 2']),
+    );
     await eventually('handshake', () => events.some((e) => e.startsWith('handshake ')));
     const seen = JSON.parse(events.find((e) => e.startsWith('handshake '))!.slice(10));
     expect(seen).toMatchObject({
-      method: 'GET', path: '/room/1', url: '/room/1?user=ann&tag=a%20b', user: 'ann', tag: 'a b',
-      trace: 'abc', TRACE: 'abc', multi: '1, 2', multiAll: ['1', '2'], remoteAddress: '127.0.0.1', remotePort: c.socket.localPort, appTag: 'the app',
+      method: 'GET',
+      path: '/room/1',
+      url: '/room/1?user=ann&tag=a%20b',
+      user: 'ann',
+      tag: 'a b',
+      trace: 'abc',
+      TRACE: 'abc',
+      multi: '1, 2',
+      multiAll: ['1', '2'],
+      remoteAddress: '127.0.0.1',
+      remotePort: c.socket.localPort,
+      appTag: 'the app',
     });
     expect(seen.names).toContain('sec-websocket-key');
   });

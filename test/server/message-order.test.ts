@@ -10,7 +10,12 @@ import { type WriteData } from '../../packages/websocket/src/sender/write-data.j
 function recording(maxBackpressure = 0): { conn: Conn; sent: string[]; state: { closed: boolean } } {
   const sent: string[] = [];
   const state = { closed: false };
-  const text = (d: WriteData | readonly Uint8Array[]) => (typeof d === 'string' ? d : Array.isArray(d) ? Buffer.concat(d as Uint8Array[]).toString() : Buffer.from(d as Uint8Array).toString());
+  const text = (d: WriteData | readonly Uint8Array[]) =>
+    typeof d === 'string'
+      ? d
+      : Array.isArray(d)
+        ? Buffer.concat(d as Uint8Array[]).toString()
+        : Buffer.from(d as Uint8Array).toString();
   const transport: ConnTransport = {
     sendFrame: (op, data, fin) => (sent.push(`${op}${fin ? '' : '+'}:${text(data)}`), true),
     sendParts: (op, parts, _length, fin) => (sent.push(`${op}${fin ? '' : '+'}:${text(parts)}`), true),
@@ -25,7 +30,8 @@ function recording(maxBackpressure = 0): { conn: Conn; sent: string[]; state: { 
     topicLimits: { maxTopicsPerConnection: 4, maxTopicLength: 16 },
     subscribe: (topic) => void sent.push(`subscribe:${topic}`),
     unsubscribe: (topic) => void sent.push(`unsubscribe:${topic}`),
-    publish: (topic, op, data, self) => void sent.push(`publish ${topic}${self ? '' : ' (not self)'} ${op}:${text(data)}`),
+    publish: (topic, op, data, self) =>
+      void sent.push(`publish ${topic}${self ? '' : ' (not self)'} ${op}:${text(data)}`),
     broadcast: (op, data, self) => void sent.push(`broadcast${self ? '' : ' (not self)'} ${op}:${text(data)}`),
     sendTo: (id, op, data) => void sent.push(`to ${id} ${op}:${text(data)}`),
     subscriberCount: async () => 0,
@@ -45,7 +51,7 @@ describe('message order', () => {
     expect(conn.bufferedAmount).toBe(0);
   });
 
-  it('keeps a held writer\'s own fragments together, after the open message', () => {
+  it("keeps a held writer's own fragments together, after the open message", () => {
     const { conn, sent } = recording();
     const w1 = conn.writeBuffer('text', { fragmentSize: 2 });
     w1.write('ab');

@@ -12,8 +12,12 @@ describe.each(MODES)('write path and liveness ($name)', ({ threads, workers }) =
     for (const c of cleanup) await c();
     cleanup = [];
   });
-  const open = (behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>) => serveAndOpen(cleanup, threads, behaviour, config, handler);
-  const emitted = (events: string[], prefix: string) => eventually(prefix, () => events.some((e) => e.startsWith(prefix))).then(() => events.find((e) => e.startsWith(prefix))!);
+  const open = (behaviour?: string, config?: ServerConfig, handler?: HandlerClass<HandlerHooks<any>>) =>
+    serveAndOpen(cleanup, threads, behaviour, config, handler);
+  const emitted = (events: string[], prefix: string) =>
+    eventually(prefix, () => events.some((e) => e.startsWith(prefix))).then(() =>
+      events.find((e) => e.startsWith(prefix))!,
+    );
 
   describe('Writer (conn.writeBuffer)', () => {
     it('sends strings, bytes and formatted text as exactly one message on flush', async () => {
@@ -34,7 +38,9 @@ describe.each(MODES)('write path and liveness ($name)', ({ threads, workers }) =
       client.sendFrame(1, 'twice');
       expect((await client.nextFrame()).payload.toString()).toBe('once');
       await eventually('two errors', () => events.filter((e) => e.startsWith('writer error')).length === 2);
-      expect(events.filter((e) => e.startsWith('writer error'))[0]).toMatch(/already flushed; a Writer sends exactly one message, get a new one from conn.writeBuffer\(\)/);
+      expect(events.filter((e) => e.startsWith('writer error'))[0]).toMatch(
+        /already flushed; a Writer sends exactly one message, get a new one from conn.writeBuffer\(\)/,
+      );
     });
 
     it('after the connection closed, writes nothing and flush returns false, as conn.write does (no error)', async () => {
@@ -77,7 +83,11 @@ describe.each(MODES)('write path and liveness ($name)', ({ threads, workers }) =
         [0, false, 1000],
         [0, true, 500],
       ]);
-      expect(Buffer.concat(frames.map((f) => f.payload)).equals(Buffer.concat(Array.from({ length: 7 }, (_, i) => Buffer.alloc(500, i))))).toBe(true);
+      expect(
+        Buffer.concat(frames.map((f) => f.payload)).equals(
+          Buffer.concat(Array.from({ length: 7 }, (_, i) => Buffer.alloc(500, i))),
+        ),
+      ).toBe(true);
     });
   });
 
@@ -112,7 +122,11 @@ describe.each(MODES)('write path and liveness ($name)', ({ threads, workers }) =
       const { client, server, port } = await open('flood', { maxBackpressure: limit, closeTimeout: 15_000 });
       client.pauseReading();
       client.sendFrame(1, 'flood 400'); // 25 MiB: far beyond kernel buffers plus the limit
-      await eventually('the policy to fire', () => server.stats().upgraded === 1 && server.stats().buffered > 0, 10_000);
+      await eventually(
+        'the policy to fire',
+        () => server.stats().upgraded === 1 && server.stats().buffered > 0,
+        10_000,
+      );
       await new Promise((r) => setTimeout(r, 200));
       expect(server.stats().buffered).toBeLessThanOrEqual(limit + 2 * 65 * 1024);
       const other = await RawClient.open(port);
@@ -127,7 +141,11 @@ describe.each(MODES)('write path and liveness ($name)', ({ threads, workers }) =
     }, 30_000);
 
     it("policy 'drop': messages are dropped and reported to dropped(); pongs still go out; drain() fires once the client reads", async () => {
-      const { client, server, events } = await open('flood', { maxBackpressure: 256 * 1024, backpressurePolicy: 'drop' }, FlowRecorder);
+      const { client, server, events } = await open(
+        'flood',
+        { maxBackpressure: 256 * 1024, backpressurePolicy: 'drop' },
+        FlowRecorder,
+      );
       client.pauseReading();
       client.sendFrame(1, 'flood 400');
       await emitted(events, 'dropped true');

@@ -118,8 +118,13 @@ describe('the harness outside vitest', () => {
   it('works under node:test', () => {
     const file = fileURLToPath(new URL('./node-test-harness.ts', import.meta.url));
     const root = fileURLToPath(new URL('../../', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=wsz-source', '--test', '--test-reporter=tap', file], { cwd: root, encoding: 'utf8', env: { ...process.env, VITEST: '' } });
-    // TAP, named: node:test's default output differs between Node versions (spec on a terminal since 20, always since 23).
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=wsz-source', '--test', '--test-reporter=tap', file],
+      { cwd: root, encoding: 'utf8', env: { ...process.env, VITEST: '' } },
+    );
+    // TAP, named: node:test's default output differs between Node versions (spec on a terminal since 20, always since
+    // 23).
     expect(r.stdout).toMatch(/# pass 2/);
     expect(r.stdout).toMatch(/# fail 0/);
     expect(r.status).toBe(0);
@@ -186,7 +191,12 @@ describe('the harness keeps its promises (issue 10, item 19)', () => {
     }
     const h = await testing.handler(Seen, { path: '/a?x=1', query: { y: '2' } });
     await h.deinit();
-    expect(seen).toBe(JSON.stringify([['x', '1'], ['y', '2']]));
+    expect(seen).toBe(
+      JSON.stringify([
+        ['x', '1'],
+        ['y', '2'],
+      ]),
+    );
   });
 
   it("handler(): an init that never settles fails after the harness's timeout", async () => {
@@ -196,7 +206,9 @@ describe('the harness keeps its promises (issue 10, item 19)', () => {
       }
       clientMessage(): void {}
     }
-    await expect(testing.handler(Stuck, { timeout: 300, config: { closeTimeout: 200 } })).rejects.toThrow(/within 300 ms/);
+    await expect(testing.handler(Stuck, { timeout: 300, config: { closeTimeout: 200 } })).rejects.toThrow(
+      /within 300 ms/,
+    );
   });
 });
 
@@ -223,7 +235,9 @@ describe('the harness shows what the server logged, though logging is silent und
       h.send('too long');
       const err = (await h.expectMessage('text', 'too long').catch((e: unknown) => e)) as AssertionError;
       expect(err).toBeInstanceOf(AssertionError);
-      expect(err.message).toMatch(/^expected text "too long", received close 1011 "internal error"\nthe server logged:\n {2}\[wsz\] connection \d+: clientMessage hook failed; closing with 1011 RangeError: message of 8 bytes over 3\n +at /);
+      expect(err.message).toMatch(
+        /^expected text "too long", received close 1011 "internal error"\nthe server logged:\n {2}\[wsz\] connection \d+: clientMessage hook failed; closing with 1011 RangeError: message of 8 bytes over 3\n +at /,
+      );
       expect(h.serverLog).toHaveLength(1);
     } finally {
       await h.deinit();
@@ -231,7 +245,9 @@ describe('the harness shows what the server logged, though logging is silent und
   });
 
   it('an init that throws: the handshake error says why', async () => {
-    await expect(testing.handler(Refusing)).rejects.toThrow(/the server logged:\n {2}\[wsz\] connection \d+: init threw; refusing the upgrade with 400 TypeError: cannot read the session cookie/);
+    await expect(testing.handler(Refusing)).rejects.toThrow(
+      /the server logged:\n {2}\[wsz\] connection \d+: init threw; refusing the upgrade with 400 TypeError: cannot read the session cookie/,
+    );
   });
 
   it("types the app from the handler's", async () => {

@@ -3,12 +3,20 @@
  * each follow one schema that the writing and the reading side share.
  */
 import { describe, expect, it } from 'vitest';
-import { BatchWriter, forEachRecord, FromWorker, FromWorkerField, ToWorker, ToWorkerField } from '../../packages/websocket/src/threads/messages.js';
+import {
+  BatchWriter,
+  forEachRecord,
+  FromWorker,
+  FromWorkerField,
+  ToWorker,
+  ToWorkerField,
+} from '../../packages/websocket/src/threads/messages.js';
 import { readRelay, RelayWriter } from '../../packages/websocket/src/io/relay-batch.js';
 
 describe('hook-worker batches', () => {
   it('give every kind its own code and name each field of its record', () => {
-    for (const codes of [ToWorker, FromWorker]) expect(new Set(Object.values(codes)).size).toBe(Object.keys(codes).length);
+    for (const codes of [ToWorker, FromWorker])
+      expect(new Set(Object.values(codes)).size).toBe(Object.keys(codes).length);
     expect(ToWorkerField.Message).toEqual({ id: 0, binary: 1, offset: 2, length: 3 });
     expect(FromWorkerField.Publish).toEqual({ id: 0, self: 1, topic: 2, offset: 3, length: 4 });
   });
@@ -23,15 +31,27 @@ describe('hook-worker batches', () => {
     const seen: unknown[] = [];
     forEachRecord('toWorker', batch.records, (kind, at) => {
       const r = batch.records;
-      if (kind === ToWorker.Message) seen.push(['message', r[at + ToWorkerField.Message.id], r[at + ToWorkerField.Message.length]]);
-      if (kind === ToWorker.ClientClose) seen.push(['close', r[at + ToWorkerField.ClientClose.code], batch.extra[r[at + ToWorkerField.ClientClose.reason]!]]);
+      if (kind === ToWorker.Message)
+        seen.push(['message', r[at + ToWorkerField.Message.id], r[at + ToWorkerField.Message.length]]);
+      if (kind === ToWorker.ClientClose)
+        seen.push([
+          'close',
+          r[at + ToWorkerField.ClientClose.code],
+          batch.extra[r[at + ToWorkerField.ClientClose.reason]!],
+        ]);
       if (kind === ToWorker.End) seen.push(['end', r[at + ToWorkerField.End.position]]);
     });
-    expect(seen).toEqual([['message', 7, 32], ['close', 1000, 'bye'], ['end', 4096]]);
+    expect(seen).toEqual([
+      ['message', 7, 32],
+      ['close', 1000, 'bye'],
+      ['end', 4096],
+    ]);
   });
 
   it('refuse a record with the wrong number of fields, and an unknown kind', () => {
-    expect(() => new BatchWriter('fromWorker').add(FromWorker.Frame, 1, 2, 3)).toThrow('thread batch: record 3 takes 5 fields, got 3');
+    expect(() => new BatchWriter('fromWorker').add(FromWorker.Frame, 1, 2, 3)).toThrow(
+      'thread batch: record 3 takes 5 fields, got 3',
+    );
     expect(() => forEachRecord('fromWorker', [99, 1], () => {})).toThrow('thread batch: unknown record 99 at 0');
   });
 });
@@ -52,7 +72,12 @@ describe('relay batches (I/O threads)', () => {
       sendTo: (id, frame) => seen.push(['sendTo', id, frame.toString()]),
       closed: (id) => seen.push(['closed', id]),
     });
-    expect(seen).toEqual([['publish', 'room', 'abc'], ['subscribers', 'room', 2], ['sendTo', 42, 'xy'], ['closed', 5]]);
+    expect(seen).toEqual([
+      ['publish', 'room', 'abc'],
+      ['subscribers', 'room', 2],
+      ['sendTo', 42, 'xy'],
+      ['closed', 5],
+    ]);
   });
 
   it('follow the checked schema the hook threads use: an unknown record is refused, not misread', () => {

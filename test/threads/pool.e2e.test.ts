@@ -11,7 +11,11 @@ afterEach(async () => {
   for (const c of cleanup) await c();
   cleanup = [];
 });
-async function start(threads: number, behaviour?: string, config?: ConstructorParameters<typeof Server>[1]): Promise<Served> {
+async function start(
+  threads: number,
+  behaviour?: string,
+  config?: ConstructorParameters<typeof Server>[1],
+): Promise<Served> {
   const s = await serve(threads, { behaviour, config });
   cleanup.push(() => s.stop());
   return s;
@@ -74,7 +78,10 @@ describe('worker thread pool', () => {
     const server = new Server(NoInitEcho, { port: 0, logLevel: 'silent', threadPool: { count: 2 } });
     const { port } = (await server.listen()) as { port: number };
     cleanup.push(() => server.stop());
-    const c = await RawClient.connect(port, cat(Buffer.from(upgradeRequest()), frame(1, 'one', { mask: true }), frame(2, 'two', { mask: true })));
+    const c = await RawClient.connect(
+      port,
+      cat(Buffer.from(upgradeRequest()), frame(1, 'one', { mask: true }), frame(2, 'two', { mask: true })),
+    );
     cleanup.unshift(() => c.destroy());
     expect((await c.readResponse()).status).toBe(101);
     expect((await c.nextFrame()).payload.toString()).toBe('hello');
@@ -150,7 +157,13 @@ describe('worker thread pool', () => {
     const sizes = [2048, 6000, 15_000, 40_000];
     const clients = await Promise.all(Array.from({ length: 6 }, () => open(port)));
     for (const [k, c] of clients.entries()) {
-      c.send(cat(...Array.from({ length: 24 }, (_, i) => frame(2, pattern(k, i, sizes[(k + i) % sizes.length]!), { mask: true }))));
+      c.send(
+        cat(
+          ...Array.from({ length: 24 }, (_, i) =>
+            frame(2, pattern(k, i, sizes[(k + i) % sizes.length]!), { mask: true }),
+          ),
+        ),
+      );
     }
     for (const [k, c] of clients.entries()) {
       for (let i = 0; i < 24; i++) {
@@ -168,7 +181,8 @@ describe('worker thread pool', () => {
     // 18 MB of 6 KB replies: more than the kernel buffers take while nobody reads, so replies wait
     // in the server, some of them in the ring.
     const count = 3000;
-    for (let i = 0; i < count; i += 100) slow.send(cat(...Array.from({ length: 100 }, (_, j) => frame(2, pattern(9, i + j, 6000), { mask: true }))));
+    for (let i = 0; i < count; i += 100)
+      slow.send(cat(...Array.from({ length: 100 }, (_, j) => frame(2, pattern(9, i + j, 6000), { mask: true }))));
     await new Promise((r) => setTimeout(r, 300));
     const fast = await open(port);
     for (let i = 0; i < 40; i++) {
@@ -176,16 +190,20 @@ describe('worker thread pool', () => {
       expect((await fast.nextFrame(5000)).payload.equals(pattern(1, i, 6000))).toBe(true);
     }
     slow.resumeReading();
-    for (let i = 0; i < count; i++) expect((await slow.nextFrame(10_000)).payload.equals(pattern(9, i, 6000))).toBe(true);
+    for (let i = 0; i < count; i++)
+      expect((await slow.nextFrame(10_000)).payload.equals(pattern(9, i, 6000))).toBe(true);
   }, 30_000);
 
   it('a client that stops reading pins a bounded part of the ring while other traffic flows, and frees it when it goes', async () => {
     const { port, server } = await start(1, undefined, { maxBackpressure: 0 });
     // Internal state, read to check a memory bound: the stretches of the worker's ring held for in-place replies.
-    const holds = (): number => (server as unknown as { engine: { dispatcher: { handles: Array<{ holds: unknown[] }> } } }).engine.dispatcher.handles[0]!.holds.length;
+    const holds = (): number =>
+      (server as unknown as { engine: { dispatcher: { handles: Array<{ holds: unknown[] }> } } }).engine.dispatcher
+        .handles[0]!.holds.length;
     const slow = await open(port);
     slow.pauseReading();
-    for (let i = 0; i < 3000; i += 100) slow.send(cat(...Array.from({ length: 100 }, (_, j) => frame(2, pattern(9, i + j, 6000), { mask: true }))));
+    for (let i = 0; i < 3000; i += 100)
+      slow.send(cat(...Array.from({ length: 100 }, (_, j) => frame(2, pattern(9, i + j, 6000), { mask: true }))));
     await new Promise((r) => setTimeout(r, 300));
     const fast = await open(port);
     for (let i = 0; i < 500; i++) {
@@ -214,13 +232,17 @@ describe('clear errors when a handler cannot run on worker threads', () => {
     class NoModule extends Handler {
       clientMessage(): void {}
     }
-    expect(() => new Server(NoModule, { threadPool: { count: 2 } })).toThrow(/Add `static module = import.meta.url;` to class NoModule.*or set threadPool.count: 0/);
+    expect(() => new Server(NoModule, { threadPool: { count: 2 } })).toThrow(
+      /Add `static module = import.meta.url;` to class NoModule.*or set threadPool.count: 0/,
+    );
   });
 
   it('a class its module does not export', async () => {
     const { HiddenRef } = await import('./fixtures/unexported.js');
     const server = new Server(HiddenRef, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
-    await expect(server.listen()).rejects.toThrow(/does not export class Hidden \(it exports HiddenRef\).*set `static module = import.meta.url;` in that class itself.*add `export`/);
+    await expect(server.listen()).rejects.toThrow(
+      /does not export class Hidden \(it exports HiddenRef\).*set `static module = import.meta.url;` in that class itself.*add `export`/,
+    );
   });
 
   it('a static module that is a path, not import.meta.url', () => {
@@ -228,13 +250,17 @@ describe('clear errors when a handler cannot run on worker threads', () => {
       static module = './handler.ts';
       clientMessage(): void {}
     }
-    expect(() => new Server(Pathy, { threadPool: { count: 2 } })).toThrow(/Pathy: static module must be the module's own URL, `static module = import.meta.url;` \(got ".\/handler.ts"/);
+    expect(() => new Server(Pathy, { threadPool: { count: 2 } })).toThrow(
+      /Pathy: static module must be the module's own URL, `static module = import.meta.url;` \(got ".\/handler.ts"/,
+    );
   });
 
   it('a module that starts a server when imported', async () => {
     const { SelfStarting } = await import('./fixtures/starts-server.js');
     const server = new Server(SelfStarting, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
-    await expect(server.listen()).rejects.toThrow(/server.listen\(\) ran inside a wsz handler thread.*Move the handler class to a module of its own/);
+    await expect(server.listen()).rejects.toThrow(
+      /server.listen\(\) ran inside a wsz handler thread.*Move the handler class to a module of its own/,
+    );
     const mod = await import('./fixtures/starts-server.js');
     await mod.server.stop();
   });
@@ -242,14 +268,20 @@ describe('clear errors when a handler cannot run on worker threads', () => {
   it('an app that cannot be copied to threads, without initThread', async () => {
     const { Recorder } = await import('../helpers/recorder.js');
     const server = new Server(Recorder, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
-    await expect(server.listen({ channel: 'x', fn: () => 1 } as never)).rejects.toThrow(/app cannot be copied to worker threads.*static initThread/);
+    await expect(server.listen({ channel: 'x', fn: () => 1 } as never)).rejects.toThrow(
+      /app cannot be copied to worker threads.*static initThread/,
+    );
   });
 });
 
 describe.each(MODES)('backlog and buffers ($name)', ({ threads, workers }) => {
   inMode(workers);
   it('stops reading at the backlog and resumes when the queue drains: queued messages stay bounded', async () => {
-    const { port, server, shared } = await start(threads, 'gatedMessages', { threadPool: { backlog: 16 }, maxMessageSize: 2048, maxBackpressure: 0 });
+    const { port, server, shared } = await start(threads, 'gatedMessages', {
+      threadPool: { backlog: 16 },
+      maxMessageSize: 2048,
+      maxBackpressure: 0,
+    });
     const c = await open(port);
     const count = 16384;
     const body = Buffer.alloc(1000, 0x61);
@@ -271,7 +303,8 @@ describe.each(MODES)('backlog and buffers ($name)', ({ threads, workers }) => {
   it('counts buffer pool hits, misses and dynamic allocations for assembled messages', async () => {
     const { port, server } = await start(threads);
     const c = await open(port);
-    const fragmented = (n: number) => cat(frame(2, Buffer.alloc(n - 1, 1), { fin: false }), frame(0, Buffer.alloc(1, 1)));
+    const fragmented = (n: number) =>
+      cat(frame(2, Buffer.alloc(n - 1, 1), { fin: false }), frame(0, Buffer.alloc(1, 1)));
     c.send(fragmented(100));
     await c.nextFrame();
     c.send(fragmented(100));
@@ -287,7 +320,13 @@ describe.each(MODES)('backlog and buffers ($name)', ({ threads, workers }) => {
     await c.nextFrame();
     // Inline, the message cut across two reads is gathered in a buffer of its own size, handed to the hook
     // for good (no pool buffer); with threads it is assembled in the shared pool, whence the worker copies it.
-    expect(await freshStats(server)).toMatchObject({ connections: 1, upgraded: 1, messages: 5, queued: 0, pool: { hits: 1, misses: 2, dynamic: threads ? 1 : 0 } });
+    expect(await freshStats(server)).toMatchObject({
+      connections: 1,
+      upgraded: 1,
+      messages: 5,
+      queued: 0,
+      pool: { hits: 1, misses: 2, dynamic: threads ? 1 : 0 },
+    });
     // With threads, assembled messages are read by the worker in the pool buffer itself; the one that
     // arrived whole in a network read is copied once into the worker's ring.
     expect(server.stats().crossed).toEqual(threads ? { shared: 4, copied: 1 } : { shared: 0, copied: 0 });

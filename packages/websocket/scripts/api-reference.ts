@@ -19,7 +19,10 @@ const ENTRIES: Array<[name: string, file: string]> = [
 ];
 export const OUTPUT = fileURLToPath(new URL('../../../docs/api.md', import.meta.url));
 
-const PRINT = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseSingleQuotesForStringLiteralType | ts.TypeFormatFlags.WriteArrowStyleSignature;
+const PRINT =
+  ts.TypeFormatFlags.NoTruncation |
+  ts.TypeFormatFlags.UseSingleQuotesForStringLiteralType |
+  ts.TypeFormatFlags.WriteArrowStyleSignature;
 
 function isInternal(node: ts.Node): boolean {
   return ts.getJSDocTags(node).some((t) => t.tagName.text === 'internal') || /@internal\b/.test(leadingComment(node));
@@ -45,7 +48,10 @@ function docs(symbol: ts.Symbol, checker: ts.TypeChecker): string {
     .getJsDocTags(checker)
     .filter((t) => !['internal', 'module'].includes(t.name))
     .map((t) => {
-      const body = ts.displayPartsToString(t.text).trim().replace(/\s*\n\s*/g, ' ');
+      const body = ts
+        .displayPartsToString(t.text)
+        .trim()
+        .replace(/\s*\n\s*/g, ' ');
       if (t.name === 'param') return `- **param** ${body.replace(/^(\w+)\s*/, '`$1` ')}`;
       return `- **${t.name}**${body ? ` ${body}` : ''}`;
     });
@@ -54,7 +60,10 @@ function docs(symbol: ts.Symbol, checker: ts.TypeChecker): string {
 
 /** `{@link X}` and `{@link X | text}` as code. */
 function links(text: string): string {
-  return text.replace(/\{@link\s+([^}|\s]+)\s*(?:\|\s*([^}]*))?\}/g, (_m, target: string, label?: string) => `\`${(label ?? target).trim()}\``);
+  return text.replace(
+    /\{@link\s+([^}|\s]+)\s*(?:\|\s*([^}]*))?\}/g,
+    (_m, target: string, label?: string) => `\`${(label ?? target).trim()}\``,
+  );
 }
 
 /** The source text of a declaration's signature line(s), without its body. */
@@ -64,8 +73,27 @@ function declarationText(node: ts.Node): string {
   let shown: ts.Node = node;
   if (ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) {
     shown = ts.isFunctionDeclaration(node)
-      ? ts.factory.updateFunctionDeclaration(node, node.modifiers?.filter((m) => m.kind !== ts.SyntaxKind.AsyncKeyword), node.asteriskToken, node.name, node.typeParameters, node.parameters, node.type, undefined)
-      : ts.factory.updateMethodDeclaration(node, node.modifiers, node.asteriskToken, node.name, node.questionToken, node.typeParameters, node.parameters, node.type, undefined);
+      ? ts.factory.updateFunctionDeclaration(
+          node,
+          node.modifiers?.filter((m) => m.kind !== ts.SyntaxKind.AsyncKeyword),
+          node.asteriskToken,
+          node.name,
+          node.typeParameters,
+          node.parameters,
+          node.type,
+          undefined,
+        )
+      : ts.factory.updateMethodDeclaration(
+          node,
+          node.modifiers,
+          node.asteriskToken,
+          node.name,
+          node.questionToken,
+          node.typeParameters,
+          node.parameters,
+          node.type,
+          undefined,
+        );
   }
   return printer.printNode(ts.EmitHint.Unspecified, shown, sf).replace(/;\s*$/, '');
 }
@@ -78,7 +106,8 @@ function memberLine(member: ts.Symbol, decl: ts.Declaration, checker: ts.TypeChe
   let signature: string;
   if (ts.isMethodDeclaration(decl) || ts.isMethodSignature(decl)) {
     signature = `${isStatic}${declarationText(decl).replace(/^(public |static |readonly )+/, '')}`;
-    if (ts.isMethodSignature(decl)) signature = `${isStatic}${name}${decl.questionToken ? '?' : ''}${checker.signatureToString(checker.getSignatureFromDeclaration(decl)!, undefined, PRINT)}`;
+    if (ts.isMethodSignature(decl))
+      signature = `${isStatic}${name}${decl.questionToken ? '?' : ''}${checker.signatureToString(checker.getSignatureFromDeclaration(decl)!, undefined, PRINT)}`;
   } else if (ts.isGetAccessorDeclaration(decl)) {
     signature = `${isStatic}get ${name}(): ${checker.typeToString(checker.getTypeOfSymbolAtLocation(member, decl), undefined, PRINT)}`;
   } else if (ts.isSetAccessorDeclaration(decl)) {
@@ -86,7 +115,9 @@ function memberLine(member: ts.Symbol, decl: ts.Declaration, checker: ts.TypeChe
   } else {
     const readonly = (ts.getCombinedModifierFlags(decl) & ts.ModifierFlags.Readonly) !== 0 ? 'readonly ' : '';
     const optional = (member.flags & ts.SymbolFlags.Optional) !== 0 ? '?' : '';
-    const type = (decl as ts.PropertyDeclaration).type?.getText() ?? checker.typeToString(checker.getTypeOfSymbolAtLocation(member, decl), undefined, PRINT);
+    const type =
+      (decl as ts.PropertyDeclaration).type?.getText() ??
+      checker.typeToString(checker.getTypeOfSymbolAtLocation(member, decl), undefined, PRINT);
     signature = `${isStatic}${readonly}${name}${optional}: ${type.replace(/\s+/g, ' ')}`;
   }
   const doc = docs(member, checker);
@@ -118,30 +149,45 @@ function section(name: string, symbol: ts.Symbol, checker: ts.TypeChecker): stri
   if (ts.isClassDeclaration(decl) || ts.isInterfaceDeclaration(decl)) {
     const heritage = (decl.heritageClauses ?? []).map((h) => h.getText()).join(' ');
     const params = decl.typeParameters ? `<${decl.typeParameters.map((p) => p.getText()).join(', ')}>` : '';
-    const abstract = ts.isClassDeclaration(decl) && (ts.getCombinedModifierFlags(decl) & ts.ModifierFlags.Abstract) ? 'abstract ' : '';
+    const abstract =
+      ts.isClassDeclaration(decl) && ts.getCombinedModifierFlags(decl) & ts.ModifierFlags.Abstract ? 'abstract ' : '';
     out.push('```ts\n' + `${abstract}${kindOf(decl)} ${name}${params}${heritage ? ` ${heritage}` : ''}` + '\n```');
     if (doc) out.push(doc);
     const lines: string[] = [];
     if (ts.isClassDeclaration(decl)) {
       for (const c of decl.members.filter(ts.isConstructorDeclaration)) {
         if (hidden(c)) continue;
-        const params = c.parameters.filter((p) => !isInternal(p) && !/@param role internal/.test(leadingComment(c)) || p.name.getText() !== 'role');
+        const params = c.parameters.filter(
+          (p) => (!isInternal(p) && !/@param role internal/.test(leadingComment(c))) || p.name.getText() !== 'role',
+        );
         const sig = `new ${name}(${params.map((p) => p.getText().replace(/\s+/g, ' ')).join(', ')})`;
-        const cdoc = ts.displayPartsToString(checker.getSignatureFromDeclaration(c)!.getDocumentationComment(checker)).trim();
+        const cdoc = ts
+          .displayPartsToString(checker.getSignatureFromDeclaration(c)!.getDocumentationComment(checker))
+          .trim();
         const ptags = ts
           .getJSDocTags(c)
-          .filter((t) => (t.tagName.text === 'param' && !/^role\b/.test(String((t as ts.JSDocParameterTag).name?.getText() ?? ''))) || t.tagName.text === 'throws')
+          .filter(
+            (t) =>
+              (t.tagName.text === 'param' &&
+                !/^role\b/.test(String((t as ts.JSDocParameterTag).name?.getText() ?? ''))) ||
+              t.tagName.text === 'throws',
+          )
           .map((t) =>
             t.tagName.text === 'throws'
               ? `- **throws** ${(ts.getTextOfJSDocComment(t.comment) ?? '').replace(/\s*\n\s*/g, ' ')}`
               : `- **param** \`${(t as ts.JSDocParameterTag).name.getText()}\` ${ts.getTextOfJSDocComment(t.comment) ?? ''}`.trimEnd(),
           );
-        lines.push(`- \`${sig}\`${cdoc || ptags.length ? `\n\n${indent([cdoc, ptags.join('\n')].filter(Boolean).join('\n\n'))}` : ''}`);
+        lines.push(
+          `- \`${sig}\`${cdoc || ptags.length ? `\n\n${indent([cdoc, ptags.join('\n')].filter(Boolean).join('\n\n'))}` : ''}`,
+        );
       }
     }
     const type = checker.getDeclaredTypeOfSymbol(symbol);
     const members = ts.isClassDeclaration(decl)
-      ? [...(symbol.members ? [...symbol.members.values()] : []), ...(symbol.exports ? [...symbol.exports.values()] : [])]
+      ? [
+          ...(symbol.members ? [...symbol.members.values()] : []),
+          ...(symbol.exports ? [...symbol.exports.values()] : []),
+        ]
       : checker.getPropertiesOfType(type).filter((p) => p.getDeclarations()?.some((d) => d.parent === decl));
     for (const m of members) {
       const md = m.getDeclarations()?.find((d) => !ts.isSetAccessorDeclaration(d)) ?? m.getDeclarations()?.[0];
@@ -151,13 +197,21 @@ function section(name: string, symbol: ts.Symbol, checker: ts.TypeChecker): stri
     }
     if (lines.length) out.push(lines.join('\n'));
   } else if (ts.isFunctionDeclaration(decl)) {
-    out.push('```ts\n' + decls.filter(ts.isFunctionDeclaration).map((d) => declarationText(d)).join('\n') + '\n```');
+    out.push(
+      '```ts\n' +
+        decls
+          .filter(ts.isFunctionDeclaration)
+          .map((d) => declarationText(d))
+          .join('\n') +
+        '\n```',
+    );
     if (doc) out.push(doc);
   } else if (ts.isTypeAliasDeclaration(decl) || ts.isEnumDeclaration(decl)) {
     out.push('```ts\n' + declarationText(decl).replace(/^export (declare )?/, '') + '\n```');
     if (doc) out.push(doc);
   } else if (ts.isVariableDeclaration(decl)) {
-    const type = decl.type?.getText() ?? checker.typeToString(checker.getTypeOfSymbolAtLocation(symbol, decl), undefined, PRINT);
+    const type =
+      decl.type?.getText() ?? checker.typeToString(checker.getTypeOfSymbolAtLocation(symbol, decl), undefined, PRINT);
     out.push('```ts\n' + `const ${name}: ${type}` + '\n```');
     if (doc) out.push(doc);
   }
@@ -166,7 +220,14 @@ function section(name: string, symbol: ts.Symbol, checker: ts.TypeChecker): stri
 
 /** The reference, as Markdown. */
 export function apiReference(): string {
-  const options = { ...ts.getDefaultCompilerOptions(), target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, strict: true, types: ['node'] };
+  const options = {
+    ...ts.getDefaultCompilerOptions(),
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true,
+    types: ['node'],
+  };
   const program = ts.createProgram(
     ENTRIES.map(([, f]) => root + f),
     options,
@@ -184,7 +245,11 @@ export function apiReference(): string {
     const moduleSymbol = checker.getSymbolAtLocation(sf)!;
     const exports = checker.getExportsOfModule(moduleSymbol).sort((a, b) => a.getName().localeCompare(b.getName()));
     parts.push('', `## \`${name}\``, '');
-    const moduleDoc = ts.getJSDocCommentsAndTags(sf.statements[0]!).map((d) => ts.getTextOfJSDocComment((d as ts.JSDoc).comment) ?? '').join('\n').trim();
+    const moduleDoc = ts
+      .getJSDocCommentsAndTags(sf.statements[0]!)
+      .map((d) => ts.getTextOfJSDocComment((d as ts.JSDoc).comment) ?? '')
+      .join('\n')
+      .trim();
     if (moduleDoc && /@module/.test(sf.getFullText().slice(0, 2000))) parts.push(moduleDoc, '');
     for (const exported of exports) {
       const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
@@ -192,7 +257,12 @@ export function apiReference(): string {
       parts.push(section(exported.getName(), symbol, checker), '');
     }
   }
-  return parts.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    parts
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

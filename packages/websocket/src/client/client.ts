@@ -1,7 +1,13 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { CloseCode } from '../protocol/close-codes.js';
-import { clientRequest, generateKey, HandshakeStatusError, HandshakeTimeoutError, validateResponse } from '../protocol/client-handshake.js';
+import {
+  clientRequest,
+  generateKey,
+  HandshakeStatusError,
+  HandshakeTimeoutError,
+  validateResponse,
+} from '../protocol/client-handshake.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { checkFrameToWrite, encodeClosePayload } from '../protocol/frame-writer.js';
@@ -41,7 +47,10 @@ export interface ClientOptions {
   maxBackpressure?: number;
   /** 'close': fail the connection with 1008; 'drop': drop the message, the write returns false (default 'close'). */
   backpressurePolicy?: 'close' | 'drop';
-  /** Connect to this Unix socket instead of the URL's host and port (the URL still gives path and Host); wss:// speaks TLS over it. */
+  /**
+   * Connect to this Unix socket instead of the URL's host and port (the URL still gives path and Host); wss:// speaks
+   * TLS over it.
+   */
   socketPath?: string;
   /**
    * Offer permessage-deflate (RFC 7692): `true` offers it as browsers do (`client_max_window_bits`),
@@ -66,7 +75,10 @@ export type ClientMessage =
   | { type: 'ping' | 'pong'; data: Buffer }
   | {
       type: 'close';
-      /** The server's code (1005 when its close frame had none, 1006 when TCP ended without one), or ours when we failed the connection. */
+      /**
+       * The server's code (1005 when its close frame had none, 1006 when TCP ended without one), or ours when we failed
+       * the connection.
+       */
       code: number;
       reason: string;
       /** Set when the client failed the connection because the server broke the protocol. */
@@ -124,17 +136,26 @@ export class Client implements MessageSink {
   /** A failure's close, waiting for the application to read the messages that came before it. */
   private failing: (() => void) | null = null;
 
-  private constructor(socket: Socket, protocol: string | undefined, leftover: Buffer, options: ClientOptions, agreement: DeflateAgreement | null) {
+  private constructor(
+    socket: Socket,
+    protocol: string | undefined,
+    leftover: Buffer,
+    options: ClientOptions,
+    agreement: DeflateAgreement | null,
+  ) {
     this.socket = socket;
     this.protocol = protocol;
     this.options = options;
     const deflateOptions = typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : {};
     this.deflate = agreement ? new ClientDeflate(agreement, deflateOptions) : null;
     this.extensions = agreement?.header ?? '';
-    this.reader = new FrameReader(new MessageAssembler(this, { maxMessageSize: options.maxMessageSize ?? 65536, inflate: this.deflate }), {
-      role: 'client',
-      allowRsv1: this.deflate !== null,
-    });
+    this.reader = new FrameReader(
+      new MessageAssembler(this, { maxMessageSize: options.maxMessageSize ?? 65536, inflate: this.deflate }),
+      {
+        role: 'client',
+        allowRsv1: this.deflate !== null,
+      },
+    );
     this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('close', () => {
@@ -144,7 +165,10 @@ export class Client implements MessageSink {
     const host: SenderHost = {
       socket,
       // The server's default: max(1 MiB, 2 * maxMessageSize), so echoing the largest accepted message fits.
-      limits: { maxBackpressure: options.maxBackpressure ?? Math.max(1024 * 1024, 2 * (options.maxMessageSize ?? 65536)), backpressurePolicy: options.backpressurePolicy ?? 'close' },
+      limits: {
+        maxBackpressure: options.maxBackpressure ?? Math.max(1024 * 1024, 2 * (options.maxMessageSize ?? 65536)),
+        backpressurePolicy: options.backpressurePolicy ?? 'close',
+      },
       masked: true, // RFC 6455 5.3
       deflate: this.deflate,
       canWrite: () => this.session.canSend && !socket.destroyed,
@@ -187,16 +211,23 @@ export class Client implements MessageSink {
     try {
       u = new URL(url);
     } catch {
-      throw new TypeError(`Client.connect: invalid URL ${JSON.stringify(String(url))}; expected ws://host[:port]/path or wss://...`);
+      throw new TypeError(
+        `Client.connect: invalid URL ${JSON.stringify(String(url))}; expected ws://host[:port]/path or wss://...`,
+      );
     }
-    if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`Client.connect: '${u.protocol}' URLs are not WebSocket URLs; use ws:// or wss://`);
+    if (u.protocol !== 'ws:' && u.protocol !== 'wss:')
+      throw new TypeError(`Client.connect: '${u.protocol}' URLs are not WebSocket URLs; use ws:// or wss://`);
     if (u.hash) throw new TypeError('Client.connect: a WebSocket URL has no fragment (#...) (RFC 6455 3)');
     const secure = u.protocol === 'wss:';
     const port = Number(u.port || (secure ? 443 : 80));
     const hostname = u.hostname.replace(/^\[|\]$/g, '');
     const key = generateKey();
     const protocols = options.protocols ?? [];
-    const deflateOptions = options.perMessageDeflate ? (options.perMessageDeflate === true ? {} : options.perMessageDeflate) : null;
+    const deflateOptions = options.perMessageDeflate
+      ? options.perMessageDeflate === true
+        ? {}
+        : options.perMessageDeflate
+      : null;
     const request = clientRequest({
       extensions: deflateOptions ? deflateOfferHeader(deflateOptions) : undefined,
       target: `${u.pathname || '/'}${u.search}`,
@@ -232,7 +263,8 @@ export class Client implements MessageSink {
         reject(error);
       };
       const refused = (read: ResponseRead): void => {
-        if (read.kind === 'refused') fail(new HandshakeStatusError(read.head.status, read.head.statusText, read.body, read.head.headers));
+        if (read.kind === 'refused')
+          fail(new HandshakeStatusError(read.head.status, read.head.statusText, read.body, read.head.headers));
         else if (read.kind === 'error') fail(read.error);
       };
       const timer = setTimeout(() => {
@@ -244,7 +276,8 @@ export class Client implements MessageSink {
         const read = response.push(chunk);
         if (read.kind === 'more') {
           // The status is known: a body that does not come soon is not waited for (the status says enough).
-          if (bodyTimer === null && response.partial()) bodyTimer = setTimeout(() => refused(response.partial()!), Math.min(REFUSAL_BODY_WAIT, handshakeTimeout));
+          if (bodyTimer === null && response.partial())
+            bodyTimer = setTimeout(() => refused(response.partial()!), Math.min(REFUSAL_BODY_WAIT, handshakeTimeout));
           return;
         }
         if (read.kind !== 'upgraded') return refused(read);
@@ -302,11 +335,14 @@ export class Client implements MessageSink {
       this.waiters.push(waiter);
       // No timer for "wait forever": Node runs setTimeout(Infinity) after 1 ms.
       if (timeout !== undefined && Number.isFinite(timeout) && timeout >= 0) {
-        timer = setTimeout(() => {
-          const i = this.waiters.indexOf(waiter);
-          if (i >= 0) this.waiters.splice(i, 1);
-          resolve(null);
-        }, Math.min(timeout, 0x7fffffff));
+        timer = setTimeout(
+          () => {
+            const i = this.waiters.indexOf(waiter);
+            if (i >= 0) this.waiters.splice(i, 1);
+            resolve(null);
+          },
+          Math.min(timeout, 0x7fffffff),
+        );
       }
     });
   }
@@ -320,7 +356,10 @@ export class Client implements MessageSink {
     if (typeof handler?.serverMessage !== 'function') {
       throw new TypeError('client.readLoop(handler): the handler needs a serverMessage(data, type) method');
     }
-    this.autoAnswer = { ping: typeof handler.serverPing !== 'function', close: typeof handler.serverClose !== 'function' };
+    this.autoAnswer = {
+      ping: typeof handler.serverPing !== 'function',
+      close: typeof handler.serverClose !== 'function',
+    };
     try {
       for (;;) {
         const m = (await this.read(Infinity))!;
@@ -426,12 +465,19 @@ export class Client implements MessageSink {
   /** The server has closeTimeout to end TCP after the close handshake (more while our queued bytes still drain). */
   private armTimer(): void {
     if (this.timer) clearTimeout(this.timer);
-    awaitPeerClose(this.options.closeTimeout ?? 5000, () => this.bufferedAmount, () => this.socket.destroy(), (timer) => (this.timer = timer));
+    awaitPeerClose(
+      this.options.closeTimeout ?? 5000,
+      () => this.bufferedAmount,
+      () => this.socket.destroy(),
+      (timer) => (this.timer = timer),
+    );
   }
 
   // ---- writing --------------------------------------------------------------------------
 
-  /** Sends a text message (websocket.zig's `write`). With permessage-deflate, `compress: false` sends it uncompressed. */
+  /**
+   * Sends a text message (websocket.zig's `write`). With permessage-deflate, `compress: false` sends it uncompressed.
+   */
   write(data: string | Uint8Array, options?: { compress?: boolean }): boolean {
     return this.message(Opcode.Text, data, options?.compress !== false);
   }
@@ -476,7 +522,9 @@ export class Client implements MessageSink {
 
   /** The backpressure limit was hit under the 'close' policy: fail the connection with 1008. */
   private overLimit(): void {
-    this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the server does not read fast enough'));
+    this.sendClose(
+      this.session.closing(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the server does not read fast enough')),
+    );
     this.armTimer();
   }
 

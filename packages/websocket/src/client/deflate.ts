@@ -19,7 +19,10 @@ export class ClientDeflate implements InflateSource {
 
   constructor(agreement: DeflateAgreement, options: ClientDeflateOptions) {
     this.agreement = agreement;
-    this.decompressor = new Decompressor({ windowBits: agreement.serverWindowBits, takeover: !agreement.serverNoContextTakeover });
+    this.decompressor = new Decompressor({
+      windowBits: agreement.serverWindowBits,
+      takeover: !agreement.serverNoContextTakeover,
+    });
     this.deflater = new MessageDeflater({
       takeover: !agreement.clientNoContextTakeover,
       windowBits: agreement.clientWindowBits,

@@ -37,7 +37,11 @@ export class ResponseReader {
       const head = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (head.length > MAX_HEAD) return { kind: 'error', error: new HandshakeResponseError("the server's answer has no end of headers within 16 KiB") };
+        if (head.length > MAX_HEAD)
+          return {
+            kind: 'error',
+            error: new HandshakeResponseError("the server's answer has no end of headers within 16 KiB"),
+          };
         this.head = head;
         return { kind: 'more' };
       }
@@ -63,7 +67,10 @@ export class ResponseReader {
   /** The connection ended: a refusal is reported with what came of its body. */
   end(): ResponseRead {
     if (this.response !== null) return this.refused();
-    return { kind: 'error', error: new HandshakeResponseError('the server closed the connection during the handshake') };
+    return {
+      kind: 'error',
+      error: new HandshakeResponseError('the server closed the connection during the handshake'),
+    };
   }
 
   /** The refusal so far, for a body that does not complete in time. */

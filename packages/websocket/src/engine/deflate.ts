@@ -1,7 +1,12 @@
-import { Decompressor, MessageDeflater, sharedCompressor, type Compressor, type InflateSource } from '../protocol/deflate-codec.js';
+import {
+  Decompressor,
+  MessageDeflater,
+  sharedCompressor,
+  type Compressor,
+  type InflateSource,
+} from '../protocol/deflate-codec.js';
 import type { DeflateAgreement } from '../protocol/permessage-deflate.js';
 import type { DeflateConfig } from '../config/config.js';
-
 
 /**
  * The decompressor one server shares among its connections, and its counters: without client context
@@ -52,7 +57,10 @@ export class ConnectionDeflate implements InflateSource {
 
   take(whole: boolean): Decompressor {
     if (whole && this.agreement.clientNoContextTakeover) return this.shared.sharedDecompressor;
-    return (this.ownDecompressor ??= new Decompressor({ windowBits: this.agreement.clientWindowBits, takeover: !this.agreement.clientNoContextTakeover }));
+    return (this.ownDecompressor ??= new Decompressor({
+      windowBits: this.agreement.clientWindowBits,
+      takeover: !this.agreement.clientNoContextTakeover,
+    }));
   }
 
   done(decompressor: Decompressor): void {

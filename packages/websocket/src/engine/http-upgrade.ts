@@ -1,7 +1,13 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HandshakeError } from '../protocol/errors.js';
-import { errorResponse, requestHead, resourceName, validateUpgrade, type UpgradeRequest } from '../protocol/handshake.js';
+import {
+  errorResponse,
+  requestHead,
+  resourceName,
+  validateUpgrade,
+  type UpgradeRequest,
+} from '../protocol/handshake.js';
 
 /**
  * The upgrade request an http server parsed, checked by the same rules as one our listener reads
@@ -51,7 +57,8 @@ export function attachRoute(httpServer: HttpServer, path: string, taker: Upgrade
     httpServer.on('upgrade', onUpgrade);
     listeners.set(httpServer, onUpgrade);
   }
-  if (table.has(path)) throw new Error(`server.attach(): a wsz server is already attached at ${path} on this HTTP server`);
+  if (table.has(path))
+    throw new Error(`server.attach(): a wsz server is already attached at ${path} on this HTTP server`);
   table.set(path, taker);
 }
 

@@ -5,7 +5,13 @@ import { HandshakeError, ProtocolError, refusalFor } from '../protocol/errors.js
 import { RateLimitedFrames, TokenBucket } from './rate-limit.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
-import { errorResponse, headerValue, invalidHeader, PlainRequest, switchingProtocolsResponse } from '../protocol/handshake.js';
+import {
+  errorResponse,
+  headerValue,
+  invalidHeader,
+  PlainRequest,
+  switchingProtocolsResponse,
+} from '../protocol/handshake.js';
 import { answerPlain, type PlainHttpHandler } from '../handler/plain-http.js';
 import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
@@ -58,7 +64,9 @@ export interface ServerCore extends HeadBuffers {
   readonly plainHttp: PlainHttpHandler | null;
   /** A connection was upgraded or ended (I/O threads publish their counters at once). */
   lifecycle(): void;
-  /** Connection `id` is open (its 101 went out): I/O threads tell the main thread, which counts sends and broadcasts. */
+  /**
+   * Connection `id` is open (its 101 went out): I/O threads tell the main thread, which counts sends and broadcasts.
+   */
   opened(id: number): void;
   /** An async init started (stop waits for it). */
   trackInit(init: Promise<unknown>): void;
@@ -161,7 +169,13 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
    * @param deadline when the handshake (TLS, request and init) must be done, as a Date.now() value;
    *   default: handshake.timeout from now
    */
-  constructor(id: number, socket: Socket, server: ServerCore, readRequest = true, deadline = Date.now() + server.config.handshake.timeout) {
+  constructor(
+    id: number,
+    socket: Socket,
+    server: ServerCore,
+    readRequest = true,
+    deadline = Date.now() + server.config.handshake.timeout,
+  ) {
     this.id = id;
     this.socket = socket;
     this.server = server;
@@ -231,7 +245,15 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     const deflateConfig = server.config.perMessageDeflate;
     if (deflateConfig !== null && upgrade.extensions !== '') {
       const offers = parseExtensions(upgrade.extensions);
-      if (offers === null) return this.refuse(new HandshakeError(400, `invalid Sec-WebSocket-Extensions header: ${upgrade.extensions.slice(0, 100)}`, {}, 'WSZ_ERR_EXTENSIONS_HEADER'));
+      if (offers === null)
+        return this.refuse(
+          new HandshakeError(
+            400,
+            `invalid Sec-WebSocket-Extensions header: ${upgrade.extensions.slice(0, 100)}`,
+            {},
+            'WSZ_ERR_EXTENSIONS_HEADER',
+          ),
+        );
       // Offers we cannot accept are declined (the connection goes on uncompressed), never refused.
       const agreement = negotiateDeflate(offers, deflateConfig);
       if (agreement !== null) this.deflate = new ConnectionDeflate(agreement, server.codecs, deflateConfig);
@@ -242,9 +264,16 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     server.lifecycle();
     this.key = upgrade.key;
     if (upgrade.headers.length > server.config.handshake.maxHeaders) {
-      server.log.warn(`connection ${this.id}: the request has ${upgrade.headers.length} headers; init sees the first ${server.config.handshake.maxHeaders} (raise handshake.maxHeaders)`);
+      server.log.warn(
+        `connection ${this.id}: the request has ${upgrade.headers.length} headers; init sees the first ${server.config.handshake.maxHeaders} (raise handshake.maxHeaders)`,
+      );
     }
-    const handshake = new Handshake(upgrade, this.conn.remoteAddress, this.conn.remotePort, server.config.handshake.maxHeaders);
+    const handshake = new Handshake(
+      upgrade,
+      this.conn.remoteAddress,
+      this.conn.remotePort,
+      server.config.handshake.maxHeaders,
+    );
     this.handshake = handshake;
     this.phase = Phase.Init;
     let pending: void | Promise<void>;
@@ -277,7 +306,13 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     const handshake = this.handshake!;
     this.handshake = null;
     this.conn.protocol = handshake.protocol;
-    const headers = this.deflate === null ? handshake.responseHeaders : [...handshake.responseHeaders, ['Sec-WebSocket-Extensions', this.deflate.agreement.header] as [string, string]];
+    const headers =
+      this.deflate === null
+        ? handshake.responseHeaders
+        : [
+            ...handshake.responseHeaders,
+            ['Sec-WebSocket-Extensions', this.deflate.agreement.header] as [string, string],
+          ];
     this.socket.write(switchingProtocolsResponse(this.key, handshake.protocol, headers), 'latin1');
     this.key = ''; // a slice of the request head: keeping it would keep the whole head alive
     this.phase = Phase.Open;
@@ -292,7 +327,12 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   /** The frame reader and message assembler, made on the first frame bytes: idle connections never pay for them. */
   private startReading(): FrameReader {
-    this.assembler = new MessageAssembler(this, { maxMessageSize: this.server.config.maxMessageSize, buffers: this.server.pool, handOver: this.server.ownCopies, inflate: this.deflate });
+    this.assembler = new MessageAssembler(this, {
+      maxMessageSize: this.server.config.maxMessageSize,
+      buffers: this.server.pool,
+      handOver: this.server.ownCopies,
+      inflate: this.deflate,
+    });
     const limit = this.server.config.rateLimit;
     if (limit !== null) this.messageTokens = new TokenBucket(limit.messagesPerSecond, limit.burst);
     const sink = limit === null ? this.assembler : new RateLimitedFrames(this.assembler, limit);
@@ -303,7 +343,10 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.uncount();
     if (this.phase !== Phase.Init) return;
     const { refusal, explicit } = refusalFor(error);
-    if (explicit) this.server.log.debug(`connection ${this.id}: init refused the upgrade with ${refusal.status}: ${refusal.message}`);
+    if (explicit)
+      this.server.log.debug(
+        `connection ${this.id}: init refused the upgrade with ${refusal.status}: ${refusal.message}`,
+      );
     else this.server.log.warn(`connection ${this.id}: init threw; refusing the upgrade with 400`, error);
     this.refuse(refusal);
   }
@@ -311,12 +354,20 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   /** The server is at maxConn: answer 503 at once, without reading the request, and close. */
   overCapacity(): void {
     const max = this.server.config.maxConn;
-    this.refuse(new HandshakeError(503, `server at its limit of ${max} connections; try again later`, { 'Retry-After': '1' }, 'WSZ_ERR_MAX_CONN'));
+    this.refuse(
+      new HandshakeError(
+        503,
+        `server at its limit of ${max} connections; try again later`,
+        { 'Retry-After': '1' },
+        'WSZ_ERR_MAX_CONN',
+      ),
+    );
   }
 
   /** Answers the request with an HTTP error and closes. */
   private refuse(error: HandshakeError): void {
-    if (error.status === 431) this.server.log.warn(`connection ${this.id}: handshake refused, 431: ${error.message} (raise handshake.maxSize)`);
+    if (error.status === 431)
+      this.server.log.warn(`connection ${this.id}: handshake refused, 431: ${error.message} (raise handshake.maxSize)`);
     else this.server.log.debug(`connection ${this.id}: handshake refused, ${error.status}: ${error.message}`);
     this.phase = Phase.Done;
     this.clearTimer();
@@ -325,10 +376,22 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     this.leftover = null;
     const socket = this.socket;
     const bad = invalidHeader(Object.entries(error.headers));
-    if (bad !== undefined) this.server.log.warn(`connection ${this.id}: refusal header '${bad}' left out: header values may hold only visible ASCII, space and tab`);
+    if (bad !== undefined)
+      this.server.log.warn(
+        `connection ${this.id}: refusal header '${bad}' left out: header values may hold only visible ASCII, space and tab`,
+      );
     const head = error instanceof PlainRequest ? error.head : null;
     const refusal = (): Buffer => errorResponse(error.status, error.message, error.headers, head?.method === 'HEAD');
-    const plain = head !== null && this.server.plainHttp !== null ? answerPlain(this.server.plainHttp, head, this.server.app, this.server.log, this.server.config.handshake.timeout) : null;
+    const plain =
+      head !== null && this.server.plainHttp !== null
+        ? answerPlain(
+            this.server.plainHttp,
+            head,
+            this.server.app,
+            this.server.log,
+            this.server.config.handshake.timeout,
+          )
+        : null;
     socket.resume(); // read (and drop) until the peer closes, so its FIN is seen
     if (plain instanceof Promise) {
       // An async httpRequest: the socket waits for its answer (answerPlain bounds the wait).
@@ -345,7 +408,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   private handshakeTimedOut(): void {
     this.timer = null;
-    this.server.log.info(`connection ${this.id} (${this.peer}): no complete handshake within ${this.server.config.handshake.timeout} ms; dropping it`);
+    this.server.log.info(
+      `connection ${this.id} (${this.peer}): no complete handshake within ${this.server.config.handshake.timeout} ms; dropping it`,
+    );
     this.socket.destroy();
   }
 
@@ -375,7 +440,13 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   private takeToken(): boolean {
     if (this.messageTokens!.take()) return true;
     this.reader!.stop();
-    this.fail(new ProtocolError(CloseCode.PolicyViolation, `rate limit: more than ${this.server.config.rateLimit!.messagesPerSecond} messages per second`, 'WSZ_ERR_RATE_LIMIT'));
+    this.fail(
+      new ProtocolError(
+        CloseCode.PolicyViolation,
+        `rate limit: more than ${this.server.config.rateLimit!.messagesPerSecond} messages per second`,
+        'WSZ_ERR_RATE_LIMIT',
+      ),
+    );
     return false;
   }
 
@@ -514,7 +585,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   overLimit(): void {
     this.server.backpressureCloses++;
-    this.server.log.info(`connection ${this.id} (${this.peer}): ${this.bufferedAmount} bytes queued, over maxBackpressure; closing with 1008`);
+    this.server.log.info(
+      `connection ${this.id} (${this.peer}): ${this.bufferedAmount} bytes queued, over maxBackpressure; closing with 1008`,
+    );
     this.sendClose(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the client does not read fast enough'));
   }
 
@@ -561,7 +634,12 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
    */
   private armCloseTimer(): void {
     this.clearTimer();
-    awaitPeerClose(this.server.config.closeTimeout, () => this.bufferedAmount, () => this.socket.destroy(), (timer) => (this.timer = timer));
+    awaitPeerClose(
+      this.server.config.closeTimeout,
+      () => this.bufferedAmount,
+      () => this.socket.destroy(),
+      (timer) => (this.timer = timer),
+    );
   }
 
   /** Half-closes TCP after our close frame; the peer's FIN (or the close timeout) finishes it. */
@@ -598,7 +676,8 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
   subscribe(topic: string): void {
     // From init too (deliveries start with the 101); a worker may subscribe before it learns the
     // connection is closing or gone: then there is nothing to deliver to.
-    if ((this.phase === Phase.Open || this.phase === Phase.Init) && !this.session.closeSent) this.server.hub.subscribe(this, topic);
+    if ((this.phase === Phase.Open || this.phase === Phase.Init) && !this.session.closeSent)
+      this.server.hub.subscribe(this, topic);
   }
 
   unsubscribe(topic: string): void {
@@ -655,7 +734,10 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   hookFailed(hook: string, error: unknown): void {
     const closing = this.phase === Phase.Open && !this.session.closeSent;
-    this.server.log.error(`connection ${this.id}: ${hook} hook failed; ${closing ? 'closing with 1011' : 'the connection had ended already'}`, error);
+    this.server.log.error(
+      `connection ${this.id}: ${hook} hook failed; ${closing ? 'closing with 1011' : 'the connection had ended already'}`,
+      error,
+    );
     if (closing) this.sendClose(encodeClosePayload(CloseCode.InternalError, 'internal error'));
   }
 
@@ -695,7 +777,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
     if (heartbeat.interval > 0) {
       if (this.pingSentAt > 0) {
         if (now - this.pingSentAt >= heartbeat.timeout) {
-          this.server.log.info(`connection ${this.id} (${this.peer}): no answer to a heartbeat ping within ${heartbeat.timeout} ms; dropping it`);
+          this.server.log.info(
+            `connection ${this.id} (${this.peer}): no answer to a heartbeat ping within ${heartbeat.timeout} ms; dropping it`,
+          );
           this.socket.destroy();
           return;
         }
@@ -705,7 +789,9 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
       }
     }
     if (idleTimeout > 0 && now - this.lastTraffic >= idleTimeout) {
-      this.server.log.info(`connection ${this.id} (${this.peer}): no traffic for ${idleTimeout} ms; closing it with 1001`);
+      this.server.log.info(
+        `connection ${this.id} (${this.peer}): no traffic for ${idleTimeout} ms; closing it with 1001`,
+      );
       this.sendClose(encodeClosePayload(CloseCode.GoingAway, 'idle timeout'));
     }
   }

@@ -70,7 +70,12 @@ export class LocalEngine implements Engine, ServerCore {
    * @param role set on an I/O thread: the relay to the other threads (whose sockets the main thread
    *   accepts, numbers and counts against maxConn)
    */
-  constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, config: ResolvedConfig, log: Logger, role: IoThreadRole | null = null) {
+  constructor(
+    HandlerClass: HandlerClass<HandlerHooks<any>>,
+    config: ResolvedConfig,
+    log: Logger,
+    role: IoThreadRole | null = null,
+  ) {
     this.config = config;
     this.log = log;
     this.role = role;
@@ -80,11 +85,18 @@ export class LocalEngine implements Engine, ServerCore {
     this.ownCopies = !config.borrowData && config.threadPool.count === 0;
     // One outlet: the relay to the other I/O threads (whose main thread speaks to the backplane), or the backplane.
     const backplane = config.backplane;
-    this.hub = new Hub(this.connections, role ? () => role.relay : backplane ? (hub) => new BackplaneOutlet(backplane, hub) : null);
+    this.hub = new Hub(
+      this.connections,
+      role ? () => role.relay : backplane ? (hub) => new BackplaneOutlet(backplane, hub) : null,
+    );
     this.dispatcher =
       config.threadPool.count > 0
         ? new HookThreads(HandlerClass, config, log, this.hub)
-        : new HookRunner(HandlerClass, config.threadPool.backlog, config.attributeRejections || role !== null ? new RejectionTracker() : null);
+        : new HookRunner(
+            HandlerClass,
+            config.threadPool.backlog,
+            config.attributeRejections || role !== null ? new RejectionTracker() : null,
+          );
     // TLS is ours (not tls.createServer's): a socket counts against maxConn from accept, and one
     // deadline bounds the TLS handshake, the request and init.
     this.tls = !role && config.tls ? new TlsAcceptor(config.tls as TlsOptions) : null;
@@ -129,7 +141,9 @@ export class LocalEngine implements Engine, ServerCore {
     } else this.adopt(socket, true, id, over, deadline);
   }
 
-  /** A socket of our TLS listener: counted from now (past maxConn it is closed at once), a connection once TLS is done. */
+  /**
+   * A socket of our TLS listener: counted from now (past maxConn it is closed at once), a connection once TLS is done.
+   */
   private secure(tls: TlsAcceptor, socket: Socket): void {
     if (this.connections.size + this.securing >= this.config.maxConn) {
       this.log.debug('a TLS socket over maxConn closed at accept (a 503 would cost a TLS handshake first)');
@@ -154,7 +168,13 @@ export class LocalEngine implements Engine, ServerCore {
    * A socket becomes a connection, however it arrived (a listener, an http server's upgrade, the
    * main thread of I/O threads, which numbers it and counts maxConn server-wide).
    */
-  private adopt(socket: Socket, readRequest: boolean, id = this.nextId++, over = this.connections.size >= this.config.maxConn, deadline?: number): Connection {
+  private adopt(
+    socket: Socket,
+    readRequest: boolean,
+    id = this.nextId++,
+    over = this.connections.size >= this.config.maxConn,
+    deadline?: number,
+  ): Connection {
     const connection = new Connection(id, socket, this, readRequest, deadline);
     // maxConn bounds every open socket, handshaking ones included (as websocket.zig's max_conn).
     this.connections.set(id, connection);
@@ -207,7 +227,9 @@ export class LocalEngine implements Engine, ServerCore {
   /** One timer for every connection's heartbeat and idle checks, when either is on. */
   private startSweeper(): void {
     const { heartbeat, idleTimeout } = this.config;
-    const periods = [heartbeat.interval, heartbeat.interval > 0 ? heartbeat.timeout : 0, idleTimeout].filter((p) => p > 0);
+    const periods = [heartbeat.interval, heartbeat.interval > 0 ? heartbeat.timeout : 0, idleTimeout].filter(
+      (p) => p > 0,
+    );
     if (periods.length === 0) return;
     const every = Math.min(1000, Math.max(10, Math.floor(Math.min(...periods) / 4)));
     this.sweeper = setInterval(() => {
@@ -234,7 +256,10 @@ export class LocalEngine implements Engine, ServerCore {
   /** Waits for `work` at most closeTimeout; says so when it did not finish. */
   private async within(work: Promise<unknown>, what: string): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([work.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.config.closeTimeout)))]);
+    const late = await Promise.race([
+      work.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.config.closeTimeout))),
+    ]);
     clearTimeout(timer);
     if (late) this.log.warn(`stop: ${what} after ${this.config.closeTimeout} ms; stopping without them`);
   }

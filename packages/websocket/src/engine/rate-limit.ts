@@ -51,7 +51,12 @@ export class RateLimitedFrames implements FrameSink {
   }
 
   onFrameHeader(header: FrameHeader): ProtocolError | undefined {
-    if (!this.bucket.take()) return new ProtocolError(CloseCode.PolicyViolation, `rate limit: more than ${this.perSecond} frames per second`, 'WSZ_ERR_RATE_LIMIT');
+    if (!this.bucket.take())
+      return new ProtocolError(
+        CloseCode.PolicyViolation,
+        `rate limit: more than ${this.perSecond} frames per second`,
+        'WSZ_ERR_RATE_LIMIT',
+      );
     return this.next.onFrameHeader(header);
   }
 

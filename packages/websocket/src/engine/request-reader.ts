@@ -45,7 +45,10 @@ export class RequestReader {
     chunk.copy(head, from, 0, take);
     this.length += take;
     const end = findHeadEnd(head, from, this.length);
-    if (end < 0) return this.length >= max ? new HandshakeError(431, `handshake request larger than ${max} bytes`, {}, 'WSZ_ERR_REQUEST_TOO_LARGE') : null;
+    if (end < 0)
+      return this.length >= max
+        ? new HandshakeError(431, `handshake request larger than ${max} bytes`, {}, 'WSZ_ERR_REQUEST_TOO_LARGE')
+        : null;
     const rest: Buffer[] = [];
     // Copied out: the head buffer goes back to the pool.
     if (end < this.length) rest.push(Buffer.from(head.subarray(end, this.length)));

@@ -71,7 +71,13 @@ export class Conn {
   /** Sends `data` as a text message (websocket.zig's `write`). Bytes must be valid UTF-8 (a TypeError otherwise). */
   write(data: WriteData, options?: WriteOptions): boolean {
     if (typeof data !== 'string') checkText('conn.write()', data);
-    return this.order.frame(Opcode.Text, data, true, undefined, options?.compress === false ? Compression.Off : Compression.Auto);
+    return this.order.frame(
+      Opcode.Text,
+      data,
+      true,
+      undefined,
+      options?.compress === false ? Compression.Off : Compression.Auto,
+    );
   }
 
   /**
@@ -80,12 +86,24 @@ export class Conn {
    */
   writeText(data: WriteData, options?: WriteOptions): boolean {
     if (typeof data !== 'string') checkText('conn.writeText()', data);
-    return this.order.frame(Opcode.Text, data, true, undefined, options?.compress === false ? Compression.Off : Compression.Auto);
+    return this.order.frame(
+      Opcode.Text,
+      data,
+      true,
+      undefined,
+      options?.compress === false ? Compression.Off : Compression.Auto,
+    );
   }
 
   /** Sends `data` as a binary message. */
   writeBin(data: WriteData, options?: WriteOptions): boolean {
-    return this.order.frame(Opcode.Binary, data, true, undefined, options?.compress === false ? Compression.Off : Compression.Auto);
+    return this.order.frame(
+      Opcode.Binary,
+      data,
+      true,
+      undefined,
+      options?.compress === false ? Compression.Off : Compression.Auto,
+    );
   }
 
   /** Sends a ping (payload at most 125 bytes). */
@@ -149,7 +167,9 @@ export class Conn {
    */
   close(options: CloseOptions = {}): void {
     if (!this.transport.opened) {
-      throw new Error('cannot close before the handshake completes: to refuse the upgrade, throw from init (a HandshakeError, or an error with a `status`, e.g. 403)');
+      throw new Error(
+        'cannot close before the handshake completes: to refuse the upgrade, throw from init (a HandshakeError, or an error with a `status`, e.g. 403)',
+      );
     }
     const payload = encodeClosePayload(options.code ?? 1000, options.reason ?? '');
     if (this.transport.closed) return;
@@ -260,4 +280,3 @@ export class Conn {
     return this.transport.subscriberCount(topic);
   }
 }
-

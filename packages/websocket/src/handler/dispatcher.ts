@@ -47,7 +47,10 @@ export interface IoTarget extends DispatchTarget {
    */
   sendInPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void, compression?: Compression): boolean;
   /** permessage-deflate as agreed in the handshake (known before `open`), or null. */
-  readonly deflate: { readonly agreement: DeflateAgreement; readonly deflater: { readonly settings: DeflaterSettings } } | null;
+  readonly deflate: {
+    readonly agreement: DeflateAgreement;
+    readonly deflater: { readonly settings: DeflaterSettings };
+  } | null;
 }
 
 /**
@@ -74,7 +77,10 @@ export interface Dispatcher {
   drain(target: IoTarget): void;
   /** Backpressure dropped `count` messages: run `dropped(count)`. */
   dropped(target: IoTarget, count: number): void;
-  /** The I/O side started closing the connection (our close frame is out): hooks' writes return false and queued messages are skipped. */
+  /**
+   * The I/O side started closing the connection (our close frame is out): hooks' writes return false and queued
+   * messages are skipped.
+   */
   closing(target: IoTarget): void;
   /** The connection ended: run `close` once, after every hook already queued; then call `done`. */
   closed(target: IoTarget, done?: () => void): void;

@@ -59,7 +59,11 @@ export interface HandlerHooks<App = unknown> {
 export type HandlerClass<H extends HandlerHooks<any> = HandlerHooks<any>> = new () => H;
 
 /** The app type a handler expects from `listen(app)`. */
-export type AppOf<H> = H extends { app: infer A } ? A : H extends { init(h: Handshake, c: Conn, app: infer A): HookResult } ? A : unknown;
+export type AppOf<H> = H extends { app: infer A }
+  ? A
+  : H extends { init(h: Handshake, c: Conn, app: infer A): HookResult }
+    ? A
+    : unknown;
 
 /**
  * A convenient base class: `conn` and `app` are set before `init` runs, so hooks can use
@@ -94,7 +98,17 @@ export interface OptionalHooks {
 }
 
 /** Every hook name, for detection. */
-const HOOK_NAMES = ['init', 'afterInit', 'clientMessage', 'clientPing', 'clientPong', 'clientClose', 'drain', 'dropped', 'close'] as const;
+const HOOK_NAMES = [
+  'init',
+  'afterInit',
+  'clientMessage',
+  'clientPing',
+  'clientPong',
+  'clientClose',
+  'drain',
+  'dropped',
+  'close',
+] as const;
 
 /** Which hooks a handler class has, methods or instance fields alike (an arrow function assigned in the class body). */
 export type HookShape = Record<(typeof HOOK_NAMES)[number], boolean>;
@@ -118,7 +132,9 @@ export function hookShape(HandlerClass: HandlerClass<HandlerHooks<any>>): HookSh
       // A constructor that needs more than the class (a worker's state, say): methods only.
     }
   }
-  shape = Object.fromEntries(HOOK_NAMES.map((name) => [name, typeof p[name] === 'function' || typeof probe?.[name] === 'function'])) as HookShape;
+  shape = Object.fromEntries(
+    HOOK_NAMES.map((name) => [name, typeof p[name] === 'function' || typeof probe?.[name] === 'function']),
+  ) as HookShape;
   shapes.set(HandlerClass, shape);
   return shape;
 }

@@ -101,7 +101,12 @@ export class Handshake {
   /** Accepts `protocol`, which must be one the client offered, as the connection's subprotocol. */
   selectProtocol(protocol: string): void {
     if (!this.protocols.includes(protocol)) {
-      throw new HandshakeError(500, `cannot select subprotocol '${protocol}': the client offered ${this.protocols.length ? this.protocols.join(', ') : 'none'}`, {}, 'WSZ_ERR_SUBPROTOCOL');
+      throw new HandshakeError(
+        500,
+        `cannot select subprotocol '${protocol}': the client offered ${this.protocols.length ? this.protocols.join(', ') : 'none'}`,
+        {},
+        'WSZ_ERR_SUBPROTOCOL',
+      );
     }
     this.protocol = protocol;
   }
@@ -109,7 +114,10 @@ export class Handshake {
   /** Adds a header to the 101 response. Throws on a name or value that is not valid HTTP. */
   setHeader(name: string, value: string): void {
     if (!headerNameIsValid(name)) throw new TypeError(`invalid response header name '${name}'`);
-    if (typeof value !== 'string' || !headerValueIsVisible(value)) throw new TypeError(`invalid value for response header '${name}': only visible ASCII, space and tab are allowed (encode other text, e.g. with encodeURIComponent)`);
+    if (typeof value !== 'string' || !headerValueIsVisible(value))
+      throw new TypeError(
+        `invalid value for response header '${name}': only visible ASCII, space and tab are allowed (encode other text, e.g. with encodeURIComponent)`,
+      );
     this.responseHeaders.push([name, value]);
   }
 }

@@ -141,7 +141,9 @@ export class HookRunner implements Dispatcher {
     this.run(target, Kind.Close, null, 'binary', false, 0, '');
   }
 
-  /** Messages handed to hooks and not settled yet (running, or waiting behind an unsettled hook), over all connections. */
+  /**
+   * Messages handed to hooks and not settled yet (running, or waiting behind an unsettled hook), over all connections.
+   */
   queued = 0;
   /** Inline, nothing crosses threads. */
   readonly crossed = { shared: 0, copied: 0 };
@@ -160,7 +162,15 @@ export class HookRunner implements Dispatcher {
     return this.closeHooks.idle();
   }
 
-  private run(target: DispatchTarget, kind: Kind, data: Buffer | null, type: MessageType, owned: boolean, code: number, reason: string): void {
+  private run(
+    target: DispatchTarget,
+    kind: Kind,
+    data: Buffer | null,
+    type: MessageType,
+    owned: boolean,
+    code: number,
+    reason: string,
+  ): void {
     const slot = target.slot as Slot;
     if (slot.closed && kind !== Kind.Close) {
       if (owned && data) target.releaseMessage(data);
@@ -177,7 +187,16 @@ export class HookRunner implements Dispatcher {
     this.invoke(target, slot, kind, data, type, owned, code, reason);
   }
 
-  private invoke(target: DispatchTarget, slot: Slot, kind: Kind, data: Buffer | null, type: MessageType, owned: boolean, code: number, reason: string): void {
+  private invoke(
+    target: DispatchTarget,
+    slot: Slot,
+    kind: Kind,
+    data: Buffer | null,
+    type: MessageType,
+    owned: boolean,
+    code: number,
+    reason: string,
+  ): void {
     if (kind === Kind.Message && target.closed) {
       // RFC 6455 1.4: once our close frame is out, further data is discarded, whichever hook sent it.
       this.settled(target, slot, kind, data, owned, code, undefined, false);
@@ -188,7 +207,16 @@ export class HookRunner implements Dispatcher {
       result =
         this.rejections === null
           ? this.call(slot.handler, kind, data, type, code, reason)
-          : (slot.scope ??= this.rejections.scope(target)).runInAsyncScope(this.call, this, slot.handler, kind, data, type, code, reason);
+          : (slot.scope ??= this.rejections.scope(target)).runInAsyncScope(
+              this.call,
+              this,
+              slot.handler,
+              kind,
+              data,
+              type,
+              code,
+              reason,
+            );
     } catch (error) {
       this.settled(target, slot, kind, data, owned, code, error, true);
       return;
@@ -204,7 +232,14 @@ export class HookRunner implements Dispatcher {
     }
   }
 
-  private call(h: HandlerHooks<unknown>, kind: Kind, data: Buffer | null, type: MessageType, code: number, reason: string): HookResult {
+  private call(
+    h: HandlerHooks<unknown>,
+    kind: Kind,
+    data: Buffer | null,
+    type: MessageType,
+    code: number,
+    reason: string,
+  ): HookResult {
     switch (kind) {
       case Kind.Message:
         return h.clientMessage(data!, type);
@@ -225,7 +260,16 @@ export class HookRunner implements Dispatcher {
     }
   }
 
-  private settled(target: DispatchTarget, slot: Slot, kind: Kind, data: Buffer | null, owned: boolean, code: number, error: unknown, failed: boolean): void {
+  private settled(
+    target: DispatchTarget,
+    slot: Slot,
+    kind: Kind,
+    data: Buffer | null,
+    owned: boolean,
+    code: number,
+    error: unknown,
+    failed: boolean,
+  ): void {
     if (owned && data) target.releaseMessage(data);
     if (kind === Kind.Message) this.queued--;
     if (failed) target.hookFailed(hookName(kind), error);

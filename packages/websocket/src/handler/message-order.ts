@@ -51,11 +51,20 @@ export class MessageOrder {
   }
 
   /** One frame from `owner` (undefined: a whole message written in one call). */
-  frame(opcode: number, data: WriteData, fin: boolean, owner: unknown = WHOLE, compression = Compression.Auto): boolean {
+  frame(
+    opcode: number,
+    data: WriteData,
+    fin: boolean,
+    owner: unknown = WHOLE,
+    compression = Compression.Auto,
+  ): boolean {
     // The usual case, first: a whole message (or a control frame) with no fragmented message open. A
     // whole message while one is open, and nothing waits here, goes on too: the connection's sender
     // holds it behind that message, in one queue with publishes and other connections' sends.
-    if ((fin && opcode !== Opcode.Continuation && (this.owner === null || (owner === WHOLE && this.held === null))) || opcode >= Opcode.Close) {
+    if (
+      (fin && opcode !== Opcode.Continuation && (this.owner === null || (owner === WHOLE && this.held === null))) ||
+      opcode >= Opcode.Close
+    ) {
       return this.transport.sendFrame(opcode, data, fin, compression);
     }
     if (this.transport.closed) return this.clear();
@@ -63,7 +72,16 @@ export class MessageOrder {
     this.check(owner, opcode);
     if (!this.mayPass(owner)) {
       const copy = typeof data === 'string' ? data : Buffer.from(data);
-      return this.hold({ owner, opcode, data: copy, parts: null, length: typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length, fin, framed: false, compression });
+      return this.hold({
+        owner,
+        opcode,
+        data: copy,
+        parts: null,
+        length: typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length,
+        fin,
+        framed: false,
+        compression,
+      });
     }
     const sent = this.transport.sendFrame(opcode, data, fin, compression);
     this.passed(owner, opcode, fin);
@@ -76,7 +94,16 @@ export class MessageOrder {
     if (this.refused !== null && this.dropRefused(owner, opcode, fin)) return false;
     this.check(owner, opcode);
     if (!this.mayPass(owner)) {
-      return this.hold({ owner, opcode, data: null, parts: [Buffer.concat(parts, length)], length, fin, framed: false, compression: Compression.Auto });
+      return this.hold({
+        owner,
+        opcode,
+        data: null,
+        parts: [Buffer.concat(parts, length)],
+        length,
+        fin,
+        framed: false,
+        compression: Compression.Auto,
+      });
     }
     const sent = this.transport.sendParts(opcode, parts, length, fin);
     this.passed(owner, opcode, fin);
@@ -87,7 +114,17 @@ export class MessageOrder {
   framed(bytes: Uint8Array, hasData: boolean): boolean {
     if (!hasData) return this.transport.sendFramed(bytes, false);
     if (this.transport.closed) return this.clear();
-    if (this.held !== null) return this.hold({ owner: WHOLE, opcode: Opcode.Binary, data: Buffer.from(bytes), parts: null, length: bytes.length, fin: true, framed: true, compression: Compression.Off });
+    if (this.held !== null)
+      return this.hold({
+        owner: WHOLE,
+        opcode: Opcode.Binary,
+        data: Buffer.from(bytes),
+        parts: null,
+        length: bytes.length,
+        fin: true,
+        framed: true,
+        compression: Compression.Off,
+      });
     return this.transport.sendFramed(bytes, true);
   }
 
@@ -102,10 +139,14 @@ export class MessageOrder {
   /** Throws for a frame that would break the message it belongs to. */
   private check(owner: unknown, opcode: number): void {
     if (opcode === Opcode.Continuation && this.owner !== owner && !this.heldFor(owner)) {
-      throw new RangeError('cannot write a continuation frame: no fragmented message is open (start one with a text or binary frame and fin: false)');
+      throw new RangeError(
+        'cannot write a continuation frame: no fragmented message is open (start one with a text or binary frame and fin: false)',
+      );
     }
     if (opcode !== Opcode.Continuation && this.owner === owner && owner !== null) {
-      throw new RangeError('cannot start a message inside a fragmented one: finish it first with a continuation frame with fin: true (RFC 6455 5.4)');
+      throw new RangeError(
+        'cannot start a message inside a fragmented one: finish it first with a continuation frame with fin: true (RFC 6455 5.4)',
+      );
     }
   }
 
@@ -128,7 +169,11 @@ export class MessageOrder {
     // What waits here counts against the connection's limit: beyond it, a new message is refused
     // (with its later fragments); a held message's continuations are kept, or it would go out cut.
     const limit = this.transport.maxBackpressure;
-    if (limit > 0 && h.opcode !== Opcode.Continuation && this.heldBytes + this.transport.bufferedAmount + h.length > limit) {
+    if (
+      limit > 0 &&
+      h.opcode !== Opcode.Continuation &&
+      this.heldBytes + this.transport.bufferedAmount + h.length > limit
+    ) {
       if (!h.fin) (this.refused ??= new Set()).add(h.owner);
       return false;
     }

@@ -20,7 +20,10 @@ export interface HttpRequest {
   readonly version: string;
 }
 
-/** The answer to a plain HTTP request: status (an integer 100-599, default 200), headers, body. The connection closes after it. */
+/**
+ * The answer to a plain HTTP request: status (an integer 100-599, default 200), headers, body. The connection closes
+ * after it.
+ */
 export interface HttpReply {
   status?: number;
   /** Response headers; `Content-Type` defaults to text/plain for a string body, application/octet-stream otherwise. */
@@ -36,7 +39,10 @@ export interface HttpReply {
  * that awaits is fine, within `handshake.timeout`), or nothing for the default 426 (this is a
  * WebSocket endpoint). Requests with a body are not read: GET and HEAD only.
  */
-export type PlainHttpHandler = (request: HttpRequest, app: unknown) => HttpReply | null | undefined | void | Promise<HttpReply | null | undefined | void>;
+export type PlainHttpHandler = (
+  request: HttpRequest,
+  app: unknown,
+) => HttpReply | null | undefined | void | Promise<HttpReply | null | undefined | void>;
 
 /** The handler class's `static httpRequest`, or null. */
 export function plainHttpOf(HandlerClass: unknown): PlainHttpHandler | null {
@@ -52,7 +58,13 @@ const TEXT = 'text/plain; charset=utf-8';
  * too long or gives a reply that cannot be written (a status that is not an integer 100-599) gets a
  * 500, logged at error with what to fix.
  */
-export function answerPlain(handler: PlainHttpHandler, head: RequestHead, app: unknown, log: Logger, timeout: number): Buffer | null | Promise<Buffer | null> {
+export function answerPlain(
+  handler: PlainHttpHandler,
+  head: RequestHead,
+  app: unknown,
+  log: Logger,
+  timeout: number,
+): Buffer | null | Promise<Buffer | null> {
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of head.headers) headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
   const q = head.target.indexOf('?');
@@ -100,15 +112,24 @@ function failure(omitBody: boolean): Buffer {
 }
 
 /** The bytes of a reply, or a 500 (logged) for one that cannot be written. */
-function response(reply: HttpReply | null | undefined | void, what: string, omitBody: boolean, log: Logger): Buffer | null {
+function response(
+  reply: HttpReply | null | undefined | void,
+  what: string,
+  omitBody: boolean,
+  log: Logger,
+): Buffer | null {
   if (reply === null || reply === undefined) return null;
   if (typeof reply !== 'object') {
-    log.error(`static httpRequest returned ${typeof reply} for ${what}: return { status, headers, body } or nothing; answering 500`);
+    log.error(
+      `static httpRequest returned ${typeof reply} for ${what}: return { status, headers, body } or nothing; answering 500`,
+    );
     return failure(omitBody);
   }
   const status = reply.status ?? 200;
   if (!Number.isInteger(status) || (status as number) < 100 || (status as number) > 599) {
-    log.error(`static httpRequest returned status ${JSON.stringify(status)} for ${what}: a status is an integer from 100 to 599; answering 500`);
+    log.error(
+      `static httpRequest returned status ${JSON.stringify(status)} for ${what}: a status is an integer from 100 to 599; answering 500`,
+    );
     return failure(omitBody);
   }
   const body = typeof reply.body === 'string' ? Buffer.from(reply.body, 'utf8') : (reply.body ?? new Uint8Array(0));

@@ -13,7 +13,10 @@ export interface ConnTransport {
   sendFrame(opcode: number, data: WriteData, fin: boolean, compression?: Compression): boolean;
   /** Queues one frame whose payload is the concatenation of `parts` (`length` bytes in all). */
   sendParts(opcode: number, parts: readonly Uint8Array[], length: number, fin: boolean): boolean;
-  /** Queues complete, already encoded frames; `hasData` when they hold data frames (whole messages), not only pings and pongs. */
+  /**
+   * Queues complete, already encoded frames; `hasData` when they hold data frames (whole messages), not only pings and
+   * pongs.
+   */
   sendFramed(bytes: Uint8Array, hasData: boolean): boolean;
   /** Starts the close handshake with an already encoded close payload. */
   sendClose(payload: Buffer): void;

@@ -106,7 +106,9 @@ export class Writer {
 
   private check(what: string): void {
     if (this.state !== 'open') {
-      throw new Error(`cannot ${what}: this Writer was already ${this.state}; a Writer sends exactly one message, get a new one from conn.writeBuffer()`);
+      throw new Error(
+        `cannot ${what}: this Writer was already ${this.state}; a Writer sends exactly one message, get a new one from conn.writeBuffer()`,
+      );
     }
   }
 

@@ -39,9 +39,7 @@ export interface IoWorkerData {
 
 /** Messages from the main thread. */
 export type ToIoThread =
-  | { socket: Socket; id: number; over: boolean }
-  | { relay: RelayBatch; bytes: number }
-  | { stop: true };
+  { socket: Socket; id: number; over: boolean } | { relay: RelayBatch; bytes: number } | { stop: true };
 
 /** Messages to the main thread. */
 export type FromIoThread =
@@ -55,14 +53,25 @@ const data = workerData as IoWorkerData;
 const port = parentPort!;
 
 function forwardingLogger(): Logger {
-  const line = (level: LogLevel) => (message: string, ...details: unknown[]) =>
-    port.postMessage({ log: level, line: details.length === 0 ? message : `${message} ${details.map(String).join(' ')}` } satisfies FromIoThread);
+  const line =
+    (level: LogLevel) =>
+    (message: string, ...details: unknown[]) =>
+      port.postMessage({
+        log: level,
+        line: details.length === 0 ? message : `${message} ${details.map(String).join(' ')}`,
+      } satisfies FromIoThread);
   return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }
 
 async function main(): Promise<void> {
   const H = await loadHandler(data.moduleUrl, data.exportName);
-  const relay = new ThreadRelay((batch, transfer) => port.postMessage({ relay: batch } satisfies FromIoThread, transfer), data.live, data.load, data.index, data.relayLimit);
+  const relay = new ThreadRelay(
+    (batch, transfer) => port.postMessage({ relay: batch } satisfies FromIoThread, transfer),
+    data.live,
+    data.load,
+    data.index,
+    data.relayLimit,
+  );
   const userConfig: ServerConfig = {
     ...data.config,
     workerCount: 1,
@@ -84,7 +93,10 @@ async function main(): Promise<void> {
   const engine = new LocalEngine(H, config, log, { relay, lifecycle });
   // Hooks inline here get this thread's app; hook workers build their own from the copy.
   const initThread = (H as unknown as { initThread?: (app: unknown, index: number) => unknown }).initThread;
-  const app = data.hookThreads === 0 && typeof initThread === 'function' ? await initThread.call(H, data.app, data.index) : data.app;
+  const app =
+    data.hookThreads === 0 && typeof initThread === 'function'
+      ? await initThread.call(H, data.app, data.index)
+      : data.app;
   await engine.start(app);
 
   const tls = data.config.tls as TlsOptions | null | undefined;
@@ -107,7 +119,12 @@ async function main(): Promise<void> {
       return;
     }
     const deadline = Date.now() + handshakeTimeout;
-    acceptor.secure(socket, deadline, (secure) => engine.adoptSocket(secure as unknown as Socket, id, false, deadline), () => relay.closed(id));
+    acceptor.secure(
+      socket,
+      deadline,
+      (secure) => engine.adoptSocket(secure as unknown as Socket, id, false, deadline),
+      () => relay.closed(id),
+    );
   };
 
   const refresh = setInterval(() => writeBoard(board, engine.stats()), BOARD_PERIOD);
@@ -129,4 +146,6 @@ async function main(): Promise<void> {
   port.postMessage({ ready: true } satisfies FromIoThread);
 }
 
-main().catch((error: Error) => port.postMessage({ ready: false, error: String(error.stack ?? error) } satisfies FromIoThread));
+main().catch((error: Error) =>
+  port.postMessage({ ready: false, error: String(error.stack ?? error) } satisfies FromIoThread),
+);

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
-import { ConfigError, type ConfigErrorCode } from '../config/config-error.js';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
 import type { Logger } from '../logging/log.js';
 import type { Engine } from '../engine/engine.js';
@@ -10,52 +9,10 @@ import type { WriteData } from '../sender/write-data.js';
 import { workerLaunch, type WorkerLaunch } from '../threads/hook-launch.js';
 import { toBackplane } from '../pubsub/outlet.js';
 import { prepareFrame } from '../sender/prepared.js';
-import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
+import { readRelay, type RelayBatch, type RelayWriter } from './relay-batch.js';
+import { checkIoThreadsSupported, cloneableConfig, IoThread, unsupported } from './io-thread.js';
 import { addBoard, retireBoard, statsBoard } from './stats-board.js';
 import type { FromIoThread, IoWorkerData, ToIoThread } from './io-main.js';
-
-/** The first Node major that can move an accepted socket to another thread. */
-export const IO_THREADS_NODE = 24;
-
-/** An Error (as documented for `new Server`) with the code of config this Node or setup cannot run. */
-function unsupported(message: string): Error {
-  return Object.assign(new Error(message), { code: 'WSZ_ERR_UNSUPPORTED_CONFIG' satisfies ConfigErrorCode });
-}
-
-/** Throws when this Node cannot run I/O threads. */
-export function checkIoThreadsSupported(workerCount: number): void {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (major >= IO_THREADS_NODE) return;
-  throw unsupported(
-    `workerCount: ${workerCount} needs Node ${IO_THREADS_NODE} or later: I/O threads take over accepted sockets, which Node ${process.versions.node} ` +
-      'cannot move between threads. Use workerCount: 1 (the default) on this Node, or run one process per core with a backplane (docs/scaling.md).',
-  );
-}
-
-/** One I/O thread as the main thread sees it. */
-class IoThread {
-  readonly index: number;
-  readonly worker: Worker;
-  readonly board: Float64Array;
-  /** Connections handed to it and not yet ended: counted up here, down by the thread (shared memory). */
-  readonly live: Int32Array;
-  ready = false;
-  dead = false;
-  stopped: (() => void) | null = null;
-  readonly out = new RelayWriter();
-
-  constructor(index: number, worker: Worker, board: Float64Array, live: Int32Array) {
-    this.index = index;
-    this.worker = worker;
-    this.board = board;
-    this.live = live;
-  }
-
-  /** Its open connections now. */
-  get open(): number {
-    return Atomics.load(this.live, 0);
-  }
-}
 
 /**
  * The main thread's side of `workerCount` > 1: starts the I/O threads, hands each accepted socket to
@@ -92,14 +49,22 @@ export class IoPool implements Engine {
    * Counts a hook asked for, waiting for every thread's own count: each thread answers with its
    * subscribers at that moment, so a count never misses a subscription a client has been told about.
    */
-  private readonly counting = new Map<number, { from: IoThread; request: number; total: number; waiting: Set<IoThread> }>();
+  private readonly counting = new Map<
+    number,
+    { from: IoThread; request: number; total: number; waiting: Set<IoThread> }
+  >();
   private nextQuery = 1;
   /** Bytes relayed to each thread and not yet delivered by it (relayLimit), shared with every thread. */
   private readonly load: Int32Array;
   /** The cumulative counters of threads that ended (replaced after dying): kept in the totals. */
   private readonly retired = statsBoard();
 
-  constructor(HandlerClass: HandlerClass<HandlerHooks<any>>, userConfig: ServerConfig, config: ResolvedConfig, log: Logger) {
+  constructor(
+    HandlerClass: HandlerClass<HandlerHooks<any>>,
+    userConfig: ServerConfig,
+    config: ResolvedConfig,
+    log: Logger,
+  ) {
     checkIoThreadsSupported(config.workerCount);
     if (config.unixPath !== null) {
       throw unsupported(
@@ -116,9 +81,12 @@ export class IoPool implements Engine {
     this.threadConfig = cloneableConfig(userConfig, config);
     this.load = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * config.workerCount));
     // threadPool.count hook threads in all, shared among the I/O threads.
-    this.hookThreads = config.threadPool.count === 0 ? 0 : Math.max(1, Math.round(config.threadPool.count / config.workerCount));
+    this.hookThreads =
+      config.threadPool.count === 0 ? 0 : Math.max(1, Math.round(config.threadPool.count / config.workerCount));
     this.forwardLog = config.logger !== undefined;
-    if (config.backplane) config.backplane.onMessage = (topic, binary, payload) => this.fromBackplane(topic, prepareFrame(binary ? 2 : 1, payload));
+    if (config.backplane)
+      config.backplane.onMessage = (topic, binary, payload) =>
+        this.fromBackplane(topic, prepareFrame(binary ? 2 : 1, payload));
   }
 
   async start(app: unknown): Promise<void> {
@@ -183,7 +151,9 @@ export class IoPool implements Engine {
     thread.dead = true;
     if (this.stopping) return;
     this.restarts++;
-    this.log.error(`I/O thread ${thread.index} exited (code ${code}); its ${thread.open} connections ended with it; starting a new one`);
+    this.log.error(
+      `I/O thread ${thread.index} exited (code ${code}); its ${thread.open} connections ended with it; starting a new one`,
+    );
     // Its board holds what it counted up to its last refresh (at most a few ms old).
     retireBoard(this.retired, thread.board);
     for (const [id, t] of this.owner) {
@@ -193,8 +163,11 @@ export class IoPool implements Engine {
     }
     for (const [topic, counts] of this.topics) this.setSubscribers(topic, counts, thread.index, 0);
     // Counts waiting for it go on without it.
-    for (const [query, q] of this.counting) if (q.waiting.delete(thread) && q.waiting.size === 0) this.answerCount(query);
-    this.spawn(thread.index).catch((error: Error) => this.log.error(`could not replace I/O thread ${thread.index}: ${error.message}`));
+    for (const [query, q] of this.counting)
+      if (q.waiting.delete(thread) && q.waiting.size === 0) this.answerCount(query);
+    this.spawn(thread.index).catch((error: Error) =>
+      this.log.error(`could not replace I/O thread ${thread.index}: ${error.message}`),
+    );
   }
 
   /** Hands an accepted (paused) socket to the thread with the fewest connections. */
@@ -210,7 +183,10 @@ export class IoPool implements Engine {
     const id = this.nextId++;
     Atomics.add(best.live, 0, 1);
     try {
-      best.worker.postMessage({ socket, id, over } satisfies ToIoThread, [socket as unknown as ArrayBuffer] /* Node 24 moves the socket's handle */);
+      best.worker.postMessage(
+        { socket, id, over } satisfies ToIoThread,
+        [socket as unknown as ArrayBuffer] /* Node 24 moves the socket's handle */,
+      );
     } catch (error) {
       // Node refuses to move a socket that has started reading (it should not have: it was accepted paused).
       Atomics.sub(best.live, 0, 1);
@@ -222,7 +198,9 @@ export class IoPool implements Engine {
     if (!over) this.owner.set(id, best);
   }
 
-  /** Open connections on every thread, as the threads count them (a thread frees a place the moment a connection ends). */
+  /**
+   * Open connections on every thread, as the threads count them (a thread frees a place the moment a connection ends).
+   */
   private openConnections(): number {
     let n = 0;
     for (const t of this.threads) if (t && !t.dead) n += t.open;
@@ -404,7 +382,10 @@ export class IoPool implements Engine {
         const stopped = new Promise<void>((resolve) => (t.stopped = resolve));
         let timer: NodeJS.Timeout | undefined;
         t.worker.postMessage({ stop: true } satisfies ToIoThread);
-        const late = await Promise.race([stopped.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), limit)))]);
+        const late = await Promise.race([
+          stopped.then(() => false),
+          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), limit))),
+        ]);
         clearTimeout(timer);
         if (late) this.log.warn(`stop: I/O thread ${t.index} did not stop within ${limit} ms; ending it`);
         t.dead = true;
@@ -414,23 +395,4 @@ export class IoPool implements Engine {
     this.owner.clear();
     this.open.clear();
   }
-}
-
-/**
- * The user's config as I/O threads receive it (a structured clone): without the logger (its lines
- * come to the main thread) and the backplane (the main thread speaks to it for all). maxConn is
- * counted by the main thread, which tells a thread when a socket is one too many. Anything else
- * that cannot be copied is named.
- */
-function cloneableConfig(user: ServerConfig, config: ResolvedConfig): ServerConfig {
-  const { logger: _logger, backplane: _backplane, ...rest } = user;
-  for (const [key, value] of Object.entries(rest)) {
-    try {
-      structuredClone(value);
-    } catch {
-      const hint = key === 'allowedOrigins' ? ' (give a list of origins rather than a function)' : '';
-      throw new ConfigError(`config ${key} cannot be copied to I/O threads (workerCount: ${config.workerCount})${hint}; give plain data, or set workerCount: 1`, 'WSZ_ERR_UNSUPPORTED_CONFIG');
-    }
-  }
-  return { ...rest, logLevel: config.logLevel };
 }

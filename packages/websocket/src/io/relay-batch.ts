@@ -138,13 +138,25 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
   forEachRecord(relay.size, records, (op, at) => {
     switch (op) {
       case Op.Publish:
-        return visitor.publish?.(extra[records[at + F.Publish.topic]!] as string, frame(records[at + F.Publish.offset]!, records[at + F.Publish.length]!));
+        return visitor.publish?.(
+          extra[records[at + F.Publish.topic]!] as string,
+          frame(records[at + F.Publish.offset]!, records[at + F.Publish.length]!),
+        );
       case Op.Broadcast:
-        return visitor.broadcast?.(records[at + F.Broadcast.except]!, frame(records[at + F.Broadcast.offset]!, records[at + F.Broadcast.length]!));
+        return visitor.broadcast?.(
+          records[at + F.Broadcast.except]!,
+          frame(records[at + F.Broadcast.offset]!, records[at + F.Broadcast.length]!),
+        );
       case Op.SendTo:
-        return visitor.sendTo?.(records[at + F.SendTo.id]!, frame(records[at + F.SendTo.offset]!, records[at + F.SendTo.length]!));
+        return visitor.sendTo?.(
+          records[at + F.SendTo.id]!,
+          frame(records[at + F.SendTo.offset]!, records[at + F.SendTo.length]!),
+        );
       case Op.Subscribers:
-        return visitor.subscribers?.(extra[records[at + F.Subscribers.topic]!] as string, records[at + F.Subscribers.count]!);
+        return visitor.subscribers?.(
+          extra[records[at + F.Subscribers.topic]!] as string,
+          records[at + F.Subscribers.count]!,
+        );
       case Op.Closed:
         return visitor.closed?.(records[at + F.Closed.id]!);
       case Op.Opened:

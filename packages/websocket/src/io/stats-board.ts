@@ -19,24 +19,78 @@ const gauge = (read: Field['read'], add: Field['add']): Field => ({ read, add, c
 
 /** The board's places, in order; each names its ServerStats member twice, both checked by the compiler. */
 const FIELDS: readonly Field[] = [
-  counter((s) => s.upgraded, (t, v) => void (t.upgraded += v)),
-  counter((s) => s.messages, (t, v) => void (t.messages += v)),
-  counter((s) => s.writes, (t, v) => void (t.writes += v)),
-  gauge((s) => s.buffered, (t, v) => void (t.buffered += v)),
-  counter((s) => s.pool.hits, (t, v) => void (t.pool.hits += v)),
-  counter((s) => s.pool.misses, (t, v) => void (t.pool.misses += v)),
-  counter((s) => s.pool.dynamic, (t, v) => void (t.pool.dynamic += v)),
-  gauge((s) => s.pool.freeSmall, (t, v) => void (t.pool.freeSmall += v)),
-  gauge((s) => s.pool.freeLarge, (t, v) => void (t.pool.freeLarge += v)),
-  gauge((s) => s.queued, (t, v) => void (t.queued += v)),
-  counter((s) => s.crossed.shared, (t, v) => void (t.crossed.shared += v)),
-  counter((s) => s.crossed.copied, (t, v) => void (t.crossed.copied += v)),
-  counter((s) => s.publishes, (t, v) => void (t.publishes += v)),
-  counter((s) => s.deliveries, (t, v) => void (t.deliveries += v)),
-  counter((s) => s.backpressure.dropped, (t, v) => void (t.backpressure.dropped += v)),
-  counter((s) => s.backpressure.closed, (t, v) => void (t.backpressure.closed += v)),
-  counter((s) => s.compression.inflated, (t, v) => void (t.compression.inflated += v)),
-  counter((s) => s.compression.deflated, (t, v) => void (t.compression.deflated += v)),
+  counter(
+    (s) => s.upgraded,
+    (t, v) => void (t.upgraded += v),
+  ),
+  counter(
+    (s) => s.messages,
+    (t, v) => void (t.messages += v),
+  ),
+  counter(
+    (s) => s.writes,
+    (t, v) => void (t.writes += v),
+  ),
+  gauge(
+    (s) => s.buffered,
+    (t, v) => void (t.buffered += v),
+  ),
+  counter(
+    (s) => s.pool.hits,
+    (t, v) => void (t.pool.hits += v),
+  ),
+  counter(
+    (s) => s.pool.misses,
+    (t, v) => void (t.pool.misses += v),
+  ),
+  counter(
+    (s) => s.pool.dynamic,
+    (t, v) => void (t.pool.dynamic += v),
+  ),
+  gauge(
+    (s) => s.pool.freeSmall,
+    (t, v) => void (t.pool.freeSmall += v),
+  ),
+  gauge(
+    (s) => s.pool.freeLarge,
+    (t, v) => void (t.pool.freeLarge += v),
+  ),
+  gauge(
+    (s) => s.queued,
+    (t, v) => void (t.queued += v),
+  ),
+  counter(
+    (s) => s.crossed.shared,
+    (t, v) => void (t.crossed.shared += v),
+  ),
+  counter(
+    (s) => s.crossed.copied,
+    (t, v) => void (t.crossed.copied += v),
+  ),
+  counter(
+    (s) => s.publishes,
+    (t, v) => void (t.publishes += v),
+  ),
+  counter(
+    (s) => s.deliveries,
+    (t, v) => void (t.deliveries += v),
+  ),
+  counter(
+    (s) => s.backpressure.dropped,
+    (t, v) => void (t.backpressure.dropped += v),
+  ),
+  counter(
+    (s) => s.backpressure.closed,
+    (t, v) => void (t.backpressure.closed += v),
+  ),
+  counter(
+    (s) => s.compression.inflated,
+    (t, v) => void (t.compression.inflated += v),
+  ),
+  counter(
+    (s) => s.compression.deflated,
+    (t, v) => void (t.compression.deflated += v),
+  ),
 ];
 
 /** How often an I/O thread refreshes its board, in ms. */

@@ -27,7 +27,13 @@ export class ThreadRelay implements Outlet {
    * @param index this thread's place in `load`
    * @param limit `relayLimit`
    */
-  constructor(post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void, live: Int32Array, load: Int32Array, index: number, limit: number) {
+  constructor(
+    post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void,
+    live: Int32Array,
+    load: Int32Array,
+    index: number,
+    limit: number,
+  ) {
     this.post = post;
     this.live = live;
     this.load = load;
@@ -36,7 +42,8 @@ export class ThreadRelay implements Outlet {
   }
 
   get congested(): boolean {
-    for (let i = 0; i < this.load.length; i++) if (i !== this.index && Atomics.load(this.load, i) > this.limit) return true;
+    for (let i = 0; i < this.load.length; i++)
+      if (i !== this.index && Atomics.load(this.load, i) > this.limit) return true;
     return false;
   }
 
@@ -99,7 +106,10 @@ export class ThreadRelay implements Outlet {
     this.schedule();
   }
 
-  /** Delivers what the main thread passed on to this thread's connections; `bytes` of the relay's bound are free again after. */
+  /**
+   * Delivers what the main thread passed on to this thread's connections; `bytes` of the relay's bound are free again
+   * after.
+   */
   receive(batch: RelayBatch, hub: Hub, bytes: number): void {
     this.deliver(batch, hub);
     Atomics.sub(this.load, this.index, bytes);

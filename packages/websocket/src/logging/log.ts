@@ -28,7 +28,10 @@ const stderr: Logger = {
 
 /** A logger scoped to `scope` (lines start with `[scope]`) that drops lines below `level`. */
 export function scopedLogger(scope: string, level: LogLevel = defaultLevel(), sink: Logger = stderr): Logger {
-  const min = RANK[process.env.WSZ_LOG_LEVEL && process.env.WSZ_LOG_LEVEL in RANK ? (process.env.WSZ_LOG_LEVEL as LogLevel) : level];
+  const min =
+    RANK[
+      process.env.WSZ_LOG_LEVEL && process.env.WSZ_LOG_LEVEL in RANK ? (process.env.WSZ_LOG_LEVEL as LogLevel) : level
+    ];
   const prefix = `[${scope}]`;
   const noop = (): void => {};
   return {

@@ -89,7 +89,14 @@ export interface ClientRequestOptions {
 }
 
 /** Headers the client writes itself: given in `headers` they would be sent twice. Host may be overridden. */
-const RESERVED_REQUEST_HEADERS = new Set(['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
+const RESERVED_REQUEST_HEADERS = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+]);
 
 /**
  * The upgrade request (RFC 6455 4.1). Only visible ASCII, space and tab reach the request: a
@@ -101,22 +108,32 @@ export function clientRequest(o: ClientRequestOptions): string {
   let host = o.host;
   let extra = '';
   for (const [name, value] of o.headers ?? []) {
-    if (typeof name !== 'string' || !headerNameIsValid(name)) throw new TypeError(`invalid request header name ${JSON.stringify(name)}: use an HTTP token (letters, digits, !#$%&'*+-.^_\`|~)`);
+    if (typeof name !== 'string' || !headerNameIsValid(name))
+      throw new TypeError(
+        `invalid request header name ${JSON.stringify(name)}: use an HTTP token (letters, digits, !#$%&'*+-.^_\`|~)`,
+      );
     if (typeof value !== 'string' || !headerValueIsVisible(value)) {
-      throw new TypeError(`invalid value for request header '${name}': only visible ASCII, space and tab are allowed (encode other text, e.g. with encodeURIComponent)`);
+      throw new TypeError(
+        `invalid value for request header '${name}': only visible ASCII, space and tab are allowed (encode other text, e.g. with encodeURIComponent)`,
+      );
     }
     const lower = name.toLowerCase();
     if (RESERVED_REQUEST_HEADERS.has(lower)) {
-      throw new TypeError(`request header '${name}' is written by the client itself: ${lower === 'sec-websocket-protocol' ? 'pass subprotocols in the `protocols` option' : 'remove it from `headers`'}`);
+      throw new TypeError(
+        `request header '${name}' is written by the client itself: ${lower === 'sec-websocket-protocol' ? 'pass subprotocols in the `protocols` option' : 'remove it from `headers`'}`,
+      );
     }
     if (lower === 'host') host = value;
     else extra += `${name}: ${value}\r\n`;
   }
   for (const p of o.protocols ?? []) {
-    if (typeof p !== 'string' || !headerNameIsValid(p)) throw new TypeError(`invalid subprotocol ${JSON.stringify(p)}: a subprotocol is an HTTP token (RFC 6455 4.1)`);
+    if (typeof p !== 'string' || !headerNameIsValid(p))
+      throw new TypeError(`invalid subprotocol ${JSON.stringify(p)}: a subprotocol is an HTTP token (RFC 6455 4.1)`);
   }
-  if (new Set(o.protocols).size !== (o.protocols?.length ?? 0)) throw new TypeError('subprotocols must be unique (RFC 6455 4.1)');
-  if (!headerValueIsVisible(o.target) || /[ \t]/.test(o.target)) throw new TypeError(`invalid request target ${JSON.stringify(o.target)}`);
+  if (new Set(o.protocols).size !== (o.protocols?.length ?? 0))
+    throw new TypeError('subprotocols must be unique (RFC 6455 4.1)');
+  if (!headerValueIsVisible(o.target) || /[ \t]/.test(o.target))
+    throw new TypeError(`invalid request target ${JSON.stringify(o.target)}`);
   let out = `GET ${o.target} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${o.key}\r\nSec-WebSocket-Version: 13\r\n`;
   if (o.protocols && o.protocols.length > 0) out += `Sec-WebSocket-Protocol: ${o.protocols.join(', ')}\r\n`;
   if (o.extensions) out += `Sec-WebSocket-Extensions: ${o.extensions}\r\n`;
@@ -134,11 +151,15 @@ export interface ResponseHead {
 export function parseResponseHead(head: string): ResponseHead | HandshakeResponseError {
   const lines = head.split('\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(lines[0]!);
-  if (!m) return new HandshakeResponseError(`server did not answer with HTTP: ${JSON.stringify(lines[0]!.slice(0, 60))}`);
+  if (!m)
+    return new HandshakeResponseError(`server did not answer with HTTP: ${JSON.stringify(lines[0]!.slice(0, 60))}`);
   const headers: Array<[string, string]> = [];
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
-    if (colon <= 0) return new HandshakeResponseError(`malformed header line in the server's answer: ${JSON.stringify(line.slice(0, 60))}`);
+    if (colon <= 0)
+      return new HandshakeResponseError(
+        `malformed header line in the server's answer: ${JSON.stringify(line.slice(0, 60))}`,
+      );
     headers.push([trimOws(line.slice(0, colon)).toLowerCase(), trimOws(line.slice(colon + 1))]);
   }
   return { status: Number(m[1]), statusText: m[2] ?? '', headers };
@@ -163,19 +184,26 @@ export function validateResponse(
   }
   const accept = headerValue(h, 'sec-websocket-accept');
   if (accept !== acceptKey(key)) {
-    return new HandshakeAcceptError(accept === undefined ? "server's 101 lacks Sec-WebSocket-Accept" : `Sec-WebSocket-Accept ${accept} is not the hash of our key`);
+    return new HandshakeAcceptError(
+      accept === undefined
+        ? "server's 101 lacks Sec-WebSocket-Accept"
+        : `Sec-WebSocket-Accept ${accept} is not the hash of our key`,
+    );
   }
   const extensions = headerValue(h, 'sec-websocket-extensions');
   let agreement: DeflateAgreement | null = null;
   if (extensions !== undefined && extensions !== '') {
-    if (deflate === null) return new HandshakeExtensionError(`server chose extension(s) '${extensions}' that were not offered`);
+    if (deflate === null)
+      return new HandshakeExtensionError(`server chose extension(s) '${extensions}' that were not offered`);
     const answer = acceptDeflateResponse(extensions, deflate);
     if (typeof answer === 'string') return new HandshakeExtensionError(answer);
     agreement = answer;
   }
   const protocol = headerValue(h, 'sec-websocket-protocol');
   if (protocol !== undefined && !offered.includes(protocol)) {
-    return new HandshakeProtocolError(`server chose subprotocol '${protocol}', which was not offered${offered.length ? ` (offered: ${offered.join(', ')})` : ''}`);
+    return new HandshakeProtocolError(
+      `server chose subprotocol '${protocol}', which was not offered${offered.length ? ` (offered: ${offered.join(', ')})` : ''}`,
+    );
   }
   return { protocol, deflate: agreement };
 }

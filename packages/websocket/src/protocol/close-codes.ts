@@ -24,9 +24,7 @@ export const CloseCode = {
  * everything else is unassigned and a protocol error.
  */
 export function closeCodeIsValid(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)
-  );
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
 /** RFC 6455 5.5: a control payload is at most 125 bytes, 2 of which a close frame spends on its code. */

@@ -12,7 +12,15 @@ const { Z_SYNC_FLUSH } = zlib.constants;
 export const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 interface ZlibHandle {
-  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+  writeSync(
+    flush: number,
+    input: Uint8Array,
+    inOff: number,
+    inLen: number,
+    out: Uint8Array,
+    outOff: number,
+    outLen: number,
+  ): void;
   reset(): void;
   close(): void;
 }
@@ -34,7 +42,10 @@ function open(stream: zlib.DeflateRaw | zlib.InflateRaw): ZlibStream {
   return stream as unknown as ZlibStream;
 }
 
-/** The stream's own output buffer is never used (output goes to the shared scratch below): zlib's minimum, not 16 KiB per stream. */
+/**
+ * The stream's own output buffer is never used (output goes to the shared scratch below): zlib's minimum, not 16 KiB
+ * per stream.
+ */
 const STREAM_CHUNK = zlib.constants.Z_MIN_CHUNK;
 
 /** Output space per native call; a result is copied out once, at its exact size. */
@@ -46,7 +57,13 @@ let scratch: Buffer | null = null;
  * `limit` bytes (a decompression bomb is cut there, never inflated in full). `onOutput` sees each
  * piece as it comes out (UTF-8 checks of inflated text).
  */
-function run(stream: ZlibStream, input: Uint8Array, limit: number, parts: Buffer[], onOutput?: (piece: Buffer) => boolean): number | null {
+function run(
+  stream: ZlibStream,
+  input: Uint8Array,
+  limit: number,
+  parts: Buffer[],
+  onOutput?: (piece: Buffer) => boolean,
+): number | null {
   const handle = stream._handle!;
   const state = stream._writeState;
   let inOff = 0;
@@ -93,7 +110,14 @@ export class Compressor {
   /** The compressed payload of one message (tail stripped), ready for a frame with RSV1 set. */
   compress(data: Uint8Array): Buffer {
     const o = this.options;
-    const stream = (this.stream ??= open(zlib.createDeflateRaw({ windowBits: o.windowBits, level: o.level, memLevel: o.memLevel, chunkSize: STREAM_CHUNK })));
+    const stream = (this.stream ??= open(
+      zlib.createDeflateRaw({
+        windowBits: o.windowBits,
+        level: o.level,
+        memLevel: o.memLevel,
+        chunkSize: STREAM_CHUNK,
+      }),
+    ));
     const parts: Buffer[] = [];
     const total = run(stream, data, Infinity, parts) as number;
     if (!o.takeover) stream._handle!.reset();
@@ -132,7 +156,8 @@ const sharedCompressors = new Map<string, Compressor>();
 export function sharedCompressor(windowBits: number, level: number, memLevel: number): Compressor {
   const key = `${windowBits}/${level}/${memLevel}`;
   let c = sharedCompressors.get(key);
-  if (c === undefined) sharedCompressors.set(key, (c = new Compressor({ windowBits, takeover: false, level, memLevel })));
+  if (c === undefined)
+    sharedCompressors.set(key, (c = new Compressor({ windowBits, takeover: false, level, memLevel })));
   return c;
 }
 
@@ -158,7 +183,12 @@ export class MessageDeflater {
   compress(data: Uint8Array): Buffer {
     const s = this.settings;
     if (!s.takeover) return sharedCompressor(s.windowBits, s.level, s.memLevel).compress(data);
-    return (this.own ??= new Compressor({ windowBits: s.windowBits, takeover: true, level: s.level, memLevel: s.memLevel })).compress(data);
+    return (this.own ??= new Compressor({
+      windowBits: s.windowBits,
+      takeover: true,
+      level: s.level,
+      memLevel: s.memLevel,
+    })).compress(data);
   }
 
   /** Frees the compressor of its own (the connection is gone). */
@@ -188,9 +218,17 @@ export class Decompressor {
    * Pushes what comes out to `parts`; returns the byte count, or a failure (negative) once the
    * message's inflated size would pass `limit` or `check` refuses a piece.
    */
-  inflate(data: Uint8Array, last: boolean, limit: number, parts: Buffer[], check?: (piece: Buffer) => boolean): number | InflateFailure {
+  inflate(
+    data: Uint8Array,
+    last: boolean,
+    limit: number,
+    parts: Buffer[],
+    check?: (piece: Buffer) => boolean,
+  ): number | InflateFailure {
     // Our window always holds the peer's: 15 unless agreed lower (a peer asked for 8 uses 9 in zlib).
-    const stream = (this.stream ??= open(zlib.createInflateRaw({ windowBits: Math.max(9, this.options.windowBits), chunkSize: STREAM_CHUNK })));
+    const stream = (this.stream ??= open(
+      zlib.createInflateRaw({ windowBits: Math.max(9, this.options.windowBits), chunkSize: STREAM_CHUNK }),
+    ));
     try {
       let n = data.length > 0 ? run(stream, data, limit, parts, check) : 0;
       if (n === null || n < 0) return this.failed(n === null ? InflateFailure.TooBig : InflateFailure.BadText);

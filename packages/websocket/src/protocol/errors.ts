@@ -115,7 +115,12 @@ export class HandshakeError extends Error {
    * @param headers extra response headers
    * @param code why (default `WSZ_ERR_REFUSED`: a refusal of the application's)
    */
-  constructor(status: number, message: string, headers: Record<string, string> = {}, code: HandshakeErrorCode = 'WSZ_ERR_REFUSED') {
+  constructor(
+    status: number,
+    message: string,
+    headers: Record<string, string> = {},
+    code: HandshakeErrorCode = 'WSZ_ERR_REFUSED',
+  ) {
     super(message);
     this.name = 'HandshakeError';
     this.status = status;

@@ -163,18 +163,30 @@ export class FrameReader {
   private checkFirstBytes(b0: number, b1: number): ProtocolError | undefined {
     const opcode = b0 & 0x0f;
     if ((b0 & 0x30) !== 0 || ((b0 & 0x40) !== 0 && !this.allowRsv1)) {
-      return new ProtocolError(CloseCode.ProtocolError, 'RSV bits set without a negotiated extension', 'WSZ_ERR_UNEXPECTED_RSV');
+      return new ProtocolError(
+        CloseCode.ProtocolError,
+        'RSV bits set without a negotiated extension',
+        'WSZ_ERR_UNEXPECTED_RSV',
+      );
     }
     if (!opcodeIsKnown(opcode)) {
       return new ProtocolError(CloseCode.ProtocolError, `reserved opcode ${opcode}`, 'WSZ_ERR_INVALID_OPCODE');
     }
     // RFC 7692 6.1: RSV1 marks a compressed message on its first frame only.
-    if ((b0 & 0x40) !== 0 && opcode === 0) return new ProtocolError(CloseCode.ProtocolError, 'RSV1 set on a continuation frame', 'WSZ_ERR_UNEXPECTED_RSV');
+    if ((b0 & 0x40) !== 0 && opcode === 0)
+      return new ProtocolError(CloseCode.ProtocolError, 'RSV1 set on a continuation frame', 'WSZ_ERR_UNEXPECTED_RSV');
     if (opcodeIsControl(opcode)) {
       // RFC 6455 5.5: control frames are never fragmented and carry at most 125 bytes.
-      if ((b0 & 0x80) === 0) return new ProtocolError(CloseCode.ProtocolError, 'fragmented control frame', 'WSZ_ERR_FRAGMENTED_CONTROL');
-      if ((b1 & 0x7f) > 125) return new ProtocolError(CloseCode.ProtocolError, 'control frame payload over 125 bytes', 'WSZ_ERR_CONTROL_TOO_BIG');
-      if ((b0 & 0x40) !== 0) return new ProtocolError(CloseCode.ProtocolError, 'RSV1 set on a control frame', 'WSZ_ERR_UNEXPECTED_RSV');
+      if ((b0 & 0x80) === 0)
+        return new ProtocolError(CloseCode.ProtocolError, 'fragmented control frame', 'WSZ_ERR_FRAGMENTED_CONTROL');
+      if ((b1 & 0x7f) > 125)
+        return new ProtocolError(
+          CloseCode.ProtocolError,
+          'control frame payload over 125 bytes',
+          'WSZ_ERR_CONTROL_TOO_BIG',
+        );
+      if ((b0 & 0x40) !== 0)
+        return new ProtocolError(CloseCode.ProtocolError, 'RSV1 set on a control frame', 'WSZ_ERR_UNEXPECTED_RSV');
     }
     const masked = (b1 & 0x80) !== 0;
     if (masked !== this.expectMasked) {
@@ -202,9 +214,15 @@ export class FrameReader {
       const low = src.readUInt32BE(p + 4);
       p += 8;
       // RFC 6455 5.2: the most significant bit must be 0.
-      if (high & 0x80000000) return new ProtocolError(CloseCode.ProtocolError, '64-bit payload length has its top bit set', 'WSZ_ERR_INVALID_LENGTH');
+      if (high & 0x80000000)
+        return new ProtocolError(
+          CloseCode.ProtocolError,
+          '64-bit payload length has its top bit set',
+          'WSZ_ERR_INVALID_LENGTH',
+        );
       // Past 2^53 a JavaScript number loses precision; no limit allows such a frame anyway.
-      if (high > 0x1fffff) return new ProtocolError(CloseCode.MessageTooBig, 'frame payload too large', 'WSZ_ERR_MESSAGE_TOO_BIG');
+      if (high > 0x1fffff)
+        return new ProtocolError(CloseCode.MessageTooBig, 'frame payload too large', 'WSZ_ERR_MESSAGE_TOO_BIG');
       length = high * 0x100000000 + low;
     }
     this.masked = (b1 & 0x80) !== 0;

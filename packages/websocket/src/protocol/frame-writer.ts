@@ -89,7 +89,9 @@ export function encodeClosePayload(code?: number, reason = ''): Buffer {
   }
   const length = Buffer.byteLength(reason, 'utf8');
   if (length > MAX_CLOSE_REASON_BYTES) {
-    throw new RangeError(`close reason is ${length} bytes of UTF-8; RFC 6455 5.5 allows at most ${MAX_CLOSE_REASON_BYTES}`);
+    throw new RangeError(
+      `close reason is ${length} bytes of UTF-8; RFC 6455 5.5 allows at most ${MAX_CLOSE_REASON_BYTES}`,
+    );
   }
   const out = Buffer.allocUnsafe(2 + length);
   out.writeUInt16BE(code, 0);
@@ -155,7 +157,8 @@ export function checkServerFrames(bytes: Uint8Array): FramedSummary | string {
       if (!fin) return 'pre-framed control frame without FIN: control frames cannot be fragmented (RFC 6455 5.5)';
     } else {
       dataFrames++;
-      if (op === Opcode.Continuation && !inMessage) return 'pre-framed continuation frame without a message to continue';
+      if (op === Opcode.Continuation && !inMessage)
+        return 'pre-framed continuation frame without a message to continue';
       if (op !== Opcode.Continuation && inMessage) return 'pre-framed bytes start a message inside a fragmented one';
       inMessage = !fin;
     }

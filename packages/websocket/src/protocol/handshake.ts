@@ -88,18 +88,37 @@ export function parseRequestHead(head: string): RequestHead | HandshakeError {
 
 /**
  * A request head from its parts, however they were read (our own reader, or node:http's parser):
- * the version is at least HTTP/1.0 (an upgrade needs 1.1: see validateUpgrade), the target is reduced to its resource name, field
+ * the version is at least HTTP/1.0 (an upgrade needs 1.1: see validateUpgrade), the target is reduced to its resource
+ * name, field
  * values hold no CR, LF, NUL or other control (RFC 9110 5.5) and lose only SP and HTAB around them.
  */
-export function requestHead(method: string, major: number, minor: number, rawTarget: string, fields: Iterable<readonly [string, string]>): RequestHead | HandshakeError {
+export function requestHead(
+  method: string,
+  major: number,
+  minor: number,
+  rawTarget: string,
+  fields: Iterable<readonly [string, string]>,
+): RequestHead | HandshakeError {
   // HTTP/1.0 may still be a plain GET or HEAD (a health check); validateUpgrade refuses it an upgrade.
   if (major < 1) return new HandshakeError(505, 'a WebSocket upgrade needs HTTP/1.1', {}, 'WSZ_ERR_HTTP_VERSION');
   const target = resourceName(rawTarget);
-  if (target === null) return new HandshakeError(400, 'invalid request target: expected a path such as /chat (or an absolute http:// URL)', {}, 'WSZ_ERR_INVALID_TARGET');
+  if (target === null)
+    return new HandshakeError(
+      400,
+      'invalid request target: expected a path such as /chat (or an absolute http:// URL)',
+      {},
+      'WSZ_ERR_INVALID_TARGET',
+    );
   const headers: Array<[string, string]> = [];
   for (const [name, raw] of fields) {
     const value = trimOws(raw);
-    if (!FIELD_VALUE.test(value)) return new HandshakeError(400, `invalid character in header ${name}: CR, LF, NUL and other controls are not allowed`, {}, 'WSZ_ERR_INVALID_HEADER');
+    if (!FIELD_VALUE.test(value))
+      return new HandshakeError(
+        400,
+        `invalid character in header ${name}: CR, LF, NUL and other controls are not allowed`,
+        {},
+        'WSZ_ERR_INVALID_HEADER',
+      );
     headers.push([name.toLowerCase(), value]);
   }
   return { method, target, version: `${major}.${minor}`, headers };
@@ -117,7 +136,10 @@ export function headerValue(headers: ReadonlyArray<readonly [string, string]>, n
 /** Comma-separated tokens of a header value, trimmed, empty elements dropped. */
 export function headerTokens(value: string | undefined): string[] {
   if (!value) return [];
-  return value.split(',').map(trimOws).filter((t) => t !== '');
+  return value
+    .split(',')
+    .map(trimOws)
+    .filter((t) => t !== '');
 }
 
 /**
@@ -146,13 +168,19 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeEr
   const upgrade = headerValue(h, 'upgrade');
   const http10 = head.version === '1.0';
   if (head.method !== 'GET' && !(head.method === 'HEAD' && upgrade === undefined)) {
-    return new HandshakeError(405, `method ${head.method} not allowed: a WebSocket upgrade is a GET`, { Allow: 'GET, HEAD' }, 'WSZ_ERR_METHOD');
+    return new HandshakeError(
+      405,
+      `method ${head.method} not allowed: a WebSocket upgrade is a GET`,
+      { Allow: 'GET, HEAD' },
+      'WSZ_ERR_METHOD',
+    );
   }
   // RFC 9112 3.2: exactly one Host field, with a valid value (HTTP/1.0 may leave it out).
   const hosts = h.filter(([n]) => n === 'host');
   if (hosts.length === 0 && !http10) return new HandshakeError(400, 'missing Host header', {}, 'WSZ_ERR_HOST');
   if (hosts.length > 1) return new HandshakeError(400, 'more than one Host header', {}, 'WSZ_ERR_HOST');
-  if (hosts.length === 1 && !HOST.test(hosts[0]![1])) return new HandshakeError(400, 'invalid Host header', {}, 'WSZ_ERR_HOST');
+  if (hosts.length === 1 && !HOST.test(hosts[0]![1]))
+    return new HandshakeError(400, 'invalid Host header', {}, 'WSZ_ERR_HOST');
   if (upgrade === undefined) {
     // A plain HTTP request (a health check, a browser typing the URL): say what this endpoint speaks, as ws does.
     return new PlainRequest(head);
@@ -162,16 +190,31 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeEr
     return new HandshakeError(400, "invalid Upgrade header: expected 'websocket'", {}, 'WSZ_ERR_UPGRADE_HEADER');
   }
   if (!headerTokens(headerValue(h, 'connection')).some((t) => t.toLowerCase() === 'upgrade')) {
-    return new HandshakeError(400, "missing or invalid Connection header: expected 'Upgrade'", {}, 'WSZ_ERR_CONNECTION_HEADER');
+    return new HandshakeError(
+      400,
+      "missing or invalid Connection header: expected 'Upgrade'",
+      {},
+      'WSZ_ERR_CONNECTION_HEADER',
+    );
   }
   if (headerValue(h, 'sec-websocket-version') !== '13') {
-    return new HandshakeError(426, 'unsupported Sec-WebSocket-Version: this server speaks version 13', {
-      'Sec-WebSocket-Version': '13',
-    }, 'WSZ_ERR_VERSION');
+    return new HandshakeError(
+      426,
+      'unsupported Sec-WebSocket-Version: this server speaks version 13',
+      {
+        'Sec-WebSocket-Version': '13',
+      },
+      'WSZ_ERR_VERSION',
+    );
   }
   const key = headerValue(h, 'sec-websocket-key');
   if (key === undefined || !BASE64_16_BYTES.test(key)) {
-    return new HandshakeError(400, 'missing or invalid Sec-WebSocket-Key: expected 16 bytes in base64', {}, 'WSZ_ERR_KEY');
+    return new HandshakeError(
+      400,
+      'missing or invalid Sec-WebSocket-Key: expected 16 bytes in base64',
+      {},
+      'WSZ_ERR_KEY',
+    );
   }
   const protocols = headerTokens(headerValue(h, 'sec-websocket-protocol'));
   if (!protocols.every((p) => TOKEN.test(p)) || new Set(protocols).size !== protocols.length) {
@@ -182,7 +225,9 @@ export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeEr
 
 /** RFC 6455 4.2.2: the Sec-WebSocket-Accept value for a client's key. */
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + WEBSOCKET_GUID)
+    .digest('base64');
 }
 
 /** True when `value` may stand in an HTTP header field (no CR, LF or NUL). */
@@ -206,7 +251,8 @@ export function headerNameIsValid(name: string): boolean {
 /** The first header that may not be written (invalid name, or a value that is not visible ASCII), or undefined. */
 export function invalidHeader(headers: Iterable<readonly [string, string]>): string | undefined {
   for (const [name, value] of headers) {
-    if (typeof name !== 'string' || !TOKEN.test(name) || typeof value !== 'string' || !VISIBLE_VALUE.test(value)) return String(name);
+    if (typeof name !== 'string' || !TOKEN.test(name) || typeof value !== 'string' || !VISIBLE_VALUE.test(value))
+      return String(name);
   }
   return undefined;
 }
@@ -237,8 +283,18 @@ export function switchingProtocolsResponse(
  * bytes); the connection then closes. Headers that may not be written (see {@link invalidHeader})
  * are left out: check them first to report them.
  */
-export function errorResponse(status: number, reason: string, headers: Record<string, string> = {}, omitBody = false): Buffer {
-  return httpResponse(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers }, Buffer.from(`${reason}\n`, 'utf8'), omitBody);
+export function errorResponse(
+  status: number,
+  reason: string,
+  headers: Record<string, string> = {},
+  omitBody = false,
+): Buffer {
+  return httpResponse(
+    status,
+    { 'Content-Type': 'text/plain; charset=utf-8', ...headers },
+    Buffer.from(`${reason}\n`, 'utf8'),
+    omitBody,
+  );
 }
 
 /**
@@ -246,8 +302,15 @@ export function errorResponse(status: number, reason: string, headers: Record<st
  * with Content-Length added; header fields that are not visible ASCII are left out. `status` must be
  * an integer from 100 to 599 (callers check what users give them).
  */
-export function httpResponse(status: number, headers: Record<string, string>, body: Uint8Array, omitBody = false): Buffer {
-  const fields = Object.entries(headers).filter(([n, v]) => invalidHeader([[n, v]]) === undefined && !/^(content-length|connection|transfer-encoding)$/i.test(n));
+export function httpResponse(
+  status: number,
+  headers: Record<string, string>,
+  body: Uint8Array,
+  omitBody = false,
+): Buffer {
+  const fields = Object.entries(headers).filter(
+    ([n, v]) => invalidHeader([[n, v]]) === undefined && !/^(content-length|connection|transfer-encoding)$/i.test(n),
+  );
   const type = fields.filter(([n]) => n.toLowerCase() === 'content-type');
   const rest = fields.filter(([n]) => n.toLowerCase() !== 'content-type');
   const head =

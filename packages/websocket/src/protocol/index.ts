@@ -16,7 +16,18 @@ export {
   type MessageSink,
   type MessageAssemblerOptions,
 } from './message-assembler.js';
-export { encodeFrame, encodeClosePayload, frameHeaderLength, writeFrameHeader, frameText, frameBin, checkServerFrames, checkFrameToWrite, type FrameHeaderOptions, type FramedSummary } from './frame-writer.js';
+export {
+  encodeFrame,
+  encodeClosePayload,
+  frameHeaderLength,
+  writeFrameHeader,
+  frameText,
+  frameBin,
+  checkServerFrames,
+  checkFrameToWrite,
+  type FrameHeaderOptions,
+  type FramedSummary,
+} from './frame-writer.js';
 export {
   acceptKey,
   errorResponse,
@@ -45,5 +56,12 @@ export {
   type DeflateAgreement,
   type DeflateOffer,
 } from './permessage-deflate.js';
-export { Compressor, Decompressor, DEFLATE_TAIL, deflateSupported, type CodecOptions, type InflateSource } from './deflate-codec.js';
+export {
+  Compressor,
+  Decompressor,
+  DEFLATE_TAIL,
+  deflateSupported,
+  type CodecOptions,
+  type InflateSource,
+} from './deflate-codec.js';
 export { Session, SessionState, AfterClose } from './session.js';

@@ -33,42 +33,122 @@ function section(id: number, body: number[]): number[] {
 }
 
 // Opcodes used (WebAssembly core 2.0 with the fixed-width SIMD proposal).
-const LOCAL_GET = 0x20, LOCAL_SET = 0x21, I32_CONST = 0x41, I32_LT_U = 0x49, I32_ADD = 0x6a, I32_SUB = 0x6b;
-const BLOCK = 0x02, LOOP = 0x03, BR = 0x0c, BR_IF = 0x0d, END = 0x0b, VOID = 0x40;
-const SIMD = 0xfd, V128_LOAD = 0x00, V128_STORE = 0x0b, I32X4_SPLAT = 0x11, V128_XOR = 0x51, V128 = 0x7b, I32 = 0x7f;
+const LOCAL_GET = 0x20,
+  LOCAL_SET = 0x21,
+  I32_CONST = 0x41,
+  I32_LT_U = 0x49,
+  I32_ADD = 0x6a,
+  I32_SUB = 0x6b;
+const BLOCK = 0x02,
+  LOOP = 0x03,
+  BR = 0x0c,
+  BR_IF = 0x0d,
+  END = 0x0b,
+  VOID = 0x40;
+const SIMD = 0xfd,
+  V128_LOAD = 0x00,
+  V128_STORE = 0x0b,
+  I32X4_SPLAT = 0x11,
+  V128_XOR = 0x51,
+  V128 = 0x7b,
+  I32 = 0x7f;
 // Locals: 0 = address, 1 = bytes left, 2 = the mask word; 3 = the mask in all four lanes.
-const PTR = 0, LEN = 1, WORD = 2, LANES = 3;
+const PTR = 0,
+  LEN = 1,
+  WORD = 2,
+  LANES = 3;
 
 /** `memory[ptr + offset .. +16) ^= lanes` */
 function xor16(offset: number): number[] {
-  return [LOCAL_GET, PTR, LOCAL_GET, PTR, SIMD, V128_LOAD, 0, offset, LOCAL_GET, LANES, SIMD, V128_XOR, SIMD, V128_STORE, 0, offset];
+  return [
+    LOCAL_GET,
+    PTR,
+    LOCAL_GET,
+    PTR,
+    SIMD,
+    V128_LOAD,
+    0,
+    offset,
+    LOCAL_GET,
+    LANES,
+    SIMD,
+    V128_XOR,
+    SIMD,
+    V128_STORE,
+    0,
+    offset,
+  ];
 }
 
 /** `while (len >= step) { body; ptr += step; len -= step }` */
 function loop(step: number, body: number[]): number[] {
   return [
-    BLOCK, VOID, LOOP, VOID,
-    LOCAL_GET, LEN, I32_CONST, ...sleb(step), I32_LT_U, BR_IF, 1,
+    BLOCK,
+    VOID,
+    LOOP,
+    VOID,
+    LOCAL_GET,
+    LEN,
+    I32_CONST,
+    ...sleb(step),
+    I32_LT_U,
+    BR_IF,
+    1,
     ...body,
-    LOCAL_GET, PTR, I32_CONST, ...sleb(step), I32_ADD, LOCAL_SET, PTR,
-    LOCAL_GET, LEN, I32_CONST, ...sleb(step), I32_SUB, LOCAL_SET, LEN,
-    BR, 0, END, END,
+    LOCAL_GET,
+    PTR,
+    I32_CONST,
+    ...sleb(step),
+    I32_ADD,
+    LOCAL_SET,
+    PTR,
+    LOCAL_GET,
+    LEN,
+    I32_CONST,
+    ...sleb(step),
+    I32_SUB,
+    LOCAL_SET,
+    LEN,
+    BR,
+    0,
+    END,
+    END,
   ];
 }
 
 /** `mask(ptr, len, word)`: XORs `len` bytes (rounded up to 16) at `ptr` with the repeated word. */
 function moduleBytes(): Uint8Array {
   const code = [
-    1, 1, V128, // one local of type v128
-    LOCAL_GET, WORD, SIMD, I32X4_SPLAT, LOCAL_SET, LANES,
+    1,
+    1,
+    V128, // one local of type v128
+    LOCAL_GET,
+    WORD,
+    SIMD,
+    I32X4_SPLAT,
+    LOCAL_SET,
+    LANES,
     ...loop(64, [...xor16(0), ...xor16(16), ...xor16(32), ...xor16(48)]),
     // The tail rounds up: the scratch area has room and bytes past `len` are never copied back.
-    LOCAL_GET, LEN, I32_CONST, 15, I32_ADD, LOCAL_SET, LEN,
+    LOCAL_GET,
+    LEN,
+    I32_CONST,
+    15,
+    I32_ADD,
+    LOCAL_SET,
+    LEN,
     ...loop(16, xor16(0)),
     END,
   ];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, // "\0asm", version 1
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0, // "\0asm", version 1
     ...section(1, [1, 0x60, 3, I32, I32, I32, 0]), // type: (i32, i32, i32) -> ()
     ...section(3, [1, 0]), // one function of that type
     ...section(5, [1, 0, 2]), // memory: 2 pages (the scratch area plus room to round up)

@@ -28,7 +28,9 @@ function maskByte(word: number, index: number): number {
 function rotate(word: number, phase: number): number {
   if ((phase & 3) === 0) return word;
   const bits = (phase & 3) * 8;
-  return littleEndian ? ((word >>> bits) | (word << (32 - bits))) >>> 0 : ((word << bits) | (word >>> (32 - bits))) >>> 0;
+  return littleEndian
+    ? ((word >>> bits) | (word << (32 - bits))) >>> 0
+    : ((word << bits) | (word >>> (32 - bits))) >>> 0;
 }
 
 /**

@@ -130,11 +130,26 @@ export class MessageAssembler implements FrameSink {
       return undefined;
     }
     if (h.opcode === Opcode.Continuation) {
-      if (!this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'continuation frame without a message to continue', 'WSZ_ERR_UNEXPECTED_CONTINUATION');
+      if (!this.fragmented)
+        return new ProtocolError(
+          CloseCode.ProtocolError,
+          'continuation frame without a message to continue',
+          'WSZ_ERR_UNEXPECTED_CONTINUATION',
+        );
       // Empty fragments cost a header each and add nothing: a message's frames are bounded too.
-      if (++this.frames > this.maxFrames) return new ProtocolError(CloseCode.PolicyViolation, `message in more than ${this.maxFrames} frames`, 'WSZ_ERR_TOO_MANY_FRAMES');
+      if (++this.frames > this.maxFrames)
+        return new ProtocolError(
+          CloseCode.PolicyViolation,
+          `message in more than ${this.maxFrames} frames`,
+          'WSZ_ERR_TOO_MANY_FRAMES',
+        );
     } else {
-      if (this.fragmented) return new ProtocolError(CloseCode.ProtocolError, 'new message started inside a fragmented message', 'WSZ_ERR_EXPECTED_CONTINUATION');
+      if (this.fragmented)
+        return new ProtocolError(
+          CloseCode.ProtocolError,
+          'new message started inside a fragmented message',
+          'WSZ_ERR_EXPECTED_CONTINUATION',
+        );
       this.messageType = h.opcode === Opcode.Text ? 'text' : 'binary';
       if (this.messageType === 'text') this.utf8.reset();
       this.compressed = h.rsv1 && this.inflate !== null;
@@ -145,9 +160,18 @@ export class MessageAssembler implements FrameSink {
       // Limited by its inflated size as it inflates, and by its bytes on the wire: deflate blocks that
       // inflate to nothing would otherwise stream forever without reaching the limit.
       this.wire += h.length;
-      if (this.wire > compressedLimit(this.maxMessageSize)) return new ProtocolError(CloseCode.MessageTooBig, `compressed message over the ${this.maxMessageSize}-byte limit on the wire`, 'WSZ_ERR_MESSAGE_TOO_BIG');
+      if (this.wire > compressedLimit(this.maxMessageSize))
+        return new ProtocolError(
+          CloseCode.MessageTooBig,
+          `compressed message over the ${this.maxMessageSize}-byte limit on the wire`,
+          'WSZ_ERR_MESSAGE_TOO_BIG',
+        );
     } else if (this.length + h.length > this.maxMessageSize) {
-      return new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit`, 'WSZ_ERR_MESSAGE_TOO_BIG');
+      return new ProtocolError(
+        CloseCode.MessageTooBig,
+        `message over the ${this.maxMessageSize}-byte limit`,
+        'WSZ_ERR_MESSAGE_TOO_BIG',
+      );
     }
     this.fragmented = !h.fin;
     return undefined;
@@ -158,9 +182,14 @@ export class MessageAssembler implements FrameSink {
     if (this.compressed) return this.compressedPayload(data, start, end, last);
 
     if (this.messageType === 'text') {
-      if (!this.utf8.feed(data, start, end)) return new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message', 'WSZ_ERR_INVALID_UTF8');
+      if (!this.utf8.feed(data, start, end))
+        return new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message', 'WSZ_ERR_INVALID_UTF8');
       if (last && this.fin && !this.utf8.complete) {
-        return new ProtocolError(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 sequence', 'WSZ_ERR_INVALID_UTF8');
+        return new ProtocolError(
+          CloseCode.InvalidPayload,
+          'text message ends inside a UTF-8 sequence',
+          'WSZ_ERR_INVALID_UTF8',
+        );
       }
     }
 
@@ -173,7 +202,10 @@ export class MessageAssembler implements FrameSink {
       // One frame cut across chunks, its size known from the header: gather it where it can stay.
       // From 4 KiB, memory of its own rather than a slice of Node's shared pool (64 KiB on Node 24), which a
       // kept message would pin whole.
-      this.buffer = this.frameLength >= OWN_MEMORY_FROM ? Buffer.allocUnsafeSlow(this.frameLength) : Buffer.allocUnsafe(this.frameLength);
+      this.buffer =
+        this.frameLength >= OWN_MEMORY_FROM
+          ? Buffer.allocUnsafeSlow(this.frameLength)
+          : Buffer.allocUnsafe(this.frameLength);
       this.exact = true;
     }
     this.firstPiece = false;
@@ -197,18 +229,37 @@ export class MessageAssembler implements FrameSink {
     const decompressor = (this.decompressor ??= this.inflate!.take(end_));
     let n: number;
     try {
-      n = decompressor.inflate(data.subarray(start, end), end_, this.maxMessageSize - this.length, this.inflated, this.messageType === 'text' ? this.checkText : undefined);
+      n = decompressor.inflate(
+        data.subarray(start, end),
+        end_,
+        this.maxMessageSize - this.length,
+        this.inflated,
+        this.messageType === 'text' ? this.checkText : undefined,
+      );
     } catch {
-      return new ProtocolError(CloseCode.InvalidPayload, 'invalid compressed data (permessage-deflate)', 'WSZ_ERR_INVALID_DEFLATE');
+      return new ProtocolError(
+        CloseCode.InvalidPayload,
+        'invalid compressed data (permessage-deflate)',
+        'WSZ_ERR_INVALID_DEFLATE',
+      );
     }
     if (n < 0) {
       return n === InflateFailure.TooBig
-        ? new ProtocolError(CloseCode.MessageTooBig, `message over the ${this.maxMessageSize}-byte limit once inflated`, 'WSZ_ERR_MESSAGE_TOO_BIG')
+        ? new ProtocolError(
+            CloseCode.MessageTooBig,
+            `message over the ${this.maxMessageSize}-byte limit once inflated`,
+            'WSZ_ERR_MESSAGE_TOO_BIG',
+          )
         : new ProtocolError(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message', 'WSZ_ERR_INVALID_UTF8');
     }
     this.length += n;
     if (!end_) return undefined;
-    if (this.messageType === 'text' && !this.utf8.complete) return new ProtocolError(CloseCode.InvalidPayload, 'text message ends inside a UTF-8 sequence', 'WSZ_ERR_INVALID_UTF8');
+    if (this.messageType === 'text' && !this.utf8.complete)
+      return new ProtocolError(
+        CloseCode.InvalidPayload,
+        'text message ends inside a UTF-8 sequence',
+        'WSZ_ERR_INVALID_UTF8',
+      );
     const parts = this.inflated;
     const message = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.length);
     this.inflated = [];
@@ -238,7 +289,10 @@ export class MessageAssembler implements FrameSink {
     const needed = this.length + (end - start);
     if (this.buffer === null || this.buffer.length < needed) {
       // Size for the whole current frame at once, so a frame split over many chunks grows once.
-      const want = Math.max(this.length + this.frameLength, this.buffer ? Math.min(this.buffer.length * 2, this.maxMessageSize) : 0);
+      const want = Math.max(
+        this.length + this.frameLength,
+        this.buffer ? Math.min(this.buffer.length * 2, this.maxMessageSize) : 0,
+      );
       const grown = this.buffers.acquire(Math.max(want, needed));
       if (this.buffer) {
         this.buffer.copy(grown, 0, 0, this.length);
@@ -280,11 +334,18 @@ export class MessageAssembler implements FrameSink {
       return undefined;
     }
     // RFC 6455 5.5.1: a body starts with a 2-byte code.
-    if (payload.length === 1) return new ProtocolError(CloseCode.ProtocolError, 'close frame with a 1-byte payload', 'WSZ_ERR_INVALID_CLOSE_PAYLOAD');
+    if (payload.length === 1)
+      return new ProtocolError(
+        CloseCode.ProtocolError,
+        'close frame with a 1-byte payload',
+        'WSZ_ERR_INVALID_CLOSE_PAYLOAD',
+      );
     const code = payload.readUInt16BE(0);
-    if (!closeCodeIsValid(code)) return new ProtocolError(CloseCode.ProtocolError, `invalid close code ${code}`, 'WSZ_ERR_INVALID_CLOSE_CODE');
+    if (!closeCodeIsValid(code))
+      return new ProtocolError(CloseCode.ProtocolError, `invalid close code ${code}`, 'WSZ_ERR_INVALID_CLOSE_CODE');
     const reason = payload.subarray(2);
-    if (!utf8IsValid(reason)) return new ProtocolError(CloseCode.InvalidPayload, 'close reason is not valid UTF-8', 'WSZ_ERR_INVALID_UTF8');
+    if (!utf8IsValid(reason))
+      return new ProtocolError(CloseCode.InvalidPayload, 'close reason is not valid UTF-8', 'WSZ_ERR_INVALID_UTF8');
     this.sink.onClose(code, reason.toString('utf8'));
     return undefined;
   }

@@ -80,7 +80,9 @@ export function parseExtensions(value: string): Extension[] | null {
 
 /** What a server is willing to agree to (the resolved `perMessageDeflate` config). */
 export interface DeflatePolicy {
-  /** Ask for (and use) no context takeover on the server's own messages: one shared compressor, no per-connection state. */
+  /**
+   * Ask for (and use) no context takeover on the server's own messages: one shared compressor, no per-connection state.
+   */
   serverNoContextTakeover: boolean;
   /** Ask the client to use no context takeover: one shared decompressor, no per-connection state. */
   clientNoContextTakeover: boolean;
@@ -114,7 +116,12 @@ interface Params {
 }
 
 function readParams(params: Extension['params']): Params | string {
-  const p: Params = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: null, clientMaxWindowBits: null };
+  const p: Params = {
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: null,
+    clientMaxWindowBits: null,
+  };
   const seen = new Set<string>();
   for (const [name, value] of params) {
     if (seen.has(name)) return `duplicate parameter ${name}`;
@@ -155,7 +162,10 @@ export function negotiateDeflate(offers: readonly Extension[], policy: DeflatePo
     const serverWindowBits = Math.min(p.serverMaxWindowBits ?? 15, policy.serverMaxWindowBits);
     if (serverWindowBits < 9) continue;
     // Without client_max_window_bits in the offer the client may use 15, and we may not say otherwise.
-    const clientWindowBits = p.clientMaxWindowBits === null ? 15 : Math.min(p.clientMaxWindowBits === true ? 15 : p.clientMaxWindowBits, policy.clientMaxWindowBits);
+    const clientWindowBits =
+      p.clientMaxWindowBits === null
+        ? 15
+        : Math.min(p.clientMaxWindowBits === true ? 15 : p.clientMaxWindowBits, policy.clientMaxWindowBits);
     const serverNoContextTakeover = p.serverNoContextTakeover || policy.serverNoContextTakeover;
     const clientNoContextTakeover = p.clientNoContextTakeover || policy.clientNoContextTakeover;
     let header = 'permessage-deflate';
@@ -198,21 +208,31 @@ export function deflateOfferHeader(offer: DeflateOffer): string {
  * Returns null when the server declined (no header), the agreement, or the reason the answer is
  * invalid (an extension not offered, more than one, a parameter not offered or out of range).
  */
-export function acceptDeflateResponse(value: string | undefined, offer: DeflateOffer): DeflateAgreement | null | string {
+export function acceptDeflateResponse(
+  value: string | undefined,
+  offer: DeflateOffer,
+): DeflateAgreement | null | string {
   if (value === undefined || value.trim() === '') return null;
   const exts = parseExtensions(value);
   if (exts === null) return `malformed Sec-WebSocket-Extensions: ${value}`;
   if (exts.length === 0) return null;
-  if (exts.length > 1 || exts[0]!.name !== 'permessage-deflate') return `the server accepted extensions that were not offered: ${value}`;
+  if (exts.length > 1 || exts[0]!.name !== 'permessage-deflate')
+    return `the server accepted extensions that were not offered: ${value}`;
   const p = readParams(exts[0]!.params);
   if (typeof p === 'string') return `invalid permessage-deflate response: ${p}`;
-  if (p.clientMaxWindowBits === true) return 'invalid permessage-deflate response: client_max_window_bits needs a value';
-  if (p.serverMaxWindowBits !== null && offer.serverMaxWindowBits !== undefined && p.serverMaxWindowBits > offer.serverMaxWindowBits) {
+  if (p.clientMaxWindowBits === true)
+    return 'invalid permessage-deflate response: client_max_window_bits needs a value';
+  if (
+    p.serverMaxWindowBits !== null &&
+    offer.serverMaxWindowBits !== undefined &&
+    p.serverMaxWindowBits > offer.serverMaxWindowBits
+  ) {
     return `invalid permessage-deflate response: server_max_window_bits=${p.serverMaxWindowBits} is over the ${offer.serverMaxWindowBits} offered`;
   }
   const offeredClientBits = offer.clientMaxWindowBits ?? true;
   if (p.clientMaxWindowBits !== null) {
-    if (offeredClientBits === false) return 'invalid permessage-deflate response: client_max_window_bits was not offered';
+    if (offeredClientBits === false)
+      return 'invalid permessage-deflate response: client_max_window_bits was not offered';
     if (typeof offeredClientBits === 'number' && p.clientMaxWindowBits > offeredClientBits) {
       return `invalid permessage-deflate response: client_max_window_bits=${p.clientMaxWindowBits} is over the ${offeredClientBits} offered`;
     }
@@ -221,7 +241,12 @@ export function acceptDeflateResponse(value: string | undefined, offer: DeflateO
     // RFC 7692 7.1.1.1: a server that accepts must include it when it was offered.
     return 'invalid permessage-deflate response: server_no_context_takeover was offered and not accepted';
   }
-  const clientWindowBits = typeof p.clientMaxWindowBits === 'number' ? p.clientMaxWindowBits : typeof offeredClientBits === 'number' ? offeredClientBits : 15;
+  const clientWindowBits =
+    typeof p.clientMaxWindowBits === 'number'
+      ? p.clientMaxWindowBits
+      : typeof offeredClientBits === 'number'
+        ? offeredClientBits
+        : 15;
   return {
     serverNoContextTakeover: p.serverNoContextTakeover,
     clientNoContextTakeover: p.clientNoContextTakeover || offer.clientNoContextTakeover === true,

@@ -50,11 +50,13 @@ export class Utf8Validator {
     if (b >= 0xc2 && b <= 0xdf) this.need = 1;
     else if (b >= 0xe0 && b <= 0xef) {
       this.need = 2;
-      if (b === 0xe0) this.lower = 0xa0; // overlong
+      if (b === 0xe0)
+        this.lower = 0xa0; // overlong
       else if (b === 0xed) this.upper = 0x9f; // UTF-16 surrogates
     } else if (b >= 0xf0 && b <= 0xf4) {
       this.need = 3;
-      if (b === 0xf0) this.lower = 0x90; // overlong
+      if (b === 0xf0)
+        this.lower = 0x90; // overlong
       else if (b === 0xf4) this.upper = 0x8f; // above U+10FFFF
     } else return false;
     return true;

@@ -83,14 +83,19 @@ export class Hub implements Inlet {
     return this.outlet === null ? Promise.resolve(here) : this.outlet.count(topic, here);
   }
 
-  /** Queues a framed message (see `prepareFrame`) to every subscriber of `topic` but `except` (0: none), here and beyond; returns how many here took it. */
+  /**
+   * Queues a framed message (see `prepareFrame`) to every subscriber of `topic` but `except` (0: none), here and
+   * beyond; returns how many here took it.
+   */
   publish(topic: string, frame: Buffer, except: number): number {
     this.publishes++;
     this.outlet?.publish(topic, frame);
     return this.deliver(topic, frame, except);
   }
 
-  /** Queues a framed message to every connection but `except` (0: none), here and beyond; returns how many here took it. */
+  /**
+   * Queues a framed message to every connection but `except` (0: none), here and beyond; returns how many here took it.
+   */
   broadcast(frame: Buffer, except: number): number {
     this.outlet?.broadcast(frame);
     return this.deliver(null, frame, except);
@@ -116,7 +121,9 @@ export class Hub implements Inlet {
     return n;
   }
 
-  /** Queues a frame to connection `id` of this hub (sent here or from beyond); false when it is not here or refused it. */
+  /**
+   * Queues a frame to connection `id` of this hub (sent here or from beyond); false when it is not here or refused it.
+   */
   deliverTo(id: number, frame: Buffer): boolean {
     const s = this.connections.get(id);
     if (s === undefined || !s.deliver(new PreparedMessage(frame))) return false;

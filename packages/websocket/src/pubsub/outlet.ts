@@ -40,7 +40,8 @@ export class BackplaneOutlet implements Outlet {
 
   constructor(backplane: Backplane, inlet: Inlet) {
     this.backplane = backplane;
-    backplane.onMessage = (topic, binary, payload) => void inlet.deliver(topic, prepareFrame(binary ? 2 : 1, payload), 0);
+    backplane.onMessage = (topic, binary, payload) =>
+      void inlet.deliver(topic, prepareFrame(binary ? 2 : 1, payload), 0);
   }
 
   publish(topic: string, frame: Buffer): void {
@@ -75,7 +76,10 @@ export function joinOutlets(first: Outlet, second: Outlet): Outlet {
     publish: (topic, frame) => (first.publish(topic, frame), second.publish(topic, frame)),
     broadcast: (frame) => (first.broadcast(frame), second.broadcast(frame)),
     sendTo: (id, frame) => first.sendTo(id, frame) || second.sendTo(id, frame),
-    subscribers: (topic, count, before) => (first.subscribers(topic, count, before), second.subscribers(topic, count, before)),
+    subscribers: (topic, count, before) => (
+      first.subscribers(topic, count, before),
+      second.subscribers(topic, count, before)
+    ),
     count: (topic, here) => first.count(topic, here),
     get congested() {
       return first.congested || second.congested;

@@ -11,11 +11,15 @@ export function checkTopic(call: string, topic: unknown, max: number): asserts t
   if (typeof topic !== 'string') throw new TypeError(`${call}: a topic is a string; got ${typeof topic}`);
   if (topic.length === 0) throw new TypeError(`${call}: a topic name may not be empty`);
   if (topic.length > max) {
-    throw new RangeError(`${call}: topic name of ${topic.length} characters is over the limit of ${max} (pubsub.maxTopicLength)`);
+    throw new RangeError(
+      `${call}: topic name of ${topic.length} characters is over the limit of ${max} (pubsub.maxTopicLength)`,
+    );
   }
   // A lone surrogate has no UTF-8 form: across threads and servers it would become U+FFFD and meet another topic.
   if (LONE_SURROGATE.test(topic)) {
-    throw new TypeError(`${call}: a topic name must be well-formed Unicode; ${JSON.stringify(topic)} holds a lone surrogate (half of a UTF-16 pair)`);
+    throw new TypeError(
+      `${call}: a topic name must be well-formed Unicode; ${JSON.stringify(topic)} holds a lone surrogate (half of a UTF-16 pair)`,
+    );
   }
 }
 

@@ -9,7 +9,12 @@
  * that reads them, however slowly, keeps the connection: each `timeout` with progress starts the wait anew;
  * one with none cuts off a peer that stopped reading. `arm` receives each timer (to clear it), then null.
  */
-export function awaitPeerClose(timeout: number, buffered: () => number, drop: () => void, arm: (timer: NodeJS.Timeout | null) => void): void {
+export function awaitPeerClose(
+  timeout: number,
+  buffered: () => number,
+  drop: () => void,
+  arm: (timer: NodeJS.Timeout | null) => void,
+): void {
   let left = buffered();
   const check = (): void => {
     const now = buffered();

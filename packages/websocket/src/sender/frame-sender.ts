@@ -271,7 +271,12 @@ export class FrameSender {
       this.scheduleFlush();
       return true;
     }
-    if (typeof data !== 'string' && !this.host.masked && length >= RECEIVED_BY_REFERENCE && (this.loop.received(data) || (length >= BY_REFERENCE && !this.host.reused(data)))) {
+    if (
+      typeof data !== 'string' &&
+      !this.host.masked &&
+      length >= RECEIVED_BY_REFERENCE &&
+      (this.loop.received(data) || (length >= BY_REFERENCE && !this.host.reused(data)))
+    ) {
       this.header(opcode, length, fin);
       this.outbox.reference(data);
     } else {
@@ -282,9 +287,18 @@ export class FrameSender {
     return true;
   }
 
-  /** A whole data message that permessage-deflate (when agreed) compresses: at least its threshold, and not sent as it is by request. */
+  /**
+   * A whole data message that permessage-deflate (when agreed) compresses: at least its threshold, and not sent as it
+   * is by request.
+   */
   private compressible(opcode: number, fin: boolean, length: number, compression: Compression): boolean {
-    return this.host.deflate !== null && compression === Compression.Auto && fin && (opcode === Opcode.Text || opcode === Opcode.Binary) && this.host.deflate.worthCompressing(length);
+    return (
+      this.host.deflate !== null &&
+      compression === Compression.Auto &&
+      fin &&
+      (opcode === Opcode.Text || opcode === Opcode.Binary) &&
+      this.host.deflate.worthCompressing(length)
+    );
   }
 
   /** Copies one frame into the batch: header, payload (UTF-8 encoded when text), masked on a client. */
@@ -299,7 +313,10 @@ export class FrameSender {
     outbox.commit(at + length);
   }
 
-  /** One frame whose payload is sent in place (see `IoTarget.sendInPlace`): `done` runs once, when the socket has taken it or it was refused. */
+  /**
+   * One frame whose payload is sent in place (see `IoTarget.sendInPlace`): `done` runs once, when the socket has taken
+   * it or it was refused.
+   */
   inPlace(opcode: number, data: Uint8Array, fin: boolean, done: () => void, compression = Compression.Auto): boolean {
     if (!this.admit(opcode, fin)) {
       done();

@@ -48,7 +48,10 @@ export class PreparedMessage {
     return n < 126 ? 2 : n === 126 ? 4 : 10;
   }
 
-  /** The message compressed by `compressor` (a shared one of `windowBits`), framed with RSV1: compressed at most once per window size. */
+  /**
+   * The message compressed by `compressor` (a shared one of `windowBits`), framed with RSV1: compressed at most once
+   * per window size.
+   */
   compressed(windowBits: number, compressor: Compressor): Buffer {
     let frame = this.deflated?.get(windowBits);
     if (frame === undefined) {

@@ -19,6 +19,8 @@ export const enum Compression {
  */
 export function checkText(call: string, data: Uint8Array): void {
   if (!isUtf8(data)) {
-    throw new TypeError(`${call}: these bytes are not valid UTF-8, so they cannot go as a text message (RFC 6455 8.1); send them as binary (writeBin, or { binary: true })`);
+    throw new TypeError(
+      `${call}: these bytes are not valid UTF-8, so they cannot go as a text message (RFC 6455 8.1); send them as binary (writeBin, or { binary: true })`,
+    );
   }
 }

@@ -1,11 +1,12 @@
-import { rmSync } from 'node:fs';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { createServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { resolveConfig, type ResolvedConfig, type ServerConfig } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
 import { attachRoute, detachRoute, routeTaken } from '../engine/http-upgrade.js';
+import { Lifecycle } from '../engine/lifecycle.js';
+import { listen, refuseInHookThread } from '../engine/listener.js';
 import { LocalEngine } from '../engine/local-engine.js';
 import type { ServerStats } from '../engine/stats.js';
 import { hookShape, type AppOf, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
@@ -43,10 +44,7 @@ export class Server<H extends HandlerHooks<any>> {
   /** Where the sockets run: this thread's engine, or the I/O threads (`workerCount` > 1). */
   private readonly engine: Engine;
   private listener: NetServer | null = null;
-  private stopping: Promise<void> | null = null;
-  private starting = false;
-  /** Settles when a listen() or start() in progress has started (or failed): stop() waits for it. */
-  private started: Promise<unknown> | null = null;
+  private readonly life = new Lifecycle();
   /** The HTTP server and path of {@link Server.attach}. */
   private attached: { httpServer: HttpServer; path: string } | null = null;
 
@@ -60,7 +58,9 @@ export class Server<H extends HandlerHooks<any>> {
    */
   constructor(HandlerClass: HandlerClass<H>, config: ServerConfig = {}) {
     if (typeof HandlerClass !== 'function' || !hookShape(HandlerClass).clientMessage) {
-      throw new TypeError('new Server(HandlerClass, config): HandlerClass must be a class with a clientMessage(data, type) method');
+      throw new TypeError(
+        'new Server(HandlerClass, config): HandlerClass must be a class with a clientMessage(data, type) method',
+      );
     }
     this.config = resolveConfig(config);
     this.log = scopedLogger('wsz', this.config.logLevel, this.config.logger);
@@ -79,14 +79,12 @@ export class Server<H extends HandlerHooks<any>> {
    *   attached); a TypeError when the app cannot be copied to worker threads
    */
   async listen(app?: AppOf<H>): Promise<AddressInfo | string> {
-    if ((globalThis as Record<symbol, unknown>)[Symbol.for('wsz.inWorker')]) {
-      throw new Error(
-        'server.listen() ran inside a wsz handler thread: worker threads import the module that defines your handler class, ' +
-          'and that module starts a server when imported. Move the handler class to a module of its own, or start the server only ' +
-          "when `isMainThread` (from 'node:worker_threads') is true.",
+    refuseInHookThread();
+    await this.begin('server.listen()', app, async () => {
+      this.listener = await listen(this.config, this.log, this.engine.pauseOnConnect, (socket) =>
+        this.life.stopping ? socket.destroy() : this.engine.accept(socket),
       );
-    }
-    await this.begin('server.listen()', app, () => this.bind());
+    });
     return this.listener!.address()!;
   }
 
@@ -110,9 +108,13 @@ export class Server<H extends HandlerHooks<any>> {
   async attach(httpServer: HttpServer | HttpsServer, options: { path?: string } = {}, app?: AppOf<H>): Promise<void> {
     const path = options.path ?? '/';
     this.upgrades('server.attach()');
-    if (!path.startsWith('/') || path.includes('?')) throw new TypeError(`server.attach(): path must be a path such as '/chat', without a query; got ${JSON.stringify(path)}`);
+    if (!path.startsWith('/') || path.includes('?'))
+      throw new TypeError(
+        `server.attach(): path must be a path such as '/chat', without a query; got ${JSON.stringify(path)}`,
+      );
     // Refused before any thread starts; should routing fail after all, what started stops again (as a failed listen).
-    if (routeTaken(httpServer as HttpServer, path)) throw new Error(`server.attach(): a wsz server is already attached at ${path} on this HTTP server`);
+    if (routeTaken(httpServer as HttpServer, path))
+      throw new Error(`server.attach(): a wsz server is already attached at ${path} on this HTTP server`);
     await this.begin('server.attach()', app, async () => attachRoute(httpServer as HttpServer, path, this));
     this.attached = { httpServer: httpServer as HttpServer, path };
   }
@@ -127,33 +129,14 @@ export class Server<H extends HandlerHooks<any>> {
     await this.begin('server.start()', app, async () => {});
   }
 
-  /**
-   * Starts the engine and then `open` (bind the listener, route upgrades); should either fail, what
-   * started stops again, so no thread or timer is left running.
-   */
-  private async begin(call: string, app: unknown, open: () => Promise<unknown>): Promise<void> {
-    if (this.stopping) throw new Error(`${call}: this server was stopped; create a new Server`);
-    if (this.starting) throw new Error(`${call}: this server already runs (listen, attach or start); create another Server for another endpoint`);
-    this.starting = true;
-    const starting = (async () => {
-      await this.engine.start(app);
-      try {
-        await open();
-      } catch (error) {
-        await this.engine.undoStart();
-        throw error;
-      }
-    })();
-    this.started = starting.catch(() => {});
-    try {
-      await starting;
-    } catch (error) {
-      this.starting = false;
-      throw error;
-    }
-    if (this.stopping) {
-      throw new Error(`${call}: server.stop() was called before ${call === 'server.listen()' ? 'listening' : 'starting'} completed; the server is stopped`);
-    }
+  /** Starts the engine, then `open`s; see {@link Lifecycle.begin}. */
+  private begin(call: string, app: unknown, open: () => Promise<unknown>): Promise<void> {
+    return this.life.begin(
+      call,
+      () => this.engine.start(app),
+      open,
+      () => this.engine.undoStart(),
+    );
   }
 
   /** The engine that takes upgrade requests from an http server; throws with I/O threads, which cannot. */
@@ -177,35 +160,9 @@ export class Server<H extends HandlerHooks<any>> {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const upgrade = this.upgrades('server.handleUpgrade()');
     // A socket already gone (the app routed it late, after the client left) would never report its close.
-    if (this.stopping || !this.started || socket.destroyed || !socket.readable || !socket.writable) socket.destroy();
+    if (this.life.stopping || !this.life.started || socket.destroyed || !socket.readable || !socket.writable)
+      socket.destroy();
     else upgrade(req, socket, head);
-  }
-
-  private bind(): Promise<unknown> {
-    const listener: NetServer = createServer(
-      { noDelay: true, allowHalfOpen: false, pauseOnConnect: this.engine.pauseOnConnect },
-      (socket: Socket) => (this.stopping ? socket.destroy() : this.engine.accept(socket)),
-    );
-    this.listener = listener;
-    const { unixPath, port, address } = this.config;
-    return new Promise((resolve, reject) => {
-      listener.once('error', (error) => {
-        this.listener = null;
-        reject(new Error(`server.listen(): cannot listen on ${unixPath ?? `${address}:${port}`}: ${error.message}`, { cause: error }));
-      });
-      const ready = (): void => {
-        listener.on('error', (error) => this.log.error(`listener error: ${error.message}`));
-        const bound = listener.address()!;
-        this.log.info(`listening on ${typeof bound === 'string' ? bound : `${bound.address}:${bound.port}`}`);
-        resolve(bound);
-      };
-      if (unixPath) {
-        rmSync(unixPath, { force: true });
-        listener.listen({ path: unixPath, backlog: 1024 }, ready);
-      } else {
-        listener.listen({ port, host: address, backlog: 1024 }, ready);
-      }
-    });
   }
 
   /** The bound address (`{ address, family, port }`, or the Unix path), or null when not listening. */
@@ -219,11 +176,11 @@ export class Server<H extends HandlerHooks<any>> {
    * hook has run. Safe to call more than once (later calls get the same promise).
    */
   stop(): Promise<void> {
-    return (this.stopping ??= this.shutdown());
+    return this.life.stop(() => this.shutdown());
   }
 
   private async shutdown(): Promise<void> {
-    await this.started;
+    await this.life.started;
     if (this.attached) detachRoute(this.attached.httpServer, this.attached.path);
     const listener = this.listener;
     const closed = listener ? new Promise<void>((resolve) => listener.close(() => resolve())) : Promise.resolve();
@@ -250,12 +207,17 @@ export class Server<H extends HandlerHooks<any>> {
     return this.engine.publish(topic, this.opcode('server.publish()', data, options), data);
   }
 
-  /** Sends a message to every open connection except the one with id `except`, framed once; returns how many took it. */
+  /**
+   * Sends a message to every open connection except the one with id `except`, framed once; returns how many took it.
+   */
   broadcast(data: WriteData, options?: ServerSendOptions & { except?: number }): number {
     return this.engine.broadcast(this.opcode('server.broadcast()', data, options), data, options?.except ?? 0);
   }
 
-  /** Sends a message to connection `id` (a `conn.id`); false when no such connection is open or it refused it (backpressure). */
+  /**
+   * Sends a message to connection `id` (a `conn.id`); false when no such connection is open or it refused it
+   * (backpressure).
+   */
   sendTo(id: number, data: WriteData, options?: ServerSendOptions): boolean {
     return this.engine.sendTo(id, this.opcode('server.sendTo()', data, options), data);
   }

@@ -4,8 +4,12 @@ import type { Client, ClientMessage } from '../client/client.js';
 /** How a payload is shown in a failure: text as a quoted string, bytes as hex (long ones cut). */
 export function show(type: string, data: Uint8Array | string | undefined): string {
   if (data === undefined) return `a ${type} message`;
-  if (type === 'text' || typeof data === 'string') return `${type} ${JSON.stringify(Buffer.from(data).toString('utf8'))}`;
-  const hex = Buffer.from(data).subarray(0, 48).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  if (type === 'text' || typeof data === 'string')
+    return `${type} ${JSON.stringify(Buffer.from(data).toString('utf8'))}`;
+  const hex = Buffer.from(data)
+    .subarray(0, 48)
+    .toString('hex')
+    .replace(/(..)(?!$)/g, '$1 ');
   return `${type} <${hex}${data.length > 48 ? ` ... (${data.length} bytes)` : ''}>`;
 }
 
@@ -53,9 +57,13 @@ export class PeerAssertions {
     try {
       m = await this.client.read(Math.max(0, deadline - Date.now()));
     } catch {
-      throw this.fail({ message: `expected ${awaited}, but the connection was already closed`, stackStartFn: this.next });
+      throw this.fail({
+        message: `expected ${awaited}, but the connection was already closed`,
+        stackStartFn: this.next,
+      });
     }
-    if (m === null) throw this.fail({ message: `timed out after ${timeout} ms waiting for ${awaited}`, stackStartFn: this.next });
+    if (m === null)
+      throw this.fail({ message: `timed out after ${timeout} ms waiting for ${awaited}`, stackStartFn: this.next });
     return m;
   }
 
@@ -63,7 +71,11 @@ export class PeerAssertions {
    * Waits for a text or binary message and checks its type and, when given, its data (a string
    * for text, bytes or a string for binary). Pings and pongs in between are skipped. Returns the data.
    */
-  async expectMessage(type: 'text' | 'binary', data?: string | Uint8Array, options: { timeout?: number } = {}): Promise<Buffer> {
+  async expectMessage(
+    type: 'text' | 'binary',
+    data?: string | Uint8Array,
+    options: { timeout?: number } = {},
+  ): Promise<Buffer> {
     const awaited = show(type, data);
     const timeout = options.timeout ?? this.timeout;
     const deadline = Date.now() + timeout;
@@ -87,18 +99,32 @@ export class PeerAssertions {
   }
 
   /** Waits for a ping (or pong) and checks its payload when given. */
-  async expectControl(type: 'ping' | 'pong', data?: string | Uint8Array, options: { timeout?: number } = {}): Promise<Buffer> {
+  async expectControl(
+    type: 'ping' | 'pong',
+    data?: string | Uint8Array,
+    options: { timeout?: number } = {},
+  ): Promise<Buffer> {
     const timeout = options.timeout ?? this.timeout;
     const m = await this.next(show(type, data), Date.now() + timeout, timeout);
     const ok = m.type === type && (data === undefined || Buffer.compare(m.data, Buffer.from(data)) === 0);
     if (!ok) {
-      throw this.fail({ message: `expected ${show(type, data)}, received ${describe(m)}`, expected: show(type, data), actual: describe(m), operator: 'expectControl', stackStartFn: this.expectControl });
+      throw this.fail({
+        message: `expected ${show(type, data)}, received ${describe(m)}`,
+        expected: show(type, data),
+        actual: describe(m),
+        operator: 'expectControl',
+        stackStartFn: this.expectControl,
+      });
     }
     return (m as { data: Buffer }).data;
   }
 
   /** Waits for the close frame (skipping messages) and checks its code and reason when given. */
-  async expectClose(code?: number, reason?: string, options: { timeout?: number } = {}): Promise<{ code: number; reason: string }> {
+  async expectClose(
+    code?: number,
+    reason?: string,
+    options: { timeout?: number } = {},
+  ): Promise<{ code: number; reason: string }> {
     const awaited = `close${code === undefined ? '' : ` ${code}`}${reason === undefined ? '' : ` ${JSON.stringify(reason)}`}`;
     const timeout = options.timeout ?? this.timeout;
     const deadline = Date.now() + timeout;
@@ -106,7 +132,13 @@ export class PeerAssertions {
       const m = await this.next(awaited, deadline, timeout);
       if (m.type !== 'close') continue;
       if ((code !== undefined && m.code !== code) || (reason !== undefined && m.reason !== reason)) {
-        throw this.fail({ message: `expected ${awaited}, received ${describe(m)}`, expected: awaited, actual: describe(m), operator: 'expectClose', stackStartFn: this.expectClose });
+        throw this.fail({
+          message: `expected ${awaited}, received ${describe(m)}`,
+          expected: awaited,
+          actual: describe(m),
+          operator: 'expectClose',
+          stackStartFn: this.expectClose,
+        });
       }
       return { code: m.code, reason: m.reason };
     }
@@ -116,7 +148,11 @@ export class PeerAssertions {
   async expectNoMessage(ms = 50): Promise<void> {
     const m = await this.client.read(ms).catch(() => null);
     if (m !== null) {
-      throw this.fail({ message: `expected no message within ${ms} ms, received ${describe(m)}`, operator: 'expectNoMessage', stackStartFn: this.expectNoMessage });
+      throw this.fail({
+        message: `expected no message within ${ms} ms, received ${describe(m)}`,
+        operator: 'expectNoMessage',
+        stackStartFn: this.expectNoMessage,
+      });
     }
   }
 }

@@ -50,7 +50,9 @@ function clientLimit(config: ServerConfig | undefined): number {
 /** One line per warn or error the server logs, its details (an error's stack) included. */
 function collector(lines: string[]): Logger {
   const push = (message: string, ...details: unknown[]): void =>
-    void lines.push([message, ...details.map((d) => (d instanceof Error ? (d.stack ?? d.message) : String(d)))].join(' '));
+    void lines.push(
+      [message, ...details.map((d) => (d instanceof Error ? (d.stack ?? d.message) : String(d)))].join(' '),
+    );
   return { debug: () => {}, info: () => {}, warn: push, error: push };
 }
 
@@ -61,7 +63,15 @@ async function startServer(
 ): Promise<{ server: Server<HandlerHooks<unknown>>; port: number; log: string[] }> {
   // Quiet under a test runner, yet kept: a failed expectation shows what the server said (a hook's error).
   const log: string[] = [];
-  const server = new Server(HandlerClass, { closeTimeout: 1000, ...config, logLevel: 'warn', logger: collector(log), port: 0, address: '127.0.0.1', threadPool: { count: 0 } });
+  const server = new Server(HandlerClass, {
+    closeTimeout: 1000,
+    ...config,
+    logLevel: 'warn',
+    logger: collector(log),
+    port: 0,
+    address: '127.0.0.1',
+    threadPool: { count: 0 },
+  });
   const { port } = (await server.listen(app as never)) as AddressInfo;
   return { server, port, log };
 }
@@ -82,7 +92,10 @@ export async function init(options: InitOptions = {}): Promise<TestConn> {
   const { server, port, log } = await startServer(Capture, options.config);
   try {
     const timeout = options.timeout ?? 2000;
-    const client = await Client.connect(`ws://127.0.0.1:${port}/`, { maxMessageSize: clientLimit(options.config), handshakeTimeout: timeout });
+    const client = await Client.connect(`ws://127.0.0.1:${port}/`, {
+      maxMessageSize: clientLimit(options.config),
+      handshakeTimeout: timeout,
+    });
     return new TestConn(await opened, client, server, timeout, log);
   } catch (error) {
     await server.stop();
@@ -118,7 +131,13 @@ export class TestHandler<H extends HandlerHooks<any>> extends PeerAssertions {
   private readonly state: { instance: H | undefined; closed: boolean; closeWaiters: Array<() => void> };
 
   /** @internal */
-  constructor(client: Client, server: Server<HandlerHooks<unknown>>, state: TestHandler<H>['state'], timeout: number, log: string[] = []) {
+  constructor(
+    client: Client,
+    server: Server<HandlerHooks<unknown>>,
+    state: TestHandler<H>['state'],
+    timeout: number,
+    log: string[] = [],
+  ) {
     super(client, timeout, log);
     this.server = server;
     this.state = state;
@@ -143,7 +162,10 @@ export class TestHandler<H extends HandlerHooks<any>> extends PeerAssertions {
   waitClosed(timeout = this.timeout): Promise<void> {
     if (this.state.closed) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out after ${timeout} ms waiting for the handler's close hook`)), timeout);
+      const t = setTimeout(
+        () => reject(new Error(`timed out after ${timeout} ms waiting for the handler's close hook`)),
+        timeout,
+      );
       this.state.closeWaiters.push(() => {
         clearTimeout(t);
         resolve();
@@ -201,10 +223,15 @@ export class TestHandler<H extends HandlerHooks<any>> extends PeerAssertions {
  * await h.deinit();
  * ```
  */
-export async function handler<H extends HandlerHooks<any>>(HandlerClass: HandlerClass<H>, options: HandlerOptions<AppOf<H>> = {}): Promise<TestHandler<H>> {
+export async function handler<H extends HandlerHooks<any>>(
+  HandlerClass: HandlerClass<H>,
+  options: HandlerOptions<AppOf<H>> = {},
+): Promise<TestHandler<H>> {
   // The same check as `new Server`, before the wrapper below adds hooks of its own.
   if (typeof HandlerClass !== 'function' || !hookShape(HandlerClass).clientMessage) {
-    throw new TypeError('testing.handler(HandlerClass): HandlerClass must be a class with a clientMessage(data, type) method');
+    throw new TypeError(
+      'testing.handler(HandlerClass): HandlerClass must be a class with a clientMessage(data, type) method',
+    );
   }
   const state: TestHandler<H>['state'] = { instance: undefined, closed: false, closeWaiters: [] };
   const Base = HandlerClass as unknown as new () => HandlerHooks<unknown>;
@@ -217,7 +244,9 @@ export async function handler<H extends HandlerHooks<any>>(HandlerClass: Handler
       super();
       state.instance = this as unknown as H;
       // A close hook written as a class field is the instance's own: wrap that one.
-      const own = Object.prototype.hasOwnProperty.call(this, 'close') ? (this as HandlerHooks<unknown>).close : undefined;
+      const own = Object.prototype.hasOwnProperty.call(this, 'close')
+        ? (this as HandlerHooks<unknown>).close
+        : undefined;
       if (typeof own === 'function') {
         (this as HandlerHooks<unknown>).close = async () => {
           try {

@@ -109,7 +109,9 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, reas
       );
     }
   }
-  let execArgv = process.execArgv.filter((a, i, all) => !a.includes('tsx') && !(a === '--import' || a === '--require' ? all[i + 1]?.includes('tsx') : false));
+  let execArgv = process.execArgv.filter(
+    (a, i, all) => !a.includes('tsx') && !(a === '--import' || a === '--require' ? all[i + 1]?.includes('tsx') : false),
+  );
   if (fromSource && !execArgv.some((a) => a.includes('wsz-source'))) execArgv.push('--conditions=wsz-source');
   const bootstrap = (entry: string): string =>
     `(async () => {` +
@@ -135,7 +137,12 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, reas
     start(workerData: unknown, entry: ThreadEntry = 'hooks'): Worker {
       for (;;) {
         try {
-          return new Worker(bootstrap(entries[entry]), { eval: true, workerData, execArgv, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+          return new Worker(bootstrap(entries[entry]), {
+            eval: true,
+            workerData,
+            execArgv,
+            resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+          });
         } catch (error) {
           const refused = refusedFlags(error);
           const kept = refused ? execArgv.filter((a) => !refused.includes(a)) : execArgv;

@@ -11,7 +11,15 @@ import { HookRunner } from '../handler/hook-runner.js';
 import { RejectionTracker } from '../handler/rejections.js';
 import { scopedLogger, type LogLevel } from '../logging/log.js';
 import { loadHandler } from './load-handler.js';
-import { FromWorker, ToWorker, ToWorkerField as F, extraBytes, forEachRecord, type Batch, type WorkerHello } from './messages.js';
+import {
+  FromWorker,
+  ToWorker,
+  ToWorkerField as F,
+  extraBytes,
+  forEachRecord,
+  type Batch,
+  type WorkerHello,
+} from './messages.js';
 import { RingReader, RingWriter, type RingMemory } from './ring.js';
 import { WorkerOutbox, WorkerTarget } from './hook-target.js';
 import type { DeflaterSettings } from '../protocol/deflate-codec.js';
@@ -48,7 +56,9 @@ async function main(): Promise<void> {
   const app = typeof init === 'function' ? await init.call(H, data.app, data.index) : data.app;
 
   const inbound = new RingReader(data.inbound.buffer, data.inbound.control);
-  const outbox = new WorkerOutbox(new RingWriter(data.outbound.buffer, data.outbound.control), (b, transfer) => port.postMessage(b, transfer));
+  const outbox = new WorkerOutbox(new RingWriter(data.outbound.buffer, data.outbound.control), (b, transfer) =>
+    port.postMessage(b, transfer),
+  );
   // A hook thread is ours: a rejection nobody awaited closes the connection whose hook made it, not the thread.
   const rejections = new RejectionTracker();
   rejections.install();
@@ -99,7 +109,12 @@ async function main(): Promise<void> {
       const target = targets.get(id);
       switch (kind) {
         case ToWorker.Open: {
-          const o = extra[r[at + F.Open.open]!] as { request: UpgradeRequest | null; remoteAddress: string; remotePort: number; deflate: DeflaterSettings | null };
+          const o = extra[r[at + F.Open.open]!] as {
+            request: UpgradeRequest | null;
+            remoteAddress: string;
+            remotePort: number;
+            deflate: DeflaterSettings | null;
+          };
           const created = new WorkerTarget(id, o.remoteAddress, o.remotePort, outbox, release, data, o.deflate);
           targets.set(id, created);
           // No request when the handler has no init: nothing would read the handshake.
@@ -108,7 +123,12 @@ async function main(): Promise<void> {
             created.opened = true;
             created.conn.protocol = handshake?.protocol;
             // Without init the I/O thread did not wait: the upgrade is done already.
-            if (handshake) outbox.record(FromWorker.InitOk, id, outbox.attach({ protocol: handshake.protocol, headers: handshake.responseHeaders }));
+            if (handshake)
+              outbox.record(
+                FromWorker.InitOk,
+                id,
+                outbox.attach({ protocol: handshake.protocol, headers: handshake.responseHeaders }),
+              );
           };
           const failed = (error: unknown): void => {
             targets.delete(id);
@@ -118,10 +138,16 @@ async function main(): Promise<void> {
               outbox.record(FromWorker.InitFailed, id, 1011, outbox.attach({ message, headers: {} }));
               return;
             }
-            // Refused here as inline: the I/O thread answers with this status (thrown errors are logged here, not sent).
+            // Refused here as inline: the I/O thread answers with this status (thrown errors are logged here, not
+            // sent).
             const { refusal, explicit } = refusalFor(error);
             if (!explicit) log.warn(`connection ${id}: init threw; refusing the upgrade with 400`, error);
-            outbox.record(FromWorker.InitFailed, id, refusal.status, outbox.attach({ message: refusal.message, headers: refusal.headers, code: refusal.code }));
+            outbox.record(
+              FromWorker.InitFailed,
+              id,
+              refusal.status,
+              outbox.attach({ message: refusal.message, headers: refusal.headers, code: refusal.code }),
+            );
           };
           try {
             const pending = runner.open(created, handshake as Handshake, app);
@@ -155,7 +181,11 @@ async function main(): Promise<void> {
         }
         case ToWorker.SharedMessage: {
           const binary = r[at + F.SharedMessage.binary]!;
-          const view = Buffer.from(extra[r[at + F.SharedMessage.memory]!] as SharedArrayBuffer, r[at + F.SharedMessage.byteOffset]!, r[at + F.SharedMessage.length]!);
+          const view = Buffer.from(
+            extra[r[at + F.SharedMessage.memory]!] as SharedArrayBuffer,
+            r[at + F.SharedMessage.byteOffset]!,
+            r[at + F.SharedMessage.length]!,
+          );
           const token = r[at + F.SharedMessage.token]!;
           if (!borrow) {
             // Copied out, the pool buffer goes back at once.
@@ -229,5 +259,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  port.postMessage({ ready: false, error: error instanceof Error ? error.message : String(error) } satisfies WorkerHello);
+  port.postMessage({
+    ready: false,
+    error: error instanceof Error ? error.message : String(error),
+  } satisfies WorkerHello);
 });

@@ -44,7 +44,10 @@ export class WorkerOutbox {
     return this.out.attach(value);
   }
 
-  /** Copies `length` bytes from `parts` into the ring (or one copy in the batch) and records `kind, id, ...head, offset, length`. */
+  /**
+   * Copies `length` bytes from `parts` into the ring (or one copy in the batch) and records `kind, id, ...head, offset,
+   * length`.
+   */
   private payload(kind: number, id: number, head: number[], parts: readonly Uint8Array[], length: number): void {
     const ring = this.ring;
     const offset = ring.allocate(length);
@@ -202,11 +205,21 @@ export class WorkerTarget implements DispatchTarget {
     if (this.closeSent) return false;
     if (this.compression !== null && compression === Compression.Auto && fin && (opcode === 1 || opcode === 2)) {
       if (this.compression.worthCompressing(typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length)) {
-        this.outbox.frame(this.id, opcode | DEFLATED, this.compression.compress(typeof data === 'string' ? Buffer.from(data, 'utf8') : data), true);
+        this.outbox.frame(
+          this.id,
+          opcode | DEFLATED,
+          this.compression.compress(typeof data === 'string' ? Buffer.from(data, 'utf8') : data),
+          true,
+        );
         return true;
       }
     }
-    this.outbox.frame(this.id, this.compressThere && compression === Compression.Auto ? opcode | COMPRESS_THERE : opcode, data, fin);
+    this.outbox.frame(
+      this.id,
+      this.compressThere && compression === Compression.Auto ? opcode | COMPRESS_THERE : opcode,
+      data,
+      fin,
+    );
     return true;
   }
 
@@ -215,7 +228,12 @@ export class WorkerTarget implements DispatchTarget {
     if (this.closeSent) return false;
     if (this.compression !== null && fin && opcode !== 0 && this.compression.worthCompressing(length)) {
       // A whole message from a Writer (a fragmented one goes uncompressed, which RFC 7692 allows).
-      this.outbox.frame(this.id, opcode | DEFLATED, this.compression.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)), true);
+      this.outbox.frame(
+        this.id,
+        opcode | DEFLATED,
+        this.compression.compress(parts.length === 1 ? parts[0]! : Buffer.concat(parts, length)),
+        true,
+      );
       return true;
     }
     this.outbox.frameParts(this.id, this.compressThere ? opcode | COMPRESS_THERE : opcode, parts, length, fin);

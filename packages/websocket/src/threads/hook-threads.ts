@@ -9,7 +9,17 @@ import type { Dispatcher, IoTarget } from '../handler/dispatcher.js';
 import { optionalHooks, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
 import type { Handshake } from '../handler/handshake.js';
 import type { Logger } from '../logging/log.js';
-import { BatchWriter, FromWorker, FromWorkerField as F, ToWorker, extraBytes, forEachRecord, ownBytes, type Batch, type WorkerHello } from './messages.js';
+import {
+  BatchWriter,
+  FromWorker,
+  FromWorkerField as F,
+  ToWorker,
+  extraBytes,
+  forEachRecord,
+  ownBytes,
+  type Batch,
+  type WorkerHello,
+} from './messages.js';
 import { RingReader, RingWriter, ringMemory } from './ring.js';
 import type { WorkerData } from './hook-main.js';
 import { workerLaunch, type WorkerLaunch } from './hook-launch.js';
@@ -112,7 +122,9 @@ export class HookThreads implements Dispatcher {
 
   async start(app: unknown): Promise<void> {
     this.app = this.launch.cloneableApp(app);
-    const started = await Promise.allSettled(Array.from({ length: this.config.threadPool.count }, (_, i) => this.spawn(i)));
+    const started = await Promise.allSettled(
+      Array.from({ length: this.config.threadPool.count }, (_, i) => this.spawn(i)),
+    );
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
       await this.stop();
@@ -144,7 +156,12 @@ export class HookThreads implements Dispatcher {
       pubsub: this.config.pubsub,
     };
     const worker = this.launch.start(data);
-    const handle = new WorkerHandle(index, worker, new RingWriter(inbound.buffer, inbound.control), new RingReader(outbound.buffer, outbound.control));
+    const handle = new WorkerHandle(
+      index,
+      worker,
+      new RingWriter(inbound.buffer, inbound.control),
+      new RingReader(outbound.buffer, outbound.control),
+    );
     this.handles[index] = handle;
     return new Promise((resolve, reject) => {
       worker.once('message', (hello: WorkerHello) => {
@@ -175,7 +192,9 @@ export class HookThreads implements Dispatcher {
     if (handle.dead) return;
     handle.dead = true;
     if (this.stopping) return;
-    this.log.error(`handler worker ${handle.index} crashed (${why}); closing its ${handle.targets.size} connections with 1011 and starting a new worker`);
+    this.log.error(
+      `handler worker ${handle.index} crashed (${why}); closing its ${handle.targets.size} connections with 1011 and starting a new worker`,
+    );
     for (const [id, target] of handle.targets) {
       const init = this.inits.get(id);
       if (init) {
@@ -193,14 +212,17 @@ export class HookThreads implements Dispatcher {
       this.lent.delete(token);
       lent.target.releaseMessage(lent.data);
     }
-    this.spawn(handle.index).catch((error: Error) => this.log.error(`could not replace handler worker ${handle.index}: ${error.message}`));
+    this.spawn(handle.index).catch((error: Error) =>
+      this.log.error(`could not replace handler worker ${handle.index}: ${error.message}`),
+    );
   }
 
   private pick(): WorkerHandle | undefined {
     let best: WorkerHandle | undefined;
     for (const h of this.handles) {
       if (!h || !h.ready || h.dead) continue;
-      if (!best || h.pending < best.pending || (h.pending === best.pending && h.targets.size < best.targets.size)) best = h;
+      if (!best || h.pending < best.pending || (h.pending === best.pending && h.targets.size < best.targets.size))
+        best = h;
     }
     return best;
   }
@@ -266,7 +288,12 @@ export class HookThreads implements Dispatcher {
     const request = this.hooks.init ? handshake.request : null;
     // With permessage-deflate agreed, the worker compresses this connection's messages itself, with the same settings.
     const deflate = target.deflate?.deflater.settings ?? null;
-    this.send(h, ToWorker.Open, id, h.attach({ request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort, deflate }));
+    this.send(
+      h,
+      ToWorker.Open,
+      id,
+      h.attach({ request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort, deflate }),
+    );
     // Without init there is nothing to wait for: the 101 leaves now, and every later event for the
     // connection reaches the worker after its Open. (Should the handler's constructor throw, the
     // worker says so and the connection closes with 1011.)
@@ -286,7 +313,17 @@ export class HookThreads implements Dispatcher {
       const token = this.nextToken++;
       this.lent.set(token, { data, target, handle: h });
       this.crossed.shared++;
-      this.sendEvent(h, target, ToWorker.SharedMessage, target.conn.id, type === 'binary' ? 1 : 0, h.attach(data.buffer), data.byteOffset, data.length, token);
+      this.sendEvent(
+        h,
+        target,
+        ToWorker.SharedMessage,
+        target.conn.id,
+        type === 'binary' ? 1 : 0,
+        h.attach(data.buffer),
+        data.byteOffset,
+        data.length,
+        token,
+      );
       this.countPending(h);
       return;
     }
@@ -331,7 +368,8 @@ export class HookThreads implements Dispatcher {
   drain(target: IoTarget): void {
     const h = this.handleOf(target);
     if (!h) return;
-    // Only a hook that exists is an event the connection waits for; otherwise the worker just learns the queue is empty.
+    // Only a hook that exists is an event the connection waits for; otherwise the worker just learns the queue is
+    // empty.
     if (this.hooks.drain) this.sendEvent(h, target, ToWorker.Drain, target.conn.id);
     else this.send(h, ToWorker.Buffered, target.conn.id, 0);
   }
@@ -420,7 +458,12 @@ export class HookThreads implements Dispatcher {
           // The worker compressed it (RSV1), or decided it goes as it is, or (under 'drop' with context
           // takeover) left it to this thread, which compresses only what it admits.
           const opcode = raw & 0x0f;
-          const compression = (raw & DEFLATED) !== 0 ? Compression.Done : (raw & COMPRESS_THERE) !== 0 ? Compression.Auto : Compression.Off;
+          const compression =
+            (raw & DEFLATED) !== 0
+              ? Compression.Done
+              : (raw & COMPRESS_THERE) !== 0
+                ? Compression.Auto
+                : Compression.Off;
           if (offset < 0) {
             // A copy made for this frame alone (the ring was full): nothing else uses its memory.
             target.sendInPlace(opcode, extra[length] as Uint8Array, fin, noop, compression);
@@ -435,13 +478,19 @@ export class HookThreads implements Dispatcher {
         case FromWorker.Framed: {
           const offset = r[at + F.Framed.offset]!;
           const length = r[at + F.Framed.length]!;
-          target?.sendFramed(offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer), r[at + F.Framed.hasData] === 1);
+          target?.sendFramed(
+            offset >= 0 ? h.outbound.view(offset, length) : (extra[length] as Buffer),
+            r[at + F.Framed.hasData] === 1,
+          );
           break;
         }
         case FromWorker.InitOk: {
           const init = this.inits.get(id);
           this.inits.delete(id);
-          const result = extra[r[at + F.InitOk.result]!] as { protocol: string | undefined; headers: Array<[string, string]> };
+          const result = extra[r[at + F.InitOk.result]!] as {
+            protocol: string | undefined;
+            headers: Array<[string, string]>;
+          };
           if (init) {
             init.handshake.protocol = result.protocol;
             init.handshake.responseHeaders.push(...result.headers);
@@ -450,11 +499,16 @@ export class HookThreads implements Dispatcher {
           break;
         }
         case FromWorker.InitFailed: {
-          const info = extra[r[at + F.InitFailed.info]!] as { message: string; headers: Record<string, string>; code?: HandshakeErrorCode };
+          const info = extra[r[at + F.InitFailed.info]!] as {
+            message: string;
+            headers: Record<string, string>;
+            code?: HandshakeErrorCode;
+          };
           h.targets.delete(id);
           const init = this.inits.get(id);
           this.inits.delete(id);
-          if (init) init.reject(new HandshakeError(r[at + F.InitFailed.status]!, info.message, info.headers, info.code));
+          if (init)
+            init.reject(new HandshakeError(r[at + F.InitFailed.status]!, info.message, info.headers, info.code));
           else target?.hookFailed('handler constructor', info.message); // upgraded already (no init)
           break;
         }
@@ -537,4 +591,3 @@ export class HookThreads implements Dispatcher {
 }
 
 function noop(): void {}
-

@@ -17,7 +17,9 @@ export async function loadHandler(moduleUrl: string, exportName: string): Promis
     const ts = /\.[cm]?tsx?$/.test(moduleUrl) && /file extension/i.test(String((error as Error).message));
     throw new Error(
       `cannot import handler module ${moduleUrl} in a worker thread: ${(error as Error).message.replace(/\.$/, '')}` +
-        (ts ? '. It is TypeScript: run the app with tsx (`tsx app.ts` or `node --import tsx app.ts`), or compile it to JavaScript.' : ''),
+        (ts
+          ? '. It is TypeScript: run the app with tsx (`tsx app.ts` or `node --import tsx app.ts`), or compile it to JavaScript.'
+          : ''),
     );
   }
   const H = mod[exportName] ?? (mod.default as { name?: string } | undefined);

@@ -72,7 +72,10 @@ const toWorker = schema({
   Drain: ['id'],
   /** Messages dropped by backpressure. */
   Dropped: ['id', 'count'],
-  /** A message read in place in a shared pool buffer (`memory`: extra index of its SharedArrayBuffer), given back by token. */
+  /**
+   * A message read in place in a shared pool buffer (`memory`: extra index of its SharedArrayBuffer), given back by
+   * token.
+   */
   SharedMessage: ['id', 'binary', 'memory', 'byteOffset', 'length', 'token'],
   /** The I/O thread sent its close frame (a hook failed, stop, idle timeout, backpressure). */
   Closing: ['id'],
@@ -157,7 +160,8 @@ export class BatchWriter {
 
   /** {@link add} for callers that already hold the fields in an array (no second array per record). */
   addFields(kind: number, fields: readonly number[]): void {
-    if (fields.length !== this.sizes[kind]) throw new Error(`thread batch: record ${kind} takes ${this.sizes[kind]} fields, got ${fields.length}`);
+    if (fields.length !== this.sizes[kind])
+      throw new Error(`thread batch: record ${kind} takes ${this.sizes[kind]} fields, got ${fields.length}`);
     const r = this.records;
     r.push(kind);
     for (let i = 0; i < fields.length; i++) r.push(fields[i]!);
@@ -179,9 +183,13 @@ export class BatchWriter {
 }
 
 /** Calls `visit(kind, at)` for each record of `records`, `at` being the index of its first field. */
-export function forEachRecord(direction: Direction | readonly number[], records: readonly number[], visit: (kind: number, at: number) => void): void {
+export function forEachRecord(
+  direction: Direction | readonly number[],
+  records: readonly number[],
+  visit: (kind: number, at: number) => void,
+): void {
   const sizes = typeof direction === 'string' ? SIZES[direction] : direction;
-  for (let i = 0; i < records.length; ) {
+  for (let i = 0; i < records.length;) {
     const kind = records[i]!;
     const size = sizes[kind];
     if (size === undefined) throw new Error(`thread batch: unknown record ${kind} at ${i}`);

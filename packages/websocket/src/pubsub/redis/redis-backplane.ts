@@ -19,7 +19,10 @@ export interface RedisBackplaneOptions {
   maxQueueBytes?: number;
   /** A connection silent this long (ms) is sent a PING (default 10000). */
   pingInterval?: number;
-  /** A PING (or the connection setup) unanswered this long (ms) drops the connection, which is made again (default 5000). */
+  /**
+   * A PING (or the connection setup) unanswered this long (ms) drops the connection, which is made again (default
+   * 5000).
+   */
   pingTimeout?: number;
   /** node:tls options for rediss:// URLs: `ca` for a private CA, `cert`/`key` for client certificates, `servername`. */
   tls?: ConnectionOptions;
@@ -97,19 +100,27 @@ export class RedisBackplane implements Backplane {
       pingInterval: positive('pingInterval', options.pingInterval ?? 10_000),
       pingTimeout: positive('pingTimeout', options.pingTimeout ?? 5_000),
     };
-    this.pub = new RedisConnection(parsed, { ready: () => {}, reply: () => {}, down: () => {} }, {
-      ...common,
-      name: 'publisher',
-      maxQueue: options.maxQueue ?? 1000,
-      ordered: true,
-      held: true,
-    });
-    this.sub = new RedisConnection(parsed, { ready: () => this.resubscribe(), reply: (r) => this.pushed(r), down: () => this.subscriberDown() }, {
-      ...common,
-      name: 'subscriber',
-      maxQueue: 0,
-      ordered: false,
-    });
+    this.pub = new RedisConnection(
+      parsed,
+      { ready: () => {}, reply: () => {}, down: () => {} },
+      {
+        ...common,
+        name: 'publisher',
+        maxQueue: options.maxQueue ?? 1000,
+        ordered: true,
+        held: true,
+      },
+    );
+    this.sub = new RedisConnection(
+      parsed,
+      { ready: () => this.resubscribe(), reply: (r) => this.pushed(r), down: () => this.subscriberDown() },
+      {
+        ...common,
+        name: 'subscriber',
+        maxQueue: 0,
+        ordered: false,
+      },
+    );
     this.explicitLogger = options.logger !== undefined;
   }
 
@@ -175,11 +186,18 @@ export class RedisBackplane implements Backplane {
     const channel = channelBytes.toString('utf8');
     let topic: string | null;
     if (channel === this.broadcastChannel) topic = null;
-    else if (channel.startsWith(this.topicPrefix) && channel.length > this.topicPrefix.length) topic = channel.slice(this.topicPrefix.length);
+    else if (channel.startsWith(this.topicPrefix) && channel.length > this.topicPrefix.length)
+      topic = channel.slice(this.topicPrefix.length);
     else return;
     let binary: boolean;
     let body: Buffer;
-    if (payload.length >= HEAD && payload[0] === MAGIC0 && payload[1] === MAGIC1 && payload[2] === VERSION && (payload[3] === TEXT || payload[3] === BINARY)) {
+    if (
+      payload.length >= HEAD &&
+      payload[0] === MAGIC0 &&
+      payload[1] === MAGIC1 &&
+      payload[2] === VERSION &&
+      (payload[3] === TEXT || payload[3] === BINARY)
+    ) {
       if (payload.subarray(4, HEAD).equals(this.origin)) return; // ours: delivered locally already
       body = payload.subarray(HEAD);
       binary = payload[3] === BINARY || !isUtf8(body);
@@ -225,12 +243,15 @@ function database(url: URL): number {
   const path = url.pathname.replace(/^\//, '');
   if (path === '') return 0;
   if (!/^[0-9]{1,5}$/.test(path)) {
-    throw new TypeError(`RedisBackplane: the URL's path must be a database number (redis://host:port/2), got ${JSON.stringify(url.pathname)}`);
+    throw new TypeError(
+      `RedisBackplane: the URL's path must be a database number (redis://host:port/2), got ${JSON.stringify(url.pathname)}`,
+    );
   }
   return Number(path);
 }
 
 function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`RedisBackplane: ${name} must be a positive number, got ${value}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new TypeError(`RedisBackplane: ${name} must be a positive number, got ${value}`);
   return value;
 }

@@ -24,7 +24,9 @@ export interface RedisConnectionOptions {
   maxQueue: number;
   /** Bytes that may wait for Redis (in the queue, or written and not yet taken by the socket); past it, lost. */
   maxQueueBytes: number;
-  /** Silence (ms) after which a PING is sent; and how long (ms) its answer may take before the connection is dropped. */
+  /**
+   * Silence (ms) after which a PING is sent; and how long (ms) its answer may take before the connection is dropped.
+   */
   pingInterval: number;
   pingTimeout: number;
   /** Commands wait until {@link release} (the backplane holds publishes until its subscriber is back). */
@@ -82,12 +84,16 @@ export class RedisConnection {
 
   constructor(url: string | URL, events: RedisEvents, options: RedisConnectionOptions) {
     this.url = new URL(url);
-    if (this.url.protocol !== 'redis:' && this.url.protocol !== 'rediss:') throw new TypeError(`redis backplane: expected a redis:// or rediss:// URL, got ${this.url.protocol}`);
+    if (this.url.protocol !== 'redis:' && this.url.protocol !== 'rediss:')
+      throw new TypeError(`redis backplane: expected a redis:// or rediss:// URL, got ${this.url.protocol}`);
     this.events = events;
     this.options = options;
     this.held = options.held ?? false;
     this.connect();
-    this.health = setInterval(() => this.checkHealth(), Math.max(10, Math.min(options.pingInterval, options.pingTimeout) / 2));
+    this.health = setInterval(
+      () => this.checkHealth(),
+      Math.max(10, Math.min(options.pingInterval, options.pingTimeout) / 2),
+    );
     this.health.unref();
   }
 
@@ -105,7 +111,14 @@ export class RedisConnection {
     const port = Number(this.url.port || 6379);
     const tls = this.url.protocol === 'rediss:';
     // No SNI for an IP address (RFC 6066 3; Node warns DEP0123 when given one).
-    const socket = tls ? tlsConnect({ ...this.options.tls, host, port, servername: isIP(host) ? undefined : (this.options.tls?.servername ?? host) }) : netConnect({ host, port });
+    const socket = tls
+      ? tlsConnect({
+          ...this.options.tls,
+          host,
+          port,
+          servername: isIP(host) ? undefined : (this.options.tls?.servername ?? host),
+        })
+      : netConnect({ host, port });
     this.socket = socket;
     this.parser = new ReplyParser();
     this.waiting.length = 0;
@@ -114,7 +127,12 @@ export class RedisConnection {
     socket.setNoDelay(true);
     socket.on(tls ? 'secureConnect' : 'connect', () => this.opened(socket));
     socket.on('data', (chunk: Buffer) => this.data(socket, chunk));
-    socket.on('error', (error) => this.failed(`cannot reach ${this.where}: ${error.message}`, 'check the URL, that Redis runs there, and for rediss:// the `tls` options (ca for a private CA)'));
+    socket.on('error', (error) =>
+      this.failed(
+        `cannot reach ${this.where}: ${error.message}`,
+        'check the URL, that Redis runs there, and for rediss:// the `tls` options (ca for a private CA)',
+      ),
+    );
     socket.on('close', () => this.lostConnection(socket));
   }
 
@@ -187,7 +205,9 @@ export class RedisConnection {
           const auth = /NOAUTH|WRONGPASS|invalid password|AUTH/i.test(r.message);
           this.failed(
             `Redis refused the connection setup: ${r.message}`,
-            auth ? 'put the user and password in the URL (redis://user:password@host:port)' : 'see the Redis error above',
+            auth
+              ? 'put the user and password in the URL (redis://user:password@host:port)'
+              : 'see the Redis error above',
           );
           socket.destroy();
           return;
@@ -210,7 +230,10 @@ export class RedisConnection {
 
   private commandFailed(error: RedisReplyError): void {
     this.errors++;
-    this.failed(`Redis answered a command with an error: ${error.message}`, 'check the server (authentication, memory, replica mode)');
+    this.failed(
+      `Redis answered a command with an error: ${error.message}`,
+      'check the server (authentication, memory, replica mode)',
+    );
   }
 
   /** Every tick of the health timer: a PING after silence, and a connection dropped when its PING goes unanswered. */
@@ -220,7 +243,10 @@ export class RedisConnection {
     const setupDue = !this.ready && this.setupReplies > 0;
     if (this.pingSent > 0 || setupDue) {
       if (now - this.lastHeard > this.options.pingTimeout) {
-        this.failed(`no answer from ${this.where} within ${this.options.pingTimeout} ms`, 'the connection is dropped and made again');
+        this.failed(
+          `no answer from ${this.where} within ${this.options.pingTimeout} ms`,
+          'the connection is dropped and made again',
+        );
         this.socket.destroy();
       }
       return;

@@ -116,7 +116,8 @@ export class ReplyParser {
         this.line = null;
       }
       if (line.length > MAX_LINE + 2) return this.fail(out, `a reply line is longer than ${MAX_LINE} bytes`);
-      if (line.length < 3 || line[line.length - 2] !== 0x0d) return this.fail(out, 'a reply line does not end with CRLF');
+      if (line.length < 3 || line[line.length - 2] !== 0x0d)
+        return this.fail(out, 'a reply line does not end with CRLF');
       this.header(line, out);
     }
     return out;
@@ -134,13 +135,15 @@ export class ReplyParser {
       case 0x3a: {
         // :
         const n = integer(text);
-        if (n === null) return void this.fail(out, `an integer reply is not an integer: ${JSON.stringify(text.slice(0, 40))}`);
+        if (n === null)
+          return void this.fail(out, `an integer reply is not an integer: ${JSON.stringify(text.slice(0, 40))}`);
         return this.complete(n, out);
       }
       case 0x24: {
         // $
         const n = integer(text);
-        if (n === null || n < -1 || n > MAX_BULK) return void this.fail(out, `a bulk string's length is not a length: ${JSON.stringify(text.slice(0, 40))}`);
+        if (n === null || n < -1 || n > MAX_BULK)
+          return void this.fail(out, `a bulk string's length is not a length: ${JSON.stringify(text.slice(0, 40))}`);
         if (n === -1) return this.complete(null, out);
         this.bulk = [];
         this.bulkLeft = n;
@@ -150,7 +153,8 @@ export class ReplyParser {
       case 0x2a: {
         // *
         const n = integer(text);
-        if (n === null || n < -1 || n > 0x7fffffff) return void this.fail(out, `an array's length is not a length: ${JSON.stringify(text.slice(0, 40))}`);
+        if (n === null || n < -1 || n > 0x7fffffff)
+          return void this.fail(out, `an array's length is not a length: ${JSON.stringify(text.slice(0, 40))}`);
         if (n === -1) return this.complete(null, out);
         if (n === 0) return this.complete([], out);
         if (this.stack.length >= MAX_DEPTH) return void this.fail(out, `arrays nest deeper than ${MAX_DEPTH}`);
