@@ -59,7 +59,7 @@ export interface ServerCore extends HeadBuffers {
   backpressureDrops: number;
   backpressureCloses: number;
   /** Called once when the socket is gone. */
-  forget(connection: Connection): void;
+  forget(connection: Link): void;
   /** The handler class's `static httpRequest`, which answers plain HTTP GETs (null: 426). */
   readonly plainHttp: PlainHttpHandler | null;
   /** A connection was upgraded or ended (I/O threads publish their counters at once). */
@@ -85,7 +85,7 @@ const enum Phase {
 
 const CONNECTION = Symbol('wsz.connection');
 const EMPTY = Buffer.alloc(0);
-type TaggedSocket = Socket & { [CONNECTION]: Connection };
+type TaggedSocket = Socket & { [CONNECTION]: Link };
 
 // Socket listeners shared by every connection: no closures per connection.
 function onData(this: TaggedSocket, chunk: Buffer): void {
@@ -115,12 +115,13 @@ function originAllowed(allowed: (origin: string) => boolean, origin: string, log
 }
 
 /**
- * One accepted socket through its whole life: the upgrade request, `init`, the 101, then frames
+ * The link: one accepted socket through its whole life (the engine's word; handlers hold its Conn): the upgrade
+ * request, `init`, the 101, then frames
  * (read through the protocol core, control frames answered here), the close handshake, liveness,
  * and the end. It is the I/O side of a connection; handler hooks reach it through the dispatcher
  * and the public {@link Conn}. Writes go through its {@link FrameSender}.
  */
-export class Connection implements ConnTransport, MessageSink, IoTarget, SenderHost, Subscriber {
+export class Link implements ConnTransport, MessageSink, IoTarget, SenderHost, Subscriber {
   readonly id: number;
   readonly server: ServerCore;
   readonly socket: Socket;
@@ -163,7 +164,7 @@ export class Connection implements ConnTransport, MessageSink, IoTarget, SenderH
 
   /**
    * @param readRequest read the upgrade request from the socket (a socket from a listener); false
-   *   when it arrives parsed, through {@link Connection.requested} (an http server's 'upgrade' event)
+   *   when it arrives parsed, through {@link Link.requested} (an http server's 'upgrade' event)
    */
   /**
    * @param deadline when the handshake (TLS, request and init) must be done, as a Date.now() value;

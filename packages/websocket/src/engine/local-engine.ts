@@ -19,7 +19,7 @@ import { HookThreads } from '../threads/hook-threads.js';
 import { SharedCodecs } from './deflate.js';
 import type { Engine } from './engine.js';
 import { upgradeFromIncoming } from './http-upgrade.js';
-import { Connection, type ServerCore } from './link.js';
+import { Link, type ServerCore } from './link.js';
 import type { ServerStats } from './stats.js';
 import { TlsAcceptor } from './tls-accept.js';
 
@@ -53,7 +53,7 @@ export class LocalEngine implements Engine, ServerCore {
   backpressureDrops = 0;
   backpressureCloses = 0;
   private sharedCodecs: SharedCodecs | null = null;
-  private readonly connections = new Map<number, Connection>();
+  private readonly connections = new Map<number, Link>();
   private readonly role: IoThreadRole | null;
   private readonly headBuffers: Buffer[] = [];
   /** TLS done by this engine (null without tls; on an I/O thread the thread's entry does it). */
@@ -174,8 +174,8 @@ export class LocalEngine implements Engine, ServerCore {
     id = this.nextId++,
     over = this.connections.size >= this.config.maxConn,
     deadline?: number,
-  ): Connection {
-    const connection = new Connection(id, socket, this, readRequest, deadline);
+  ): Link {
+    const connection = new Link(id, socket, this, readRequest, deadline);
     // maxConn bounds every open socket, handshaking ones included (as websocket.zig's max_conn).
     this.connections.set(id, connection);
     if (over) connection.overCapacity();
@@ -282,7 +282,7 @@ export class LocalEngine implements Engine, ServerCore {
     this.role?.relay.opened(id);
   }
 
-  forget(connection: Connection): void {
+  forget(connection: Link): void {
     this.connections.delete(connection.id);
     this.role?.relay.closed(connection.id);
   }

@@ -10,7 +10,7 @@ import type { Handshake } from './handshake.js';
 /**
  * What the I/O side needs from a connection to hand it events: its public Conn, a slot the
  * dispatcher may keep per-connection state in, and the means to release buffers, fail the
- * connection, and stop or resume reading. Implemented by the server's Connection.
+ * connection, and stop or resume reading. Implemented by the engine's Link.
  */
 export interface DispatchTarget extends ConnTransport {
   readonly conn: Conn;
@@ -37,7 +37,7 @@ export interface DispatchTarget extends ConnTransport {
 /**
  * A connection on the I/O thread, as a dispatcher sees it: a {@link DispatchTarget} that can also
  * send a payload from reused memory (a worker's ring) without copying it. Implemented by the
- * server's Connection.
+ * engine's Link.
  */
 export interface IoTarget extends DispatchTarget {
   /**
