@@ -115,11 +115,10 @@ function originAllowed(allowed: (origin: string) => boolean, origin: string, log
 }
 
 /**
- * The link: one accepted socket through its whole life (the engine's word; handlers hold its Conn): the upgrade
- * request, `init`, the 101, then frames
- * (read through the protocol core, control frames answered here), the close handshake, liveness,
- * and the end. It is the I/O side of a connection; handler hooks reach it through the dispatcher
- * and the public {@link Conn}. Writes go through its {@link FrameSender}.
+ * The link: one accepted socket through its whole life (the engine's word; handlers hold its Conn):
+ * the upgrade request, `init`, the 101, then frames (read through the protocol core, control frames
+ * answered here), the close handshake (its state in a Session), liveness, and the end. Handler hooks
+ * reach it through the dispatcher and the public {@link Conn}. Writes go through its {@link FrameSender}.
  */
 export class Link implements ConnTransport, MessageSink, IoTarget, SenderHost, Subscriber {
   readonly id: number;
