@@ -61,7 +61,6 @@ const rel = (f: string): string => relative(src, f);
 const SIZE_DEBTS: readonly string[] = [
   'client/client.ts',
   'engine/link.ts',
-  'sender/frame-sender.ts',
   'threads/hook-threads.ts',
 ];
 

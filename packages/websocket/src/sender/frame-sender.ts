@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
 import { applyMask } from '../protocol/mask.js';
 import { Opcode } from '../protocol/opcodes.js';
@@ -7,6 +6,10 @@ import { Outbox } from './outbox.js';
 import { SHARE_FROM } from './prepared.js';
 import { nextMaskKey } from './mask-keys.js';
 import type { LoopData } from './loop-data.js';
+import type { SenderHost } from './sender-host.js';
+import { DropReport } from './drop-report.js';
+
+export type { SenderDeflate, SenderHost } from './sender-host.js';
 
 /**
  * Payloads are copied into the batch unless large: from 8 KiB, a view of the socket read being
@@ -27,45 +30,6 @@ const FLUSH_AT = 64 * 1024;
 /** Bytes handed to the socket in one write at most, when more are waiting (see `FrameSender.flush`). */
 const HANDOVER = 256 * 1024;
 
-/** Compression as the sender needs it (permessage-deflate, agreed in the handshake). */
-export interface SenderDeflate {
-  /** Whether a whole message of `length` bytes is compressed. */
-  worthCompressing(length: number): boolean;
-  /** The deflated payload of a whole message. */
-  compress(data: Uint8Array): Buffer;
-  /** A compressed message went out (stats). */
-  sent(): void;
-}
-
-/**
- * What the sender needs from its connection, server or client side: the socket, the backpressure
- * limit and policy, whether frames are masked, and where its reports go.
- */
-export interface SenderHost {
-  readonly socket: Socket;
-  /** Bytes that may wait unsent before `backpressurePolicy` applies to the next data message (0: no limit). */
-  readonly limits: { readonly maxBackpressure: number; readonly backpressurePolicy: 'close' | 'drop' };
-  /** A client's sender: every frame masked with a fresh key, so every payload is copied (masking changes it). */
-  readonly masked: boolean;
-  /** permessage-deflate, when agreed: whole data messages from its threshold are compressed. */
-  readonly deflate: SenderDeflate | null;
-  /** Whether frames may go out now: throws before the handshake completes, false once closing. */
-  canWrite(): boolean;
-  /** The backpressure limit was hit under the 'close' policy. */
-  overLimit(): void;
-  /** Whether `data` lives in reused memory (a pool buffer, shared memory): copied, never referenced. */
-  reused(data: Uint8Array): boolean;
-  /** Bytes stayed queued after a flush (the peer reads slowly); 'drain' follows. */
-  backlogged(bytes: number): void;
-  /** The queue emptied after a backlog. */
-  drainedBacklog(): void;
-  /** The 'drop' policy dropped `count` data messages since the last report. */
-  droppedMessages(count: number): void;
-  /** Counters: a socket write issued, a data message dropped. */
-  countWrite(): void;
-  countDrop(): void;
-}
-
 /**
  * The write half of a connection: frames are encoded (header only) into the tick's outbox and
  * leave in one socket write; data frames pass the backpressure limit first. Control frames are
@@ -82,12 +46,7 @@ export class FrameSender {
    * go with it, up to its last. Whole messages dropped meanwhile (publishes) leave this alone.
    */
   private dropping = false;
-  private droppedCount = 0;
-  /**
-   * Reports of dropped messages: at most one per drain cycle, on a macrotask, so a `dropped()` hook
-   * that writes (and so drops more) cannot loop: 0 none pending, 1 scheduled, 2 made this cycle.
-   */
-  private dropReport: 0 | 1 | 2 = 0;
+  private readonly drops: DropReport;
 
   /** The socket passed its high-water mark; its 'drain' is awaited. */
   private backlogged = false;
@@ -110,6 +69,7 @@ export class FrameSender {
   constructor(host: SenderHost, loop: LoopData) {
     this.host = host;
     this.loop = loop;
+    this.drops = new DropReport((n) => this.host.canWrite() && this.host.droppedMessages(n));
   }
 
   /** Bytes written and not yet taken by the kernel (this tick's outbox plus the socket's queue). */
@@ -142,7 +102,7 @@ export class FrameSender {
       return false;
     }
     if (!this.over) {
-      if (this.dropReport === 2) this.cycleEnded();
+      this.drops.cycleEnded();
       return true;
     }
     if (this.host.limits.backpressurePolicy === 'close') {
@@ -151,20 +111,8 @@ export class FrameSender {
     }
     if (!fin) this.dropping = true;
     this.host.countDrop();
-    this.droppedCount++;
-    if (this.dropReport === 0) this.scheduleDropReport();
+    this.drops.dropped();
     return false;
-  }
-
-  private scheduleDropReport(): void {
-    this.dropReport = 1;
-    setImmediate(() => this.reportDropped());
-  }
-
-  /** Under the limit again (or drained): the next drops are reported again; those since the report, now. */
-  private cycleEnded(): void {
-    this.dropReport = 0;
-    if (this.droppedCount > 0) this.scheduleDropReport();
   }
 
   /**
@@ -454,7 +402,7 @@ export class FrameSender {
       if (this.outbox.pending > 0) return;
     }
     this.payOwedPong();
-    if (this.dropReport === 2) this.cycleEnded();
+    this.drops.cycleEnded();
     if (!this.backlogged) return;
     this.backlogged = false;
     if (this.host.canWrite()) this.host.drainedBacklog();
@@ -478,13 +426,6 @@ export class FrameSender {
     if (pong === null || this.over) return;
     this.owedPong = null;
     this.frame(Opcode.Pong, pong, true);
-  }
-
-  private reportDropped(): void {
-    const n = this.droppedCount;
-    this.droppedCount = 0;
-    this.dropReport = 2;
-    if (n > 0 && this.host.canWrite()) this.host.droppedMessages(n);
   }
 
   /** Drops anything gathered (the socket is gone). */
