@@ -1,13 +1,5 @@
-import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket } from 'node:net';
 import { CloseCode } from '../protocol/close-codes.js';
-import {
-  clientRequest,
-  generateKey,
-  HandshakeStatusError,
-  HandshakeTimeoutError,
-  validateResponse,
-} from '../protocol/client-handshake.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { FrameReader } from '../protocol/frame-reader.js';
 import { checkFrameToWrite, encodeClosePayload } from '../protocol/frame-writer.js';
@@ -16,88 +8,14 @@ import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import { LoopData } from '../sender/loop-data.js';
 import { FrameSender, type SenderHost } from '../sender/frame-sender.js';
 import { Compression } from '../sender/write-data.js';
-import { ResponseReader, type ResponseRead } from './response-reader.js';
 import { awaitPeerClose } from '../sender/close-timer.js';
 import { Session } from '../protocol/session.js';
-import { ClientDeflate, type ClientDeflateOptions } from './deflate.js';
-import { deflateOfferHeader, type DeflateAgreement } from '../protocol/permessage-deflate.js';
+import { ClientDeflate } from './deflate.js';
+import { openHandshake } from './connect.js';
+import type { ClientHandler, ClientMessage, ClientOptions } from './options.js';
 
-/** After a refusal's status line, how long its body is waited for before the refusal is reported with what came. */
-const REFUSAL_BODY_WAIT = 1000;
-
-/** Options of {@link Client.connect}. */
-export interface ClientOptions {
-  /** Extra request headers. */
-  headers?: Record<string, string>;
-  /** Subprotocols to offer, in order of preference. */
-  protocols?: string[];
-  /** Milliseconds for the whole opening handshake, TCP and TLS included (default 10000). */
-  handshakeTimeout?: number;
-  /** Default timeout of {@link Client.read} in ms; it then resolves null (default: wait forever). */
-  readTimeout?: number;
-  /** Largest message accepted; larger ones fail the connection with 1009 (default 65536). */
-  maxMessageSize?: number;
-  /** Milliseconds to wait for the server to end TCP after the close handshake (default 5000). */
-  closeTimeout?: number;
-  /**
-   * Bytes that may wait unsent (a server that reads slowly) before `backpressurePolicy` applies to
-   * the next data message (default max(1 MiB, 2 * maxMessageSize); 0 = no limit). See {@link Client.bufferedAmount} and
-   * {@link Client.drained}.
-   */
-  maxBackpressure?: number;
-  /** 'close': fail the connection with 1008; 'drop': drop the message, the write returns false (default 'close'). */
-  backpressurePolicy?: 'close' | 'drop';
-  /**
-   * Connect to this Unix socket instead of the URL's host and port (the URL still gives path and Host); wss:// speaks
-   * TLS over it.
-   */
-  socketPath?: string;
-  /**
-   * Offer permessage-deflate (RFC 7692): `true` offers it as browsers do (`client_max_window_bits`),
-   * an object says what to offer and how to compress. An answer with parameters not offered or not
-   * allowed fails the handshake with a `HandshakeExtensionError`. Default false.
-   */
-  perMessageDeflate?: boolean | ClientDeflateOptions;
-  /** TLS settings for wss:// URLs. */
-  tls?: {
-    /** Trusted CA certificates (PEM), for servers whose certificate is not from a public CA. */
-    ca?: string | Buffer | Array<string | Buffer>;
-    /** Server name for SNI and certificate checks (default: the URL's host). */
-    servername?: string;
-    /** Refuse servers whose certificate does not verify (default true). */
-    rejectUnauthorized?: boolean;
-  };
-}
-
-/** A message or control frame from the server, as {@link Client.read} returns it. */
-export type ClientMessage =
-  | { type: 'text' | 'binary'; data: Buffer }
-  | { type: 'ping' | 'pong'; data: Buffer }
-  | {
-      type: 'close';
-      /**
-       * The server's code (1005 when its close frame had none, 1006 when TCP ended without one), or ours when we failed
-       * the connection.
-       */
-      code: number;
-      reason: string;
-      /** Set when the client failed the connection because the server broke the protocol. */
-      error?: ProtocolError;
-    };
-
-/** websocket.zig's client hooks, for {@link Client.readLoop}. */
-export interface ClientHandler {
-  /** A text or binary message. */
-  serverMessage(data: Buffer, type: MessageType): void | Promise<void>;
-  /** A ping (the client has already answered it with a pong when this is absent). */
-  serverPing?(data: Buffer): void | Promise<void>;
-  /** A pong. */
-  serverPong?(data: Buffer): void | Promise<void>;
-  /** The server's close frame (answered automatically when this is absent). */
-  serverClose?(code: number, reason: string): void | Promise<void>;
-  /** Runs exactly once when the loop ends. */
-  close?(): void | Promise<void>;
-}
+export type { ClientHandler, ClientMessage, ClientOptions } from './options.js';
+import type { DeflateAgreement } from '../protocol/permessage-deflate.js';
 
 /**
  * A WebSocket client on the same protocol core as the server: one frame reader, one writer, one
@@ -200,105 +118,10 @@ export class Client implements MessageSink {
    */
   static connect(url: string | URL, options: ClientOptions = {}): Promise<Client> {
     try {
-      return Client.open(url, options);
+      return openHandshake(url, options).then((o) => new Client(o.socket, o.protocol, o.rest, options, o.deflate));
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  private static open(url: string | URL, options: ClientOptions): Promise<Client> {
-    let u: URL;
-    try {
-      u = new URL(url);
-    } catch {
-      throw new TypeError(
-        `Client.connect: invalid URL ${JSON.stringify(String(url))}; expected ws://host[:port]/path or wss://...`,
-      );
-    }
-    if (u.protocol !== 'ws:' && u.protocol !== 'wss:')
-      throw new TypeError(`Client.connect: '${u.protocol}' URLs are not WebSocket URLs; use ws:// or wss://`);
-    if (u.hash) throw new TypeError('Client.connect: a WebSocket URL has no fragment (#...) (RFC 6455 3)');
-    const secure = u.protocol === 'wss:';
-    const port = Number(u.port || (secure ? 443 : 80));
-    const hostname = u.hostname.replace(/^\[|\]$/g, '');
-    const key = generateKey();
-    const protocols = options.protocols ?? [];
-    const deflateOptions = options.perMessageDeflate
-      ? options.perMessageDeflate === true
-        ? {}
-        : options.perMessageDeflate
-      : null;
-    const request = clientRequest({
-      extensions: deflateOptions ? deflateOfferHeader(deflateOptions) : undefined,
-      target: `${u.pathname || '/'}${u.search}`,
-      host: u.port ? `${u.hostname}:${u.port}` : u.hostname,
-      key,
-      protocols,
-      headers: Object.entries(options.headers ?? {}),
-    });
-    const handshakeTimeout = options.handshakeTimeout ?? 10000;
-    return new Promise<Client>((resolve, reject) => {
-      let socket: Socket;
-      const where = options.socketPath ? { path: options.socketPath } : { host: hostname, port };
-      if (secure) {
-        // TLS over TCP or over the Unix socket alike; SNI carries host names, never IP literals (RFC 6066 3).
-        socket = tlsConnect({
-          ...where,
-          servername: options.tls?.servername ?? (isIP(hostname) === 0 ? hostname : undefined),
-          ca: options.tls?.ca,
-          rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
-          ALPNProtocols: ['http/1.1'],
-        });
-      } else socket = netConnect(where);
-      socket.setNoDelay?.(true);
-      const response = new ResponseReader();
-      let settled = false;
-      let bodyTimer: NodeJS.Timeout | null = null;
-      const fail = (error: Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (bodyTimer) clearTimeout(bodyTimer);
-        socket.destroy();
-        reject(error);
-      };
-      const refused = (read: ResponseRead): void => {
-        if (read.kind === 'refused')
-          fail(new HandshakeStatusError(read.head.status, read.head.statusText, read.body, read.head.headers));
-        else if (read.kind === 'error') fail(read.error);
-      };
-      const timer = setTimeout(() => {
-        const partial = response.partial();
-        if (partial) refused(partial);
-        else fail(new HandshakeTimeoutError(`no answer to the WebSocket handshake within ${handshakeTimeout} ms`));
-      }, handshakeTimeout);
-      const onData = (chunk: Buffer): void => {
-        const read = response.push(chunk);
-        if (read.kind === 'more') {
-          // The status is known: a body that does not come soon is not waited for (the status says enough).
-          if (bodyTimer === null && response.partial())
-            bodyTimer = setTimeout(() => refused(response.partial()!), Math.min(REFUSAL_BODY_WAIT, handshakeTimeout));
-          return;
-        }
-        if (read.kind !== 'upgraded') return refused(read);
-        const ok = validateResponse(read.head, key, protocols, deflateOptions);
-        if (ok instanceof Error) return fail(ok);
-        settled = true;
-        clearTimeout(timer);
-        socket.off('data', onData);
-        socket.off('error', fail);
-        socket.off('end', onEnd);
-        socket.on('error', () => {});
-        // Frames that came with the 101 wait until the caller has had a chance to call readLoop.
-        socket.pause();
-        resolve(new Client(socket, ok.protocol, read.rest, options, ok.deflate));
-      };
-      const onEnd = (): void => refused(response.end());
-      socket.on('data', onData);
-      socket.on('error', fail);
-      socket.on('end', onEnd);
-      socket.write(request, 'latin1');
-    });
   }
 
   // ---- reading --------------------------------------------------------------------------
@@ -523,7 +346,9 @@ export class Client implements MessageSink {
   /** The backpressure limit was hit under the 'close' policy: fail the connection with 1008. */
   private overLimit(): void {
     this.sendClose(
-      this.session.closing(encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the server does not read fast enough')),
+      this.session.closing(
+        encodeClosePayload(CloseCode.PolicyViolation, 'backpressure: the server does not read fast enough'),
+      ),
     );
     this.armTimer();
   }
