@@ -18,16 +18,9 @@
  *   exit                                           ends the thread running the hook (never the main thread)
  * buffers collects garbage, replies 'buffers N': bytes of ArrayBuffers this thread holds
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { Handler, type Handshake, type MessageType, type Writer } from 'wsz';
-
-/** Runs a full garbage collection in this thread (V8's gc, exposed for the test process only). */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
-}
+import { collectGarbage } from './gc.js';
 
 export class Topical extends Handler {
   static module = import.meta.url;
