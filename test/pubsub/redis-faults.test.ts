@@ -256,7 +256,9 @@ describe.skipIf(!redisAvailable)('the Redis backplane under faults', () => {
     const stats = backplane.stats();
     expect(stats.lost, JSON.stringify(stats)).toBeGreaterThan(3000);
     expect(stats.published + stats.lost).toBe(4000);
-    expect(grown, `live buffers grew by ${grown} bytes`).toBeLessThan(4 * 1024 * 1024 + 16 * 1024 * 1024); // measured: 4.1 MiB
+    // Unbounded, 256 MiB would stay queued. Measured: 4-42 MiB (the queue's 4 MiB, and on Node 20 writes the
+    // socket has not released yet, which vary from run to run).
+    expect(grown, `live buffers grew by ${grown} bytes`).toBeLessThan(64 * 1024 * 1024);
     await eventually('found dead', () => !backplane.stats().connected, 5000);
     expect(logger.lines.some((l) => /^error redis .*no answer/.test(l))).toBe(true);
     r.signal('SIGCONT');
