@@ -17,6 +17,21 @@ interface Reply {
   error?: { message: string };
 }
 
+/** Chromium's flags for a headless run in `profile` (a fresh folder): no GPU, sandbox, sync or first-run pages. */
+export function headless(profile: string): string[] {
+  return [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-dev-shm-usage',
+    `--user-data-dir=${profile}`,
+  ];
+}
+
 /** A running browser and its DevTools connection. */
 export class Browser {
   private readonly process: ChildProcess;
@@ -39,20 +54,7 @@ export class Browser {
     const profile = mkdtempSync(join(tmpdir(), 'wsz-chromium-'));
     const child = spawn(
       CHROMIUM,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-dev-shm-usage',
-        `--user-data-dir=${profile}`,
-        '--remote-debugging-address=127.0.0.1',
-        '--remote-debugging-port=0',
-        'about:blank',
-      ],
+      [...headless(profile), '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', 'about:blank'],
       { stdio: 'ignore', detached: true },
     ); // its own process group: the helpers it starts end with it
     const exited = new Promise<void>((r) => child.once('exit', () => r()));

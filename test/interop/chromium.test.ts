@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { MODES, inMode, serve } from '../helpers/modes.js';
 import { eventually } from '../helpers/server.js';
 import { selfSigned } from '../helpers/tls.js';
+import { CHROMIUM, headless } from '../helpers/chromium.js';
 
 // Debian's chromium, run headless (installed by .ci/run).
-const CHROMIUM = '/usr/bin/chromium';
 const available = spawnSync(CHROMIUM, ['--version']).status === 0;
 if (!available && process.env.CI) throw new Error('chromium is missing: .ci/run installs it with apt-get');
 
@@ -60,15 +60,7 @@ describe.skipIf(!available).each(cases)(
       const browser = spawn(
         CHROMIUM,
         [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          '--disable-dev-shm-usage',
-          `--user-data-dir=${profile}`,
+          ...headless(profile),
           ...(scheme === 'wss' ? ['--ignore-certificate-errors'] : []),
           `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,
         ],

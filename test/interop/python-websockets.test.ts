@@ -1,11 +1,9 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'wsz/client';
 import { MODES, inMode, serve } from '../helpers/modes.js';
+import { selfSigned } from '../helpers/tls.js';
 
 // Debian's python3-websockets (installed by .ci/run) runs under the system interpreter.
 const PYTHON = '/usr/bin/python3';
@@ -57,32 +55,12 @@ describe.skipIf(!available)("interop: the Client against Debian's python3-websoc
   let ca: Buffer;
 
   beforeAll(async () => {
-    // A self-signed certificate made now, for localhost and 127.0.0.1.
-    const dir = mkdtempSync(join(tmpdir(), 'wsz-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    ca = readFileSync(join(dir, 'cert.pem'));
+    // A self-signed certificate for localhost and 127.0.0.1 (the one helper every TLS test uses).
+    const made = selfSigned();
+    if (!made) throw new Error('openssl is missing: .ci/run installs it with apt-get');
+    ca = made.cert;
     plain = await startPython([]);
-    tls = await startPython([join(dir, 'cert.pem'), join(dir, 'key.pem')]);
+    tls = await startPython([made.certPath, made.keyPath]);
   });
   afterAll(() => {
     plain?.child.kill();
