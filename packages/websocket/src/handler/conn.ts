@@ -71,13 +71,7 @@ export class Conn {
   /** Sends `data` as a text message (websocket.zig's `write`). Bytes must be valid UTF-8 (a TypeError otherwise). */
   write(data: WriteData, options?: WriteOptions): boolean {
     if (typeof data !== 'string') checkText('conn.write()', data);
-    return this.order.frame(
-      Opcode.Text,
-      data,
-      true,
-      undefined,
-      options?.compress === false ? Compression.Off : Compression.Auto,
-    );
+    return this.message(Opcode.Text, data, options);
   }
 
   /**
@@ -86,24 +80,18 @@ export class Conn {
    */
   writeText(data: WriteData, options?: WriteOptions): boolean {
     if (typeof data !== 'string') checkText('conn.writeText()', data);
-    return this.order.frame(
-      Opcode.Text,
-      data,
-      true,
-      undefined,
-      options?.compress === false ? Compression.Off : Compression.Auto,
-    );
+    return this.message(Opcode.Text, data, options);
   }
 
   /** Sends `data` as a binary message. */
   writeBin(data: WriteData, options?: WriteOptions): boolean {
-    return this.order.frame(
-      Opcode.Binary,
-      data,
-      true,
-      undefined,
-      options?.compress === false ? Compression.Off : Compression.Auto,
-    );
+    return this.message(Opcode.Binary, data, options);
+  }
+
+  /** One whole message, compressed from the threshold unless `compress: false`, in order with the rest. */
+  private message(opcode: number, data: WriteData, options: WriteOptions | undefined): boolean {
+    const compression = options?.compress === false ? Compression.Off : Compression.Auto;
+    return this.order.frame(opcode, data, true, undefined, compression);
   }
 
   /** Sends a ping (payload at most 125 bytes). */
