@@ -1,9 +1,8 @@
 import type { Socket } from 'node:net';
 import { CloseCode } from '../protocol/close-codes.js';
 import type { ProtocolError } from '../protocol/errors.js';
-import { FrameReader } from '../protocol/frame-reader.js';
 import { checkFrameToWrite, encodeClosePayload } from '../protocol/frame-writer.js';
-import { MessageAssembler, type MessageSink } from '../protocol/message-assembler.js';
+import type { MessageSink } from '../protocol/message-assembler.js';
 import { Opcode, type MessageType } from '../protocol/opcodes.js';
 import { LoopData } from '../sender/loop-data.js';
 import { FrameSender, type SenderHost } from '../sender/frame-sender.js';
@@ -18,8 +17,8 @@ export type { ClientHandler, ClientMessage, ClientOptions } from './options.js';
 import type { DeflateAgreement } from '../protocol/permessage-deflate.js';
 
 /**
- * A WebSocket client on the same protocol core as the server: one frame reader, one writer, one
- * UTF-8 validator. Every frame is masked with a fresh crypto-random key.
+ * A WebSocket client on the same protocol core as the server: one session (frame reader, message
+ * assembler, close handshake), one writer, one UTF-8 validator. Every frame is masked with a fresh crypto-random key.
  *
  * ```ts
  * const client = await Client.connect('ws://127.0.0.1:9001/chat');
@@ -38,12 +37,11 @@ export class Client implements MessageSink {
   readonly ended: Promise<void>;
 
   private readonly socket: Socket;
-  private readonly reader: FrameReader;
   private readonly options: ClientOptions;
   private readonly queue: ClientMessage[] = [];
   private readonly waiters: Array<{ resolve: (m: ClientMessage | null) => void; reject: (e: Error) => void }> = [];
   private drainWaiters: Array<() => void> = [];
-  /** The close handshake's state (RFC 6455 7.1), shared in form with the server's connections. */
+  /** Frames in and the close handshake (RFC 6455 7.1): the same sans-I/O session as the server's links. */
   private readonly session = new Session('client');
   /** The write half, the server's own: frames batched per tick (masked here), backpressure admission. */
   private readonly sender: FrameSender;
@@ -67,13 +65,11 @@ export class Client implements MessageSink {
     const deflateOptions = typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : {};
     this.deflate = agreement ? new ClientDeflate(agreement, deflateOptions) : null;
     this.extensions = agreement?.header ?? '';
-    this.reader = new FrameReader(
-      new MessageAssembler(this, { maxMessageSize: options.maxMessageSize ?? 65536, inflate: this.deflate }),
-      {
-        role: 'client',
-        allowRsv1: this.deflate !== null,
-      },
-    );
+    this.session.startReading(this, {
+      maxMessageSize: options.maxMessageSize ?? 65536,
+      inflate: this.deflate,
+      allowRsv1: this.deflate !== null,
+    });
     this.ended = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('close', () => {
@@ -215,8 +211,8 @@ export class Client implements MessageSink {
   }
 
   private data(chunk: Buffer): void {
-    if (this.reader.failed) return;
-    const error = this.reader.push(chunk);
+    if (!this.session.reading) return;
+    const error = this.session.receive(chunk);
     if (error) this.fail(error);
   }
 
@@ -235,7 +231,6 @@ export class Client implements MessageSink {
   }
 
   onClose(code: number, reason: string): void {
-    this.reader.stop();
     this.closeQueued = true;
     this.session.peerClosed();
     if (this.session.canSend && this.autoAnswer.close) this.answerClose(code);

@@ -7,6 +7,7 @@ import {
 } from '../protocol/deflate-codec.js';
 import type { DeflateAgreement } from '../protocol/permessage-deflate.js';
 import type { DeflateConfig } from '../config/config.js';
+import type { PreparedMessage } from '../sender/prepared.js';
 
 /**
  * The decompressor one server shares among its connections, and its counters: without client context
@@ -83,6 +84,18 @@ export class ConnectionDeflate implements InflateSource {
 
   compress(data: Uint8Array): Buffer {
     return this.deflater.compress(data);
+  }
+
+  /**
+   * The frame of a prepared message (a publish) for this connection: compressed, once for all
+   * connections with the same settings, without server context takeover; as it is with takeover
+   * (compressing it here would cost a compression per recipient): then null. Count a compressed
+   * frame with {@link sent} once it is queued.
+   */
+  compressedFrame(message: PreparedMessage): Buffer | null {
+    const a = this.agreement;
+    if (!a.serverNoContextTakeover || !this.worthCompressing(message.payloadLength)) return null;
+    return message.compressed(a.serverWindowBits, this.sharedCompressor());
   }
 
   /** The thread's compressor for messages shared among connections (publishes), with this connection's settings. */

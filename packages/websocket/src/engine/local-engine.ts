@@ -19,7 +19,8 @@ import { HookThreads } from '../threads/hook-threads.js';
 import { SharedCodecs } from './deflate.js';
 import type { Engine } from './engine.js';
 import { upgradeFromIncoming } from './http-upgrade.js';
-import { Link, type ServerCore } from './link.js';
+import { Link } from './link.js';
+import type { ServerCore } from './server-core.js';
 import type { ServerStats } from './stats.js';
 import { TlsAcceptor } from './tls-accept.js';
 
@@ -282,9 +283,9 @@ export class LocalEngine implements Engine, ServerCore {
     this.role?.relay.opened(id);
   }
 
-  forget(connection: Link): void {
-    this.connections.delete(connection.id);
-    this.role?.relay.closed(connection.id);
+  forget(id: number): void {
+    this.connections.delete(id);
+    this.role?.relay.closed(id);
   }
 
   takeHeadBuffer(): Buffer {

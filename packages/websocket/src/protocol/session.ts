@@ -1,13 +1,16 @@
 /**
  * The state of one WebSocket connection after its opening handshake, the same for both roles and
- * free of I/O (RFC 6455 5.5.1, 7.1): whether close frames went each way and who sent first, what may
- * still be sent, what answers a close, and who ends TCP. The server's connection and the client keep
- * one each; they do the writing and the timing, and ask the session what is due. (The model is
+ * free of I/O (RFC 6455 5.5.1, 7.1): bytes in (frames parsed and checked, messages assembled, handed
+ * to a sink as events), whether close frames went each way and who sent first, what may still be
+ * sent, what answers a close, and who ends TCP. The server's connection and the client keep one
+ * each; they do the socket I/O and the timing, and ask the session what is due. (The model is
  * python-websockets' sans-I/O `Protocol`.)
  */
 import { CloseCode, fitCloseReason } from './close-codes.js';
 import type { ProtocolError } from './errors.js';
+import { FrameReader, type FrameSink } from './frame-reader.js';
 import { encodeClosePayload } from './frame-writer.js';
+import { MessageAssembler, type MessageAssemblerOptions, type MessageSink } from './message-assembler.js';
 
 /** Where a connection is in its life after the opening handshake. */
 export const SessionState = {
@@ -37,6 +40,14 @@ export type AfterClose = (typeof AfterClose)[keyof typeof AfterClose];
 
 const EMPTY = Buffer.alloc(0);
 
+/** How a {@link Session} reads: the assembler's options, and what else sees frames on their way. */
+export interface SessionReading extends MessageAssemblerOptions {
+  /** Accept RSV1 on data frames (permessage-deflate was agreed). */
+  allowRsv1: boolean;
+  /** Wraps the assembler as the frame reader's sink (for instance to count frames against a rate limit). */
+  frames?: (assembler: FrameSink) => FrameSink;
+}
+
 /** The close handshake and what it allows, for one connection (server or client side). */
 export class Session {
   /** 'server' or 'client': the server ends TCP once the close frames are exchanged, the client waits for it. */
@@ -46,9 +57,46 @@ export class Session {
   private gone = false;
   private ending = false;
   private first: 'us' | 'peer' | null = null;
+  private reader: FrameReader | null = null;
+  private assembler: MessageAssembler | null = null;
 
   constructor(role: 'server' | 'client') {
     this.role = role;
+  }
+
+  /**
+   * Starts reading: frames parsed from {@link Session.receive}'s bytes become events on `sink`
+   * (messages, pings, pongs, the peer's close). A server starts on the first frame bytes, so idle
+   * connections never pay for a reader.
+   */
+  startReading(sink: MessageSink, options: SessionReading): void {
+    const assembler = (this.assembler = new MessageAssembler(sink, options));
+    const frames = options.frames === undefined ? assembler : options.frames(assembler);
+    this.reader = new FrameReader(frames, { role: this.role, allowRsv1: options.allowRsv1 });
+  }
+
+  /** Whether {@link Session.startReading} ran. */
+  get readingStarted(): boolean {
+    return this.reader !== null;
+  }
+
+  /** Whether input is still read: not after a protocol error, the peer's close frame or {@link Session.stopReading}. */
+  get reading(): boolean {
+    return this.reader !== null && !this.reader.failed;
+  }
+
+  /**
+   * Bytes from the peer (masked payloads are unmasked in place): their events go to the sink, in
+   * order. Returns the first protocol error met, after which all input is ignored; the caller
+   * fails the connection with it ({@link Session.fail}).
+   */
+  receive(chunk: Buffer): ProtocolError | undefined {
+    return this.reader!.push(chunk);
+  }
+
+  /** Ignores all further input (a limit the caller enforces was hit). */
+  stopReading(): void {
+    this.reader?.stop();
   }
 
   get state(): SessionState {
@@ -81,6 +129,7 @@ export class Session {
    * {@link Session.afterClose}); false when the peer started it, and ours is due: {@link Session.answer}.
    */
   peerClosed(): boolean {
+    this.reader?.stop(); // nothing after a close frame is parsed
     this.received = true;
     this.first ??= 'peer';
     return this.sent;
@@ -125,8 +174,10 @@ export class Session {
     return true;
   }
 
-  /** The TCP connection is gone: nothing more may be sent. */
+  /** The TCP connection is gone: nothing more may be sent, and a partly read message is released. */
   socketGone(): void {
     this.gone = true;
+    this.assembler?.reset();
+    this.reader?.stop();
   }
 }

@@ -1,0 +1,71 @@
+/**
+ * Whether a link reads its socket. It stops reading for two reasons, each lifted on its own: the
+ * hooks are behind (their queue is full) and, with I/O threads, what this thread relays to another
+ * waits there beyond relayLimit. TCP then slows the peer, as websocket.zig's one-message-at-a-time
+ * does. Once our close frame is out, input is only drained: unread input would turn our TCP close
+ * into a reset.
+ */
+import type { Socket } from 'node:net';
+
+/** What the gate asks of its link. */
+export interface GatedLink {
+  readonly socket: Socket;
+  /** Past the 101, socket still there. */
+  isOpen(): boolean;
+  /** Our close frame went out. */
+  closing(): boolean;
+}
+
+/** Pauses and resumes one link's socket. */
+export class ReadGate {
+  private readonly link: GatedLink;
+  private byHooks = false;
+  private byRelay = false;
+  /** Made once per link: a publish that finds the relay congested passes them to the outlet. */
+  readonly pauseForRelay = (): void => {
+    this.byRelay = true;
+    if (!this.link.closing()) this.link.socket.pause();
+  };
+  readonly resumeForRelay = (): void => {
+    this.byRelay = false;
+    if (this.link.isOpen() && !this.byHooks) this.link.socket.resume();
+  };
+
+  constructor(link: GatedLink) {
+    this.link = link;
+  }
+
+  /** Whether reading is held back (then the peer's silence is not its own). */
+  get paused(): boolean {
+    return this.byHooks || this.byRelay;
+  }
+
+  /**
+   * After a publish, broadcast or sendTo, with I/O threads: when what this thread relays to another
+   * waits there beyond `relayLimit`, the publishing link is not read until it is taken, so TCP slows
+   * its client as when one thread does everything.
+   */
+  throttle(relay: { throttle(pause: () => void, resume: () => void): boolean }): void {
+    if (!this.byRelay) relay.throttle(this.pauseForRelay, this.resumeForRelay);
+  }
+
+  pauseForHooks(): void {
+    this.byHooks = true;
+    if (!this.link.closing()) this.link.socket.pause();
+  }
+
+  resumeForHooks(): void {
+    this.byHooks = false;
+    if (this.link.isOpen() && !this.byRelay) this.link.socket.resume();
+  }
+
+  /** The 101 went out (the socket was paused while `init` ran): read, unless the hooks are behind already. */
+  opened(): void {
+    if (!this.byHooks) this.link.socket.resume();
+  }
+
+  /** Our close frame went out: what the peer still sends is read and dropped. */
+  drain(): void {
+    if (this.paused) this.link.socket.resume();
+  }
+}
