@@ -3,7 +3,16 @@
  * who ends TCP. The server's connections and the client both keep one.
  */
 import { describe, expect, it } from 'vitest';
-import { AfterClose, ProtocolError, Session, SessionState } from 'wsz/protocol';
+import {
+  AfterClose,
+  encodeClosePayload,
+  encodeFrame,
+  Opcode,
+  ProtocolError,
+  Session,
+  SessionState,
+  type MessageSink,
+} from 'wsz/protocol';
 
 const code = (payload: Buffer | null): number | null =>
   payload === null ? null : payload.length === 0 ? 1005 : payload.readUInt16BE(0);
@@ -68,5 +77,104 @@ describe('a session', () => {
     expect(s.canSend).toBe(false);
     expect(s.close()).toBeNull();
     expect(s.state).toBe(SessionState.Closed);
+  });
+});
+
+/** A sink that records every event the session reads, in order. */
+function recorder(): { events: string[]; sink: MessageSink } {
+  const events: string[] = [];
+  const sink: MessageSink = {
+    onMessage: (data, type) => void events.push(`${type}:${data.toString()}`),
+    onPing: (data) => void events.push(`ping:${data.toString()}`),
+    onPong: (data) => void events.push(`pong:${data.toString()}`),
+    onClose: (code, reason) => void events.push(`close:${code}:${reason}`),
+  };
+  return { events, sink };
+}
+
+const masked = (opcode: number, payload: string | Buffer, fin = true): Buffer =>
+  encodeFrame(opcode, payload, { fin, mask: 0x12345678 });
+
+describe('a session reading (bytes in, events out)', () => {
+  it('turns masked client frames into events on the server side, however the bytes are cut', () => {
+    const bytes = Buffer.concat([
+      masked(Opcode.Text, 'hel', false),
+      masked(Opcode.Ping, 'p'),
+      masked(Opcode.Continuation, 'lo'),
+      masked(Opcode.Binary, 'bin'),
+      masked(Opcode.Close, encodeClosePayload(1000, 'bye')),
+    ]);
+    for (const cut of [1, 3, 7, bytes.length]) {
+      const s = new Session('server');
+      const { events, sink } = recorder();
+      s.startReading(sink, { maxMessageSize: 1024, allowRsv1: false });
+      for (let at = 0; at < bytes.length; at += cut) {
+        expect(s.receive(Buffer.from(bytes.subarray(at, at + cut)))).toBeUndefined();
+      }
+      expect(events).toEqual(['ping:p', 'text:hello', 'binary:bin', 'close:1000:bye']);
+    }
+  });
+
+  it('reads unmasked server frames on the client side', () => {
+    const s = new Session('client');
+    const { events, sink } = recorder();
+    s.startReading(sink, { maxMessageSize: 1024, allowRsv1: false });
+    expect(s.receive(encodeFrame(Opcode.Text, 'hi'))).toBeUndefined();
+    expect(events).toEqual(['text:hi']);
+  });
+
+  it('fails at a frame the role forbids: an unmasked frame to a server, a masked one to a client (1002)', () => {
+    const server = new Session('server');
+    server.startReading(recorder().sink, { maxMessageSize: 1024, allowRsv1: false });
+    expect(server.receive(encodeFrame(Opcode.Text, 'x'))?.closeCode).toBe(1002);
+    expect(server.reading).toBe(false);
+    const client = new Session('client');
+    client.startReading(recorder().sink, { maxMessageSize: 1024, allowRsv1: false });
+    expect(client.receive(masked(Opcode.Text, 'x'))?.closeCode).toBe(1002);
+  });
+
+  it('fails at the first invalid UTF-8 byte (1007) and at a message over maxMessageSize (1009)', () => {
+    const s = new Session('server');
+    const { events, sink } = recorder();
+    s.startReading(sink, { maxMessageSize: 4, allowRsv1: false });
+    expect(s.receive(masked(Opcode.Text, Buffer.from([0x61, 0xff])))?.closeCode).toBe(1007);
+    expect(events).toEqual([]);
+    const t = new Session('server');
+    t.startReading(recorder().sink, { maxMessageSize: 4, allowRsv1: false });
+    expect(t.receive(masked(Opcode.Binary, 'too long'))?.closeCode).toBe(1009);
+  });
+
+  it('reads nothing after the peer closed, nor after stopReading', () => {
+    const s = new Session('server');
+    const { events, sink } = recorder();
+    s.startReading(sink, { maxMessageSize: 1024, allowRsv1: false });
+    s.receive(masked(Opcode.Close, encodeClosePayload(1001)));
+    expect(s.peerClosed()).toBe(false); // the sink is told; the session records it
+    expect(s.reading).toBe(false);
+    const t = new Session('server');
+    t.startReading(sink, { maxMessageSize: 1024, allowRsv1: false });
+    t.stopReading();
+    expect(t.reading).toBe(false);
+    expect(events).toEqual(['close:1001:']);
+  });
+
+  it('lets a wrapper see every frame first (a rate limit), and stop the reading with its own error', () => {
+    const s = new Session('server');
+    const { events, sink } = recorder();
+    let frames = 0;
+    s.startReading(sink, {
+      maxMessageSize: 1024,
+      allowRsv1: false,
+      frames: (assembler) => ({
+        onFrameHeader: (h) =>
+          ++frames > 2 ? new ProtocolError(1008, 'too many', 'WSZ_ERR_RATE_LIMIT') : assembler.onFrameHeader(h),
+        onFramePayload: (data, start, end, last) => assembler.onFramePayload(data, start, end, last),
+      }),
+    });
+    const error = s.receive(
+      Buffer.concat([masked(Opcode.Text, 'a'), masked(Opcode.Text, 'b'), masked(Opcode.Text, 'c')]),
+    );
+    expect(error?.code).toBe('WSZ_ERR_RATE_LIMIT');
+    expect(events).toEqual(['text:a', 'text:b']);
   });
 });
