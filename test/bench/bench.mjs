@@ -7,13 +7,15 @@
 // env UWS_NODE runs uWebSockets.js on another node binary (its build has no native code for Node 24).
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { peers } from './peers.mjs';
+import { benchServers, startServer } from './servers.mjs';
 import { chart } from './chart.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const args = process.argv.slice(2);
+if (args.includes('--latency')) {
+  await import('./latency.mjs'); // latency percentiles instead of throughput: see latency.mjs
+  process.exit(0);
+}
 const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
@@ -30,33 +32,7 @@ const UNITS = {
   deflate: 'msg/s',
 };
 const scenarios = option('scenarios', SCENARIOS.join(',')).split(',');
-const ioThreads = Number(process.versions.node.split('.')[0]) >= 24;
-
-const p = peers();
-const echo = [process.execPath, '--import', 'tsx', '--conditions=wsz-source', 'examples/echo/server.ts'];
-const SERVERS = {
-  ws: {
-    command: p.ws.command,
-    env: (s) => ({ MODE: s === 'fanout' ? 'fanout' : s === 'deflate' ? 'deflate' : 'echo' }),
-  },
-  uws:
-    p.uws || process.env.UWS_NODE
-      ? {
-          command: process.env.UWS_NODE
-            ? [process.env.UWS_NODE, p.ws.command[1].replace('ws-server.mjs', 'uws-server.cjs')]
-            : p.uws.command,
-          env: (s) => ({ MODE: s === 'fanout' ? 'fanout' : s === 'deflate' ? 'deflate' : 'echo' }),
-        }
-      : null,
-  'wsz inline': { command: echo, env: (s) => ({ THREADS: '0', ...wszMode(s) }) },
-  'wsz 4 hook threads': { command: echo, env: (s) => ({ ...wszMode(s) }) },
-  ...(ioThreads
-    ? { 'wsz 2 I/O threads': { command: echo, env: (s) => ({ THREADS: '0', WORKERS: '2', ...wszMode(s) }) } }
-    : {}),
-};
-function wszMode(s) {
-  return s === 'fanout' ? { BROADCAST: '1' } : s === 'deflate' ? { DEFLATE: '1' } : {};
-}
+const SERVERS = benchServers();
 const names = option('servers', Object.keys(SERVERS).join(','))
   .split(',')
   .filter((n) => n in SERVERS);
@@ -77,22 +53,6 @@ function cpuSeconds(pid) {
   } catch {
     return NaN;
   }
-}
-
-function listening(port, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve();
-      });
-      s.on('error', () =>
-        Date.now() > deadline ? reject(new Error(`nothing listens on ${port}`)) : setTimeout(attempt, 100),
-      );
-    };
-    attempt();
-  });
 }
 
 function load(scenario, port) {
@@ -118,16 +78,9 @@ let port = 9800 + (process.pid % 100);
 async function measure(name, scenario) {
   const server = SERVERS[name];
   port++;
-  // Its own process group, so that stopping it ends whatever it started (and only that).
-  const child = spawn(server.command[0], server.command.slice(1), {
-    cwd: root,
-    detached: true,
-    stdio: 'ignore',
-    env: { ...process.env, PORT: String(port), WSZ_LOG_LEVEL: 'silent', ...server.env(scenario) },
-  });
+  let child;
   try {
-    await listening(port);
-    await new Promise((r) => setTimeout(r, 300));
+    child = await startServer(server, scenario, port);
     if (scenario === 'idle') {
       const before = rss(child.pid);
       const loader = load('idle', port);
@@ -146,10 +99,7 @@ async function measure(name, scenario) {
   } catch {
     return null;
   } finally {
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {}
-    await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+    await child?.stop();
   }
 }
 
