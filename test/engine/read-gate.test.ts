@@ -9,7 +9,7 @@ import { ReadGate } from '../../packages/websocket/src/engine/read-gate.js';
 function gated(state = { open: true, closing: false }) {
   const calls: string[] = [];
   const socket = { pause: () => calls.push('pause'), resume: () => calls.push('resume') } as unknown as Socket;
-  const gate = new ReadGate({ socket, isOpen: () => state.open, closing: () => state.closing });
+  const gate = new ReadGate({ socket, isOpen: () => state.open, closeSent: () => state.closing });
   return { gate, calls, state };
 }
 

@@ -21,7 +21,7 @@ import { WRITE_BEFORE_OPEN } from '../handler/transport.js';
 import { describe, Liveness, Verdict } from './liveness.js';
 import { Opening, type OpeningHost } from './opening.js';
 import { listenToSocket } from './socket-events.js';
-import { ReadGate } from './read-gate.js';
+import { ReadGate, type GatedLink } from './read-gate.js';
 import type { ServerCore } from './server-core.js';
 
 const enum Phase {
@@ -43,7 +43,7 @@ const EMPTY = Buffer.alloc(0);
  * answered here), the close handshake (its state in a Session), liveness, and the end. Handler hooks
  * reach it through the dispatcher and the public {@link Conn}. Writes go through its {@link FrameSender}.
  */
-export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber {
+export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber, OpeningHost, CloseHost, GatedLink {
   readonly id: number;
   readonly server: ServerCore;
   readonly socket: Socket;
@@ -93,14 +93,10 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber 
     this.conn = new Conn(id, socket.remoteAddress ?? '', socket.remotePort ?? 0, this);
     this.peer = `${this.conn.remoteAddress}:${this.conn.remotePort}`;
     this.sender = new FrameSender(new LinkOutput(this), server.loop);
-    this.closing = new CloseHandshake(this.closeHost(), this.session);
-    this.gate = new ReadGate({
-      socket,
-      isOpen: () => this.phase === Phase.Open,
-      closing: () => this.session.closeSent,
-    });
+    this.closing = new CloseHandshake(this, this.session);
+    this.gate = new ReadGate(this);
     listenToSocket(socket, this, readRequest);
-    this.opening = new Opening(this.openingHost(), readRequest, deadline);
+    this.opening = new Opening(this, readRequest, deadline);
   }
 
   /** Every chunk the socket reads. */
@@ -137,29 +133,29 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber 
     this.opening!.overCapacity();
   }
 
-  /** What the opening handshake may do to this link. */
-  private openingHost(): OpeningHost {
-    return {
-      id: this.id,
-      server: this.server,
-      socket: this.socket,
-      conn: this.conn,
-      agreed: (deflate) => void (this.deflate = deflate),
-      init: (handshake) => {
-        this.counted = true;
-        this.server.upgraded++;
-        this.server.lifecycle();
-        this.phase = Phase.Init;
-        return this.server.dispatcher.open(this, handshake, this.server.app);
-      },
-      open: (protocol, response, leftover) => this.open(protocol, response, leftover),
-      uncount: () => this.uncount(),
-      refused: () => void (this.phase = Phase.Done),
-    };
+  // What the opening handshake may do to this link (OpeningHost; the link is its own host: no closures per link).
+
+  /** The handshake agreed on permessage-deflate. */
+  agreed(deflate: ConnectionDeflate): void {
+    this.deflate = deflate;
+  }
+
+  /** The request is valid: counted against maxConn from here; the handler's `init` runs. */
+  init(handshake: Handshake): void | Promise<void> {
+    this.counted = true;
+    this.server.upgraded++;
+    this.server.lifecycle();
+    this.phase = Phase.Init;
+    return this.server.dispatcher.open(this, handshake, this.server.app);
+  }
+
+  /** Refused with an HTTP answer: nothing more is read or written as WebSocket. */
+  refused(): void {
+    this.phase = Phase.Done;
   }
 
   /** `init` accepted: the 101 goes out and frames flow. */
-  private open(protocol: string | undefined, response: string, leftover: Buffer[] | null): void {
+  open(protocol: string | undefined, response: string, leftover: Buffer[] | null): void {
     this.handlerOpen = true;
     this.opening = null;
     if (this.phase !== Phase.Init) {
@@ -291,26 +287,32 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber 
     this.closing.close(payload);
   }
 
-  /** What the close handshake may do to this link. */
-  private closeHost(): CloseHost {
-    const dispatcher = this.server.dispatcher;
-    return {
-      id: this.id,
-      socket: this.socket,
-      sender: this.sender,
-      server: this.server,
-      peer: this.peer,
-      isOpen: () => this.phase === Phase.Open,
-      hasClientCloseHook: dispatcher.hooks.clientClose,
-      clientCloseHook: (code, reason) => dispatcher.clientClose(this, code, reason),
-      closeQueued: () => {
-        if (this.topics !== null) this.server.hub.unsubscribeAll(this);
-        // Hooks see the connection closing at once (writes return false, queued messages are skipped),
-        // before the peer can have our close frame.
-        dispatcher.closing(this);
-        this.gate.drain();
-      },
-    };
+  // What the close handshake may do to this link (CloseHost) and the read gate ask (GatedLink).
+
+  /** Past the 101 and the socket still there. */
+  isOpen(): boolean {
+    return this.phase === Phase.Open;
+  }
+
+  /** Our close frame went out. */
+  closeSent(): boolean {
+    return this.session.closeSent;
+  }
+
+  get hasClientCloseHook(): boolean {
+    return this.server.dispatcher.hooks.clientClose;
+  }
+
+  clientCloseHook(code: number, reason: string): void {
+    this.server.dispatcher.clientClose(this, code, reason);
+  }
+
+  closeQueued(): void {
+    if (this.topics !== null) this.server.hub.unsubscribeAll(this);
+    // Hooks see the connection closing at once (writes return false, queued messages are skipped),
+    // before the peer can have our close frame.
+    this.server.dispatcher.closing(this);
+    this.gate.drain();
   }
 
   // ---- pub/sub (ConnTransport, through the server's hub) -----------------------------------
@@ -433,7 +435,8 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber 
     if (this.handlerOpen) this.server.dispatcher.closed(this);
   }
 
-  private uncount(): void {
+  /** No longer counted against maxConn (refused, or gone). */
+  uncount(): void {
     if (this.counted) this.server.upgraded--;
     this.server.lifecycle();
     this.counted = false;

@@ -13,7 +13,7 @@ export interface GatedLink {
   /** Past the 101, socket still there. */
   isOpen(): boolean;
   /** Our close frame went out. */
-  closing(): boolean;
+  closeSent(): boolean;
 }
 
 /** Pauses and resumes one link's socket. */
@@ -21,15 +21,8 @@ export class ReadGate {
   private readonly link: GatedLink;
   private byHooks = false;
   private byRelay = false;
-  /** Made once per link: a publish that finds the relay congested passes them to the outlet. */
-  readonly pauseForRelay = (): void => {
-    this.byRelay = true;
-    if (!this.link.closing()) this.link.socket.pause();
-  };
-  readonly resumeForRelay = (): void => {
-    this.byRelay = false;
-    if (this.link.isOpen() && !this.byHooks) this.link.socket.resume();
-  };
+  /** Made on the first congestion, then kept: what a congested relay calls to pause and resume this link. */
+  private relayCallbacks: [pause: () => void, resume: () => void] | null = null;
 
   constructor(link: GatedLink) {
     this.link = link;
@@ -46,12 +39,24 @@ export class ReadGate {
    * its client as when one thread does everything.
    */
   throttle(relay: { throttle(pause: () => void, resume: () => void): boolean }): void {
-    if (!this.byRelay) relay.throttle(this.pauseForRelay, this.resumeForRelay);
+    if (this.byRelay) return;
+    const [pause, resume] = (this.relayCallbacks ??= [() => this.pauseForRelay(), () => this.resumeForRelay()]);
+    relay.throttle(pause, resume);
+  }
+
+  pauseForRelay(): void {
+    this.byRelay = true;
+    if (!this.link.closeSent()) this.link.socket.pause();
+  }
+
+  resumeForRelay(): void {
+    this.byRelay = false;
+    if (this.link.isOpen() && !this.byHooks) this.link.socket.resume();
   }
 
   pauseForHooks(): void {
     this.byHooks = true;
-    if (!this.link.closing()) this.link.socket.pause();
+    if (!this.link.closeSent()) this.link.socket.pause();
   }
 
   resumeForHooks(): void {
