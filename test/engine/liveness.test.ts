@@ -3,7 +3,7 @@
  * time, whether the peer sent anything and whether we did, and gets what to do.
  */
 import { describe, expect, it } from 'vitest';
-import { describe as say, Liveness, Verdict } from '../../packages/websocket/src/engine/liveness.js';
+import { Liveness, Verdict, verdictLine as say } from '../../packages/websocket/src/engine/liveness.js';
 
 const limits = (interval: number, timeout: number, idleTimeout: number) => ({
   heartbeat: { interval, timeout },

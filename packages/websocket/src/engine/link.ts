@@ -18,7 +18,7 @@ import { prepareFrame, type PreparedMessage } from '../sender/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import type { ConnectionDeflate } from './deflate.js';
 import { WRITE_BEFORE_OPEN } from '../handler/transport.js';
-import { describe, Liveness, Verdict } from './liveness.js';
+import { Liveness, Verdict, verdictLine } from './liveness.js';
 import { Opening, type OpeningHost } from './opening.js';
 import { listenToSocket } from './socket-events.js';
 import { ReadGate, type GatedLink } from './read-gate.js';
@@ -402,7 +402,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
     const config = this.server.config;
     const verdict = this.liveness!.sweep(now, read, sent, config);
     if (verdict === Verdict.Alive) return;
-    const line = describe(verdict, config);
+    const line = verdictLine(verdict, config);
     if (line !== null) this.server.log.info(`connection ${this.id} (${this.peer}): ${line}`);
     if (verdict === Verdict.Ping) this.sendFrame(Opcode.Ping, EMPTY, true);
     else if (verdict === Verdict.Dead) this.socket.destroy();

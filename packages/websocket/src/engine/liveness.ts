@@ -51,22 +51,19 @@ export class Liveness {
     }
     if (sent) this.lastTraffic = now;
     const { heartbeat, idleTimeout } = limits;
-    if (heartbeat.interval > 0) {
-      if (this.pingSentAt > 0) {
-        if (now - this.pingSentAt >= heartbeat.timeout) return Verdict.Dead;
-      } else if (now - this.lastActive >= heartbeat.interval) {
-        this.pingSentAt = now;
-        if (idleTimeout > 0 && now - this.lastTraffic >= idleTimeout) return Verdict.Idle;
-        return Verdict.Ping;
-      }
-    }
+    const beating = heartbeat.interval > 0;
+    if (beating && this.pingSentAt > 0 && now - this.pingSentAt >= heartbeat.timeout) return Verdict.Dead;
     if (idleTimeout > 0 && now - this.lastTraffic >= idleTimeout) return Verdict.Idle;
+    if (beating && this.pingSentAt === 0 && now - this.lastActive >= heartbeat.interval) {
+      this.pingSentAt = now;
+      return Verdict.Ping;
+    }
     return Verdict.Alive;
   }
 }
 
 /** What a verdict means, for the log line of the connection it hit (null: nothing worth a line). */
-export function describe(verdict: Verdict, limits: LivenessLimits): string | null {
+export function verdictLine(verdict: Verdict, limits: LivenessLimits): string | null {
   switch (verdict) {
     case Verdict.Dead:
       return `no answer to a heartbeat ping within ${limits.heartbeat.timeout} ms; dropping it`;

@@ -16,11 +16,15 @@ export interface GatedLink {
   closeSent(): boolean;
 }
 
+/** Why a link is not read: bits of {@link ReadGate}'s `held`. */
+const HOOKS = 1;
+const RELAY = 2;
+
 /** Pauses and resumes one link's socket. */
 export class ReadGate {
   private readonly link: GatedLink;
-  private byHooks = false;
-  private byRelay = false;
+  /** The reasons reading is held back ({@link HOOKS}, {@link RELAY}); the socket reads when none is left. */
+  private held = 0;
   /** Made on the first congestion, then kept: what a congested relay calls to pause and resume this link. */
   private relayCallbacks: [pause: () => void, resume: () => void] | null = null;
 
@@ -30,7 +34,7 @@ export class ReadGate {
 
   /** Whether reading is held back (then the peer's silence is not its own). */
   get paused(): boolean {
-    return this.byHooks || this.byRelay;
+    return this.held !== 0;
   }
 
   /**
@@ -39,38 +43,45 @@ export class ReadGate {
    * its client as when one thread does everything.
    */
   throttle(relay: { throttle(pause: () => void, resume: () => void): boolean }): void {
-    if (this.byRelay) return;
+    if ((this.held & RELAY) !== 0) return;
     const [pause, resume] = (this.relayCallbacks ??= [() => this.pauseForRelay(), () => this.resumeForRelay()]);
     relay.throttle(pause, resume);
   }
 
   pauseForRelay(): void {
-    this.byRelay = true;
-    if (!this.link.closeSent()) this.link.socket.pause();
+    this.hold(RELAY);
   }
 
   resumeForRelay(): void {
-    this.byRelay = false;
-    if (this.link.isOpen() && !this.byHooks) this.link.socket.resume();
+    this.release(RELAY);
   }
 
   pauseForHooks(): void {
-    this.byHooks = true;
-    if (!this.link.closeSent()) this.link.socket.pause();
+    this.hold(HOOKS);
   }
 
   resumeForHooks(): void {
-    this.byHooks = false;
-    if (this.link.isOpen() && !this.byRelay) this.link.socket.resume();
+    this.release(HOOKS);
   }
 
   /** The 101 went out (the socket was paused while `init` ran): read, unless the hooks are behind already. */
   opened(): void {
-    if (!this.byHooks) this.link.socket.resume();
+    if ((this.held & HOOKS) === 0) this.link.socket.resume();
   }
 
   /** Our close frame went out: what the peer still sends is read and dropped. */
   drain(): void {
-    if (this.paused) this.link.socket.resume();
+    if (this.held !== 0) this.link.socket.resume();
+  }
+
+  /** Once closing, input is only drained: it is never paused again. */
+  private hold(reason: number): void {
+    this.held |= reason;
+    if (!this.link.closeSent()) this.link.socket.pause();
+  }
+
+  private release(reason: number): void {
+    this.held &= ~reason;
+    if (this.held === 0 && this.link.isOpen()) this.link.socket.resume();
   }
 }
