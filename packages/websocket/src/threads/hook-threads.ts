@@ -255,8 +255,25 @@ export class HookThreads implements Dispatcher {
 
   message(target: IoTarget, data: Buffer, type: MessageType, owned: boolean): void {
     const h = this.handleOf(target);
-    if (h && owned && data.buffer instanceof SharedArrayBuffer) {
-      // Assembled in a shared pool buffer: the worker reads it there, and gives it back when done.
+    if (!h) {
+      if (owned) target.releaseMessage(data);
+      return;
+    }
+    const binary = type === 'binary' ? 1 : 0;
+    // Into the ring when it fits: one copy, and the I/O thread's buffer is free again at once. Lending a pool
+    // buffer instead costs more than the copy saves (the buffer's memory crosses with every batch, and a
+    // message assembled in a one-off buffer would need a new one for the next).
+    const offset = h.inbound.allocate(data.length);
+    if (offset >= 0) {
+      h.inbound.bytesView.set(data, offset);
+      this.crossed.copied++;
+      this.sendEvent(h, target, ToWorker.Message, target.conn.id, binary, offset, data.length);
+      this.countPending(h);
+      if (owned) target.releaseMessage(data);
+      return;
+    }
+    if (owned && data.buffer instanceof SharedArrayBuffer) {
+      // Too large for the ring now, and assembled in shared memory: the worker reads it in place, and gives it back.
       const token = this.nextToken++;
       this.lent.set(token, { data, target, handle: h });
       this.crossed.shared++;
@@ -265,7 +282,7 @@ export class HookThreads implements Dispatcher {
         target,
         ToWorker.SharedMessage,
         target.conn.id,
-        type === 'binary' ? 1 : 0,
+        binary,
         h.attach(data.buffer),
         data.byteOffset,
         data.length,
@@ -274,13 +291,13 @@ export class HookThreads implements Dispatcher {
       this.countPending(h);
       return;
     }
-    if (h) {
-      const [offset, length] = this.payload(h, data);
-      this.crossed.copied++;
-      this.sendEvent(h, target, ToWorker.Message, target.conn.id, type === 'binary' ? 1 : 0, offset, length);
-      this.countPending(h);
-    }
-    if (owned) target.releaseMessage(data); // copied: the I/O thread's buffer is free again
+    // Memory of its own, moved with the batch.
+    const copy = ownBytes(data.length, h.out.transfer);
+    copy.set(data);
+    this.crossed.copied++;
+    this.sendEvent(h, target, ToWorker.Message, target.conn.id, binary, -1, h.attach(copy));
+    this.countPending(h);
+    if (owned) target.releaseMessage(data);
   }
 
   /** One more message waiting on `h`: at the backlog, its connections stop reading. */
