@@ -1,7 +1,8 @@
 /**
  * Echo server: text comes back as text, binary as binary.
  *   PORT=9001 pnpm echo
- * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline), WORKERS sets
+ * env MAX_MESSAGE_SIZE sets maxMessageSize, THREADS sets threadPool.count (default 4; 0 = inline), THREAD_BUFFER
+ * threadPool.bufferSize (bytes per hook thread and direction), WORKERS sets
  * workerCount (I/O threads, Node 24+),
  * ORIGINS the allowed browser origins (comma-separated), TLS_CERT and TLS_KEY (PEM files) serve wss://,
  * BROADCAST=1 publishes every message to every connection, the sender included (a fan-out benchmark),
@@ -17,7 +18,10 @@ const server = new Server(Echo, {
   port: Number(env.PORT ?? 9001),
   address: env.ADDRESS ?? '127.0.0.1',
   ...(env.MAX_MESSAGE_SIZE ? { maxMessageSize: Number(env.MAX_MESSAGE_SIZE) } : {}),
-  ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
+  threadPool: {
+    ...(env.THREADS !== undefined ? { count: Number(env.THREADS) } : {}),
+    ...(env.THREAD_BUFFER ? { bufferSize: Number(env.THREAD_BUFFER) } : {}),
+  },
   ...(env.WORKERS ? { workerCount: Number(env.WORKERS) } : {}),
   ...(env.MAX_CONN ? { maxConn: Number(env.MAX_CONN) } : {}),
   ...(env.DEFLATE === '1' ? { perMessageDeflate: true } : {}),

@@ -3,6 +3,7 @@
 // ws) and draws the ratios as an SVG chart. Needs nothing outside the repository but npm (for the peers).
 //
 //   pnpm bench [--secs 5] [--scenarios small,rr] [--servers ws,wsz-inline] [--svg file.svg] [--markdown]
+//   pnpm bench --latency (percentiles: latency.mjs), pnpm bench --crossing (one thread round trip: crossing.mjs)
 //
 // env UWS_NODE runs uWebSockets.js on another node binary (its build has no native code for Node 24).
 import { spawn } from 'node:child_process';
@@ -14,6 +15,10 @@ import { chart } from './chart.mjs';
 const args = process.argv.slice(2);
 if (args.includes('--latency')) {
   await import('./latency.mjs'); // latency percentiles instead of throughput: see latency.mjs
+  process.exit(0);
+}
+if (args.includes('--crossing')) {
+  await import('./crossing.mjs'); // the cost of one thread round trip on this machine: see crossing.mjs
   process.exit(0);
 }
 const option = (name, fallback) => {
