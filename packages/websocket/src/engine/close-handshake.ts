@@ -81,6 +81,11 @@ export class CloseHandshake {
     });
   }
 
+  /** Events handed to the hooks have not all settled (a hook may be running, or messages waiting). */
+  get hooksRunning(): boolean {
+    return this.hooksPending > 0;
+  }
+
   /** A hook event was handed to the hooks. */
   eventStarted(): void {
     this.hooksPending++;

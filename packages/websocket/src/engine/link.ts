@@ -311,7 +311,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
     if (this.topics !== null) this.server.hub.unsubscribeAll(this);
     // Hooks see the connection closing at once (writes return false, queued messages are skipped),
     // before the peer can have our close frame.
-    this.server.dispatcher.closing(this);
+    this.server.dispatcher.closing(this, this.closing.hooksRunning);
     this.gate.drain();
   }
 

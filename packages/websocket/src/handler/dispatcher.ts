@@ -79,9 +79,10 @@ export interface Dispatcher {
   dropped(target: IoTarget, count: number): void;
   /**
    * The I/O side started closing the connection (our close frame is out): hooks' writes return false and queued
-   * messages are skipped.
+   * messages are skipped. `hooksRunning`: events handed to the hooks have not all settled yet (a hook may be
+   * running, or messages waiting), so they must learn of it at once rather than with the next batch.
    */
-  closing(target: IoTarget): void;
+  closing(target: IoTarget, hooksRunning: boolean): void;
   /** The connection ended: run `close` once, after every hook already queued; then call `done`. */
   closed(target: IoTarget, done?: () => void): void;
   /** Resolves once every `close` hook started so far has settled. */

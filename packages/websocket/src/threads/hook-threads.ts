@@ -338,13 +338,14 @@ export class HookThreads implements Dispatcher {
     else this.send(h, ToWorker.Buffered, target.conn.id, 0);
   }
 
-  closing(target: IoTarget): void {
+  closing(target: IoTarget, hooksRunning: boolean): void {
     const h = this.handleOf(target);
     if (!h) return;
     this.send(h, ToWorker.Closing, target.conn.id);
-    // Posted now, before our close frame reaches the socket: a hook running on the worker learns the
-    // connection is closing before the peer can see the close frame (and act on it).
-    this.flush();
+    // With hooks running or messages waiting on the worker, posted now, before our close frame reaches the
+    // socket: the hooks learn the connection is closing before the peer can see the close frame (and act
+    // on it). With none (a close answered after the hooks settled), the record goes with this tick's batch.
+    if (hooksRunning) this.flush();
   }
 
   dropped(target: IoTarget, count: number): void {
