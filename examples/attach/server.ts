@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:http';
 import { Server } from 'wsz';
-import { Echo } from '../echo/handler.js';
+import { Echo } from '../echo/handler.ts';
 
 const env = process.env;
 const http = createServer((req, res) => {

@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:http';
 import { RedisBackplane, Server, type ServerConfig } from 'wsz';
-import { Chat, pageReply } from './handler.js';
+import { Chat, pageReply } from './handler.ts';
 
 const env = process.env;
 const port = Number(env.PORT ?? 9001);

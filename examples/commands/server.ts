@@ -1,6 +1,6 @@
 /** Command server (see handler.ts):  PORT=9003 pnpm commands */
 import { Server } from 'wsz';
-import { Commands } from './handler.js';
+import { Commands } from './handler.ts';
 
 const server = new Server(Commands, { port: Number(process.env.PORT ?? 9003) });
 const address = await server.listen({ name: 'the command server' });

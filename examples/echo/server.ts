@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { RedisBackplane, Server } from 'wsz';
-import { Echo } from './handler.js';
+import { Echo } from './handler.ts';
 
 const env = process.env;
 const server = new Server(Echo, {

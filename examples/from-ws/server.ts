@@ -3,7 +3,7 @@
  * maxPayload becomes maxMessageSize, the ping/terminate loop the heartbeat config.
  */
 import { Server } from 'wsz';
-import { Room } from './handler.js';
+import { Room } from './handler.ts';
 
 const server = new Server(Room, {
   port: Number(process.env.PORT ?? 9001),

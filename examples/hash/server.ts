@@ -3,7 +3,7 @@
  *   THREADS=2 PORT=9002 pnpm hash
  */
 import { Server } from 'wsz';
-import { Hasher } from './handler.js';
+import { Hasher } from './handler.ts';
 
 const env = process.env;
 const server = new Server(Hasher, {

@@ -10,12 +10,16 @@ export interface RunningExample {
   interrupt(): void;
 }
 
-/** Runs `examples/<file>` with tsx as `pnpm <name>` would, on PORT 0 unless `env` says otherwise. */
-export function runExample(file: string, env: Record<string, string> = {}): RunningExample {
-  const child = spawn(`${root}node_modules/.bin/tsx`, ['--conditions=wsz-source', file], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', WSZ_LOG_LEVEL: 'silent', ...env },
-  });
+/**
+ * Runs `examples/<file>` with tsx as `pnpm <name>` would, on PORT 0 unless `env` says otherwise. `plainNode`: as
+ * `node examples/<file>` instead, no tsx and no flags (Node strips the types itself; wsz is its built dist/).
+ */
+export function runExample(file: string, env: Record<string, string> = {}, plainNode = false): RunningExample {
+  const base: NodeJS.ProcessEnv = { ...process.env, PORT: '0', WSZ_LOG_LEVEL: 'silent', ...env };
+  if (plainNode) delete base.NODE_OPTIONS;
+  const child = plainNode
+    ? spawn(process.execPath, [file], { cwd: root, env: base })
+    : spawn(`${root}node_modules/.bin/tsx`, ['--conditions=wsz-source', file], { cwd: root, env: base });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const ready = new Promise<number>((resolve, reject) => {

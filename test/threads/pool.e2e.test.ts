@@ -318,7 +318,7 @@ describe.each(MODES)('backlog and buffers ($name)', ({ threads, workers }) => {
     await c.nextFrame();
     c.sendFrame(1, 'whole frames in one read need no buffer');
     await c.nextFrame();
-    // Larger than a worker's ring (threadPool.bufferSize, 32 KiB): with threads the worker reads it where it was assembled.
+    // Larger than a worker's ring (threadPool.bufferSize, 32 KiB): with threads the worker reads it in place.
     const huge = frame(2, Buffer.alloc(40_000, 3));
     c.send(huge.subarray(0, 20_000));
     await new Promise((r) => setTimeout(r, 30));

@@ -54,6 +54,26 @@ function refusedFlags(error: unknown): string[] | null {
 }
 
 const TS = /\.[cm]?tsx?$/;
+/** What Node loads itself where it strips types (Node 22.18+, 23.6+, 24): `.ts`, `.mts`, `.cts`, not `.tsx`. */
+const STRIPPABLE = /\.[cm]?ts$/;
+
+/**
+ * Whether a worker needs tsx to import `moduleUrl`. The library's own source does (its imports name `.js` files
+ * that are `.ts` ones); a TypeScript handler does when this Node cannot strip types, or when the app runs under tsx
+ * (whose resolution, `./x.js` finding `./x.ts`, the handler's imports may rely on). Otherwise Node imports it itself.
+ */
+export function needsTsx(
+  moduleUrl: string,
+  fromSource: boolean,
+  node: { stripsTypes: boolean; underTsx: boolean } = {
+    stripsTypes: Boolean((process.features as { typescript?: unknown }).typescript),
+    underTsx: process.execArgv.some((a) => a.includes('tsx')),
+  },
+): boolean {
+  if (fromSource) return true;
+  if (!TS.test(moduleUrl)) return false;
+  return node.underTsx || !node.stripsTypes || !STRIPPABLE.test(moduleUrl);
+}
 
 /** The URL of tsx's ESM API (its `register()` installs TypeScript hooks in the calling thread), or null. */
 function tsxApi(): string | null {
@@ -73,8 +93,8 @@ function tsxApi(): string | null {
  * Works out how workers will load `HandlerClass`, or throws an error that says what to do.
  * Workers import the module named by the class's `static module = import.meta.url` and take the
  * export of the class's name. TypeScript (the app under tsx, or this library from source under a
- * test runner) needs a TypeScript loader in the worker: the app's own flags are passed on, and
- * `--import tsx` is added when they have none.
+ * test runner) needs a TypeScript loader in the worker where Node does not strip types itself (see
+ * {@link needsTsx}): the app's own flags are passed on, and tsx is registered in the worker.
  */
 export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, reason: ThreadReason): WorkerLaunch {
   const name = HandlerClass.name || 'the handler class';
@@ -99,13 +119,15 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, reas
   };
   // Module hooks registered by --import do not reach worker threads on Node 20: a worker that must
   // load TypeScript registers tsx itself, before importing anything else.
+  // Where Node strips types itself (and the app does not run under tsx), a worker imports a .ts handler as Node does.
   let tsx: string | null = null;
-  if (fromSource || TS.test(moduleUrl)) {
+  if (needsTsx(moduleUrl, fromSource)) {
     tsx = tsxApi();
     if (!tsx) {
       throw new TypeError(
-        `${name} is defined in TypeScript (${moduleUrl}) and worker threads need tsx to load it: install tsx (npm i -D tsx), ` +
-          `compile the handler to JavaScript, or ${reason.instead}.`,
+        `${name} is defined in TypeScript (${moduleUrl}) and worker threads need tsx to load it on this Node ` +
+          `(${process.version} does not strip types${STRIPPABLE.test(moduleUrl) ? '' : ', and never does for .tsx'}): ` +
+          `run Node 22.18 or later (24 LTS), install tsx (npm i -D tsx), compile the handler to JavaScript, or ${reason.instead}.`,
       );
     }
   }

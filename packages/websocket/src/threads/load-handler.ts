@@ -14,12 +14,19 @@ export async function loadHandler(moduleUrl: string, exportName: string): Promis
   try {
     mod = (await import(moduleUrl)) as Record<string, unknown>;
   } catch (error) {
-    const ts = /\.[cm]?tsx?$/.test(moduleUrl) && /file extension/i.test(String((error as Error).message));
+    const message = String((error as Error).message);
+    const ts = /\.[cm]?tsx?$/.test(moduleUrl) && /file extension/i.test(message);
+    // Node strips types but does not transform: enums, namespaces, parameter properties need more than that.
+    const stripOnly = (error as { code?: unknown }).code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX';
     throw new Error(
-      `cannot import handler module ${moduleUrl} in a worker thread: ${(error as Error).message.replace(/\.$/, '')}` +
+      `cannot import handler module ${moduleUrl} in a worker thread: ${message.replace(/\.$/, '')}` +
         (ts
-          ? '. It is TypeScript: run the app with tsx (`tsx app.ts` or `node --import tsx app.ts`), or compile it to JavaScript.'
-          : ''),
+          ? '. It is TypeScript: run Node 22.18 or later (24 LTS), which strips types itself, run the app with tsx ' +
+            '(`tsx app.ts` or `node --import tsx app.ts`), or compile it to JavaScript.'
+          : stripOnly
+            ? '. Node only strips types: write the handler module without TypeScript-only syntax (enums, namespaces, ' +
+              'parameter properties), or run the app with tsx (`node --import tsx app.ts`).'
+            : ''),
     );
   }
   const H = mod[exportName] ?? (mod.default as { name?: string } | undefined);
