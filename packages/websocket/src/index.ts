@@ -19,3 +19,11 @@ export { ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeEr
 export { ConfigError, type ConfigErrorCode } from './config/config-error.js';
 export { RedisBackplane, type RedisBackplaneOptions } from './pubsub/redis/redis-backplane.js';
 export type { Backplane, BackplaneStats } from './pubsub/backplane.js';
+export {
+  CHANNELS,
+  type ConnectionOpenEvent,
+  type ConnectionCloseEvent,
+  type HandshakeRefusedEvent,
+  type MessageInEvent,
+  type HookFailedEvent,
+} from './observe/channels.js';

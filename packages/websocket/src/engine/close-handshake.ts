@@ -11,6 +11,7 @@ import { AfterClose, type Session } from '../protocol/session.js';
 import { awaitPeerClose } from '../sender/close-timer.js';
 import type { FrameSender } from '../sender/frame-sender.js';
 import type { ServerCore } from './server-core.js';
+import { LinkRecord } from './link-events.js';
 
 /** What the close handshake needs from its link. */
 export interface CloseHost {
@@ -38,6 +39,8 @@ export class CloseHandshake {
   private timer: NodeJS.Timeout | null = null;
   /** Hook events not settled yet (see DispatchTarget). */
   private hooksPending = 0;
+  /** Who closed first and how, for the `wsz:connection:*` events. */
+  readonly record = new LinkRecord();
   /** A close of ours waiting for the hooks already running to settle: their replies go out first. */
   private deferredClose: (() => void) | null = null;
 
@@ -48,6 +51,7 @@ export class CloseHandshake {
 
   /** The peer's close frame arrived. */
   peerClosed(code: number, reason: string): void {
+    this.record.peer(code, reason);
     if (this.session.peerClosed()) return this.endTcp(); // the answer to our close
     const closeTimeout = this.host.server.config.closeTimeout;
     if (this.host.hasClientCloseHook) {
@@ -125,6 +129,7 @@ export class CloseHandshake {
   /** Sends our close frame (null: none is due, one went already) and waits for the peer's, or ends TCP. */
   private closeWith(payload: Buffer | null): void {
     if (payload === null) return;
+    this.record.ours(payload);
     const { sender } = this.host;
     sender.frame(Opcode.Close, payload, true);
     this.host.closeQueued();

@@ -21,6 +21,7 @@ import { WRITE_BEFORE_OPEN } from '../handler/transport.js';
 import { Liveness, Verdict, verdictLine } from './liveness.js';
 import { Opening, type OpeningHost } from './opening.js';
 import { listenToSocket } from './socket-events.js';
+import { publishHookFailed, publishMessage } from './link-events.js';
 import { ReadGate, type GatedLink } from './read-gate.js';
 import type { ServerCore } from './server-core.js';
 
@@ -155,7 +156,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
   }
 
   /** `init` accepted: the 101 goes out and frames flow. */
-  open(protocol: string | undefined, response: string, leftover: Buffer[] | null): void {
+  open(protocol: string | undefined, response: string, leftover: Buffer[] | null, url: string): void {
     this.handlerOpen = true;
     this.opening = null;
     if (this.phase !== Phase.Init) {
@@ -167,6 +168,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
     this.socket.write(response, 'latin1');
     this.phase = Phase.Open;
     this.server.opened(this.id);
+    this.closing.record.opened(this.conn, url);
     this.liveness = new Liveness(Date.now());
     this.server.dispatcher.afterInit(this);
     if (leftover) for (const chunk of leftover) this.data(chunk);
@@ -191,6 +193,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
 
   onMessage(data: Buffer, type: MessageType, owned: boolean): void {
     this.server.messages++;
+    publishMessage(this.id, data.length, type);
     if (this.session.closeSent) {
       if (owned) this.server.pool.release(data);
       return;
@@ -369,6 +372,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
 
   hookFailed(hook: string, error: unknown): void {
     const closing = this.phase === Phase.Open && !this.session.closeSent;
+    publishHookFailed(this.id, hook, error);
     this.server.log.error(
       `connection ${this.id}: ${hook} hook failed; ${closing ? 'closing with 1011' : 'the connection had ended already'}`,
       error,
@@ -423,6 +427,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
   /** The socket is gone (any cause): release everything, run `close` once. */
   socketClosed(): void {
     this.phase = Phase.Done;
+    this.closing.record.gone(this.id, this.conn.remoteAddress);
     this.closing.socketGone();
     this.opening?.socketGone();
     this.opening = null;

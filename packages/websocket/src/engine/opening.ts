@@ -20,6 +20,7 @@ import { negotiateDeflate, parseExtensions } from '../protocol/permessage-deflat
 import { ConnectionDeflate } from './deflate.js';
 import { RequestReader } from './request-reader.js';
 import type { ServerCore } from './server-core.js';
+import { publishRefused } from './link-events.js';
 
 /** What the opening handshake needs from the link it opens. */
 export interface OpeningHost {
@@ -38,7 +39,7 @@ export interface OpeningHost {
    * `init` accepted the connection: the link writes `response` (the 101), then reads `leftover` (frames
    * pipelined behind the request) and the socket. The link knows whether its socket is still there.
    */
-  open(protocol: string | undefined, response: string, leftover: Buffer[] | null): void;
+  open(protocol: string | undefined, response: string, leftover: Buffer[] | null, url: string): void;
   /** The connection was refused, or `init` refused it: it no longer counts against maxConn. */
   uncount(): void;
   /** Refused with an HTTP answer: nothing more is read or written as WebSocket. */
@@ -206,7 +207,7 @@ export class Opening {
     const leftover = this.leftover;
     this.leftover = null;
     this.stage = Stage.Done;
-    this.host.open(handshake.protocol, response, leftover);
+    this.host.open(handshake.protocol, response, leftover, handshake.url);
   }
 
   private initRefused(error: unknown): void {
@@ -243,6 +244,8 @@ export class Opening {
       head !== null && server.plainHttp !== null
         ? answerPlain(server.plainHttp, head, server.app, log, server.config.handshake.timeout)
         : null;
+    // A plain HTTP request the app answers (httpRequest) is not a refused upgrade.
+    if (plain === null) publishRefused(error, host.conn.remoteAddress);
     socket.resume(); // read (and drop) until the peer closes, so its FIN is seen
     if (plain instanceof Promise) {
       // An async httpRequest: the socket waits for its answer (answerPlain bounds the wait).

@@ -1,0 +1,78 @@
+/**
+ * The engine's publications on `diagnostics_channel` (see observe/channels.ts): each builds its event only when
+ * someone subscribes, so a server nobody watches pays one check per event.
+ */
+import type { Conn } from '../handler/conn.js';
+import type { MessageType } from '../protocol/opcodes.js';
+import type { HandshakeError } from '../protocol/errors.js';
+import {
+  channels,
+  type ConnectionCloseEvent,
+  type ConnectionOpenEvent,
+  type HandshakeRefusedEvent,
+  type HookFailedEvent,
+  type MessageInEvent,
+} from '../observe/channels.js';
+
+/** The 101 went out. */
+export function publishOpen(conn: Conn, url: string): void {
+  if (!channels.connectionOpen.hasSubscribers) return;
+  const { id, remoteAddress, remotePort, protocol } = conn;
+  channels.connectionOpen.publish({ id, remoteAddress, remotePort, url, protocol } satisfies ConnectionOpenEvent);
+}
+
+/** A whole message arrived. */
+export function publishMessage(id: number, size: number, type: MessageType): void {
+  if (channels.messageIn.hasSubscribers) channels.messageIn.publish({ id, size, type } satisfies MessageInEvent);
+}
+
+/** A hook failed. */
+export function publishHookFailed(id: number, hook: string, error: unknown): void {
+  if (channels.hookFailed.hasSubscribers) channels.hookFailed.publish({ id, hook, error } satisfies HookFailedEvent);
+}
+
+/** An upgrade was refused with an HTTP error. */
+export function publishRefused(error: HandshakeError, remoteAddress: string): void {
+  if (!channels.handshakeRefused.hasSubscribers) return;
+  const { status, message: reason, code } = error;
+  channels.handshakeRefused.publish({ status, reason, code, remoteAddress } satisfies HandshakeRefusedEvent);
+}
+
+/** One connection's life as its events tell it: when it opened, who closed first and with what. */
+export class LinkRecord {
+  private openedAt = 0;
+  private first: { code: number; reason: string; by: 'client' | 'server' } | null = null;
+
+  /** The 101 went out: publishes the open. */
+  opened(conn: Conn, url: string): void {
+    this.openedAt = Date.now();
+    publishOpen(conn, url);
+  }
+
+  /** The peer's close frame (the first one wins). */
+  peer(code: number, reason: string): void {
+    this.first ??= { code, reason, by: 'client' };
+  }
+
+  /** Our close frame's payload (the first one wins). */
+  ours(payload: Buffer): void {
+    if (this.first !== null) return;
+    const code = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
+    this.first = { code, reason: payload.length > 2 ? payload.toString('utf8', 2) : '', by: 'server' };
+  }
+
+  /** The TCP connection is gone: publishes the close of a connection that had opened. */
+  gone(id: number, remoteAddress: string): void {
+    if (this.openedAt === 0 || !channels.connectionClose.hasSubscribers) return;
+    const { code, reason, by } = this.first ?? { code: 1006, reason: '', by: 'transport' as const };
+    const durationMs = Date.now() - this.openedAt;
+    channels.connectionClose.publish({
+      id,
+      remoteAddress,
+      code,
+      reason,
+      by,
+      durationMs,
+    } satisfies ConnectionCloseEvent);
+  }
+}
