@@ -3,6 +3,7 @@
  * someone subscribes, so a server nobody watches pays one check per event.
  */
 import type { Conn } from '../handler/conn.js';
+import type { Tally } from '../observe/tally.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { HandshakeError } from '../protocol/errors.js';
 import {
@@ -32,7 +33,8 @@ export function publishHookFailed(id: number, hook: string, error: unknown): voi
 }
 
 /** An upgrade was refused with an HTTP error. */
-export function publishRefused(error: HandshakeError, remoteAddress: string): void {
+export function publishRefused(error: HandshakeError, remoteAddress: string, tally: Tally): void {
+  tally.handshake(error.status);
   if (!channels.handshakeRefused.hasSubscribers) return;
   const { status, message: reason, code } = error;
   channels.handshakeRefused.publish({ status, reason, code, remoteAddress } satisfies HandshakeRefusedEvent);
@@ -43,9 +45,10 @@ export class LinkRecord {
   private openedAt = 0;
   private first: { code: number; reason: string; by: 'client' | 'server' } | null = null;
 
-  /** The 101 went out: publishes the open. */
-  opened(conn: Conn, url: string): void {
+  /** The 101 went out: counts and publishes the open. */
+  opened(conn: Conn, url: string, tally: Tally): void {
     this.openedAt = Date.now();
+    tally.handshake(101);
     publishOpen(conn, url);
   }
 
@@ -61,10 +64,12 @@ export class LinkRecord {
     this.first = { code, reason: payload.length > 2 ? payload.toString('utf8', 2) : '', by: 'server' };
   }
 
-  /** The TCP connection is gone: publishes the close of a connection that had opened. */
-  gone(id: number, remoteAddress: string): void {
-    if (this.openedAt === 0 || !channels.connectionClose.hasSubscribers) return;
+  /** The TCP connection is gone: counts and publishes the close of a connection that had opened. */
+  gone(id: number, remoteAddress: string, tally: Tally): void {
+    if (this.openedAt === 0) return;
     const { code, reason, by } = this.first ?? { code: 1006, reason: '', by: 'transport' as const };
+    tally.close(code);
+    if (!channels.connectionClose.hasSubscribers) return;
     const durationMs = Date.now() - this.openedAt;
     channels.connectionClose.publish({
       id,

@@ -77,8 +77,9 @@ export class LinkOutput implements SenderHost {
     this.server.dispatcher.dropped(this.link, count);
   }
 
-  countWrite(): void {
+  countWrite(bytes: number): void {
     this.server.writes++;
+    this.server.tally.bytesOut += bytes;
   }
 
   countDrop(): void {

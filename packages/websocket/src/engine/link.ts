@@ -168,7 +168,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
     this.socket.write(response, 'latin1');
     this.phase = Phase.Open;
     this.server.opened(this.id);
-    this.closing.record.opened(this.conn, url);
+    this.closing.record.opened(this.conn, url, this.server.tally);
     this.liveness = new Liveness(Date.now());
     this.server.dispatcher.afterInit(this);
     if (leftover) for (const chunk of leftover) this.data(chunk);
@@ -427,7 +427,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
   /** The socket is gone (any cause): release everything, run `close` once. */
   socketClosed(): void {
     this.phase = Phase.Done;
-    this.closing.record.gone(this.id, this.conn.remoteAddress);
+    this.closing.record.gone(this.id, this.conn.remoteAddress, this.server.tally);
     this.closing.socketGone();
     this.opening?.socketGone();
     this.opening = null;

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { Tally } from '../observe/tally.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TlsOptions } from 'node:tls';
@@ -51,6 +52,7 @@ export class LocalEngine implements Engine, ServerCore {
   upgraded = 0;
   messages = 0;
   writes = 0;
+  readonly tally = new Tally();
   backpressureDrops = 0;
   backpressureCloses = 0;
   private sharedCodecs: SharedCodecs | null = null;
@@ -191,6 +193,9 @@ export class LocalEngine implements Engine, ServerCore {
       upgraded: this.upgraded,
       messages: this.messages,
       writes: this.writes,
+      bytes: { in: this.tally.bytesIn, out: this.tally.bytesOut },
+      handshakes: { ...this.tally.handshakes },
+      closes: { ...this.tally.closes },
       buffered: this.bufferedBytes(),
       pool: { ...this.pool.stats, freeSmall: free.small, freeLarge: free.large },
       queued: this.dispatcher.queued,

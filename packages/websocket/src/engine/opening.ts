@@ -245,7 +245,7 @@ export class Opening {
         ? answerPlain(server.plainHttp, head, server.app, log, server.config.handshake.timeout)
         : null;
     // A plain HTTP request the app answers (httpRequest) is not a refused upgrade.
-    if (plain === null) publishRefused(error, host.conn.remoteAddress);
+    if (plain === null) publishRefused(error, host.conn.remoteAddress, server.tally);
     socket.resume(); // read (and drop) until the peer closes, so its FIN is seen
     if (plain instanceof Promise) {
       // An async httpRequest: the socket waits for its answer (answerPlain bounds the wait).

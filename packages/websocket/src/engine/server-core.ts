@@ -1,4 +1,5 @@
 import type { BufferPool } from '../buffers/pool.js';
+import type { Tally } from '../observe/tally.js';
 import type { ResolvedConfig } from '../config/config.js';
 import type { Dispatcher } from '../handler/dispatcher.js';
 import type { PlainHttpHandler } from '../handler/plain-http.js';
@@ -25,6 +26,8 @@ export interface ServerCore extends HeadBuffers {
   messages: number;
   /** Socket writes issued, for stats. */
   writes: number;
+  /** Bytes, handshakes by status, closes by code (stats and metrics). */
+  readonly tally: Tally;
   /** Topics and cross-connection sends. */
   readonly hub: Hub;
   /** Compression state shared by this server's connections (made on first use). */

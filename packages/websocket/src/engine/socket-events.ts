@@ -10,7 +10,7 @@ import type { FrameSender } from '../sender/frame-sender.js';
 export interface SocketOwner {
   readonly id: number;
   readonly sender: FrameSender;
-  readonly server: { readonly log: Logger };
+  readonly server: { readonly log: Logger; readonly tally: { bytesIn: number } };
   /** Every chunk the socket reads. */
   data(chunk: Buffer): void;
   /** The socket is gone (any cause). */
@@ -21,7 +21,9 @@ const OWNER = Symbol('wsz.link');
 type TaggedSocket = Socket & { [OWNER]: SocketOwner };
 
 function onData(this: TaggedSocket, chunk: Buffer): void {
-  this[OWNER].data(chunk);
+  const owner = this[OWNER];
+  owner.server.tally.bytesIn += chunk.length;
+  owner.data(chunk);
 }
 function onClose(this: TaggedSocket): void {
   this[OWNER].socketClosed();

@@ -1,4 +1,5 @@
 import type { BackplaneStats } from '../pubsub/backplane.js';
+import type { CLOSE_CODES, HANDSHAKE_STATUSES, LabelCounts } from '../observe/tally.js';
 
 /** Counters a server keeps; see `Server.stats`. */
 export interface ServerStats {
@@ -10,6 +11,15 @@ export interface ServerStats {
   messages: number;
   /** Socket writes issued: everything a connection writes in one tick is one write. */
   writes: number;
+  /** Bytes read from connections' sockets (`in`, upgrade requests included) and of frames handed to them (`out`). */
+  bytes: { in: number; out: number };
+  /** Upgrades by the status they were answered with: '101' accepted, an HTTP status refused ('other' for the rest). */
+  handshakes: LabelCounts<(typeof HANDSHAKE_STATUSES)[number]>;
+  /**
+   * Connections that had opened and ended, by the close code of the side that closed first ('1006' when neither
+   * sent a close frame; 'other' for codes not listed, 4000-4999 included).
+   */
+  closes: LabelCounts<(typeof CLOSE_CODES)[number]>;
   /** Bytes written and not yet taken by the kernel, over all connections (bounded by maxBackpressure each). */
   buffered: number;
   /** Buffer pool counters: hits, misses, one-off (dynamic) allocations, and free buffers on hand. */

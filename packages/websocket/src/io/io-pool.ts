@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { Tally } from '../observe/tally.js';
 import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
@@ -350,6 +351,9 @@ export class IoPool implements Engine {
       upgraded: 0,
       messages: 0,
       writes: 0,
+      bytes: { in: 0, out: 0 },
+      handshakes: new Tally().handshakes,
+      closes: new Tally().closes,
       buffered: 0,
       pool: { hits: 0, misses: 0, dynamic: 0, freeSmall: 0, freeLarge: 0 },
       queued: 0,

@@ -1,4 +1,5 @@
 import type { ServerStats } from '../engine/stats.js';
+import { CLOSE_CODES, HANDSHAKE_STATUSES } from '../observe/tally.js';
 
 /**
  * The counters each I/O thread publishes for `server.stats()` on the main thread: numbers in shared
@@ -90,6 +91,27 @@ const FIELDS: readonly Field[] = [
   counter(
     (s) => s.compression.deflated,
     (t, v) => void (t.compression.deflated += v),
+  ),
+  counter(
+    (s) => s.bytes.in,
+    (t, v) => void (t.bytes.in += v),
+  ),
+  counter(
+    (s) => s.bytes.out,
+    (t, v) => void (t.bytes.out += v),
+  ),
+  // One place per label value (the lists are fixed: see observe/tally.ts).
+  ...HANDSHAKE_STATUSES.map((k) =>
+    counter(
+      (s) => s.handshakes[k],
+      (t, v) => void (t.handshakes[k] += v),
+    ),
+  ),
+  ...CLOSE_CODES.map((k) =>
+    counter(
+      (s) => s.closes[k],
+      (t, v) => void (t.closes[k] += v),
+    ),
   ),
 ];
 

@@ -380,8 +380,10 @@ export class FrameSender {
     // (Node's count includes what the kernel took during this tick until the tick ends: it is the
     // length, not the high-water mark, that decides, so a burst may use the kernel's room.)
     while (this.outbox.pending > 0 && socket.writableLength < HANDOVER) {
-      this.host.countWrite();
-      if (!this.outbox.flush(socket, HANDOVER)) break;
+      const pending = this.outbox.pending;
+      const written = this.outbox.flush(socket, HANDOVER);
+      this.host.countWrite(pending - this.outbox.pending);
+      if (!written) break;
     }
     this.afterFlush();
     if (this.owedPong !== null) this.payOwedPong();

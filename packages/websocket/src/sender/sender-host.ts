@@ -35,6 +35,6 @@ export interface SenderHost {
   /** The 'drop' policy dropped `count` data messages since the last report. */
   droppedMessages(count: number): void;
   /** Counters: a socket write issued, a data message dropped. */
-  countWrite(): void;
+  countWrite(bytes: number): void;
   countDrop(): void;
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { renderMetrics } from './metrics.js';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -193,6 +194,14 @@ export class Server<H extends HandlerHooks<any>> {
   /** Connection and buffer pool counters. */
   stats(): ServerStats {
     return this.engine.stats();
+  }
+
+  /**
+   * The counters of {@link Server.stats} in the Prometheus text format (0.0.4), for a scrape endpoint: answer with
+   * content type `METRICS_CONTENT_TYPE`. Built when called; see docs/operations.md for the metric names.
+   */
+  metrics(): string {
+    return renderMetrics(this.engine.stats());
   }
 
   // ---- pub/sub from outside handlers (hooks use their Conn) -------------------------------------

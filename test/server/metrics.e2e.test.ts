@@ -1,0 +1,156 @@
+/**
+ * server.metrics() (issue 23): the Prometheus text exposition format 0.0.4, checked by a strict parser of the format
+ * written here, and its values against a scripted workload in every mode.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { METRICS_CONTENT_TYPE } from 'wsz';
+import { MODES, inMode, serve, type Cleanup } from '../helpers/modes.js';
+import { RawClient, closeBody, upgradeRequest } from '../helpers/raw-client.js';
+import { eventually } from '../helpers/server.js';
+
+let cleanup: Cleanup = [];
+afterEach(async () => {
+  for (const c of cleanup) await c();
+  cleanup = [];
+});
+
+interface Family {
+  type: 'counter' | 'gauge';
+  help: string;
+  samples: Map<string, number>;
+}
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Parses one label set `{a="x",b="y"}` strictly (escapes \\, \", \n only); returns a canonical key. */
+function parseLabels(text: string): string {
+  const labels: Array<[string, string]> = [];
+  let i = 0;
+  while (i < text.length) {
+    const eq = text.indexOf('=', i);
+    const name = text.slice(i, eq);
+    if (!LABEL.test(name) || text[eq + 1] !== '"') throw new Error(`bad label at '${text.slice(i)}'`);
+    let value = '';
+    let j = eq + 2;
+    for (; text[j] !== '"'; j++) {
+      if (j >= text.length) throw new Error(`unterminated label value in '${text}'`);
+      if (text[j] === '\\') {
+        const e = text[++j];
+        if (e === '\\' || e === '"') value += e;
+        else if (e === 'n') value += '\n';
+        else throw new Error(`bad escape \\${e} in '${text}'`);
+      } else value += text[j];
+    }
+    labels.push([name, value]);
+    i = j + 1;
+    if (i < text.length) {
+      if (text[i] !== ',') throw new Error(`expected ',' in '${text}'`);
+      i++;
+    }
+  }
+  if (new Set(labels.map(([n]) => n)).size !== labels.length) throw new Error(`repeated label in '${text}'`);
+  return JSON.stringify(labels.sort());
+}
+
+/** A strict reader of the text format: HELP and TYPE once per family, before its samples; no repeated series. */
+function parseExposition(text: string): Map<string, Family> {
+  if (!text.endsWith('\n')) throw new Error('the exposition must end with a line feed');
+  const families = new Map<string, Family>();
+  let current: string | null = null;
+  for (const line of text.slice(0, -1).split('\n')) {
+    const meta = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
+    if (meta) {
+      const [, kind, name, rest] = meta;
+      if (!NAME.test(name!)) throw new Error(`bad metric name ${name}`);
+      if (kind === 'HELP') {
+        if (families.has(name!)) throw new Error(`HELP for ${name} twice, or after its samples`);
+        families.set(name!, { type: 'gauge', help: rest!, samples: new Map() });
+        current = null;
+      } else {
+        if (!families.has(name!) || current !== null) throw new Error(`TYPE for ${name} without its HELP just before`);
+        if (rest !== 'counter' && rest !== 'gauge') throw new Error(`unexpected type ${rest}`);
+        families.get(name!)!.type = rest;
+        current = name!;
+      }
+      continue;
+    }
+    if (line.startsWith('#') || line === '') throw new Error(`unexpected line '${line}'`);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) throw new Error(`bad sample line '${line}'`);
+    const [, name, labels, value] = m;
+    if (name !== current) throw new Error(`sample of ${name} outside its family (${current})`);
+    const v = Number(value);
+    if (!/^(-?\d+(\.\d+)?(e[+-]?\d+)?|[+-]Inf|NaN)$/.test(value!)) throw new Error(`bad value '${value}'`);
+    const family = families.get(name!)!;
+    if (family.type === 'counter' && !name!.endsWith('_total')) throw new Error(`counter ${name} without _total`);
+    if (family.type === 'counter' && v < 0) throw new Error(`negative counter ${line}`);
+    const key = labels === undefined ? '' : parseLabels(labels);
+    if (family.samples.has(key)) throw new Error(`series ${line} twice`);
+    family.samples.set(key, v);
+  }
+  for (const [name, f] of families) if (f.samples.size === 0) throw new Error(`family ${name} has no samples`);
+  return families;
+}
+
+/** The value of `name` with `labels` (none: the unlabelled sample). */
+function value(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+  return families
+    .get(name)
+    ?.samples.get(Object.keys(labels).length === 0 ? '' : JSON.stringify(Object.entries(labels).sort()));
+}
+
+describe('the strict parser used below', () => {
+  it('rejects what the format forbids', () => {
+    expect(() => parseExposition('# HELP a x\n# TYPE a counter\na 1\n')).toThrow(/_total/);
+    expect(() => parseExposition('# HELP a_total x\n# TYPE a_total counter\na_total{l="\\q"} 1\n')).toThrow(/escape/);
+    expect(() => parseExposition('# HELP g x\n# TYPE g gauge\ng 1\ng 2\n')).toThrow(/twice/);
+    expect(() => parseExposition('# HELP g x\n# TYPE g gauge\nh 1\n')).toThrow(/outside/);
+    expect(() => parseExposition('# HELP g x\n# TYPE g gauge\ng 1')).toThrow(/line feed/);
+    expect(parseExposition('# HELP g x\n# TYPE g gauge\ng{a="q\\"\\n\\\\"} 1\n').get('g')!.samples.size).toBe(1);
+  });
+});
+
+describe.each(MODES)('server.metrics() ($name)', ({ threads, workers }) => {
+  inMode(workers);
+  it('is valid text format 0.0.4 and counts a scripted workload: handshakes by status, messages, bytes, closes by code', async () => {
+    const s = await serve(threads, { config: { allowedOrigins: ['https://good.example'] } });
+    cleanup.push(() => s.stop());
+    expect(METRICS_CONTENT_TYPE).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const before = parseExposition(s.server.metrics());
+    expect(value(before, 'wsz_handshakes_total', { status: '101' })).toBe(0);
+    expect(before.get('wsz_connections')!.type).toBe('gauge');
+
+    const a = await RawClient.open(s.port);
+    const b = await RawClient.open(s.port);
+    const refused = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://evil.example']));
+    expect((await refused.readResponse()).status).toBe(403);
+    a.sendFrame(1, 'hello'); // 5 bytes each way
+    a.sendFrame(2, Buffer.alloc(200));
+    b.sendFrame(1, 'x');
+    await a.nextFrame();
+    await a.nextFrame();
+    await b.nextFrame();
+    a.sendFrame(8, closeBody(4001, 'kicked')); // a code not listed: 'other'
+    await a.nextFrame();
+    b.destroy(); // no close frame either way: 1006
+
+    await eventually('both closes counted', () => {
+      const m = parseExposition(s.server.metrics());
+      return value(m, 'wsz_closes_total', { code: '1006' }) === 1 && value(m, 'wsz_connections') === 0;
+    });
+    const m = parseExposition(s.server.metrics());
+    expect(value(m, 'wsz_handshakes_total', { status: '101' })).toBe(2);
+    expect(value(m, 'wsz_handshakes_total', { status: '403' })).toBe(1);
+    expect(value(m, 'wsz_messages_received_total')).toBe(3);
+    expect(value(m, 'wsz_closes_total', { code: 'other' })).toBe(1);
+    expect(value(m, 'wsz_closes_total', { code: '1000' })).toBe(0);
+    // In: three upgrade requests, three data frames (masked: 6 + 5, 8 + 200, 6 + 1), a close frame (6 + 8).
+    expect(value(m, 'wsz_received_bytes_total')).toBeGreaterThan(206 + 225);
+    // Out: the three echoes (2 + 5, 4 + 200, 2 + 1) and the close answer (2 + 2).
+    expect(value(m, 'wsz_sent_bytes_total')).toBe(7 + 204 + 3 + 4);
+    expect(value(m, 'wsz_socket_writes_total')).toBeGreaterThanOrEqual(1);
+    for (const [name, f] of m) expect(f.help.length, name).toBeGreaterThan(10);
+    refused.destroy();
+  });
+});
