@@ -56,6 +56,19 @@ async function next(c: Client): Promise<ChatEvent> {
   return JSON.parse(m.data.toString()) as ChatEvent;
 }
 
+describe('examples/chat metrics', () => {
+  it('answers GET /metrics with the Prometheus text format, counting the members who joined', async () => {
+    const port = await start(4);
+    const ann = await join(port, 'lobby', 'ann');
+    await next(ann);
+    const metrics = await get(port, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.type).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(metrics.body).toContain('# TYPE wsz_connections_upgraded gauge\nwsz_connections_upgraded 1\n');
+    expect(metrics.body).toContain('wsz_handshakes_total{status="101"} 1\n');
+  });
+});
+
 describe.each(MODES)('examples/chat ($name)', ({ threads, workers }) => {
   it('serves the page on GET / and refuses an upgrade without room or user with 400', async () => {
     const port = await start(threads, workers);

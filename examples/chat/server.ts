@@ -1,13 +1,14 @@
 /**
  * A chat on one port: GET / serves the page, WebSocket upgrades to /chat?room=ROOM&user=USER join a
- * room. Rooms are pub/sub topics, so it works the same on every thread.
+ * room, and (with one I/O thread) GET /metrics answers Prometheus. Rooms are pub/sub topics, so it
+ * works the same on every thread.
  *   PORT=9001 pnpm chat    then open http://127.0.0.1:9001/ in two browser windows
  * env THREADS sets threadPool.count (default 4; 0 = inline), WORKERS workerCount (I/O threads, Node 24+),
  * ADDRESS the address to bind, REDIS_URL a Redis server (redis://host:port/db) through which rooms span
  * every chat process that uses it.
  */
 import { createServer } from 'node:http';
-import { RedisBackplane, Server, type ServerConfig } from 'wsz';
+import { METRICS_CONTENT_TYPE, RedisBackplane, Server, type ServerConfig } from 'wsz';
 import { Chat, pageReply } from './handler.ts';
 
 const env = process.env;
@@ -34,6 +35,11 @@ if (workers > 1) {
 } else {
   // One I/O thread: the chat attaches to the app's own HTTP server, which serves the page.
   const http = createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/metrics') {
+      // The chat's counters for Prometheus (see docs/operations.md).
+      res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE }).end(chat.metrics());
+      return;
+    }
     const reply =
       req.method === 'GET' || req.method === 'HEAD'
         ? pageReply((req.url ?? '/').split('?')[0]!)

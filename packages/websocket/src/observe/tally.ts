@@ -10,7 +10,7 @@ export const HANDSHAKE_STATUSES = [
   '101', '400', '401', '403', '404', '405', '408', '426', '429', '431', '500', '503', 'other',
 ] as const;
 
-/** Close codes counted by name (RFC 6455 7.4.1 and the IANA registry's 1012-1014); others, 4000-4999 included, as 'other'. */
+/** Close codes counted by name (RFC 6455 7.4.1, the IANA registry to 1014); others, 4000-4999 included, as other. */
 // prettier-ignore
 export const CLOSE_CODES = [
   '1000', '1001', '1002', '1003', '1005', '1006', '1007', '1008', '1009', '1010', '1011', '1012', '1013', '1014',
