@@ -422,6 +422,8 @@ export const behaviours: Record<string, Hooks> = {
   },
   /** Receives and says nothing. */
   silent: { message() {} },
+  /** Answers 'id?' with the connection's id; echoes anything else. */
+  whoami: { message: (r, d) => void r.conn.writeText(d.toString() === 'id?' ? String(r.conn.id) : d) },
   /** Throws on 'boom', echoes anything else. */
   boomFirst: {
     message: (r, d) => {

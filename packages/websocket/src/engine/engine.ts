@@ -32,4 +32,10 @@ export interface Engine {
   broadcast(opcode: number, data: WriteData, except: number): number;
   sendTo(id: number, opcode: number, data: WriteData): boolean;
   subscriberCount(topic: string): number;
+  /** Acts on connection `id` from outside handlers (arguments checked by the facade); false when it is not open. */
+  control(id: number, action: ControlAction): boolean;
 }
+
+/** One thing done to a connection from outside handlers (see `ServerControl`). */
+export type ControlAction =
+  { close: { code: number; reason: string } } | { terminate: true } | { subscribe: string } | { unsubscribe: string };

@@ -14,11 +14,12 @@ import type { Logger } from '../logging/log.js';
 import { Hub } from '../pubsub/hub.js';
 import { BackplaneOutlet, type Outlet } from '../pubsub/outlet.js';
 import { prepareFrame } from '../sender/prepared.js';
+import { encodeClosePayload } from '../protocol/frame-writer.js';
 import { LoopData } from '../sender/loop-data.js';
 import type { WriteData } from '../sender/write-data.js';
 import { HookThreads } from '../threads/hook-threads.js';
 import { SharedCodecs } from './deflate.js';
-import type { Engine } from './engine.js';
+import type { ControlAction, Engine } from './engine.js';
 import { upgradeFromIncoming } from './http-upgrade.js';
 import { Link } from './link.js';
 import type { ServerCore } from './server-core.js';
@@ -212,6 +213,26 @@ export class LocalEngine implements Engine, ServerCore {
     let sum = 0;
     for (const c of this.connections.values()) sum += c.bufferedAmount;
     return sum;
+  }
+
+  control(id: number, action: ControlAction): boolean {
+    const link = this.connections.get(id);
+    if (link === undefined || !link.isOpen()) return false;
+    if ('close' in action) link.sendClose(encodeClosePayload(action.close.code, action.close.reason));
+    else if ('terminate' in action) link.destroy();
+    else if ('subscribe' in action) {
+      const topics = link.topics;
+      const limit = this.config.pubsub.maxTopicsPerConnection;
+      if (topics !== null && topics.size >= limit && !topics.has(action.subscribe)) {
+        this.log.warn(
+          `server.subscribe(${id}, ...): connection ${id} is subscribed to ${topics.size} topics, the limit ` +
+            '(pubsub.maxTopicsPerConnection); not subscribed',
+        );
+        return false;
+      }
+      link.subscribe(action.subscribe);
+    } else link.unsubscribe(action.unsubscribe);
+    return true;
   }
 
   publish(topic: string, opcode: number, data: WriteData): number {

@@ -4,7 +4,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
 import type { Logger } from '../logging/log.js';
-import type { Engine } from '../engine/engine.js';
+import type { ControlAction, Engine } from '../engine/engine.js';
 import type { ServerStats } from '../engine/stats.js';
 import type { WriteData } from '../sender/write-data.js';
 import { workerLaunch, type WorkerLaunch } from '../threads/hook-launch.js';
@@ -336,6 +336,15 @@ export class IoPool implements Engine {
     const w = this.out(this.owner.get(id));
     if (w === null) return false;
     w.sendTo(id, frame);
+    return true;
+  }
+
+  /** Passes `action` to the thread that owns connection `id`; false when it is not open (as this thread knows). */
+  control(id: number, action: ControlAction): boolean {
+    if (!this.open.has(id)) return false;
+    const w = this.out(this.owner.get(id));
+    if (w === null) return false;
+    w.control(id, action);
     return true;
   }
 

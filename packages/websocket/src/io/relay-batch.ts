@@ -8,6 +8,7 @@
  */
 import { SHARE_FROM } from '../sender/prepared.js';
 import { BatchWriter, forEachRecord, schema, type Batch } from '../threads/messages.js';
+import type { ControlAction } from '../engine/engine.js';
 
 /**
  * The operations and their fields, checked as the hook threads' batches are (`schema` of
@@ -30,6 +31,8 @@ const relay = schema({
   Counted: ['request', 'count'],
   /** The connection is open, past its handshake (thread -> main). */
   Opened: ['id'],
+  /** Done to connection `id` from outside handlers (main -> thread): `action` indexes a ControlAction in extra. */
+  Control: ['id', 'action'],
 } as const);
 const Op = relay.code;
 const F = relay.field;
@@ -50,6 +53,7 @@ export interface RelayVisitor {
   opened?(id: number): void;
   count?(request: number, topic: string): void;
   counted?(request: number, count: number): void;
+  control?(id: number, action: ControlAction): void;
 }
 
 /** Builds one batch; {@link take} hands it over and starts the next. */
@@ -92,6 +96,10 @@ export class RelayWriter {
 
   counted(request: number, count: number): void {
     this.out.add(Op.Counted, request, count);
+  }
+
+  control(id: number, action: ControlAction): void {
+    this.out.add(Op.Control, id, this.out.attach(action));
   }
 
   /** The batch so far, and its frame buffer to list in postMessage's transfer list. */
@@ -165,6 +173,8 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
         return visitor.count?.(records[at + F.Count.request]!, extra[records[at + F.Count.topic]!] as string);
       case Op.Counted:
         return visitor.counted?.(records[at + F.Counted.request]!, records[at + F.Counted.count]!);
+      case Op.Control:
+        return visitor.control?.(records[at + F.Control.id]!, extra[records[at + F.Control.action]!] as ControlAction);
     }
   });
 }

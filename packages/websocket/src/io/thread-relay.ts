@@ -1,4 +1,5 @@
 import type { Hub } from '../pubsub/hub.js';
+import type { ControlAction } from '../engine/engine.js';
 import type { Outlet } from '../pubsub/outlet.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
 
@@ -110,13 +111,14 @@ export class ThreadRelay implements Outlet {
    * Delivers what the main thread passed on to this thread's connections; `bytes` of the relay's bound are free again
    * after.
    */
-  receive(batch: RelayBatch, hub: Hub, bytes: number): void {
-    this.deliver(batch, hub);
+  receive(batch: RelayBatch, hub: Hub, bytes: number, control: (id: number, action: ControlAction) => void): void {
+    this.deliver(batch, hub, control);
     Atomics.sub(this.load, this.index, bytes);
   }
 
-  private deliver(batch: RelayBatch, hub: Hub): void {
+  private deliver(batch: RelayBatch, hub: Hub, control: (id: number, action: ControlAction) => void): void {
     readRelay(batch, {
+      control,
       publish: (topic, frame) => hub.deliver(topic, frame, 0),
       broadcast: (except, frame) => hub.deliver(null, frame, except),
       sendTo: (id, frame) => hub.deliverTo(id, frame),

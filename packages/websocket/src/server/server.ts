@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { renderMetrics } from './metrics.js';
+import { ServerControl } from './control.js';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -13,18 +14,10 @@ import type { ServerStats } from '../engine/stats.js';
 import { hookShape, type AppOf, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
 import { IoPool } from '../io/io-pool.js';
 import { scopedLogger, type Logger } from '../logging/log.js';
-import { Opcode } from '../protocol/opcodes.js';
 import { claimBackplane } from '../pubsub/backplane.js';
-import { checkTopic } from '../pubsub/subscriptions.js';
-import { checkText, type WriteData } from '../sender/write-data.js';
 
 export type { ServerStats } from '../engine/stats.js';
-
-/** Options of {@link Server.publish}, {@link Server.broadcast} and {@link Server.sendTo}. */
-export interface ServerSendOptions {
-  /** Send a binary message (default false: text; bytes must then be valid UTF-8). */
-  binary?: boolean;
-}
+export type { ServerSendOptions } from './control.js';
 
 /**
  * A WebSocket server generic over the user's handler class: one handler per connection, its hooks
@@ -37,13 +30,13 @@ export interface ServerSendOptions {
  * await server.stop();
  * ```
  */
-export class Server<H extends HandlerHooks<any>> {
+export class Server<H extends HandlerHooks<any>> extends ServerControl {
   /** The configuration in force, defaults filled in. */
   readonly config: ResolvedConfig;
   /** The server's logger (scope 'wsz'). */
   readonly log: Logger;
   /** Where the sockets run: this thread's engine, or the I/O threads (`workerCount` > 1). */
-  private readonly engine: Engine;
+  protected readonly engine: Engine;
   private listener: NetServer | null = null;
   private readonly life = new Lifecycle();
   /** The HTTP server and path of {@link Server.attach}. */
@@ -58,6 +51,7 @@ export class Server<H extends HandlerHooks<any>> {
    * @throws Error for `workerCount` above 1 on a Node before 24
    */
   constructor(HandlerClass: HandlerClass<H>, config: ServerConfig = {}) {
+    super();
     if (typeof HandlerClass !== 'function' || !hookShape(HandlerClass).clientMessage) {
       throw new TypeError(
         'new Server(HandlerClass, config): HandlerClass must be a class with a clientMessage(data, type) method',
@@ -202,45 +196,5 @@ export class Server<H extends HandlerHooks<any>> {
    */
   metrics(): string {
     return renderMetrics(this.engine.stats());
-  }
-
-  // ---- pub/sub from outside handlers (hooks use their Conn) -------------------------------------
-
-  /**
-   * Publishes a message to every connection subscribed to `topic` (see `conn.subscribe`), whatever
-   * thread runs their handlers: framed once, the same bytes queued to each, each subscriber's
-   * `maxBackpressure` applying to it alone. Returns how many connections it was queued for.
-   */
-  publish(topic: string, data: WriteData, options?: ServerSendOptions): number {
-    checkTopic('server.publish()', topic, this.config.pubsub.maxTopicLength);
-    return this.engine.publish(topic, this.opcode('server.publish()', data, options), data);
-  }
-
-  /**
-   * Sends a message to every open connection except the one with id `except`, framed once; returns how many took it.
-   */
-  broadcast(data: WriteData, options?: ServerSendOptions & { except?: number }): number {
-    return this.engine.broadcast(this.opcode('server.broadcast()', data, options), data, options?.except ?? 0);
-  }
-
-  /**
-   * Sends a message to connection `id` (a `conn.id`); false when no such connection is open or it refused it
-   * (backpressure).
-   */
-  sendTo(id: number, data: WriteData, options?: ServerSendOptions): boolean {
-    return this.engine.sendTo(id, this.opcode('server.sendTo()', data, options), data);
-  }
-
-  /** How many connections are subscribed to `topic` now. */
-  subscriberCount(topic: string): number {
-    checkTopic('server.subscriberCount()', topic, this.config.pubsub.maxTopicLength);
-    return this.engine.subscriberCount(topic);
-  }
-
-  /** The opcode of a message from outside handlers: text unless `binary`, whose bytes must be UTF-8. */
-  private opcode(call: string, data: WriteData, options: ServerSendOptions | undefined): number {
-    if (options?.binary === true) return Opcode.Binary;
-    if (typeof data !== 'string') checkText(call, data);
-    return Opcode.Text;
   }
 }

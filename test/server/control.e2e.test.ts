@@ -1,0 +1,77 @@
+/**
+ * Control from outside handlers (issue 23): server.close, terminate, subscribe and unsubscribe act on one connection
+ * by its id, in every mode, the connection's close hook running once.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { MODES, inMode, serve, type Cleanup, type Served } from '../helpers/modes.js';
+import { RawClient, closeBody } from '../helpers/raw-client.js';
+import { eventually } from '../helpers/server.js';
+
+let cleanup: Cleanup = [];
+afterEach(async () => {
+  for (const c of cleanup) await c();
+  cleanup = [];
+});
+
+async function connect(s: Served): Promise<{ c: RawClient; id: number }> {
+  const c = await RawClient.open(s.port);
+  c.sendFrame(1, 'id?');
+  const id = Number((await c.nextFrame()).payload.toString());
+  expect(id).toBeGreaterThan(0);
+  return { c, id };
+}
+
+describe.each(MODES)('control of one connection from outside handlers ($name)', ({ threads, workers }) => {
+  inMode(workers);
+  async function start(): Promise<Served> {
+    const s = await serve(threads, { behaviour: 'whoami' });
+    cleanup.push(() => s.stop());
+    return s;
+  }
+
+  it('server.close(id, code, reason) sends that close frame; the close hook runs once; unknown ids answer false', async () => {
+    const s = await start();
+    const { c, id } = await connect(s);
+    expect(s.server.close(id, 4001, 'kicked')).toBe(true);
+    const f = await c.nextFrame();
+    expect(f.opcode).toBe(8);
+    expect(f.payload).toEqual(closeBody(4001, 'kicked'));
+    c.sendFrame(8, closeBody(4001));
+    expect(await c.waitClosed()).toBe(true);
+    await eventually('close hook', () => s.events.filter((e) => e === 'close').length === 1);
+    await eventually('gone', () => s.server.close(id) === false);
+    expect(s.server.close(999_999)).toBe(false);
+    expect(() => s.server.close(id, 1006)).toThrow(RangeError);
+    expect(() => s.server.close(id, 4000, 'x'.repeat(124))).toThrow(RangeError);
+  });
+
+  it('server.terminate(id) drops the TCP connection without a close frame; the close hook runs once', async () => {
+    const s = await start();
+    const { c, id } = await connect(s);
+    const other = await connect(s);
+    expect(s.server.terminate(id)).toBe(true);
+    expect(await c.waitClosed()).toBe(true);
+    await eventually('close hook', () => s.events.filter((e) => e === 'close').length === 1);
+    // The other connection is untouched.
+    other.c.sendFrame(1, 'still here');
+    expect((await other.c.nextFrame()).payload.toString()).toBe('still here');
+    other.c.destroy();
+  });
+
+  it('server.subscribe(id, topic) and server.unsubscribe(id, topic) change what server.publish reaches', async () => {
+    const s = await start();
+    const { c, id } = await connect(s);
+    expect(s.server.subscribe(id, 'news')).toBe(true);
+    await eventually('subscribed', () => s.server.subscriberCount('news') === 1);
+    expect(s.server.publish('news', 'extra! extra!')).toBeGreaterThanOrEqual(0);
+    expect((await c.nextFrame()).payload.toString()).toBe('extra! extra!');
+    expect(s.server.unsubscribe(id, 'news')).toBe(true);
+    await eventually('unsubscribed', () => s.server.subscriberCount('news') === 0);
+    s.server.publish('news', 'nobody hears this');
+    c.sendFrame(1, 'after');
+    expect((await c.nextFrame()).payload.toString()).toBe('after');
+    expect(s.server.subscribe(999_999, 'news')).toBe(false);
+    expect(() => s.server.subscribe(id, '')).toThrow(/topic/);
+    c.destroy();
+  });
+});
