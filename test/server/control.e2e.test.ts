@@ -74,4 +74,49 @@ describe.each(MODES)('control of one connection from outside handlers ($name)', 
     expect(() => s.server.subscribe(id, '')).toThrow(/topic/);
     c.destroy();
   });
+
+  it('server.connections() lists every open connection from every thread; server.topics() counts exactly', async () => {
+    const s = await start();
+    const a = await RawClient.open(s.port, '/room?user=ann');
+    a.sendFrame(1, 'id?');
+    const idA = Number((await a.nextFrame()).payload.toString());
+    const b = await RawClient.open(s.port, '/room?user=bob');
+    b.sendFrame(1, 'id?');
+    const idB = Number((await b.nextFrame()).payload.toString());
+    expect(s.server.subscribe(idA, 'lobby')).toBe(true);
+    expect(s.server.subscribe(idB, 'lobby')).toBe(true);
+    expect(s.server.subscribe(idB, 'bob-only')).toBe(true);
+    await eventually('subscribed', () => s.server.subscriberCount('lobby') === 2);
+    const all = await s.server.connections();
+    expect(all.map((c) => c.id)).toEqual([idA, idB].sort((x, y) => x - y));
+    const ann = all.find((c) => c.id === idA)!;
+    expect(ann).toMatchObject({
+      remoteAddress: '127.0.0.1',
+      url: '/room?user=ann',
+      protocol: undefined,
+      messagesIn: 1,
+      buffered: 0,
+    });
+    expect(ann.topics).toEqual(['lobby']);
+    expect(ann.bytesIn).toBeGreaterThan(100); // the upgrade request and a frame
+    expect(ann.bytesOut).toBeGreaterThan(100); // the 101 and the answer
+    expect(Date.now() - ann.since).toBeLessThan(10_000);
+    // The filter runs on the caller's thread: kick every connection of user bob.
+    const bobs = await s.server.connections((c) => new URLSearchParams(c.url.split('?')[1]).get('user') === 'bob');
+    expect(bobs.map((c) => c.id)).toEqual([idB]);
+    expect(await s.server.topics()).toEqual([
+      { topic: 'bob-only', subscribers: 1 },
+      { topic: 'lobby', subscribers: 2 },
+    ]);
+    for (const c of bobs) s.server.close(c.id, 4001, 'kicked');
+    expect((await b.readClose()).code).toBe(4001);
+    b.sendFrame(8, closeBody(4001));
+    expect(await b.waitClosed()).toBe(true);
+    for (let i = 0; (await s.server.connections()).length !== 1; i++) {
+      if (i > 300) throw new Error('bob is still listed');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await s.server.topics()).toEqual([{ topic: 'lobby', subscribers: 1 }]);
+    a.destroy();
+  });
 });

@@ -4,6 +4,7 @@
  */
 export { Server, type ServerStats, type ServerSendOptions } from './server/server.js';
 export { ServerControl } from './server/control.js';
+export type { ConnectionInfo } from './engine/engine.js';
 export { METRICS_CONTENT_TYPE } from './server/metrics.js';
 export { Handler, type HandlerHooks, type HandlerClass, type HookResult, type AppOf } from './handler/handler.js';
 export { Conn, type CloseOptions, type WriteOptions, type PublishOptions } from './handler/conn.js';

@@ -34,6 +34,38 @@ export interface Engine {
   subscriberCount(topic: string): number;
   /** Acts on connection `id` from outside handlers (arguments checked by the facade); false when it is not open. */
   control(id: number, action: ControlAction): boolean;
+  /** Every open connection and topic, gathered from every thread (those that do not answer in time are missing). */
+  report(): Promise<EngineReport>;
+}
+
+/** What `server.connections()` tells about one open connection. */
+export interface ConnectionInfo {
+  /** Its id (`conn.id`). */
+  id: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** The request target of its upgrade: path and query, e.g. `/chat?room=lobby&user=ann`. */
+  url: string;
+  /** The subprotocol agreed, if any. */
+  protocol: string | undefined;
+  /** When the 101 went out (ms since the epoch). */
+  since: number;
+  /** Its topics (subscribed by its handler or by `server.subscribe`). */
+  topics: string[];
+  /** Bytes read from and written to its socket, the handshake included. */
+  bytesIn: number;
+  bytesOut: number;
+  /** Messages received from it. */
+  messagesIn: number;
+  /** Bytes queued for it and not yet taken by the kernel. */
+  buffered: number;
+}
+
+/** What one thread reports for `server.connections()` and `server.topics()`. */
+export interface EngineReport {
+  connections: ConnectionInfo[];
+  /** Each topic with subscribers on this thread, and how many. */
+  topics: Array<[topic: string, subscribers: number]>;
 }
 
 /** One thing done to a connection from outside handlers (see `ServerControl`). */

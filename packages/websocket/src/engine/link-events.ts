@@ -4,6 +4,8 @@
  */
 import type { Conn } from '../handler/conn.js';
 import type { Tally } from '../observe/tally.js';
+import type { Socket } from 'node:net';
+import type { ConnectionInfo } from './engine.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { HandshakeError } from '../protocol/errors.js';
 import {
@@ -42,14 +44,26 @@ export function publishRefused(error: HandshakeError, remoteAddress: string, tal
 
 /** One connection's life as its events tell it: when it opened, who closed first and with what. */
 export class LinkRecord {
-  private openedAt = 0;
+  /** When the 101 went out (ms since the epoch; 0 before). */
+  openedAt = 0;
+  /** The upgrade's request target. */
+  url = '';
+  /** Messages received. */
+  messagesIn = 0;
   private first: { code: number; reason: string; by: 'client' | 'server' } | null = null;
 
   /** The 101 went out: counts and publishes the open. */
   opened(conn: Conn, url: string, tally: Tally): void {
     this.openedAt = Date.now();
+    this.url = url;
     tally.handshake(101);
     publishOpen(conn, url);
+  }
+
+  /** A whole message arrived: counts and publishes it. */
+  message(id: number, size: number, type: MessageType): void {
+    this.messagesIn++;
+    publishMessage(id, size, type);
   }
 
   /** The peer's close frame (the first one wins). */
@@ -80,4 +94,33 @@ export class LinkRecord {
       durationMs,
     } satisfies ConnectionCloseEvent);
   }
+}
+
+/** What {@link describe} reads of a link. */
+export interface DescribedLink {
+  readonly id: number;
+  readonly conn: Conn;
+  readonly socket: Socket;
+  readonly closing: { readonly record: LinkRecord };
+  readonly topics: ReadonlySet<string> | null;
+  readonly bufferedAmount: number;
+}
+
+/** What `server.connections()` says about an open link. */
+export function describe(link: DescribedLink): ConnectionInfo {
+  const { conn, socket, closing } = link;
+  const record = closing.record;
+  return {
+    id: link.id,
+    remoteAddress: conn.remoteAddress,
+    remotePort: conn.remotePort,
+    url: record.url,
+    protocol: conn.protocol,
+    since: record.openedAt,
+    topics: link.topics === null ? [] : [...link.topics],
+    bytesIn: socket.bytesRead,
+    bytesOut: socket.bytesWritten,
+    messagesIn: record.messagesIn,
+    buffered: link.bufferedAmount,
+  };
 }

@@ -21,7 +21,7 @@ import { WRITE_BEFORE_OPEN } from '../handler/transport.js';
 import { Liveness, Verdict, verdictLine } from './liveness.js';
 import { Opening, type OpeningHost } from './opening.js';
 import { listenToSocket } from './socket-events.js';
-import { publishHookFailed, publishMessage } from './link-events.js';
+import { publishHookFailed } from './link-events.js';
 import { ReadGate, type GatedLink } from './read-gate.js';
 import type { ServerCore } from './server-core.js';
 
@@ -67,8 +67,8 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
 
   /** Frames in and the close handshake (RFC 6455 7.1): the sans-I/O session, the same as the client's. */
   private readonly session = new Session('server');
-  /** The close handshake's writing and timers, around the session. */
-  private readonly closing: CloseHandshake;
+  /** The close handshake's writing and timers, around the session; its record feeds events and reports. */
+  readonly closing: CloseHandshake;
   /** Whether the socket is read (not while the hooks are behind, nor while the relay is congested). */
   private readonly gate: ReadGate;
   /** Bytes were read since the last liveness sweep. */
@@ -193,7 +193,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
 
   onMessage(data: Buffer, type: MessageType, owned: boolean): void {
     this.server.messages++;
-    publishMessage(this.id, data.length, type);
+    this.closing.record.message(this.id, data.length, type);
     if (this.session.closeSent) {
       if (owned) this.server.pool.release(data);
       return;

@@ -19,7 +19,8 @@ import { LoopData } from '../sender/loop-data.js';
 import type { WriteData } from '../sender/write-data.js';
 import { HookThreads } from '../threads/hook-threads.js';
 import { SharedCodecs } from './deflate.js';
-import type { ControlAction, Engine } from './engine.js';
+import type { ConnectionInfo, ControlAction, Engine, EngineReport } from './engine.js';
+import { describe } from './link-events.js';
 import { upgradeFromIncoming } from './http-upgrade.js';
 import { Link } from './link.js';
 import type { ServerCore } from './server-core.js';
@@ -233,6 +234,17 @@ export class LocalEngine implements Engine, ServerCore {
       link.subscribe(action.subscribe);
     } else link.unsubscribe(action.unsubscribe);
     return true;
+  }
+
+  report(): Promise<EngineReport> {
+    return Promise.resolve(this.reportNow());
+  }
+
+  /** This thread's open connections and topics now. */
+  reportNow(): EngineReport {
+    const connections: ConnectionInfo[] = [];
+    for (const link of this.connections.values()) if (link.isOpen()) connections.push(describe(link));
+    return { connections, topics: this.hub.topicCounts() };
   }
 
   publish(topic: string, opcode: number, data: WriteData): number {

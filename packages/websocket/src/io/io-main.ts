@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   const refresh = setInterval(() => writeBoard(board, engine.stats()), BOARD_PERIOD);
   port.on('message', (m: ToIoThread) => {
     if ('socket' in m) adopt(m.socket, m.id, m.over);
-    else if ('relay' in m) relay.receive(m.relay, engine.hub, m.bytes, (id, action) => engine.control(id, action));
+    else if ('relay' in m) relay.receive(m.relay, engine.hub, m.bytes, engine);
     else if ('stop' in m) {
       void engine.stop().then(() => {
         log.info('stopped');

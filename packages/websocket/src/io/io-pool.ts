@@ -4,7 +4,10 @@ import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
 import type { Logger } from '../logging/log.js';
-import type { ControlAction, Engine } from '../engine/engine.js';
+import type { ControlAction, Engine, EngineReport } from '../engine/engine.js';
+
+/** How long server.connections() and server.topics() wait for an I/O thread's answer. */
+const REPORT_TIMEOUT = 2000;
 import type { ServerStats } from '../engine/stats.js';
 import type { WriteData } from '../sender/write-data.js';
 import { workerLaunch, type WorkerLaunch } from '../threads/hook-launch.js';
@@ -55,6 +58,8 @@ export class IoPool implements Engine {
     { from: IoThread; request: number; total: number; waiting: Set<IoThread> }
   >();
   private nextQuery = 1;
+  /** Reports asked for (server.connections(), topics()), by request: each thread's answer goes to its collector. */
+  private readonly reports = new Map<number, (from: IoThread, report: EngineReport) => void>();
   /** Bytes relayed to each thread and not yet delivered by it (relayLimit), shared with every thread. */
   private readonly load: Int32Array;
   /** The cumulative counters of threads that ended (replaced after dying): kept in the totals. */
@@ -241,6 +246,8 @@ export class IoPool implements Engine {
         for (const t of waiting) this.out(t)!.count(query, topic);
         if (waiting.size === 0) this.answerCount(query);
       },
+      // A thread's connections and topics, for server.connections() and server.topics().
+      reported: (request, report) => this.reports.get(request)?.(from, report),
       // A thread's own count for a query.
       counted: (query, count) => {
         const q = this.counting.get(query);
@@ -346,6 +353,31 @@ export class IoPool implements Engine {
     if (w === null) return false;
     w.control(id, action);
     return true;
+  }
+
+  /** Asks every running thread for its connections and topics; a thread that has not answered in 2 s is left out. */
+  report(): Promise<EngineReport> {
+    const request = this.nextQuery++;
+    const waiting = new Set(this.threads.filter((t) => t && t.ready && !t.dead));
+    const total: EngineReport = { connections: [], topics: [] };
+    const topics = new Map<string, number>();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.reports.delete(request);
+        total.topics = [...topics];
+        resolve(total);
+      };
+      const timer = setTimeout(done, REPORT_TIMEOUT);
+      this.reports.set(request, (from, report) => {
+        if (!waiting.delete(from)) return;
+        total.connections.push(...report.connections);
+        for (const [topic, n] of report.topics) topics.set(topic, (topics.get(topic) ?? 0) + n);
+        if (waiting.size === 0) done();
+      });
+      for (const t of waiting) this.out(t)!.report(request);
+      if (waiting.size === 0) done();
+    });
   }
 
   subscriberCount(topic: string): number {

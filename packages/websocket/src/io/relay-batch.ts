@@ -8,7 +8,7 @@
  */
 import { SHARE_FROM } from '../sender/prepared.js';
 import { BatchWriter, forEachRecord, schema, type Batch } from '../threads/messages.js';
-import type { ControlAction } from '../engine/engine.js';
+import type { ControlAction, EngineReport } from '../engine/engine.js';
 
 /**
  * The operations and their fields, checked as the hook threads' batches are (`schema` of
@@ -33,6 +33,10 @@ const relay = schema({
   Opened: ['id'],
   /** Done to connection `id` from outside handlers (main -> thread): `action` indexes a ControlAction in extra. */
   Control: ['id', 'action'],
+  /** Report your connections and topics (main -> thread). */
+  Report: ['request'],
+  /** The answer: `report` indexes an EngineReport in extra (thread -> main). */
+  Reported: ['request', 'report'],
 } as const);
 const Op = relay.code;
 const F = relay.field;
@@ -54,6 +58,8 @@ export interface RelayVisitor {
   count?(request: number, topic: string): void;
   counted?(request: number, count: number): void;
   control?(id: number, action: ControlAction): void;
+  report?(request: number): void;
+  reported?(request: number, report: EngineReport): void;
 }
 
 /** Builds one batch; {@link take} hands it over and starts the next. */
@@ -100,6 +106,14 @@ export class RelayWriter {
 
   control(id: number, action: ControlAction): void {
     this.out.add(Op.Control, id, this.out.attach(action));
+  }
+
+  report(request: number): void {
+    this.out.add(Op.Report, request);
+  }
+
+  reported(request: number, report: EngineReport): void {
+    this.out.add(Op.Reported, request, this.out.attach(report));
   }
 
   /** The batch so far, and its frame buffer to list in postMessage's transfer list. */
@@ -173,6 +187,13 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
         return visitor.count?.(records[at + F.Count.request]!, extra[records[at + F.Count.topic]!] as string);
       case Op.Counted:
         return visitor.counted?.(records[at + F.Counted.request]!, records[at + F.Counted.count]!);
+      case Op.Report:
+        return visitor.report?.(records[at + F.Report.request]!);
+      case Op.Reported:
+        return visitor.reported?.(
+          records[at + F.Reported.request]!,
+          extra[records[at + F.Reported.report]!] as EngineReport,
+        );
       case Op.Control:
         return visitor.control?.(records[at + F.Control.id]!, extra[records[at + F.Control.action]!] as ControlAction);
     }

@@ -1,5 +1,11 @@
 import type { Hub } from '../pubsub/hub.js';
-import type { ControlAction } from '../engine/engine.js';
+import type { ControlAction, EngineReport } from '../engine/engine.js';
+
+/** What the main thread's requests reach in this thread's engine. */
+export interface RelayedEngine {
+  control(id: number, action: ControlAction): boolean;
+  reportNow(): EngineReport;
+}
 import type { Outlet } from '../pubsub/outlet.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
 
@@ -111,14 +117,18 @@ export class ThreadRelay implements Outlet {
    * Delivers what the main thread passed on to this thread's connections; `bytes` of the relay's bound are free again
    * after.
    */
-  receive(batch: RelayBatch, hub: Hub, bytes: number, control: (id: number, action: ControlAction) => void): void {
-    this.deliver(batch, hub, control);
+  receive(batch: RelayBatch, hub: Hub, bytes: number, engine: RelayedEngine): void {
+    this.deliver(batch, hub, engine);
     Atomics.sub(this.load, this.index, bytes);
   }
 
-  private deliver(batch: RelayBatch, hub: Hub, control: (id: number, action: ControlAction) => void): void {
+  private deliver(batch: RelayBatch, hub: Hub, engine: RelayedEngine): void {
     readRelay(batch, {
-      control,
+      control: (id, action) => void engine.control(id, action),
+      report: (request) => {
+        this.out.reported(request, engine.reportNow());
+        this.schedule();
+      },
       publish: (topic, frame) => hub.deliver(topic, frame, 0),
       broadcast: (except, frame) => hub.deliver(null, frame, except),
       sendTo: (id, frame) => hub.deliverTo(id, frame),

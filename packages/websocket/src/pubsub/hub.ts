@@ -73,6 +73,11 @@ export class Hub implements Inlet {
   }
 
   /** Subscribers of `topic` on this hub. */
+  /** Every topic with subscribers here, and how many. */
+  topicCounts(): Array<[topic: string, subscribers: number]> {
+    return [...this.byTopic].map(([topic, members]) => [topic, members.size]);
+  }
+
   subscriberCount(topic: string): number {
     return this.byTopic.get(topic)?.size ?? 0;
   }

@@ -4,7 +4,7 @@
  * {@link Server} has all of it; hooks use their `Conn`.
  */
 import type { ResolvedConfig } from '../config/config.js';
-import type { Engine } from '../engine/engine.js';
+import type { ConnectionInfo, Engine } from '../engine/engine.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
 import { Opcode } from '../protocol/opcodes.js';
 import { checkTopic } from '../pubsub/subscriptions.js';
@@ -95,5 +95,27 @@ export abstract class ServerControl {
   unsubscribe(id: number, topic: string): boolean {
     checkTopic('server.unsubscribe()', topic, this.config.pubsub.maxTopicLength);
     return this.engine.control(id, { unsubscribe: topic });
+  }
+
+  // ---- what is open now ---------------------------------------------------------------------------
+
+  /**
+   * Every open connection (past its handshake, not gone), gathered from every thread when called: id, address,
+   * request target, subprotocol, since when, topics, bytes and messages, buffered bytes. `filter` picks some (it
+   * runs here, on the calling thread). With I/O threads, a thread that does not answer within 2 s is left out.
+   */
+  async connections(filter?: (connection: ConnectionInfo) => boolean): Promise<ConnectionInfo[]> {
+    const { connections } = await this.engine.report();
+    connections.sort((a, b) => a.id - b.id);
+    return filter ? connections.filter(filter) : connections;
+  }
+
+  /**
+   * Every topic with subscribers and how many, counted on every thread when called (exact, not the running
+   * view {@link ServerControl.subscriberCount} keeps), sorted by topic.
+   */
+  async topics(): Promise<Array<{ topic: string; subscribers: number }>> {
+    const { topics } = await this.engine.report();
+    return topics.map(([topic, subscribers]) => ({ topic, subscribers })).sort((a, b) => (a.topic < b.topic ? -1 : 1));
   }
 }
