@@ -56,7 +56,49 @@ async function next(c: Client): Promise<ChatEvent> {
   return JSON.parse(m.data.toString()) as ChatEvent;
 }
 
-describe('examples/chat metrics', () => {
+/** POST `path` with `token` as a bearer token (none: no Authorization header). */
+function post(port: number, path: string, token?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) =>
+    request(
+      { port, host: '127.0.0.1', path, method: 'POST', headers: token ? { Authorization: `Bearer ${token}` } : {} },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      },
+    )
+      .on('error', reject)
+      .end(),
+  );
+}
+
+describe('examples/chat admin', () => {
+  it('POST /admin/kick?user=NAME with the bearer token closes every connection of that user with 4001', async () => {
+    running = runExample('examples/chat/server.ts', { THREADS: '4', ADMIN_TOKEN: 's3cret' });
+    const port = await running.ready;
+    const ann = await join(port, 'lobby', 'ann');
+    await next(ann);
+    const bob1 = await join(port, 'lobby', 'bob');
+    const bob2 = await join(port, 'kitchen', 'bob');
+    await next(bob1);
+    await next(bob2);
+    expect((await post(port, '/admin/kick?user=bob', 'wrong')).status).toBe(401);
+    expect((await post(port, '/admin/kick?user=bob')).status).toBe(401);
+    expect((await get(port, '/admin/kick?user=bob')).status).toBe(405);
+    expect(await post(port, '/admin/kick?user=bob', 's3cret')).toEqual({ status: 200, body: '2\n' });
+    for (const bob of [bob1, bob2]) {
+      let m = await bob.read(5000);
+      while (m !== null && m.type !== 'close') m = await bob.read(5000); // chat events, then the close
+      expect(m).toMatchObject({ type: 'close', code: 4001, reason: 'kicked by an admin' });
+    }
+    expect(await post(port, '/admin/kick?user=nobody', 's3cret')).toEqual({ status: 200, body: '0\n' });
+  });
+
+  it('has no admin route without ADMIN_TOKEN (404)', async () => {
+    const port = await start(0);
+    expect((await post(port, '/admin/kick?user=bob', '')).status).toBe(404);
+  });
+
   it('answers GET /metrics with the Prometheus text format, counting the members who joined', async () => {
     const port = await start(4);
     const ann = await join(port, 'lobby', 'ann');
