@@ -538,6 +538,12 @@ export class Recorder extends Handler<RecorderApp> {
     else this.conn.writeBin(data);
   }
 
+  /** server.signal: recorded, and answered to the peer as {"signal": data}. */
+  serverMessage(data: unknown) {
+    this.emit(`serverMessage ${JSON.stringify(data)}`);
+    this.conn.writeText(JSON.stringify({ signal: data }));
+  }
+
   close() {
     this.emit('close');
     this.behaviour.close?.(this);

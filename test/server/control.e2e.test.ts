@@ -119,4 +119,20 @@ describe.each(MODES)('control of one connection from outside handlers ($name)', 
     expect(await s.server.topics()).toEqual([{ topic: 'lobby', subscribers: 1 }]);
     a.destroy();
   });
+
+  it('server.signal(id, data) runs the serverMessage hook on the thread that owns the handler, in order with its hooks', async () => {
+    const s = await start();
+    const { c, id } = await connect(s);
+    c.sendFrame(1, 'first');
+    expect(s.server.signal(id, { reason: 'revoked', at: 42 })).toBe(true);
+    c.sendFrame(1, 'last');
+    const got = [await c.nextFrame(), await c.nextFrame(), await c.nextFrame()].map((f) => f.payload.toString());
+    // The signal runs between the hooks of the messages that reached the server before and after it.
+    const signal = '{"signal":{"reason":"revoked","at":42}}';
+    expect(got).toContain(signal);
+    expect(got.filter((g) => g !== signal)).toEqual(['first', 'last']);
+    await eventually('recorded', () => s.events.includes('serverMessage {"reason":"revoked","at":42}'));
+    expect(s.server.signal(999_999, 'nobody')).toBe(false);
+    c.destroy();
+  });
 });

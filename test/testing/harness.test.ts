@@ -82,6 +82,24 @@ describe('testing.handler(): the user handler through the real hook path', () =>
     await b.deinit();
   });
 
+  it('drives the serverMessage hook as server.signal would; a handler without it cannot be signalled', async () => {
+    class Revocable extends Handler {
+      clientMessage() {}
+      serverMessage(data: unknown) {
+        this.conn.close({ code: 4001, reason: (data as { reason: string }).reason });
+      }
+    }
+    const h = await testing.handler(Revocable);
+    expect(await h.signal({ reason: 'session revoked' })).toBe(true);
+    await h.expectClose(4001, 'session revoked');
+    await h.waitClosed();
+    expect(await h.signal('too late')).toBe(false);
+    await h.deinit();
+    const g = await testing.handler(Greeter, { app: { greeting: 'x' } });
+    await expect(g.signal('hello')).rejects.toThrow(/no serverMessage/);
+    await g.deinit();
+  });
+
   it('describes the handshake: path, query and headers reach init', async () => {
     let seen = '';
     class Inspect extends Handler {

@@ -70,4 +70,8 @@ export interface EngineReport {
 
 /** One thing done to a connection from outside handlers (see `ServerControl`). */
 export type ControlAction =
-  { close: { code: number; reason: string } } | { terminate: true } | { subscribe: string } | { unsubscribe: string };
+  | { close: { code: number; reason: string } }
+  | { terminate: true }
+  | { subscribe: string }
+  | { unsubscribe: string }
+  | { signal: unknown };

@@ -232,7 +232,8 @@ export class LocalEngine implements Engine, ServerCore {
         return false;
       }
       link.subscribe(action.subscribe);
-    } else link.unsubscribe(action.unsubscribe);
+    } else if ('unsubscribe' in action) link.unsubscribe(action.unsubscribe);
+    else this.dispatcher.signal(link, action.signal);
     return true;
   }
 

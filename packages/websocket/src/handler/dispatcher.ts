@@ -77,6 +77,8 @@ export interface Dispatcher {
   drain(target: IoTarget): void;
   /** Backpressure dropped `count` messages: run `dropped(count)`. */
   dropped(target: IoTarget, count: number): void;
+  /** `server.signal(id, data)`: run `serverMessage(data)` in the connection's order. */
+  signal(target: IoTarget, data: unknown): void;
   /**
    * The I/O side started closing the connection (our close frame is out): hooks' writes return false and queued
    * messages are skipped. `hooksRunning`: events handed to the hooks have not all settled yet (a hook may be

@@ -43,6 +43,12 @@ export interface HandlerHooks<App = unknown> {
   drain?(): HookResult;
   /** `count` messages were dropped by the 'drop' backpressure policy since the last call. */
   dropped?(count: number): HookResult;
+  /**
+   * A message from the application, not the peer: `server.signal(conn.id, data)` ("your session was revoked",
+   * "reload your permissions"). Runs on the thread that owns the connection's handler, in order with its other
+   * hooks (one at a time). `data` arrives as the structured clone of what was signalled.
+   */
+  serverMessage?(data: unknown): HookResult;
   /** Runs exactly once when a connection whose `init` succeeded ends, for whatever reason. */
   close?(): HookResult;
 }
@@ -107,6 +113,7 @@ const HOOK_NAMES = [
   'clientClose',
   'drain',
   'dropped',
+  'serverMessage',
   'close',
 ] as const;
 

@@ -15,6 +15,7 @@ const enum Kind {
   Drain,
   Dropped,
   Close,
+  Signal,
 }
 
 /** A hook call waiting for the connection's previous hook to settle. */
@@ -35,6 +36,8 @@ class Slot {
   /** Called when the close hook has settled. */
   onClosed: (() => void) | undefined = undefined;
   queue: Pending[] | null = null;
+  /** Values of `server.signal` waiting for their serverMessage hook, in order. */
+  signals: unknown[] | null = null;
   /** The async scope its hooks run in (see RejectionTracker), or null. */
   scope: AsyncResource | null = null;
   constructor(handler: HandlerHooks<unknown>) {
@@ -102,6 +105,13 @@ export class HookRunner implements Dispatcher {
 
   clientClose(target: DispatchTarget, code: number, reason: string): void {
     this.run(target, Kind.ClientClose, null, 'binary', false, code, reason);
+  }
+
+  signal(target: DispatchTarget, data: unknown): void {
+    const slot = target.slot as Slot | null;
+    if (!slot || slot.closed) return;
+    (slot.signals ??= []).push(data);
+    this.run(target, Kind.Signal, null, 'binary', false, 0, '');
   }
 
   buffered(): void {
@@ -206,11 +216,11 @@ export class HookRunner implements Dispatcher {
     try {
       result =
         this.rejections === null
-          ? this.call(slot.handler, kind, data, type, code, reason)
+          ? this.call(slot, kind, data, type, code, reason)
           : (slot.scope ??= this.rejections.scope(target)).runInAsyncScope(
               this.call,
               this,
-              slot.handler,
+              slot,
               kind,
               data,
               type,
@@ -233,13 +243,14 @@ export class HookRunner implements Dispatcher {
   }
 
   private call(
-    h: HandlerHooks<unknown>,
+    slot: Slot,
     kind: Kind,
     data: Buffer | null,
     type: MessageType,
     code: number,
     reason: string,
   ): HookResult {
+    const h = slot.handler;
     switch (kind) {
       case Kind.Message:
         return h.clientMessage(data!, type);
@@ -257,6 +268,8 @@ export class HookRunner implements Dispatcher {
         return h.dropped!(code);
       case Kind.Close:
         return h.close?.();
+      case Kind.Signal:
+        return h.serverMessage?.(slot.signals!.shift());
     }
   }
 
@@ -291,5 +304,15 @@ export class HookRunner implements Dispatcher {
 }
 
 function hookName(kind: Kind): string {
-  return ['afterInit', 'clientMessage', 'clientPing', 'clientPong', 'clientClose', 'drain', 'dropped', 'close'][kind]!;
+  return [
+    'afterInit',
+    'clientMessage',
+    'clientPing',
+    'clientPong',
+    'clientClose',
+    'drain',
+    'dropped',
+    'close',
+    'serverMessage',
+  ][kind]!;
 }

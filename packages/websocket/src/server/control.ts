@@ -97,6 +97,24 @@ export abstract class ServerControl {
     return this.engine.control(id, { unsubscribe: topic });
   }
 
+  /**
+   * Calls the `serverMessage(data)` hook of connection `id`'s handler, on the thread that runs it, in order with
+   * its other hooks: how the app tells one handler "your session was revoked" or "reload your permissions".
+   * `data` must survive a structured clone (it may cross threads). False when no such connection is open.
+   * @throws TypeError when the handler class has no serverMessage hook
+   */
+  signal(id: number, data: unknown): boolean {
+    if (!this.hasServerMessage) {
+      throw new TypeError(
+        'server.signal(id, data): the handler class has no serverMessage(data) hook to receive it; add one',
+      );
+    }
+    return this.engine.control(id, { signal: data });
+  }
+
+  /** Whether the handler class has a serverMessage hook. */
+  protected abstract readonly hasServerMessage: boolean;
+
   // ---- what is open now ---------------------------------------------------------------------------
 
   /**

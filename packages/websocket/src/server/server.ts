@@ -35,6 +35,7 @@ export class Server<H extends HandlerHooks<any>> extends ServerControl {
   readonly config: ResolvedConfig;
   /** The server's logger (scope 'wsz'). */
   readonly log: Logger;
+  protected readonly hasServerMessage: boolean;
   /** Where the sockets run: this thread's engine, or the I/O threads (`workerCount` > 1). */
   protected readonly engine: Engine;
   private listener: NetServer | null = null;
@@ -57,6 +58,7 @@ export class Server<H extends HandlerHooks<any>> extends ServerControl {
         'new Server(HandlerClass, config): HandlerClass must be a class with a clientMessage(data, type) method',
       );
     }
+    this.hasServerMessage = hookShape(HandlerClass).serverMessage;
     this.config = resolveConfig(config);
     this.log = scopedLogger('wsz', this.config.logLevel, this.config.logger);
     this.engine =

@@ -198,6 +198,15 @@ export class TestHandler<H extends HandlerHooks<any>> extends PeerAssertions {
     return this.client.close({ code, reason });
   }
 
+  /**
+   * Calls the handler's `serverMessage(data)` hook as `server.signal(conn.id, data)` would (in order with its other
+   * hooks); resolves false when the connection is no longer open.
+   */
+  async signal(data: unknown): Promise<boolean> {
+    const [connection] = await this.server.connections();
+    return connection !== undefined && this.server.signal(connection.id, data);
+  }
+
   /** Drops the TCP connection without a close handshake (a vanishing peer). */
   disconnect(): void {
     this.client.destroy();

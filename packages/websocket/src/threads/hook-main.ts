@@ -232,6 +232,9 @@ async function main(): Promise<void> {
           }
           break;
         }
+        case ToWorker.Signal:
+          if (target) runner.signal(target, extra[r[at + F.Signal.value]!]);
+          break;
         case ToWorker.Dropped: {
           const count = r[at + F.Dropped.count]!;
           if (target) runner.dropped(target, count);

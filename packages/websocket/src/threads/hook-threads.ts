@@ -348,6 +348,11 @@ export class HookThreads implements Dispatcher {
     if (hooksRunning) this.flush();
   }
 
+  signal(target: IoTarget, data: unknown): void {
+    const h = this.handleOf(target);
+    if (h) this.sendEvent(h, target, ToWorker.Signal, target.conn.id, h.attach(data));
+  }
+
   dropped(target: IoTarget, count: number): void {
     const h = this.handleOf(target);
     if (h && this.hooks.dropped) this.sendEvent(h, target, ToWorker.Dropped, target.conn.id, count);

@@ -81,6 +81,8 @@ const toWorker = schema({
   Closing: ['id'],
   /** The answer to a FromWorker.Count. */
   Count: ['request', 'count'],
+  /** server.signal: extra holds the value for the serverMessage hook. */
+  Signal: ['id', 'value'],
 } as const);
 
 /** Worker -> I/O thread. */
