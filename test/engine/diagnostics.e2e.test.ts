@@ -6,7 +6,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHANNELS } from 'wsz';
-import { MODES, serve, type Cleanup } from '../helpers/modes.js';
+import { MODES, inMode, serve, type Cleanup } from '../helpers/modes.js';
 import { RawClient, closeBody, upgradeRequest } from '../helpers/raw-client.js';
 import { eventually } from '../helpers/server.js';
 
@@ -27,8 +27,10 @@ function listen(): Array<[string, Record<string, unknown>]> {
   return seen;
 }
 
-// Events are published on the thread that owns the socket: the main thread inline and with hook threads.
-describe.each(MODES.filter((m) => m.workers === 1))('diagnostics_channel events ($name)', ({ threads }) => {
+// Events are published on the thread that owns the socket; I/O threads pass them on to the main thread while it
+// has subscribers (which every test here subscribes before its server starts).
+describe.each(MODES)('diagnostics_channel events ($name)', ({ threads, workers }) => {
+  inMode(workers);
   it('a connection: open (id, address, url, protocol), each message in (size, type), close by the client with its code and reason', async () => {
     const seen = listen();
     const s = await serve(threads);

@@ -9,7 +9,9 @@ import type { ConnectionInfo } from './engine.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { HandshakeError } from '../protocol/errors.js';
 import {
-  channels,
+  Ch,
+  emit,
+  watched,
   type ConnectionCloseEvent,
   type ConnectionOpenEvent,
   type HandshakeRefusedEvent,
@@ -19,27 +21,27 @@ import {
 
 /** The 101 went out. */
 export function publishOpen(conn: Conn, url: string): void {
-  if (!channels.connectionOpen.hasSubscribers) return;
+  if (!watched(Ch.connectionOpen)) return;
   const { id, remoteAddress, remotePort, protocol } = conn;
-  channels.connectionOpen.publish({ id, remoteAddress, remotePort, url, protocol } satisfies ConnectionOpenEvent);
+  emit(Ch.connectionOpen, { id, remoteAddress, remotePort, url, protocol } satisfies ConnectionOpenEvent);
 }
 
 /** A whole message arrived. */
 export function publishMessage(id: number, size: number, type: MessageType): void {
-  if (channels.messageIn.hasSubscribers) channels.messageIn.publish({ id, size, type } satisfies MessageInEvent);
+  if (watched(Ch.messageIn)) emit(Ch.messageIn, { id, size, type } satisfies MessageInEvent);
 }
 
 /** A hook failed. */
 export function publishHookFailed(id: number, hook: string, error: unknown): void {
-  if (channels.hookFailed.hasSubscribers) channels.hookFailed.publish({ id, hook, error } satisfies HookFailedEvent);
+  if (watched(Ch.hookFailed)) emit(Ch.hookFailed, { id, hook, error } satisfies HookFailedEvent);
 }
 
 /** An upgrade was refused with an HTTP error. */
 export function publishRefused(error: HandshakeError, remoteAddress: string, tally: Tally): void {
   tally.handshake(error.status);
-  if (!channels.handshakeRefused.hasSubscribers) return;
+  if (!watched(Ch.handshakeRefused)) return;
   const { status, message: reason, code } = error;
-  channels.handshakeRefused.publish({ status, reason, code, remoteAddress } satisfies HandshakeRefusedEvent);
+  emit(Ch.handshakeRefused, { status, reason, code, remoteAddress } satisfies HandshakeRefusedEvent);
 }
 
 /** One connection's life as its events tell it: when it opened, who closed first and with what. */
@@ -83,9 +85,9 @@ export class LinkRecord {
     if (this.openedAt === 0) return;
     const { code, reason, by } = this.first ?? { code: 1006, reason: '', by: 'transport' as const };
     tally.close(code);
-    if (!channels.connectionClose.hasSubscribers) return;
+    if (!watched(Ch.connectionClose)) return;
     const durationMs = Date.now() - this.openedAt;
-    channels.connectionClose.publish({
+    emit(Ch.connectionClose, {
       id,
       remoteAddress,
       code,

@@ -5,6 +5,7 @@
  * workers. Pub/sub beyond this thread goes through the main thread (see ThreadRelay).
  */
 import type { Socket } from 'node:net';
+import { forwardEvents } from '../observe/channels.js';
 import type { TlsOptions } from 'node:tls';
 import { TlsAcceptor } from '../engine/tls-accept.js';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -35,6 +36,8 @@ export interface IoWorkerData {
   load: Int32Array;
   /** The server's relayLimit. */
   relayLimit: number;
+  /** Which diagnostics channels have subscribers on the main thread (kept there): events for those go to it. */
+  events: Int32Array;
 }
 
 /** Messages from the main thread. */
@@ -47,6 +50,7 @@ export type FromIoThread =
   | { ready: false; error: string }
   | { relay: RelayBatch }
   | { log: LogLevel; line: string }
+  | { event: number; message: object }
   | { stopped: true };
 
 const data = workerData as IoWorkerData;
@@ -64,6 +68,8 @@ function forwardingLogger(): Logger {
 }
 
 async function main(): Promise<void> {
+  // Events whose channel has subscribers on the main thread go there too (one message each).
+  forwardEvents(data.events, (event, message) => port.postMessage({ event, message } satisfies FromIoThread));
   const H = await loadHandler(data.moduleUrl, data.exportName);
   const relay = new ThreadRelay(
     (batch, transfer) => port.postMessage({ relay: batch } satisfies FromIoThread, transfer),

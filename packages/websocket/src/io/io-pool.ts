@@ -1,13 +1,12 @@
 import type { Socket } from 'node:net';
+import { Reports } from './reports.js';
+import { CHANNEL_COUNT, publishForwarded, watchMain } from '../observe/channels.js';
 import { Tally } from '../observe/tally.js';
 import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
 import type { Logger } from '../logging/log.js';
 import type { ControlAction, Engine, EngineReport } from '../engine/engine.js';
-
-/** How long server.connections() and server.topics() wait for an I/O thread's answer. */
-const REPORT_TIMEOUT = 2000;
 import type { ServerStats } from '../engine/stats.js';
 import type { WriteData } from '../sender/write-data.js';
 import { workerLaunch, type WorkerLaunch } from '../threads/hook-launch.js';
@@ -58,8 +57,11 @@ export class IoPool implements Engine {
     { from: IoThread; request: number; total: number; waiting: Set<IoThread> }
   >();
   private nextQuery = 1;
-  /** Reports asked for (server.connections(), topics()), by request: each thread's answer goes to its collector. */
-  private readonly reports = new Map<number, (from: IoThread, report: EngineReport) => void>();
+  /** Reports asked for (server.connections(), topics()) and not complete yet. */
+  private readonly reports = new Reports<IoThread>();
+  /** Which diagnostics channels have subscribers here, shared with the threads (see observe/channels.ts). */
+  private readonly events = new Int32Array(new SharedArrayBuffer(CHANNEL_COUNT * Int32Array.BYTES_PER_ELEMENT));
+  private unwatch: () => void = () => {};
   /** Bytes relayed to each thread and not yet delivered by it (relayLimit), shared with every thread. */
   private readonly load: Int32Array;
   /** The cumulative counters of threads that ended (replaced after dying): kept in the totals. */
@@ -97,6 +99,7 @@ export class IoPool implements Engine {
 
   async start(app: unknown): Promise<void> {
     this.app = this.launch.cloneableApp(app);
+    this.unwatch = watchMain(this.events);
     const started = await Promise.allSettled(Array.from({ length: this.config.workerCount }, (_, i) => this.spawn(i)));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
@@ -118,6 +121,7 @@ export class IoPool implements Engine {
       live: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)),
       load: this.load,
       relayLimit: this.config.relayLimit,
+      events: this.events,
     };
     // A new thread starts with nothing waiting for it.
     Atomics.store(this.load, index, 0);
@@ -128,6 +132,7 @@ export class IoPool implements Engine {
       worker.on('message', (m: FromIoThread) => {
         if ('relay' in m) this.fromThread(thread, m.relay);
         else if ('log' in m) this.config.logger![m.log as Exclude<typeof m.log, 'silent'>](m.line);
+        else if ('event' in m) publishForwarded(m.event, m.message);
         else if ('ready' in m) {
           if (m.ready) {
             thread.ready = true;
@@ -247,7 +252,7 @@ export class IoPool implements Engine {
         if (waiting.size === 0) this.answerCount(query);
       },
       // A thread's connections and topics, for server.connections() and server.topics().
-      reported: (request, report) => this.reports.get(request)?.(from, report),
+      reported: (request, report) => this.reports.answer(request, from, report),
       // A thread's own count for a query.
       counted: (query, count) => {
         const q = this.counting.get(query);
@@ -355,29 +360,10 @@ export class IoPool implements Engine {
     return true;
   }
 
-  /** Asks every running thread for its connections and topics; a thread that has not answered in 2 s is left out. */
+  /** Asks every running thread for its connections and topics (see reports.ts). */
   report(): Promise<EngineReport> {
-    const request = this.nextQuery++;
-    const waiting = new Set(this.threads.filter((t) => t && t.ready && !t.dead));
-    const total: EngineReport = { connections: [], topics: [] };
-    const topics = new Map<string, number>();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.reports.delete(request);
-        total.topics = [...topics];
-        resolve(total);
-      };
-      const timer = setTimeout(done, REPORT_TIMEOUT);
-      this.reports.set(request, (from, report) => {
-        if (!waiting.delete(from)) return;
-        total.connections.push(...report.connections);
-        for (const [topic, n] of report.topics) topics.set(topic, (topics.get(topic) ?? 0) + n);
-        if (waiting.size === 0) done();
-      });
-      for (const t of waiting) this.out(t)!.report(request);
-      if (waiting.size === 0) done();
-    });
+    const threads = this.threads.filter((t) => t && t.ready && !t.dead);
+    return this.reports.gather(threads, (t, request) => this.out(t)!.report(request));
   }
 
   subscriberCount(topic: string): number {
@@ -419,6 +405,7 @@ export class IoPool implements Engine {
   /** Stops every thread: each sends 1001 to its connections and runs their close hooks, then ends. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.unwatch();
     this.flush();
     const limit = 3 * this.config.closeTimeout + 1000;
     await Promise.all(

@@ -11,7 +11,8 @@
  *
  * Nothing is built for a channel nobody subscribes to: each publication is one `hasSubscribers` check. Events
  * are published on the thread that owns the connection's socket: the main thread inline and with hook threads;
- * with I/O threads (`workerCount`), the I/O thread's (see docs/operations.md).
+ * with I/O threads (`workerCount`), the I/O thread's, which passes them on to the main thread while it has
+ * subscribers there (see docs/operations.md).
  */
 import { channel } from 'node:diagnostics_channel';
 
@@ -86,11 +87,59 @@ export interface HookFailedEvent {
   error: unknown;
 }
 
-/** The channels themselves, for the engine (publishers check `hasSubscribers` first). */
-export const channels = {
-  connectionOpen: channel(CHANNELS.connectionOpen),
-  connectionClose: channel(CHANNELS.connectionClose),
-  handshakeRefused: channel(CHANNELS.handshakeRefused),
-  messageIn: channel(CHANNELS.messageIn),
-  hookFailed: channel(CHANNELS.hookFailed),
-};
+/** The channels, in a fixed order (an event's index crosses threads). */
+const LIST = [
+  channel(CHANNELS.connectionOpen),
+  channel(CHANNELS.connectionClose),
+  channel(CHANNELS.handshakeRefused),
+  channel(CHANNELS.messageIn),
+  channel(CHANNELS.hookFailed),
+];
+
+/** Each channel's index in {@link LIST}. */
+export const Ch = { connectionOpen: 0, connectionClose: 1, handshakeRefused: 2, messageIn: 3, hookFailed: 4 } as const;
+
+/** How many channels there are (the length of the shared flags of {@link forwardEvents}). */
+export const CHANNEL_COUNT = LIST.length;
+
+/**
+ * On an I/O thread: the channels the main thread has subscribers on (one flag each, in shared memory, kept by the
+ * main thread), and how to send it an event to publish there. Null elsewhere.
+ */
+let forward: { wanted: Int32Array; send: (index: number, event: object) => void } | null = null;
+
+/** Makes this thread pass the events the main thread listens to on to it (see {@link watchMain}). */
+export function forwardEvents(wanted: Int32Array, send: (index: number, event: object) => void): void {
+  forward = { wanted, send };
+}
+
+/** Whether anyone listens to channel `index`: on this thread, or on the main thread through {@link forward}. */
+export function watched(index: number): boolean {
+  return LIST[index]!.hasSubscribers || (forward !== null && Atomics.load(forward.wanted, index) === 1);
+}
+
+/** Publishes `event` on channel `index` here, and passes it to the main thread when it listens. */
+export function emit(index: number, event: object): void {
+  const ch = LIST[index]!;
+  if (ch.hasSubscribers) ch.publish(event);
+  if (forward !== null && Atomics.load(forward.wanted, index) === 1) forward.send(index, event);
+}
+
+/** On the main thread: publishes an event an I/O thread passed on. */
+export function publishForwarded(index: number, event: object): void {
+  LIST[index]?.publish(event);
+}
+
+/**
+ * On the main thread: keeps `wanted` (shared with the I/O threads) saying which channels have subscribers here,
+ * checked every `period` ms (a subscriber added meanwhile misses at most that much). Returns a stop function.
+ */
+export function watchMain(wanted: Int32Array, period = 200): () => void {
+  const check = (): void => {
+    for (let i = 0; i < LIST.length; i++) Atomics.store(wanted, i, LIST[i]!.hasSubscribers ? 1 : 0);
+  };
+  check();
+  const timer = setInterval(check, period);
+  timer.unref();
+  return () => clearInterval(timer);
+}
