@@ -103,8 +103,8 @@ export interface OptionalHooks {
   dropped: boolean;
 }
 
-/** Every hook name, for detection. */
-const HOOK_NAMES = [
+/** Every hook's name; after `init`, in the order of the hook runner's event kinds. */
+export const HOOK_NAMES = [
   'init',
   'afterInit',
   'clientMessage',

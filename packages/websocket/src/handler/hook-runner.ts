@@ -3,7 +3,7 @@ import { CloseHooks } from './close-hooks.js';
 import type { AsyncResource } from 'node:async_hooks';
 import type { RejectionTracker } from './rejections.js';
 import type { Dispatcher, DispatchTarget } from './dispatcher.js';
-import { isHandler, optionalHooks, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
+import { HOOK_NAMES, isHandler, optionalHooks, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
 import type { Handshake } from './handshake.js';
 
 const enum Kind {
@@ -14,8 +14,8 @@ const enum Kind {
   ClientClose,
   Drain,
   Dropped,
-  Close,
   Signal,
+  Close,
 }
 
 /** A hook call waiting for the connection's previous hook to settle. */
@@ -303,16 +303,7 @@ export class HookRunner implements Dispatcher {
   }
 }
 
+/** The hook an event kind runs (the kinds follow HOOK_NAMES after `init`). */
 function hookName(kind: Kind): string {
-  return [
-    'afterInit',
-    'clientMessage',
-    'clientPing',
-    'clientPong',
-    'clientClose',
-    'drain',
-    'dropped',
-    'close',
-    'serverMessage',
-  ][kind]!;
+  return HOOK_NAMES[kind + 1]!;
 }
