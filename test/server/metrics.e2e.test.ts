@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 interface Family {
-  type: 'counter' | 'gauge';
+  type: 'counter' | 'gauge' | 'histogram';
   help: string;
   samples: Map<string, number>;
 }
@@ -69,7 +69,7 @@ function parseExposition(text: string): Map<string, Family> {
         current = null;
       } else {
         if (!families.has(name!) || current !== null) throw new Error(`TYPE for ${name} without its HELP just before`);
-        if (rest !== 'counter' && rest !== 'gauge') throw new Error(`unexpected type ${rest}`);
+        if (rest !== 'counter' && rest !== 'gauge' && rest !== 'histogram') throw new Error(`unexpected type ${rest}`);
         families.get(name!)!.type = rest;
         current = name!;
       }
@@ -79,18 +79,69 @@ function parseExposition(text: string): Map<string, Family> {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) throw new Error(`bad sample line '${line}'`);
     const [, name, labels, value] = m;
-    if (name !== current) throw new Error(`sample of ${name} outside its family (${current})`);
+    const family = current === null ? undefined : families.get(current);
+    const suffix = family?.type === 'histogram' ? /_(bucket|sum|count)$/.exec(name!)?.[0] : '';
+    if (suffix === undefined || name !== current + suffix)
+      throw new Error(`sample of ${name} outside its family (${current})`);
     const v = Number(value);
     if (!/^(-?\d+(\.\d+)?(e[+-]?\d+)?|[+-]Inf|NaN)$/.test(value!)) throw new Error(`bad value '${value}'`);
-    const family = families.get(name!)!;
-    if (family.type === 'counter' && !name!.endsWith('_total')) throw new Error(`counter ${name} without _total`);
-    if (family.type === 'counter' && v < 0) throw new Error(`negative counter ${line}`);
-    const key = labels === undefined ? '' : parseLabels(labels);
-    if (family.samples.has(key)) throw new Error(`series ${line} twice`);
-    family.samples.set(key, v);
+    if (family!.type === 'counter' && !name!.endsWith('_total')) throw new Error(`counter ${name} without _total`);
+    if (family!.type === 'counter' && v < 0) throw new Error(`negative counter ${line}`);
+    const key = suffix + (labels === undefined ? '' : parseLabels(labels));
+    if (family!.samples.has(key)) throw new Error(`series ${line} twice`);
+    family!.samples.set(key, v);
   }
-  for (const [name, f] of families) if (f.samples.size === 0) throw new Error(`family ${name} has no samples`);
+  for (const [name, f] of families) {
+    if (f.samples.size === 0) throw new Error(`family ${name} has no samples`);
+    if (f.type === 'histogram') checkHistogram(name, f);
+  }
   return families;
+}
+
+/**
+ * A histogram's series, per label set: `_bucket` samples with an `le` label, cumulative (never less for a larger
+ * bound), the last `le="+Inf"` equal to `_count`, and a `_sum`.
+ */
+function checkHistogram(name: string, f: Family): void {
+  const sets = new Map<string, Array<[le: number, count: number]>>();
+  for (const [key, v] of f.samples) {
+    if (!key.startsWith('_bucket')) continue;
+    const labels = JSON.parse(key.slice('_bucket'.length) || '[]') as Array<[string, string]>;
+    const le = labels.find(([n]) => n === 'le');
+    if (!le) throw new Error(`${name}_bucket without le`);
+    const rest = JSON.stringify(labels.filter(([n]) => n !== 'le'));
+    if (!sets.has(rest)) sets.set(rest, []);
+    sets.get(rest)!.push([le[1] === '+Inf' ? Infinity : Number(le[1]), v]);
+  }
+  if (sets.size === 0) throw new Error(`histogram ${name} without buckets`);
+  for (const [rest, buckets] of sets) {
+    buckets.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < buckets.length; i++)
+      if (buckets[i]![1] < buckets[i - 1]![1]) throw new Error(`${name} buckets not cumulative at ${rest}`);
+    const last = buckets[buckets.length - 1]!;
+    const labelKey = rest === '[]' ? '' : rest;
+    if (last[0] !== Infinity) throw new Error(`${name} without a +Inf bucket at ${rest}`);
+    if (f.samples.get('_count' + labelKey) !== last[1]) throw new Error(`${name}_count differs from +Inf at ${rest}`);
+    if (!f.samples.has('_sum' + labelKey)) throw new Error(`${name}_sum missing at ${rest}`);
+  }
+}
+
+/** A histogram's count and its cumulative count at bound `le` (labels besides `le`). */
+function histogram(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): { count: number; sum: number; at: (le: string) => number } {
+  const f = families.get(name)!;
+  const key = (extra: Record<string, string>): string => {
+    const all = Object.entries({ ...labels, ...extra }).sort();
+    return all.length === 0 ? '' : JSON.stringify(all);
+  };
+  return {
+    count: f.samples.get('_count' + key({}))!,
+    sum: f.samples.get('_sum' + key({}))!,
+    at: (le) => f.samples.get('_bucket' + key({ le }))!,
+  };
 }
 
 /** The value of `name` with `labels` (none: the unlabelled sample). */
@@ -108,6 +159,14 @@ describe('the strict parser used below', () => {
     expect(() => parseExposition('# HELP g x\n# TYPE g gauge\nh 1\n')).toThrow(/outside/);
     expect(() => parseExposition('# HELP g x\n# TYPE g gauge\ng 1')).toThrow(/line feed/);
     expect(parseExposition('# HELP g x\n# TYPE g gauge\ng{a="q\\"\\n\\\\"} 1\n').get('g')!.samples.size).toBe(1);
+    const h = (lines: string): string => `# HELP h x\n# TYPE h histogram\n${lines}`;
+    const good = 'h_bucket{le="0.1"} 1\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 2\nh_sum 0.5\nh_count 2\n';
+    expect(histogram(parseExposition(h(good)), 'h').at('1')).toBe(2);
+    expect(() => parseExposition(h(good.replace('le="1"} 2', 'le="1"} 0')))).toThrow(/cumulative/);
+    expect(() => parseExposition(h(good.replace('h_count 2', 'h_count 3')))).toThrow(/differs/);
+    expect(() => parseExposition(h(good.replace('h_sum 0.5\n', '')))).toThrow(/_sum missing/);
+    expect(() => parseExposition(h(good.replace('h_bucket{le="+Inf"} 2\n', '')))).toThrow(/\+Inf/);
+    expect(() => parseExposition(h(good.replace('h_sum', 'h_total')))).toThrow(/outside/);
   });
 });
 
@@ -137,7 +196,11 @@ describe.each(MODES)('server.metrics() ($name)', ({ threads, workers }) => {
 
     await eventually('both closes counted', () => {
       const m = parseExposition(s.server.metrics());
-      return value(m, 'wsz_closes_total', { code: '1006' }) === 1 && value(m, 'wsz_connections') === 0;
+      return (
+        value(m, 'wsz_closes_total', { code: '1006' }) === 1 &&
+        value(m, 'wsz_connections') === 0 &&
+        histogram(m, 'wsz_hook_duration_seconds', { hook: 'close' }).count === 2
+      );
     });
     const m = parseExposition(s.server.metrics());
     expect(value(m, 'wsz_handshakes_total', { status: '101' })).toBe(2);
@@ -151,6 +214,17 @@ describe.each(MODES)('server.metrics() ($name)', ({ threads, workers }) => {
     expect(value(m, 'wsz_sent_bytes_total')).toBe(7 + 204 + 3 + 4);
     expect(value(m, 'wsz_socket_writes_total')).toBeGreaterThanOrEqual(1);
     for (const [name, f] of m) expect(f.help.length, name).toBeGreaterThan(10);
+    // Three handshakes timed (two accepted, one refused), each well under the 5 s timeout.
+    const handshakes = histogram(m, 'wsz_handshake_duration_seconds');
+    expect(handshakes.count).toBe(3);
+    expect(handshakes.at('5')).toBe(3);
+    expect(handshakes.sum).toBeGreaterThan(0);
+    // The echo handler's clientMessage ran three times, wherever it ran; hooks it lacks are left out.
+    const messages = histogram(m, 'wsz_hook_duration_seconds', { hook: 'clientMessage' });
+    expect(messages.count).toBe(3);
+    expect(messages.at('+Inf')).toBe(3);
+    expect(histogram(m, 'wsz_hook_duration_seconds', { hook: 'close' }).count).toBe(2);
+    expect(m.get('wsz_hook_duration_seconds')!.samples.has('_count' + JSON.stringify([['hook', 'drain']]))).toBe(false);
     refused.destroy();
   });
 });

@@ -6,6 +6,8 @@ export { Server, type ServerStats, type ServerSendOptions } from './server/serve
 export { ServerControl } from './server/control.js';
 export type { ConnectionInfo } from './engine/engine.js';
 export { METRICS_CONTENT_TYPE } from './server/metrics.js';
+export type { HookName } from './engine/stats.js';
+export { DURATION_BUCKETS, type Histogram } from './observe/durations.js';
 export { Handler, type HandlerHooks, type HandlerClass, type HookResult, type AppOf } from './handler/handler.js';
 export { Conn, type CloseOptions, type WriteOptions, type PublishOptions } from './handler/conn.js';
 export { type WriteData } from './sender/write-data.js';

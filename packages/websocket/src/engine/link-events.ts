@@ -37,8 +37,8 @@ export function publishHookFailed(id: number, hook: string, error: unknown): voi
 }
 
 /** An upgrade was refused with an HTTP error. */
-export function publishRefused(error: HandshakeError, remoteAddress: string, tally: Tally): void {
-  tally.handshake(error.status);
+export function publishRefused(error: HandshakeError, remoteAddress: string, tally: Tally, startedAt: number): void {
+  tally.handshake(error.status, startedAt);
   if (!watched(Ch.handshakeRefused)) return;
   const { status, message: reason, code } = error;
   emit(Ch.handshakeRefused, { status, reason, code, remoteAddress } satisfies HandshakeRefusedEvent);
@@ -46,6 +46,8 @@ export function publishRefused(error: HandshakeError, remoteAddress: string, tal
 
 /** One connection's life as its events tell it: when it opened, who closed first and with what. */
 export class LinkRecord {
+  /** When the link took the socket (a performance.now()): handshakes are timed from here. */
+  readonly startedAt = performance.now();
   /** When the 101 went out (ms since the epoch; 0 before). */
   openedAt = 0;
   /** The upgrade's request target. */
@@ -54,11 +56,11 @@ export class LinkRecord {
   messagesIn = 0;
   private first: { code: number; reason: string; by: 'client' | 'server' } | null = null;
 
-  /** The 101 went out: counts and publishes the open. */
+  /** The 101 went out: counts (timed from {@link startedAt}) and publishes the open. */
   opened(conn: Conn, url: string, tally: Tally): void {
     this.openedAt = Date.now();
     this.url = url;
-    tally.handshake(101);
+    tally.handshake(101, this.startedAt);
     publishOpen(conn, url);
   }
 

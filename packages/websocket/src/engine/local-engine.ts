@@ -24,7 +24,7 @@ import { describe } from './link-events.js';
 import { upgradeFromIncoming } from './http-upgrade.js';
 import { Link } from './link.js';
 import type { ServerCore } from './server-core.js';
-import type { ServerStats } from './stats.js';
+import { durationStats, type ServerStats } from './stats.js';
 import { TlsAcceptor } from './tls-accept.js';
 
 /** What makes a local engine one of several I/O threads' engines: the relay to the others. */
@@ -203,6 +203,7 @@ export class LocalEngine implements Engine, ServerCore {
       queued: this.dispatcher.queued,
       crossed: { ...this.dispatcher.crossed },
       ...this.hub.stats(),
+      ...durationStats(this.dispatcher.hookDurations, this.tally.handshakeSeconds),
       backpressure: { dropped: this.backpressureDrops, closed: this.backpressureCloses },
       compression: { inflated: this.sharedCodecs?.inflated ?? 0, deflated: this.sharedCodecs?.deflated ?? 0 },
       ...(this.config.backplane && !this.role ? { backplane: this.config.backplane.stats() } : {}),

@@ -20,7 +20,7 @@ import { negotiateDeflate, parseExtensions } from '../protocol/permessage-deflat
 import { ConnectionDeflate } from './deflate.js';
 import { RequestReader } from './request-reader.js';
 import type { ServerCore } from './server-core.js';
-import { publishRefused } from './link-events.js';
+import { publishRefused, type LinkRecord } from './link-events.js';
 
 /** What the opening handshake needs from the link it opens. */
 export interface OpeningHost {
@@ -28,6 +28,8 @@ export interface OpeningHost {
   readonly server: ServerCore;
   readonly socket: Socket;
   readonly conn: Conn;
+  /** The connection's record (its start times the handshake). */
+  readonly closing: { readonly record: LinkRecord };
   /** The handshake agreed on permessage-deflate: the link compresses and inflates with `deflate`. */
   agreed(deflate: ConnectionDeflate): void;
   /**
@@ -245,7 +247,7 @@ export class Opening {
         ? answerPlain(server.plainHttp, head, server.app, log, server.config.handshake.timeout)
         : null;
     // A plain HTTP request the app answers (httpRequest) is not a refused upgrade.
-    if (plain === null) publishRefused(error, host.conn.remoteAddress, server.tally);
+    if (plain === null) publishRefused(error, host.conn.remoteAddress, server.tally, host.closing.record.startedAt);
     socket.resume(); // read (and drop) until the peer closes, so its FIN is seen
     if (plain instanceof Promise) {
       // An async httpRequest: the socket waits for its answer (answerPlain bounds the wait).

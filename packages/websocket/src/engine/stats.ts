@@ -1,5 +1,10 @@
 import type { BackplaneStats } from '../pubsub/backplane.js';
 import type { CLOSE_CODES, HANDSHAKE_STATUSES, LabelCounts } from '../observe/tally.js';
+import { readHistogram, type Histogram } from '../observe/durations.js';
+import { HOOK_NAMES } from '../handler/handler.js';
+
+/** A hook's name, as the handler class spells it. */
+export type HookName = (typeof HOOK_NAMES)[number];
 
 /** Counters a server keeps; see `Server.stats`. */
 export interface ServerStats {
@@ -42,8 +47,32 @@ export interface ServerStats {
   backpressure: { dropped: number; closed: number };
   /** permessage-deflate: compressed messages received (inflated) and sent (deflated). */
   compression: { inflated: number; deflated: number };
+  /**
+   * How long handshakes took, in seconds: from the socket reaching the thread that serves it (after TLS, for wss) to
+   * the 101 or the refusal being written, `init` included.
+   */
+  handshakeSeconds: Histogram;
+  /**
+   * How long each hook took, in seconds, on the thread that ran it: from the call to its return, or to its promise
+   * settling (the wait behind earlier hooks of the connection not included).
+   */
+  hookSeconds: Record<HookName, Histogram>;
   /** The backplane's counters, when there is one (see `backplane`). */
   backplane?: BackplaneStats;
   /** With `workerCount` > 1: I/O threads running now, and how many were replaced after dying. */
   ioThreads?: { count: number; restarts: number };
+}
+
+/** The histograms of `stats()` from a dispatcher's hook durations and a tally's handshake durations. */
+export function durationStats(
+  hooks: Float64Array,
+  handshakes: Float64Array,
+): Pick<ServerStats, 'handshakeSeconds' | 'hookSeconds'> {
+  return {
+    handshakeSeconds: readHistogram(handshakes, 0),
+    hookSeconds: Object.fromEntries(HOOK_NAMES.map((name, i) => [name, readHistogram(hooks, i)])) as Record<
+      HookName,
+      Histogram
+    >,
+  };
 }

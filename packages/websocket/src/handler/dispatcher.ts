@@ -95,6 +95,8 @@ export interface Dispatcher {
   stop(): Promise<void>;
   /** Messages handed to hooks and not yet finished. */
   readonly queued: number;
+  /** How long hooks took: one histogram per name of HOOK_NAMES (observe/durations.ts), every thread's added up. */
+  readonly hookDurations: Float64Array;
   /** Messages that crossed to another thread in place (shared) or by one copy. */
   readonly crossed: { shared: number; copied: number };
 }

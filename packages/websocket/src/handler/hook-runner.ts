@@ -3,8 +3,16 @@ import { CloseHooks } from './close-hooks.js';
 import type { AsyncResource } from 'node:async_hooks';
 import type { RejectionTracker } from './rejections.js';
 import type { Dispatcher, DispatchTarget } from './dispatcher.js';
-import { HOOK_NAMES, isHandler, optionalHooks, type HandlerClass, type HandlerHooks, type HookResult } from './handler.js';
+import {
+  HOOK_NAMES,
+  isHandler,
+  optionalHooks,
+  type HandlerClass,
+  type HandlerHooks,
+  type HookResult,
+} from './handler.js';
 import type { Handshake } from './handshake.js';
+import { durationSlots, observe } from '../observe/durations.js';
 
 const enum Kind {
   AfterInit,
@@ -64,12 +72,23 @@ export class HookRunner implements Dispatcher {
 
   /** Traces unhandled rejections to the connection whose hook made them (null: Node's own behaviour). */
   private readonly rejections: RejectionTracker | null;
+  /**
+   * How long each hook took, one histogram per name of HOOK_NAMES (observe/durations.ts): from the call to its
+   * return, or to its promise settling. In shared memory on a hook thread, where the I/O side reads it.
+   */
+  readonly hookDurations: Float64Array;
 
-  constructor(HandlerClass: HandlerClass, backlog: number, rejections: RejectionTracker | null = null) {
+  constructor(
+    HandlerClass: HandlerClass,
+    backlog: number,
+    rejections: RejectionTracker | null = null,
+    durations = durationSlots(HOOK_NAMES.length, false),
+  ) {
     this.HandlerClass = HandlerClass;
     this.backlog = backlog;
     this.rejections = rejections;
     this.hooks = optionalHooks(HandlerClass);
+    this.hookDurations = durations;
   }
 
   open(target: DispatchTarget, handshake: Handshake, app: unknown): void | Promise<void> {
@@ -78,11 +97,31 @@ export class HookRunner implements Dispatcher {
       handler.conn = target.conn;
       handler.app = app;
     }
-    const result = (handler as HandlerHooks<unknown>).init?.(handshake, target.conn, app);
-    if (isPromise(result)) {
-      return result.then(() => {
-        target.slot = new Slot(handler);
-      });
+    const init = (handler as HandlerHooks<unknown>).init;
+    if (init === undefined) {
+      target.slot = new Slot(handler);
+      return;
+    }
+    const start = performance.now();
+    let result: HookResult;
+    try {
+      result = init.call(handler, handshake, target.conn, app);
+    } catch (error) {
+      this.took(0, start);
+      throw error;
+    }
+    if (!isPromise(result)) this.took(0, start);
+    else {
+      return result.then(
+        () => {
+          this.took(0, start);
+          target.slot = new Slot(handler);
+        },
+        (error: unknown) => {
+          this.took(0, start);
+          throw error;
+        },
+      );
     }
     target.slot = new Slot(handler);
   }
@@ -209,9 +248,10 @@ export class HookRunner implements Dispatcher {
   ): void {
     if (kind === Kind.Message && target.closed) {
       // RFC 6455 1.4: once our close frame is out, further data is discarded, whichever hook sent it.
-      this.settled(target, slot, kind, data, owned, code, undefined, false);
+      this.settled(target, slot, kind, data, owned, code, undefined, false, -1);
       return;
     }
+    const start = performance.now();
     let result: HookResult;
     try {
       result =
@@ -228,17 +268,17 @@ export class HookRunner implements Dispatcher {
               reason,
             );
     } catch (error) {
-      this.settled(target, slot, kind, data, owned, code, error, true);
+      this.settled(target, slot, kind, data, owned, code, error, true, start);
       return;
     }
     if (isPromise(result)) {
       slot.busy = true;
       result.then(
-        () => this.settled(target, slot, kind, data, owned, code, undefined, false),
-        (error: unknown) => this.settled(target, slot, kind, data, owned, code, error, true),
+        () => this.settled(target, slot, kind, data, owned, code, undefined, false, start),
+        (error: unknown) => this.settled(target, slot, kind, data, owned, code, error, true, start),
       );
     } else {
-      this.settled(target, slot, kind, data, owned, code, undefined, false);
+      this.settled(target, slot, kind, data, owned, code, undefined, false, start);
     }
   }
 
@@ -273,6 +313,11 @@ export class HookRunner implements Dispatcher {
     }
   }
 
+  /** Hook `index` (of HOOK_NAMES) ran from `start` (a performance.now()) until now. */
+  private took(index: number, start: number): void {
+    observe(this.hookDurations, index, (performance.now() - start) / 1000);
+  }
+
   private settled(
     target: DispatchTarget,
     slot: Slot,
@@ -282,7 +327,9 @@ export class HookRunner implements Dispatcher {
     code: number,
     error: unknown,
     failed: boolean,
+    start: number,
   ): void {
+    if (start >= 0) this.took(kind + 1, start);
     if (owned && data) target.releaseMessage(data);
     if (kind === Kind.Message) this.queued--;
     if (failed) target.hookFailed(hookName(kind), error);

@@ -2,12 +2,14 @@ import type { Socket } from 'node:net';
 import { Reports } from './reports.js';
 import { CHANNEL_COUNT, publishForwarded, watchMain } from '../observe/channels.js';
 import { Tally } from '../observe/tally.js';
+import { durationSlots } from '../observe/durations.js';
+import { HOOK_NAMES } from '../handler/handler.js';
+import { durationStats, type ServerStats } from '../engine/stats.js';
 import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
 import type { Logger } from '../logging/log.js';
 import type { ControlAction, Engine, EngineReport } from '../engine/engine.js';
-import type { ServerStats } from '../engine/stats.js';
 import type { WriteData } from '../sender/write-data.js';
 import { workerLaunch, type WorkerLaunch } from '../threads/hook-launch.js';
 import { toBackplane } from '../pubsub/outlet.js';
@@ -390,6 +392,7 @@ export class IoPool implements Engine {
       deliveries: 0,
       backpressure: { dropped: 0, closed: 0 },
       compression: { inflated: 0, deflated: 0 },
+      ...durationStats(durationSlots(HOOK_NAMES.length, false), durationSlots(1, false)),
       ioThreads: { count: this.threads.filter((t) => t.ready && !t.dead).length, restarts: this.restarts },
       ...(this.config.backplane ? { backplane: this.config.backplane.stats() } : {}),
     };

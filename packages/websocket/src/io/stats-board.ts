@@ -1,5 +1,7 @@
 import type { ServerStats } from '../engine/stats.js';
 import { CLOSE_CODES, HANDSHAKE_STATUSES } from '../observe/tally.js';
+import { HISTOGRAM_SLOTS, type Histogram } from '../observe/durations.js';
+import { HOOK_NAMES } from '../handler/handler.js';
 
 /**
  * The counters each I/O thread publishes for `server.stats()` on the main thread: numbers in shared
@@ -16,6 +18,28 @@ interface Field {
 }
 
 const counter = (read: Field['read'], add: Field['add']): Field => ({ read, add, cumulative: true });
+
+/** Place `k` of a histogram: a bucket's count, then the sum, then the count (observe/durations.ts). */
+function slot(h: Histogram, k: number): number {
+  const buckets = h.counts.length;
+  return k < buckets ? h.counts[k]! : k === buckets ? h.sum : h.count;
+}
+
+function addSlot(h: Histogram, k: number, v: number): void {
+  const buckets = h.counts.length;
+  if (k < buckets) h.counts[k]! += v;
+  else if (k === buckets) h.sum += v;
+  else h.count += v;
+}
+
+/** One place per number of the histogram `of` picks. */
+const histogram = (of: (s: ServerStats) => Histogram): Field[] =>
+  Array.from({ length: HISTOGRAM_SLOTS }, (_, k) =>
+    counter(
+      (s) => slot(of(s), k),
+      (t, v) => addSlot(of(t), k, v),
+    ),
+  );
 const gauge = (read: Field['read'], add: Field['add']): Field => ({ read, add, cumulative: false });
 
 /** The board's places, in order; each names its ServerStats member twice, both checked by the compiler. */
@@ -113,6 +137,8 @@ const FIELDS: readonly Field[] = [
       (t, v) => void (t.closes[k] += v),
     ),
   ),
+  ...histogram((s) => s.handshakeSeconds),
+  ...HOOK_NAMES.flatMap((name) => histogram((s) => s.hookSeconds[name])),
 ];
 
 /** How often an I/O thread refreshes its board, in ms. */

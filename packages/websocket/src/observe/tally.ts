@@ -3,6 +3,7 @@
  * they were answered with, closes by the code of the side that closed first. The label values are a fixed list
  * (anything else counts as 'other'), so I/O threads publish them in shared memory like every other counter.
  */
+import { durationSlots, observe } from './durations.js';
 
 /** Handshake statuses counted by name: 101 for an upgrade, the HTTP statuses wsz and `init` commonly answer. */
 // prettier-ignore
@@ -31,11 +32,14 @@ export class Tally {
   bytesOut = 0;
   readonly handshakes = zeros(HANDSHAKE_STATUSES);
   readonly closes = zeros(CLOSE_CODES);
+  /** How long handshakes took, accepted or refused (one histogram, see observe/durations.ts). */
+  readonly handshakeSeconds = durationSlots(1, false);
 
-  /** An upgrade answered with `status` (101: accepted). */
-  handshake(status: number): void {
+  /** An upgrade answered with `status` (101: accepted), begun at `startedAt` (a performance.now()). */
+  handshake(status: number, startedAt: number): void {
     const key = String(status) as (typeof HANDSHAKE_STATUSES)[number];
     this.handshakes[key in this.handshakes ? key : 'other']++;
+    observe(this.handshakeSeconds, 0, (performance.now() - startedAt) / 1000);
   }
 
   /** An open connection ended; `code` is the close code of the side that closed first (1006: neither). */

@@ -5,18 +5,19 @@
  * threads, every thread's counters summed, at most a few ms old.
  */
 import type { ServerStats } from '../engine/stats.js';
+import { DURATION_BUCKETS, type Histogram } from '../observe/durations.js';
 
 /** The content type to answer a scrape with. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 type Sample = [labels: Record<string, string> | null, value: number];
 
-/** One metric family: its name, type, help line and samples. */
+/** One metric family: its name, type, help line and samples (a histogram's: `_bucket`, `_sum`, `_count`). */
 interface Family {
   name: string;
-  type: 'counter' | 'gauge';
+  type: 'counter' | 'gauge' | 'histogram';
   help: string;
-  samples: Sample[];
+  samples: Sample[] | Array<[labels: Record<string, string> | null, histogram: Histogram]>;
 }
 
 /** A label value escaped as the format requires (backslash, double quote, line feed). */
@@ -29,18 +30,37 @@ function escapeHelp(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
+function labelText(labels: Record<string, string> | null): string {
+  if (labels === null) return '';
+  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return pairs.length === 0 ? '' : `{${pairs.join(',')}}`;
+}
+
+function number(value: number): string {
+  return Number.isFinite(value) ? String(value) : value > 0 ? '+Inf' : value < 0 ? '-Inf' : 'NaN';
+}
+
+/** A histogram's lines: cumulative buckets by `le`, the +Inf bucket (equal to the count), the sum and the count. */
+function histogramLines(name: string, labels: Record<string, string> | null, h: Histogram): string {
+  let out = '';
+  let cumulative = 0;
+  for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+    cumulative += h.counts[i]!;
+    out += `${name}_bucket${labelText({ ...labels, le: String(DURATION_BUCKETS[i]) })} ${cumulative}\n`;
+  }
+  out += `${name}_bucket${labelText({ ...labels, le: '+Inf' })} ${h.count}\n`;
+  out += `${name}_sum${labelText(labels)} ${number(h.sum)}\n${name}_count${labelText(labels)} ${h.count}\n`;
+  return out;
+}
+
 function render(families: readonly Family[]): string {
   let out = '';
   for (const f of families) {
+    if (f.samples.length === 0) continue;
     out += `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
     for (const [labels, value] of f.samples) {
-      const l =
-        labels === null
-          ? ''
-          : `{${Object.entries(labels)
-              .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
-              .join(',')}}`;
-      out += `${f.name}${l} ${Number.isFinite(value) ? value : value > 0 ? '+Inf' : value < 0 ? '-Inf' : 'NaN'}\n`;
+      if (typeof value === 'number') out += `${f.name}${labelText(labels)} ${number(value)}\n`;
+      else out += histogramLines(f.name, labels, value);
     }
   }
   return out;
@@ -156,6 +176,20 @@ export function renderMetrics(s: ServerStats): string {
         [{ result: 'miss' }, s.pool.misses],
         [{ result: 'dynamic' }, s.pool.dynamic],
       ],
+    },
+    {
+      name: 'wsz_handshake_duration_seconds',
+      type: 'histogram',
+      help: 'Upgrade requests from the socket reaching its thread to the 101 or the refusal written, init included.',
+      samples: [[null, s.handshakeSeconds]],
+    },
+    {
+      name: 'wsz_hook_duration_seconds',
+      type: 'histogram',
+      help: 'Hook calls by hook, from the call to its return or its promise settling (hooks never called are left out).',
+      samples: Object.entries(s.hookSeconds)
+        .filter(([, h]) => h.count > 0)
+        .map(([hook, h]) => [{ hook }, h] as [Record<string, string>, Histogram]),
     },
   ];
   if (s.ioThreads) {

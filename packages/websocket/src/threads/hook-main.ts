@@ -44,6 +44,8 @@ export interface WorkerData {
   backpressurePolicy: 'close' | 'drop';
   /** The server's pub/sub limits, checked by each Conn. */
   pubsub: TopicLimits;
+  /** Where the thread's hook durations go (shared memory the I/O side reads for stats). */
+  durations: Float64Array;
 }
 
 const data = workerData as WorkerData;
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
   // A hook thread is ours: a rejection nobody awaited closes the connection whose hook made it, not the thread.
   const rejections = new RejectionTracker();
   rejections.install();
-  const runner = new HookRunner(H, data.backlog, rejections);
+  const runner = new HookRunner(H, data.backlog, rejections, data.durations);
   const borrow = data.borrowData;
   const targets = new Map<number, WorkerTarget>();
 

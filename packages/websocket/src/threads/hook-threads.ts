@@ -5,7 +5,8 @@ import type { MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from '../config/config.js';
 import { CloseHooks } from '../handler/close-hooks.js';
 import type { Dispatcher, IoTarget } from '../handler/dispatcher.js';
-import { optionalHooks, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
+import { HOOK_NAMES, optionalHooks, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
+import { addSlots, durationSlots } from '../observe/durations.js';
 import type { Handshake } from '../handler/handshake.js';
 import type { Logger } from '../logging/log.js';
 import { ToWorker, ownBytes, type Batch, type WorkerHello } from './messages.js';
@@ -61,6 +62,16 @@ export class HookThreads implements Dispatcher {
     });
   }
 
+  /** Each hook thread's hook durations (see HookRunner.hookDurations), kept for its index across restarts. */
+  private readonly durations: Float64Array[] = [];
+
+  /** Every hook thread's hook durations, added up. */
+  get hookDurations(): Float64Array {
+    const total = durationSlots(HOOK_NAMES.length, false);
+    for (const d of this.durations) addSlots(total, d);
+    return total;
+  }
+
   get queued(): number {
     let n = 0;
     for (const h of this.handles) n += h.pending;
@@ -101,6 +112,7 @@ export class HookThreads implements Dispatcher {
       maxBackpressure: this.config.maxBackpressure,
       backpressurePolicy: this.config.backpressurePolicy,
       pubsub: this.config.pubsub,
+      durations: (this.durations[index] ??= durationSlots(HOOK_NAMES.length, true)),
     };
     const worker = this.launch.start(data);
     const handle = new WorkerHandle(
