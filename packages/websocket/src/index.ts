@@ -2,7 +2,13 @@
  * wsz: a WebSocket server framework for Node.js modeled on websocket.zig.
  * @module
  */
-export { Server, type ServerStats, type ServerSendOptions } from './server/server.js';
+export {
+  Server,
+  type ServerStats,
+  type ServerSendOptions,
+  type ReportOptions,
+  type ServerReport,
+} from './server/server.js';
 export { ServerControl } from './server/control.js';
 export type { ConnectionInfo } from './engine/engine.js';
 export { METRICS_CONTENT_TYPE } from './server/metrics.js';

@@ -13,8 +13,11 @@ import type { ServerStats } from './stats.js';
 export interface Engine {
   /** Whether the listener must accept sockets paused (they are handed on before anything is read). */
   readonly pauseOnConnect: boolean;
-  /** Starts the engine's threads and timers; `app` reaches every handler. */
-  start(app: unknown): Promise<void>;
+  /**
+   * Starts the engine's threads and timers; `app` reaches every handler. Connection ids count up from `firstId`
+   * (1, or a backplane node's range: see server/remote.ts).
+   */
+  start(app: unknown, firstId?: number): Promise<void>;
   /** Stops what {@link Engine.start} started, after a start (or the listener's bind) failed. */
   undoStart(): Promise<void>;
   /** A socket the facade's listener accepted. */
@@ -66,6 +69,8 @@ export interface EngineReport {
   connections: ConnectionInfo[];
   /** Each topic with subscribers on this thread, and how many. */
   topics: Array<[topic: string, subscribers: number]>;
+  /** Threads that did not answer in time (their connections and topics are missing). */
+  missing?: number;
 }
 
 /** One thing done to a connection from outside handlers (see `ServerControl`). */

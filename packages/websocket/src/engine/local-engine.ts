@@ -113,7 +113,8 @@ export class LocalEngine implements Engine, ServerCore {
     return (this.sharedCodecs ??= new SharedCodecs());
   }
 
-  async start(app: unknown): Promise<void> {
+  async start(app: unknown, firstId = 1): Promise<void> {
+    this.nextId = firstId;
     this.app = app;
     await this.dispatcher.start(app);
     this.startSweeper();

@@ -99,7 +99,8 @@ export class IoPool implements Engine {
         this.fromBackplane(topic, prepareFrame(binary ? 2 : 1, payload));
   }
 
-  async start(app: unknown): Promise<void> {
+  async start(app: unknown, firstId = 1): Promise<void> {
+    this.nextId = firstId;
     this.app = this.launch.cloneableApp(app);
     this.unwatch = watchMain(this.events);
     const started = await Promise.allSettled(Array.from({ length: this.config.workerCount }, (_, i) => this.spawn(i)));

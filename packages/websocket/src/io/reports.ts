@@ -23,7 +23,7 @@ export class Reports<T> {
       const done = (): void => {
         clearTimeout(timer);
         this.waiting.delete(request);
-        resolve({ connections, topics: [...topics] });
+        resolve({ connections, topics: [...topics], missing: pending.size });
       };
       const timer = setTimeout(done, REPORT_TIMEOUT);
       this.waiting.set(request, (from, report) => {

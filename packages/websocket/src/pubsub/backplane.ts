@@ -21,6 +21,20 @@ export interface Backplane {
    */
   onMessage: ((topic: string | null, binary: boolean, payload: Buffer) => void) | null;
   /**
+   * Optional, for acting on connections of other servers (`server.close(id)` and the like, `server.report()`):
+   * claims a node number unique among the servers on this broker, from 1 to 2^21 - 1, and from then on receives
+   * messages sent to it. The server calls it once, before it accepts connections, and puts the number in its
+   * connection ids. It must resolve even when the broker is away (with a number picked otherwise).
+   */
+  join?(): Promise<number>;
+  /**
+   * Sends `payload` to the server that joined as `node`, or to every other server (null); resolves with how many
+   * received it (0 when the broker is away). Required with `join`.
+   */
+  tell?(node: number | null, payload: Buffer): Promise<number>;
+  /** Set by the server, with `join`: a message another server sent to this one or to all. */
+  onTell?: ((payload: Buffer) => void) | null;
+  /**
    * Called once by the server that uses it, with the server's logger. Optional; a backplane serves one
    * server (the server refuses one that serves another already).
    */

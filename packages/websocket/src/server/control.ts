@@ -4,11 +4,13 @@
  * {@link Server} has all of it; hooks use their `Conn`.
  */
 import type { ResolvedConfig } from '../config/config.js';
-import type { ConnectionInfo, Engine } from '../engine/engine.js';
+import type { ConnectionInfo, ControlAction, Engine } from '../engine/engine.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
 import { Opcode } from '../protocol/opcodes.js';
 import { checkTopic } from '../pubsub/subscriptions.js';
 import { checkText, type WriteData } from '../sender/write-data.js';
+import type { Logger } from '../logging/log.js';
+import { canJoin, RemoteControl } from './remote.js';
 
 /** Options of {@link ServerControl.publish}, {@link ServerControl.broadcast} and {@link ServerControl.sendTo}. */
 export interface ServerSendOptions {
@@ -16,11 +18,74 @@ export interface ServerSendOptions {
   binary?: boolean;
 }
 
+/** Options of {@link ServerControl.report}, {@link ServerControl.connections} and {@link ServerControl.topics}. */
+export interface ReportOptions {
+  /** Only this server's connections, not those of other servers on the backplane (default false). */
+  local?: boolean;
+  /** How long to wait for other servers' answers, in ms (default 3000). */
+  timeout?: number;
+}
+
+/** What {@link ServerControl.report} gathered. */
+export interface ServerReport {
+  /** Every open connection, sorted by id. */
+  connections: ConnectionInfo[];
+  /** Every topic with subscribers and how many, sorted by topic. */
+  topics: Array<{ topic: string; subscribers: number }>;
+  /** Servers whose connections are listed: this one, and the others on the backplane that answered in time. */
+  servers: number;
+  /**
+   * Whether every thread of this server and every other server that heard the question answered in time. False
+   * means the lists lack what those had (a server busy or gone, or the broker away).
+   */
+  complete: boolean;
+}
+
 /** The part of a {@link Server} that acts from outside handlers: pub/sub, and control of one connection by id. */
 export abstract class ServerControl {
   /** The resolved configuration. */
   abstract readonly config: ResolvedConfig;
+  /** The server's logger. */
+  abstract readonly log: Logger;
   protected abstract readonly engine: Engine;
+  /** Control across processes, once joined to a backplane that carries it (see remote.ts). */
+  private remote: RemoteControl | null = null;
+
+  /**
+   * Joins the backplane, when it carries control between servers; resolves with the first connection id to give
+   * (ids then name one connection among every server on it).
+   */
+  protected async joinBackplane(): Promise<number> {
+    const backplane = this.config.backplane;
+    if (!canJoin(backplane)) return 1;
+    this.remote = new RemoteControl(
+      backplane,
+      {
+        act: (id, action) => this.act(id, action),
+        sendTo: (id, data, binary) => this.sendTo(id, data, { binary }),
+        report: () => this.engine.report(),
+      },
+      this.log,
+    );
+    return this.remote.join();
+  }
+
+  /** Carries out `action` here, or sends it to the server that owns connection `id`. */
+  private act(id: number, action: ControlAction): boolean {
+    if ('close' in action)
+      encodeClosePayload(action.close.code, action.close.reason); // a RangeError when invalid
+    else if ('subscribe' in action)
+      checkTopic('server.subscribe()', action.subscribe, this.config.pubsub.maxTopicLength);
+    else if ('unsubscribe' in action)
+      checkTopic('server.unsubscribe()', action.unsubscribe, this.config.pubsub.maxTopicLength);
+    else if ('signal' in action && !this.hasServerMessage) {
+      throw new TypeError(
+        'server.signal(id, data): the handler class has no serverMessage(data) hook to receive it; add one',
+      );
+    }
+    if (this.remote?.elsewhere(id)) return this.remote.control(id, action);
+    return this.engine.control(id, action);
+  }
 
   // ---- pub/sub from outside handlers (hooks use their Conn) -------------------------------------
 
@@ -46,7 +111,9 @@ export abstract class ServerControl {
    * (backpressure).
    */
   sendTo(id: number, data: WriteData, options?: ServerSendOptions): boolean {
-    return this.engine.sendTo(id, this.opcode('server.sendTo()', data, options), data);
+    const opcode = this.opcode('server.sendTo()', data, options);
+    if (this.remote?.elsewhere(id)) return this.remote.sendTo(id, data, opcode === Opcode.Binary);
+    return this.engine.sendTo(id, opcode, data);
   }
 
   /** How many connections are subscribed to `topic` now. */
@@ -70,8 +137,7 @@ export abstract class ServerControl {
    * open (never opened, gone, or closing already counts as open until it is gone).
    */
   close(id: number, code = 1000, reason = ''): boolean {
-    encodeClosePayload(code, reason); // throws a RangeError for a code a close frame may not carry, or a long reason
-    return this.engine.control(id, { close: { code, reason } });
+    return this.act(id, { close: { code, reason } });
   }
 
   /**
@@ -79,7 +145,7 @@ export abstract class ServerControl {
    * end, its `close` hook still runs once. False when no such connection is open.
    */
   terminate(id: number): boolean {
-    return this.engine.control(id, { terminate: true });
+    return this.act(id, { terminate: true });
   }
 
   /**
@@ -87,14 +153,12 @@ export abstract class ServerControl {
    * topic limit applies). False when no such connection is open.
    */
   subscribe(id: number, topic: string): boolean {
-    checkTopic('server.subscribe()', topic, this.config.pubsub.maxTopicLength);
-    return this.engine.control(id, { subscribe: topic });
+    return this.act(id, { subscribe: topic });
   }
 
   /** Unsubscribes connection `id` from `topic`. False when no such connection is open. */
   unsubscribe(id: number, topic: string): boolean {
-    checkTopic('server.unsubscribe()', topic, this.config.pubsub.maxTopicLength);
-    return this.engine.control(id, { unsubscribe: topic });
+    return this.act(id, { unsubscribe: topic });
   }
 
   /**
@@ -104,12 +168,7 @@ export abstract class ServerControl {
    * @throws TypeError when the handler class has no serverMessage hook
    */
   signal(id: number, data: unknown): boolean {
-    if (!this.hasServerMessage) {
-      throw new TypeError(
-        'server.signal(id, data): the handler class has no serverMessage(data) hook to receive it; add one',
-      );
-    }
-    return this.engine.control(id, { signal: data });
+    return this.act(id, { signal: data });
   }
 
   /** Whether the handler class has a serverMessage hook. */
@@ -118,22 +177,45 @@ export abstract class ServerControl {
   // ---- what is open now ---------------------------------------------------------------------------
 
   /**
-   * Every open connection (past its handshake, not gone), gathered from every thread when called: id, address,
-   * request target, subprotocol, since when, topics, bytes and messages, buffered bytes. `filter` picks some (it
-   * runs here, on the calling thread). With I/O threads, a thread that does not answer within 2 s is left out.
+   * Every open connection (past its handshake, not gone) and every topic with its subscriber count, gathered when
+   * called from every thread and, with a backplane that carries control (Redis), from every other server on it:
+   * exact at that moment, not a running view. A thread that does not answer within 2 s, or a server within
+   * `timeout`, is left out, and `complete` says so.
    */
-  async connections(filter?: (connection: ConnectionInfo) => boolean): Promise<ConnectionInfo[]> {
-    const { connections } = await this.engine.report();
-    connections.sort((a, b) => a.id - b.id);
+  async report(options: ReportOptions = {}): Promise<ServerReport> {
+    const remote = options.local === true ? null : this.remote;
+    const [own, others] = await Promise.all([this.engine.report(), remote?.gather(options.timeout ?? 3000)]);
+    const reports = [own, ...(others?.reports ?? [])];
+    const counts = new Map<string, number>();
+    for (const r of reports) for (const [topic, n] of r.topics) counts.set(topic, (counts.get(topic) ?? 0) + n);
+    return {
+      connections: reports.flatMap((r) => r.connections).sort((a, b) => a.id - b.id),
+      topics: [...counts]
+        .map(([topic, subscribers]) => ({ topic, subscribers }))
+        .sort((a, b) => (a.topic < b.topic ? -1 : 1)),
+      servers: reports.length,
+      complete: !own.missing && (others?.complete ?? true),
+    };
+  }
+
+  /**
+   * Every open connection, as {@link ServerControl.report} gathers them (every server on the backplane unless
+   * `local`): id, address, request target, subprotocol, since when, topics, bytes and messages, buffered bytes.
+   * `filter` picks some (it runs here, on the calling thread). Use `report()` to learn whether every server answered.
+   */
+  async connections(
+    filter?: (connection: ConnectionInfo) => boolean,
+    options?: ReportOptions,
+  ): Promise<ConnectionInfo[]> {
+    const { connections } = await this.report(options);
     return filter ? connections.filter(filter) : connections;
   }
 
   /**
-   * Every topic with subscribers and how many, counted on every thread when called (exact, not the running
-   * view {@link ServerControl.subscriberCount} keeps), sorted by topic.
+   * Every topic with subscribers and how many, as {@link ServerControl.report} counts them (exact when asked, where
+   * {@link ServerControl.subscriberCount} keeps this thread's running view), sorted by topic.
    */
-  async topics(): Promise<Array<{ topic: string; subscribers: number }>> {
-    const { topics } = await this.engine.report();
-    return topics.map(([topic, subscribers]) => ({ topic, subscribers })).sort((a, b) => (a.topic < b.topic ? -1 : 1));
+  async topics(options?: ReportOptions): Promise<Array<{ topic: string; subscribers: number }>> {
+    return (await this.report(options)).topics;
   }
 }

@@ -17,7 +17,7 @@ import { scopedLogger, type Logger } from '../logging/log.js';
 import { claimBackplane } from '../pubsub/backplane.js';
 
 export type { ServerStats } from '../engine/stats.js';
-export type { ServerSendOptions } from './control.js';
+export type { ServerSendOptions, ReportOptions, ServerReport } from './control.js';
 
 /**
  * A WebSocket server generic over the user's handler class: one handler per connection, its hooks
@@ -130,7 +130,7 @@ export class Server<H extends HandlerHooks<any>> extends ServerControl {
   private begin(call: string, app: unknown, open: () => Promise<unknown>): Promise<void> {
     return this.life.begin(
       call,
-      () => this.engine.start(app),
+      async () => this.engine.start(app, await this.joinBackplane()),
       open,
       () => this.engine.undoStart(),
     );

@@ -39,6 +39,10 @@ const VERSION = 1;
 const HEAD = 4 + ORIGIN;
 const TEXT = 1;
 const BINARY = 2;
+/** A message between servers (see {@link RedisBackplane.tell}), not for clients. */
+const CONTROL = 3;
+/** Node numbers from Redis are 1 to 2^20 - 1; a server that cannot ask Redis picks one above. */
+const COUNTED_NODES = 2 ** 20 - 1;
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -60,8 +64,13 @@ const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
  */
 export class RedisBackplane implements Backplane {
   onMessage: ((topic: string | null, binary: boolean, payload: Buffer) => void) | null = null;
+  onTell: ((payload: Buffer) => void) | null = null;
   private readonly origin = randomBytes(ORIGIN);
   private readonly heads: [Buffer, Buffer];
+  private readonly controlHead: Buffer;
+  private readonly base: string;
+  /** This server's channel and every server's, once it joined (see {@link join}). */
+  private controlChannels: string[] = [];
   private readonly topicPrefix: string;
   private readonly broadcastChannel: string;
   private readonly topics = new Set<string>();
@@ -84,6 +93,8 @@ export class RedisBackplane implements Backplane {
     this.topicPrefix = `${base}:topic:`;
     this.broadcastChannel = `${base}:broadcast`;
     this.heads = [head(TEXT, this.origin), head(BINARY, this.origin)];
+    this.controlHead = head(CONTROL, this.origin);
+    this.base = base;
     // The database is in the channel names; the connection itself needs no SELECT.
     parsed.pathname = '';
     this.logger = { current: options.logger ?? quiet };
@@ -138,7 +149,12 @@ export class RedisBackplane implements Backplane {
    * the PING after it answers once Redis has taken them all, and held publishes go then.
    */
   private resubscribe(): void {
-    this.sub.sendIfReady(['SUBSCRIBE', this.broadcastChannel, ...[...this.topics].map((t) => this.channel(t))]);
+    this.sub.sendIfReady([
+      'SUBSCRIBE',
+      this.broadcastChannel,
+      ...this.controlChannels,
+      ...[...this.topics].map((t) => this.channel(t)),
+    ]);
     this.sub.sendIfReady(['PING']);
   }
 
@@ -169,6 +185,55 @@ export class RedisBackplane implements Backplane {
     if (sent) this.published++;
   }
 
+  /**
+   * Claims a node number unique among the servers on this Redis and prefix (INCR of `<prefix>:nodes`) and listens
+   * for messages to it (`<prefix>:node:<n>`) and to every server (`<prefix>:nodes`). When Redis does not answer
+   * within `timeout` ms, a random number from a range Redis never gives is taken (and a warning logged): the server
+   * starts anyway.
+   */
+  async join(timeout = 2000): Promise<number> {
+    const counted = await new Promise<number | null>((resolve) => {
+      const deadline = Date.now() + timeout;
+      // The publisher's connection answers it once set up; nothing is queued for a Redis that is away.
+      const attempt = (): void => {
+        const asked = this.pub.ask(['INCR', `${this.base}:nodes`], (reply) =>
+          resolve(typeof reply === 'number' ? ((reply - 1) % COUNTED_NODES) + 1 : null),
+        );
+        if (asked) setTimeout(() => resolve(null), Math.max(0, deadline - Date.now())).unref();
+        else if (Date.now() >= deadline) resolve(null);
+        else setTimeout(attempt, 20).unref();
+      };
+      attempt();
+    });
+    let node = counted;
+    if (node === null) {
+      node = COUNTED_NODES + 1 + Math.floor(Math.random() * COUNTED_NODES);
+      this.logger.current.warn(
+        `redis backplane: Redis did not give this server a node number within ${timeout} ms; took ${node} at random ` +
+          '(connection ids are unique across servers only with high likelihood)',
+      );
+    }
+    this.controlChannels = [`${this.base}:node:${node}`, `${this.base}:nodes`];
+    this.sub.sendIfReady(['SUBSCRIBE', ...this.controlChannels]);
+    return node;
+  }
+
+  /**
+   * Sends `payload` to the server that joined as `node`, or to every other server (null). Resolves with how many
+   * servers received it (0 when none, or when Redis is away: nothing waits for it).
+   */
+  tell(node: number | null, payload: Buffer): Promise<number> {
+    const channel = node === null ? this.controlChannels[1] : `${this.base}:node:${node}`;
+    if (channel === undefined) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const sent = this.pub.send(['PUBLISH', channel, [this.controlHead, payload]], (reply) => {
+        // Every server hears a message to all, this one too.
+        resolve(typeof reply === 'number' ? Math.max(0, reply - (node === null ? 1 : 0)) : 0);
+      });
+      if (!sent) resolve(0);
+    });
+  }
+
   /** A reply pushed on the subscriber connection: a message, a subscription's confirmation, a pong. */
   private pushed(reply: Reply): void {
     if (!Array.isArray(reply) || reply.length < 2 || !Buffer.isBuffer(reply[0])) return void this.malformed++;
@@ -184,6 +249,7 @@ export class RedisBackplane implements Backplane {
     const [, channelBytes, payload] = reply;
     if (reply.length !== 3 || !Buffer.isBuffer(channelBytes) || !Buffer.isBuffer(payload)) return void this.malformed++;
     const channel = channelBytes.toString('utf8');
+    if (this.controlChannels.includes(channel)) return this.told(payload);
     let topic: string | null;
     if (channel === this.broadcastChannel) topic = null;
     else if (channel.startsWith(this.topicPrefix) && channel.length > this.topicPrefix.length)
@@ -208,6 +274,14 @@ export class RedisBackplane implements Backplane {
     }
     this.received++;
     this.onMessage?.(topic, binary, body);
+  }
+
+  /** A message on a control channel: a server's (not this one's), or it is ignored. */
+  private told(payload: Buffer): void {
+    if (payload.length < HEAD || payload[0] !== MAGIC0 || payload[1] !== MAGIC1 || payload[3] !== CONTROL)
+      return void this.malformed++;
+    if (payload.subarray(4, HEAD).equals(this.origin)) return;
+    this.onTell?.(payload.subarray(HEAD));
   }
 
   stats(): BackplaneStats {

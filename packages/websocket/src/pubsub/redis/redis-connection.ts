@@ -304,6 +304,17 @@ export class RedisConnection {
     return true;
   }
 
+  /**
+   * Sends a command now if connected, held or not, and never queues it (a question whose answer is only useful
+   * now); false when not connected. `onReply` gets its reply (on a connection whose replies are ordered).
+   */
+  ask(args: readonly Argument[], onReply: OnReply): boolean {
+    if (!this.ready || !this.socket) return false;
+    if (this.options.ordered) this.waiting.push(onReply);
+    this.socket.write(encodeCommand(args));
+    return true;
+  }
+
   /** Sends a command only if connected (a subscription is redone on reconnect anyway). */
   sendIfReady(args: readonly Argument[]): void {
     if (this.ready && this.socket) this.socket.write(encodeCommand(args));
