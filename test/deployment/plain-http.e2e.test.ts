@@ -1,7 +1,7 @@
 /**
- * Plain HTTP on the WebSocket port: a handler class's `static httpRequest` answers GETs without
- * Upgrade that reach the server's own listener (a page, a health check), on the thread that owns
- * the socket, inline, with hook threads and on I/O threads.
+ * Plain HTTP on the WebSocket port: a handler class's `static httpRequest` answers requests without
+ * Upgrade that reach the server's own listener (a page, a health check, an admin POST with a bounded body),
+ * on the main thread with the Server as its third argument, inline, with hook threads and on I/O threads.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Server } from 'wsz';
@@ -55,8 +55,44 @@ describe.each(MODES)('static httpRequest ($name)', ({ threads, workers }) => {
     expect((await get(port, 'GET /other HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(426);
     expect((await get(port, 'GET /boom HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(500);
     expect((await get(port, 'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n')).status).toBe(405);
+    expect((await get(port, 'POST /post HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n')).status).toBe(405);
     const ws = await get(port, upgradeRequest('/health'));
     expect(ws.status).toBe(101);
+  });
+
+  it('reads a POST body whole (bounded by handshake.maxBodySize), gives the Server as third argument, and refuses what it cannot read', async () => {
+    const server = new Server(WithPage, {
+      port: 0,
+      logLevel: 'silent',
+      workerCount: workers,
+      threadPool: { count: threads },
+      handshake: { maxBodySize: 100 },
+    });
+    const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
+    cleanup.push(() => server.stop());
+    const post = (body: string, extra = ''): string =>
+      `POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+    expect((await get(port, post('hello'))).body).toBe('POST 5 hello');
+    expect((await get(port, post(''))).body).toBe('POST 0 ');
+    expect((await get(port, post('x'.repeat(100)))).body).toBe(`POST 100 ${'x'.repeat(100)}`);
+    // The body in later reads than the head.
+    const split = await RawClient.connect(port, 'PUT /post HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab');
+    cleanup.push(() => split.destroy());
+    await new Promise((r) => setTimeout(r, 30));
+    split.socket.write('cd');
+    await new Promise((r) => setTimeout(r, 30));
+    split.socket.write('ef');
+    expect((await split.readResponse()).body).toBe('PUT 6 abcdef');
+    // Refused without calling the handler: too large (413), chunked (411), an invalid length (400).
+    expect((await get(port, post('x'.repeat(101)))).status).toBe(413);
+    const chunked = 'POST /post HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n';
+    expect((await get(port, chunked)).status).toBe(411);
+    expect((await get(port, 'POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n')).status).toBe(400);
+    const twice = 'POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab';
+    expect((await get(port, twice)).status).toBe(400);
+    // A method the handler does not answer gets 405; the Server itself is the third argument, on the main thread.
+    expect((await get(port, 'DELETE /health HTTP/1.1\r\nHost: x\r\n\r\n')).status).toBe(405);
+    expect((await get(port, 'GET /server HTTP/1.1\r\nHost: x\r\n\r\n')).body).toBe('function 0 65536');
   });
 
   it('checks replies: a status that is not an integer 100-599 (or carries CR/LF) is a 500, logged; async replies are awaited within handshake.timeout', async () => {

@@ -1,13 +1,19 @@
-import { Handler, type HttpReply, type HttpRequest } from 'wsz';
+import { Handler, type HttpReply, type HttpRequest, type Server } from 'wsz';
 
-/** Echoes messages, and answers plain HTTP GETs (test/deployment/plain-http). */
+/** Echoes messages, and answers plain HTTP requests (test/deployment/plain-http). */
 export class WithPage extends Handler<{ name: string }> {
   static module = import.meta.url;
 
   static httpRequest(
     request: HttpRequest,
     app: { name: string },
+    server: Server<WithPage>,
   ): HttpReply | undefined | Promise<HttpReply | undefined> {
+    if (request.path === '/post')
+      return { body: `${request.method} ${request.body.length} ${request.body.toString()}` };
+    if (request.path === '/server')
+      return { body: `${typeof server.metrics} ${server.stats().upgraded} ${server.config.maxMessageSize}` };
+    if (request.method !== 'GET' && request.method !== 'HEAD') return undefined; // the default: 405
     if (request.path === '/status') return { status: JSON.parse(request.query.get('s')!) as number, body: 'x' };
     if (request.path === '/inject')
       return { status: '200 OK\r\nSet-Cookie: session=stolen\r\nX-A:' as unknown as number, body: 'x' };

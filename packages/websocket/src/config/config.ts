@@ -173,7 +173,7 @@ const KNOWN: Record<string, string[]> = {
   pubsub: ['maxTopicsPerConnection', 'maxTopicLength'],
   heartbeat: ['interval', 'timeout'],
   rateLimit: ['messagesPerSecond', 'burst', 'framesPerSecond', 'frameBurst'],
-  handshake: ['timeout', 'maxSize', 'maxHeaders', 'count'],
+  handshake: ['timeout', 'maxSize', 'maxHeaders', 'count', 'maxBodySize'],
   buffers: ['smallSize', 'smallPool', 'largeSize', 'largePool'],
   threadPool: ['count', 'backlog', 'bufferSize'],
 };
@@ -251,6 +251,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
       maxSize: integer('handshake.maxSize', hs.maxSize, 16384, 64, 65536),
       maxHeaders: integer('handshake.maxHeaders', hs.maxHeaders, 100, 0),
       count: integer('handshake.count', hs.count, 32, 0),
+      maxBodySize: integer('handshake.maxBodySize', hs.maxBodySize, 65536, 0, 16 * 1024 * 1024),
     },
     buffers: { smallSize, smallPool, largeSize, largePool: integer('buffers.largePool', bf.largePool, 8, 0) },
     workerCount: integer('workerCount', c.workerCount, 1, 1, 64),

@@ -66,6 +66,11 @@ export interface ServerConfig {
     maxHeaders?: number;
     /** Handshake buffers kept for reuse (default 32). */
     count?: number;
+    /**
+     * Largest body of a plain HTTP request answered by `static httpRequest` (a POST to an admin route), read whole
+     * before it runs; larger ones get 413 (default 65536).
+     */
+    maxBodySize?: number;
   };
   buffers?: {
     /** Size of a small buffer (default 2048). */
@@ -192,7 +197,7 @@ export interface ResolvedConfig {
   rateLimit: { messagesPerSecond: number; burst: number; framesPerSecond: number; frameBurst: number } | null;
   maxConn: number;
   maxMessageSize: number;
-  handshake: { timeout: number; maxSize: number; maxHeaders: number; count: number };
+  handshake: { timeout: number; maxSize: number; maxHeaders: number; count: number; maxBodySize: number };
   buffers: { smallSize: number; smallPool: number | null; largeSize: number; largePool: number };
   workerCount: number;
   relayLimit: number;

@@ -11,6 +11,8 @@ import type { ServerStats } from './stats.js';
  * owns every connection.
  */
 export interface Engine {
+  /** The Server facade, set by it: what `static httpRequest` gets as its third argument. */
+  facade: unknown;
   /** Whether the listener must accept sockets paused (they are handed on before anything is read). */
   readonly pauseOnConnect: boolean;
   /**

@@ -33,6 +33,8 @@ export interface IoThreadRole {
   relay: Outlet & { opened(id: number): void; closed(id: number): void };
   /** Connections came or went: publish the counters soon. */
   lifecycle(): void;
+  /** Answers plain HTTP requests on the main thread (see io/http-relay.ts), when the handler class has httpRequest. */
+  plainHttp: PlainHttpHandler | null;
 }
 
 /**
@@ -67,6 +69,8 @@ export class LocalEngine implements Engine, ServerCore {
   private securing = 0;
   private nextId = 1;
   private stopped = false;
+  /** The Server facade (static httpRequest's third argument); unset on an I/O thread, which forwards those. */
+  facade: unknown = undefined;
   /** Async inits running: stop() waits for them, so their close hooks run before it resolves. */
   private readonly inits = new Set<Promise<unknown>>();
   private sweeper: NodeJS.Timeout | null = null;
@@ -84,7 +88,7 @@ export class LocalEngine implements Engine, ServerCore {
     this.config = config;
     this.log = log;
     this.role = role;
-    this.plainHttp = plainHttpOf(HandlerClass);
+    this.plainHttp = role ? role.plainHttp : plainHttpOf(HandlerClass);
     // With hook threads, messages are assembled in shared memory and read in place by the hook thread.
     this.pool = new BufferPool({ ...config.buffers, shared: config.threadPool.count > 0 });
     this.ownCopies = !config.borrowData && config.threadPool.count === 0;

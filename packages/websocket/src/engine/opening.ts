@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { Conn } from '../handler/conn.js';
 import { Handshake } from '../handler/handshake.js';
-import { answerPlain } from '../handler/plain-http.js';
+import { answerPlain, bodyLength } from '../handler/plain-http.js';
 import type { Logger } from '../logging/log.js';
 import { HandshakeError, refusalFor } from '../protocol/errors.js';
 import {
@@ -48,8 +48,12 @@ export interface OpeningHost {
   refused(): void;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 const enum Stage {
   Request,
+  /** Reading the body of a plain HTTP request for `static httpRequest`. */
+  Body,
   Init,
   Done,
 }
@@ -74,6 +78,8 @@ export class Opening {
   private handshake: Handshake | null = null;
   private deflate: ConnectionDeflate | null = null;
   private gone = false;
+  /** A plain HTTP request whose body is being read, and the body so far. */
+  private plain: { request: PlainRequest; length: number; chunks: Buffer[]; got: number } | null = null;
 
   /**
    * @param readRequest read the upgrade request from the socket; false when it arrives parsed,
@@ -92,8 +98,30 @@ export class Opening {
       const read = this.request!.push(chunk);
       if (read instanceof HandshakeError) this.refuse(read);
       else if (read) this.upgrade(read.upgrade, read.rest);
+    } else if (this.stage === Stage.Body) {
+      this.bodyRead(chunk);
     } else if (this.stage === Stage.Init) {
       (this.leftover ??= []).push(chunk); // arrived before pause took effect
+    }
+  }
+
+  /** A plain HTTP request with a body: read it (bounded by handshake.maxBodySize and the handshake's deadline). */
+  private readBody(request: PlainRequest, length: number): void {
+    this.stage = Stage.Body;
+    this.request?.release();
+    this.request = null;
+    this.plain = { request, length, chunks: [], got: 0 };
+    for (const chunk of request.rest) this.bodyRead(chunk);
+  }
+
+  private bodyRead(chunk: Buffer): void {
+    const plain = this.plain!;
+    const take = Math.min(chunk.length, plain.length - plain.got);
+    plain.chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take));
+    plain.got += take;
+    if (plain.got === plain.length && this.stage === Stage.Body) {
+      this.plain = null;
+      this.finish(plain.request, Buffer.concat(plain.chunks, plain.length));
     }
   }
 
@@ -223,8 +251,22 @@ export class Opening {
     this.refuse(refusal);
   }
 
-  /** Answers the request with an HTTP error and closes. */
+  /**
+   * Answers the request with an HTTP error and closes; a plain HTTP request goes to `static httpRequest` when the
+   * handler class has one, once its body (if any) is read.
+   */
   private refuse(error: HandshakeError): void {
+    const { server } = this.host;
+    if (error instanceof PlainRequest && server.plainHttp !== null) {
+      const length = bodyLength(error.head, server.config.handshake.maxBodySize);
+      if (length instanceof HandshakeError) return this.finish(length, EMPTY);
+      if (length > 0) return this.readBody(error, length);
+    }
+    this.finish(error, EMPTY);
+  }
+
+  /** Answers with `error`'s refusal, or (a plain HTTP request) with what `static httpRequest` returns. */
+  private finish(error: HandshakeError, body: Buffer): void {
     const { host } = this;
     const { server, socket, id } = host;
     const log = server.log;
@@ -243,9 +285,7 @@ export class Opening {
     const head = error instanceof PlainRequest ? error.head : null;
     const refusal = (): Buffer => errorResponse(error.status, error.message, error.headers, head?.method === 'HEAD');
     const plain =
-      head !== null && server.plainHttp !== null
-        ? answerPlain(server.plainHttp, head, server.app, log, server.config.handshake.timeout)
-        : null;
+      head !== null && server.plainHttp !== null ? answerPlain(server.plainHttp, head, body, server, log) : null;
     // A plain HTTP request the app answers (httpRequest) is not a refused upgrade.
     if (plain === null) publishRefused(error, host.conn.remoteAddress, server.tally, host.closing.record.startedAt);
     socket.resume(); // read (and drop) until the peer closes, so its FIN is seen
@@ -283,6 +323,7 @@ export class Opening {
   }
 
   private release(): void {
+    this.plain = null;
     this.request?.release();
     this.request = null;
     this.leftover = null;

@@ -1,5 +1,11 @@
 import { HandshakeError } from '../protocol/errors.js';
-import { findHeadEnd, parseRequestHead, validateUpgrade, type UpgradeRequest } from '../protocol/handshake.js';
+import {
+  findHeadEnd,
+  parseRequestHead,
+  PlainRequest,
+  validateUpgrade,
+  type UpgradeRequest,
+} from '../protocol/handshake.js';
 
 /** Where request heads that arrive in several reads are gathered (a small pool on the server). */
 export interface HeadBuffers {
@@ -60,6 +66,7 @@ export class RequestReader {
     const parsed = parseRequestHead(buf.toString('latin1', 0, end - 4));
     this.release();
     const upgrade = parsed instanceof HandshakeError ? parsed : validateUpgrade(parsed);
+    if (upgrade instanceof PlainRequest) upgrade.rest = rest; // the start of its body, if it has one
     return upgrade instanceof HandshakeError ? upgrade : { upgrade, rest };
   }
 

@@ -37,8 +37,10 @@ export interface ServerCore extends HeadBuffers {
   backpressureCloses: number;
   /** Called once when the socket is gone. */
   forget(id: number): void;
-  /** The handler class's `static httpRequest`, which answers plain HTTP GETs (null: 426). */
+  /** The handler class's `static httpRequest`, which answers plain HTTP requests (null: 426 or 405). */
   readonly plainHttp: PlainHttpHandler | null;
+  /** The Server facade, httpRequest's third argument. */
+  readonly facade: unknown;
   /** A connection was upgraded or ended (I/O threads publish their counters at once). */
   lifecycle(): void;
   /**

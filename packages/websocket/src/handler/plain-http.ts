@@ -1,9 +1,10 @@
-import { httpResponse, type RequestHead } from '../protocol/handshake.js';
+import { headerValue, httpResponse, type RequestHead } from '../protocol/handshake.js';
+import { HandshakeError } from '../protocol/errors.js';
 import type { Logger } from '../logging/log.js';
 
-/** A plain HTTP GET or HEAD (no `Upgrade`) that reached the server's own listener; see {@link PlainHttpHandler}. */
+/** A plain HTTP request (no `Upgrade`) that reached the server's own listener; see {@link PlainHttpHandler}. */
 export interface HttpRequest {
-  /** 'GET' or 'HEAD' (answer HEAD as GET: the body is left out for you). */
+  /** The method: 'GET', 'HEAD' (answer HEAD as GET: the body is left out for you), 'POST', ... */
   readonly method: string;
   /** The request target, e.g. `/health?full=1`. */
   readonly url: string;
@@ -18,6 +19,11 @@ export interface HttpRequest {
   readonly headers: Readonly<Record<string, string>>;
   /** HTTP version, `1.1` or `1.0`. */
   readonly version: string;
+  /**
+   * The request's body, read whole before the handler runs (empty without one): at most `handshake.maxBodySize`
+   * bytes, sent with a Content-Length (a larger one is answered 413, a chunked one 411, without calling you).
+   */
+  readonly body: Buffer;
 }
 
 /**
@@ -32,16 +38,17 @@ export interface HttpReply {
 }
 
 /**
- * `static httpRequest(request, app)` on a handler class answers plain HTTP GETs and HEADs that reach
- * the server's own listener (`listen`), such as the page of a chat or a load balancer's health check,
- * on the same port as the WebSocket endpoint. It runs on the thread that owns the socket (the main
- * thread, or an I/O thread with `workerCount`): return a reply (or a promise of one: a health check
- * that awaits is fine, within `handshake.timeout`), or nothing for the default 426 (this is a
- * WebSocket endpoint). Requests with a body are not read: GET and HEAD only.
+ * `static httpRequest(request, app, server)` on a handler class answers plain HTTP requests that reach the server's
+ * own listener (`listen`), such as the page of a chat, a load balancer's health check, a metrics scrape or an admin
+ * POST, on the same port as the WebSocket endpoint (as Bun's `fetch(request, server)`). It runs on the main thread,
+ * where `server` (the `Server` itself: `metrics()`, `connections()`, `close(id)`, ...) is; with I/O threads the
+ * request crosses to it. Return a reply (or a promise of one, within `handshake.timeout`), or nothing for the
+ * default: 426 for a GET or HEAD (this is a WebSocket endpoint), 405 for other methods.
  */
 export type PlainHttpHandler = (
   request: HttpRequest,
   app: unknown,
+  server: unknown,
 ) => HttpReply | null | undefined | void | Promise<HttpReply | null | undefined | void>;
 
 /** The handler class's `static httpRequest`, or null. */
@@ -53,18 +60,44 @@ export function plainHttpOf(HandlerClass: unknown): PlainHttpHandler | null {
 const TEXT = 'text/plain; charset=utf-8';
 
 /**
- * Runs `handler` for `head`: the response bytes, or null for the default refusal, at once or (for an
- * async handler) as a promise that settles within `timeout` ms. A handler that throws, rejects, takes
- * too long or gives a reply that cannot be written (a status that is not an integer 100-599) gets a
- * 500, logged at error with what to fix.
+ * The length of a plain request's body from its Content-Length (0 without one), or the refusal: 411 for a chunked
+ * body (only bodies with a length are read), 400 for an invalid length, 413 past `max`.
+ */
+export function bodyLength(head: RequestHead, max: number): number | HandshakeError {
+  if (headerValue(head.headers, 'transfer-encoding') !== undefined) {
+    return new HandshakeError(411, 'send the body with a Content-Length (chunked bodies are not read here)');
+  }
+  const lengths = head.headers.filter(([n]) => n === 'content-length').map(([, v]) => v.trim());
+  if (lengths.length === 0) return 0;
+  if (!lengths.every((v) => /^[0-9]{1,15}$/.test(v) && v === lengths[0]))
+    return new HandshakeError(400, 'invalid Content-Length');
+  const length = Number(lengths[0]);
+  if (length > max) return new HandshakeError(413, `request body larger than ${max} bytes (handshake.maxBodySize)`);
+  return length;
+}
+
+/** What answering a plain request needs from the server that read it. */
+export interface PlainHost {
+  readonly app: unknown;
+  /** The Server facade, the handler's third argument. */
+  readonly facade: unknown;
+  readonly config: { readonly handshake: { readonly timeout: number } };
+}
+
+/**
+ * Runs `handler` for `head` and its `body`: the response bytes, or null for the default refusal, at once or (for an
+ * async handler) as a promise that settles within handshake.timeout. A handler that throws, rejects, takes too
+ * long or gives a reply that cannot be written (a status that is not an integer 100-599) gets a 500, logged at
+ * error with what to fix.
  */
 export function answerPlain(
   handler: PlainHttpHandler,
   head: RequestHead,
-  app: unknown,
+  body: Buffer,
+  server: PlainHost,
   log: Logger,
-  timeout: number,
 ): Buffer | null | Promise<Buffer | null> {
+  const timeout = server.config.handshake.timeout;
   const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of head.headers) headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
   const q = head.target.indexOf('?');
@@ -75,12 +108,13 @@ export function answerPlain(
     query: new URLSearchParams(q < 0 ? '' : head.target.slice(q + 1)),
     headers,
     version: head.version,
+    body,
   };
   const what = `${head.method} ${head.target.slice(0, 200)}`;
   const omitBody = head.method === 'HEAD';
   let reply: ReturnType<PlainHttpHandler>;
   try {
-    reply = handler(request, app);
+    reply = handler(request, server.app, server.facade);
   } catch (error) {
     log.error(`static httpRequest threw for ${what}; answering 500`, error);
     return failure(omitBody);

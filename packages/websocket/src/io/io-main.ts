@@ -16,6 +16,8 @@ import { loadHandler } from '../threads/load-handler.js';
 import { ThreadRelay } from './thread-relay.js';
 import { BOARD_PERIOD, writeBoard } from './stats-board.js';
 import type { RelayBatch } from './relay-batch.js';
+import { HttpForwarder, type ForwardedRequest } from './http-relay.js';
+import { plainHttpOf, type HttpReply } from '../handler/plain-http.js';
 
 /** What the main thread gives an I/O thread at start. */
 export interface IoWorkerData {
@@ -42,7 +44,10 @@ export interface IoWorkerData {
 
 /** Messages from the main thread. */
 export type ToIoThread =
-  { socket: Socket; id: number; over: boolean } | { relay: RelayBatch; bytes: number } | { stop: true };
+  | { socket: Socket; id: number; over: boolean }
+  | { relay: RelayBatch; bytes: number }
+  | { httpReply: number; reply: HttpReply | null }
+  | { stop: true };
 
 /** Messages to the main thread. */
 export type FromIoThread =
@@ -51,6 +56,7 @@ export type FromIoThread =
   | { relay: RelayBatch }
   | { log: LogLevel; line: string }
   | { event: number; message: object }
+  | { http: number; request: ForwardedRequest }
   | { stopped: true };
 
 const data = workerData as IoWorkerData;
@@ -96,7 +102,9 @@ async function main(): Promise<void> {
   };
   const config = resolveConfig(userConfig);
   const log = scopedLogger(`wsz io ${data.index}`, config.logLevel, config.logger);
-  const engine = new LocalEngine(H, config, log, { relay, lifecycle });
+  const http = new HttpForwarder((ask, request) => port.postMessage({ http: ask, request } satisfies FromIoThread));
+  const plainHttp = plainHttpOf(H) === null ? null : http.handler;
+  const engine = new LocalEngine(H, config, log, { relay, lifecycle, plainHttp });
   // Hooks inline here get this thread's app; hook workers build their own from the copy.
   const initThread = (H as unknown as { initThread?: (app: unknown, index: number) => unknown }).initThread;
   const app =
@@ -137,6 +145,7 @@ async function main(): Promise<void> {
   port.on('message', (m: ToIoThread) => {
     if ('socket' in m) adopt(m.socket, m.id, m.over);
     else if ('relay' in m) relay.receive(m.relay, engine.hub, m.bytes, engine);
+    else if ('httpReply' in m) http.answered(m.httpReply, m.reply);
     else if ('stop' in m) {
       void engine.stop().then(() => {
         log.info('stopped');

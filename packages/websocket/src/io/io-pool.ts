@@ -18,6 +18,8 @@ import { readRelay, type RelayBatch, type RelayWriter } from './relay-batch.js';
 import { checkIoThreadsSupported, cloneableConfig, IoThread, unsupported } from './io-thread.js';
 import { addBoard, retireBoard, statsBoard } from './stats-board.js';
 import type { FromIoThread, IoWorkerData, ToIoThread } from './io-main.js';
+import { answerForwarded, type ForwardedRequest } from './http-relay.js';
+import { plainHttpOf, type PlainHttpHandler } from '../handler/plain-http.js';
 
 /**
  * The main thread's side of `workerCount` > 1: starts the I/O threads, hands each accepted socket to
@@ -44,6 +46,11 @@ export class IoPool implements Engine {
   private readonly topics = new Map<string, number[]>();
   private nextId = 1;
   private app: unknown;
+  /** The app as listen() got it (I/O threads get a copy): static httpRequest runs here with it. */
+  private mainApp: unknown;
+  /** The Server facade, httpRequest's third argument. */
+  facade: unknown = undefined;
+  private readonly plainHttp: PlainHttpHandler | null;
   private stopping = false;
   private flushScheduled = false;
   /** Messages published from the main thread (server.publish, broadcast), and threads replaced. */
@@ -89,6 +96,7 @@ export class IoPool implements Engine {
       instead: 'set workerCount: 1 to run every connection on the main thread',
     });
     this.threadConfig = cloneableConfig(userConfig, config);
+    this.plainHttp = plainHttpOf(HandlerClass);
     this.load = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * config.workerCount));
     // threadPool.count hook threads in all, shared among the I/O threads.
     this.hookThreads =
@@ -99,7 +107,28 @@ export class IoPool implements Engine {
         this.fromBackplane(topic, prepareFrame(binary ? 2 : 1, payload));
   }
 
+  /** A plain HTTP request an I/O thread read: answered here, where the Server is (see http-relay.ts). */
+  private answerHttp(thread: IoThread, ask: number, request: ForwardedRequest): void {
+    const handler = this.plainHttp;
+    const reply = handler
+      ? answerForwarded(handler, request, this.mainApp, this.facade, this.config.handshake.timeout, this.log)
+      : Promise.resolve(null);
+    void reply.then((r) => {
+      if (thread.dead) return;
+      try {
+        thread.worker.postMessage({ httpReply: ask, reply: r } satisfies ToIoThread);
+      } catch (error) {
+        this.log.error(
+          `static httpRequest's reply to ${request.method} ${request.url} cannot be sent; answering 500`,
+          error,
+        );
+        thread.worker.postMessage({ httpReply: ask, reply: { status: 500 } } satisfies ToIoThread);
+      }
+    });
+  }
+
   async start(app: unknown, firstId = 1): Promise<void> {
+    this.mainApp = app;
     this.nextId = firstId;
     this.app = this.launch.cloneableApp(app);
     this.unwatch = watchMain(this.events);
@@ -136,6 +165,7 @@ export class IoPool implements Engine {
         if ('relay' in m) this.fromThread(thread, m.relay);
         else if ('log' in m) this.config.logger![m.log as Exclude<typeof m.log, 'silent'>](m.line);
         else if ('event' in m) publishForwarded(m.event, m.message);
+        else if ('http' in m) this.answerHttp(thread, m.http, m.request);
         else if ('ready' in m) {
           if (m.ready) {
             thread.ready = true;

@@ -143,31 +143,44 @@ export function headerTokens(value: string | undefined): string[] {
 }
 
 /**
- * A GET without `Upgrade`: plain HTTP (a browser opening the page, a health check). The refusal is
- * 426 naming the protocol this endpoint speaks, as ws answers, unless the handler class answers
- * plain requests itself (`static httpRequest`).
+ * A request without `Upgrade`: plain HTTP (a browser opening the page, a health check, an admin POST). The refusal is
+ * 426 naming the protocol this endpoint speaks for a GET or HEAD, as ws answers, and 405 for other methods, unless
+ * the handler class answers plain requests itself (`static httpRequest`).
  */
 export class PlainRequest extends HandshakeError {
   /** The request, for a handler that answers plain HTTP. */
   readonly head: RequestHead;
+  /** Bytes read after the head (the start of a body). */
+  rest: Buffer[] = [];
 
+  /** A GET or HEAD is answered 426 without a handler; any other method 405, as an upgrade must be a GET. */
   constructor(head: RequestHead) {
-    super(426, 'this is a WebSocket endpoint: send an upgrade request (Upgrade: websocket)', { Upgrade: 'websocket' });
+    if (head.method === 'GET' || head.method === 'HEAD')
+      super(426, 'this is a WebSocket endpoint: send an upgrade request (Upgrade: websocket)', {
+        Upgrade: 'websocket',
+      });
+    else
+      super(
+        405,
+        `method ${head.method} not allowed: a WebSocket upgrade is a GET`,
+        { Allow: 'GET, HEAD' },
+        'WSZ_ERR_METHOD',
+      );
     this.head = head;
   }
 }
 
 /**
  * Checks an opening handshake against RFC 6455 4.2.1. Returns the upgrade or the refusal:
- * 405 for a method other than GET (HEAD without Upgrade is plain HTTP), 426 for a request without
- * Upgrade (plain HTTP: a {@link PlainRequest}) or a version other than 13, 505 for an upgrade over
- * HTTP/1.0, 400 for anything else.
+ * 405 for an upgrade with a method other than GET, a {@link PlainRequest} for a request without
+ * Upgrade (plain HTTP), 426 for a version other than 13, 505 for an upgrade over HTTP/1.0, 400 for
+ * anything else.
  */
 export function validateUpgrade(head: RequestHead): UpgradeRequest | HandshakeError {
   const h = head.headers;
   const upgrade = headerValue(h, 'upgrade');
   const http10 = head.version === '1.0';
-  if (head.method !== 'GET' && !(head.method === 'HEAD' && upgrade === undefined)) {
+  if (head.method !== 'GET' && upgrade !== undefined) {
     return new HandshakeError(
       405,
       `method ${head.method} not allowed: a WebSocket upgrade is a GET`,

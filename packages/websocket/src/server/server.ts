@@ -65,6 +65,7 @@ export class Server<H extends HandlerHooks<any>> extends ServerControl {
       this.config.workerCount > 1
         ? new IoPool(HandlerClass, config, this.config, this.log)
         : new LocalEngine(HandlerClass, this.config, this.log);
+    this.engine.facade = this;
     if (this.config.backplane) claimBackplane(this.config.backplane, this.log);
   }
 

@@ -1,0 +1,85 @@
+/**
+ * `static httpRequest` with I/O threads: a plain HTTP request arrives on the I/O thread that owns its socket, and is
+ * answered on the main thread, where the `Server` is (the handler's third argument: metrics, connections, control).
+ * The I/O thread reads the request and its body, sends them over (one thread message), and writes the reply that
+ * comes back; the main thread runs the handler, bounded by handshake.timeout, and always answers.
+ */
+import type { HttpReply, HttpRequest, PlainHttpHandler } from '../handler/plain-http.js';
+import type { Logger } from '../logging/log.js';
+
+/** A plain request as it crosses to the main thread (its query is rebuilt there). */
+export interface ForwardedRequest {
+  method: string;
+  url: string;
+  path: string;
+  headers: Record<string, string>;
+  version: string;
+  body: Uint8Array;
+}
+
+/** The I/O thread's side: a handler that sends each request to the main thread and waits for its reply. */
+export class HttpForwarder {
+  private readonly waiting = new Map<number, (reply: HttpReply | null) => void>();
+  private next = 1;
+  private readonly post: (ask: number, request: ForwardedRequest) => void;
+
+  constructor(post: (ask: number, request: ForwardedRequest) => void) {
+    this.post = post;
+  }
+
+  readonly handler: PlainHttpHandler = (request) =>
+    new Promise<HttpReply | null>((resolve) => {
+      const ask = this.next++;
+      this.waiting.set(ask, resolve);
+      const { method, url, path, version, body } = request;
+      this.post(ask, { method, url, path, headers: { ...request.headers }, version, body });
+    });
+
+  /** The main thread's reply to request `ask`. */
+  answered(ask: number, reply: HttpReply | null): void {
+    const resolve = this.waiting.get(ask);
+    this.waiting.delete(ask);
+    resolve?.(reply);
+  }
+}
+
+const FAILED: HttpReply = { status: 500, body: 'internal server error\n' };
+
+/**
+ * The main thread's side: runs `handler` for a forwarded request; resolves with its reply (null: the default
+ * refusal), or a 500 (logged) when it throws, rejects or takes longer than `timeout` ms.
+ */
+export async function answerForwarded(
+  handler: PlainHttpHandler,
+  forwarded: ForwardedRequest,
+  app: unknown,
+  server: unknown,
+  timeout: number,
+  log: Logger,
+): Promise<HttpReply | null> {
+  const q = forwarded.url.indexOf('?');
+  const body = forwarded.body;
+  const request: HttpRequest = {
+    ...forwarded,
+    headers: Object.assign(Object.create(null) as Record<string, string>, forwarded.headers),
+    query: new URLSearchParams(q < 0 ? '' : forwarded.url.slice(q + 1)),
+    body: Buffer.from(body.buffer, body.byteOffset, body.length),
+  };
+  const what = `${forwarded.method} ${forwarded.url.slice(0, 200)}`;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const late = new Promise<HttpReply>((resolve) => {
+      timer = setTimeout(() => {
+        log.error(`static httpRequest did not answer ${what} within ${timeout} ms (handshake.timeout); answering 500`);
+        resolve(FAILED);
+      }, timeout);
+    });
+    const reply = await Promise.race([Promise.resolve(handler(request, app, server)), late]);
+    return reply ?? null;
+  } catch (error) {
+    log.error(`static httpRequest failed for ${what}; answering 500`, error);
+    return FAILED;
+  } finally {
+    clearTimeout(timer);
+  }
+}
