@@ -16,8 +16,8 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function chatProcess(redisUrl: string, threads: string): Promise<number> {
-  const p: RunningExample = runExample('examples/chat/server.ts', { THREADS: threads, REDIS_URL: redisUrl });
+async function chatProcess(redisUrl: string, threads: string, env: Record<string, string> = {}): Promise<number> {
+  const p: RunningExample = runExample('examples/chat/server.ts', { THREADS: threads, REDIS_URL: redisUrl, ...env });
   cleanup.push(async () => {
     p.interrupt();
     await p.exit;
@@ -36,20 +36,22 @@ async function member(
   port: number,
   room: string,
   user: string,
-): Promise<{ c: Client; got: Array<{ user: string; text: string }> }> {
+): Promise<{ c: Client; got: Array<{ user: string; text: string }>; closed: number | null }> {
   const c = await Client.connect(`ws://127.0.0.1:${port}/chat?room=${room}&user=${user}`);
   cleanup.push(() => c.destroy());
   const got: Array<{ user: string; text: string }> = [];
+  const self = { c, got, closed: null as number | null };
   void (async () => {
     for (;;) {
       const m = await c.read().catch(() => null);
+      if (m?.type === 'close') self.closed = m.code;
       if (m === null || m.type === 'close') return;
       if (m.type !== 'text') continue;
       const e = JSON.parse(m.data.toString()) as ChatEvent;
       if (e.type === 'message') got.push({ user: e.user, text: e.text });
     }
   })();
-  return { c, got };
+  return self;
 }
 
 async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
@@ -142,5 +144,23 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
     await until('local delivery', () => a2.got.some((g) => g.text === 'no redis yet'));
     await redis(port);
     await linked(a1, b1);
+  }, 60_000);
+
+  it('kicks a user from either process: POST /admin/kick on one closes that user on both with 4001', async () => {
+    const r = await redis();
+    const admin = { ADMIN_TOKEN: 's3cret' };
+    const [pa, pb] = [await chatProcess(r.url, '2', admin), await chatProcess(r.url, '0', admin)];
+    const ann = await member(pa, 'lobby', 'ann');
+    const bobA = await member(pa, 'lobby', 'bob');
+    const bobB = await member(pb, 'lobby', 'bob');
+    await linked(ann, bobB);
+    const kick = await fetch(`http://127.0.0.1:${pa}/admin/kick?user=bob`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer s3cret' },
+    });
+    expect([kick.status, await kick.text()]).toEqual([200, '2\n']);
+    for (const bob of [bobA, bobB]) await until('bob closed with 4001', () => bob.closed === 4001);
+    // Ann, on the process that was asked, stays.
+    expect(ann.closed).toBe(null);
   }, 60_000);
 });

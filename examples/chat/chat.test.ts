@@ -72,9 +72,13 @@ function post(port: number, path: string, token?: string): Promise<{ status: num
   );
 }
 
-describe('examples/chat admin', () => {
+describe.each(MODES)('examples/chat admin ($name)', ({ threads, workers }) => {
   it('POST /admin/kick?user=NAME with the bearer token closes every connection of that user with 4001', async () => {
-    running = runExample('examples/chat/server.ts', { THREADS: '4', ADMIN_TOKEN: 's3cret' });
+    running = runExample('examples/chat/server.ts', {
+      THREADS: String(threads),
+      WORKERS: String(workers),
+      ADMIN_TOKEN: 's3cret',
+    });
     const port = await running.ready;
     const ann = await join(port, 'lobby', 'ann');
     await next(ann);
@@ -95,12 +99,12 @@ describe('examples/chat admin', () => {
   });
 
   it('has no admin route without ADMIN_TOKEN (404)', async () => {
-    const port = await start(0);
+    const port = await start(threads, workers);
     expect((await post(port, '/admin/kick?user=bob', '')).status).toBe(404);
   });
 
   it('answers GET /metrics with the Prometheus text format, counting the members who joined', async () => {
-    const port = await start(4);
+    const port = await start(threads, workers);
     const ann = await join(port, 'lobby', 'ann');
     await next(ann);
     const metrics = await get(port, '/metrics');

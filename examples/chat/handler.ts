@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   CloseCode,
   Handler,
@@ -7,22 +6,12 @@ import {
   type HttpReply,
   type HttpRequest,
   type MessageType,
+  type Server,
 } from 'wsz';
+import { route } from './routes.ts';
 
 /** Longest room and user names the chat accepts. */
 const MAX_NAME = 64;
-
-let page: Buffer | null = null;
-
-/** The chat's plain HTTP answers: the page on / (and /index.html), 'ok' on /health, 404 otherwise. */
-export function pageReply(path: string): HttpReply {
-  if (path === '/' || path === '/index.html') {
-    page ??= readFileSync(new URL('./page.html', import.meta.url));
-    return { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' }, body: page };
-  }
-  if (path === '/health') return { body: 'ok\n' };
-  return { status: 404, body: 'not found\n' };
-}
 
 /** What the chat sends: JSON text frames. */
 export type ChatEvent =
@@ -38,9 +27,12 @@ export class Chat extends Handler {
   // Worker threads import this module to run the handler (threadPool.count > 0, workerCount > 1).
   static module = import.meta.url;
 
-  /** Plain HTTP on the WebSocket port, when wsz listens itself (WORKERS > 1): the page and a health check. */
-  static httpRequest(request: HttpRequest): HttpReply {
-    return pageReply(request.path);
+  /**
+   * Plain HTTP on the WebSocket port, when wsz listens itself (WORKERS > 1): the page, a health check, metrics and
+   * the admin route. It runs on the main thread, with the Server.
+   */
+  static httpRequest(request: HttpRequest, _app: unknown, server: Server<Chat>): Promise<HttpReply> {
+    return route(request, server, process.env.ADMIN_TOKEN);
   }
   private room = '';
   private user = '';

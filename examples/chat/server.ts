@@ -1,16 +1,16 @@
 /**
  * A chat on one port: GET / serves the page, WebSocket upgrades to /chat?room=ROOM&user=USER join a
- * room, and (with one I/O thread) GET /metrics answers Prometheus. Rooms are pub/sub topics, so it
- * works the same on every thread.
+ * room, GET /metrics answers Prometheus. Rooms are pub/sub topics, so it works the same on every thread
+ * (and, with REDIS_URL, every process).
  *   PORT=9001 pnpm chat    then open http://127.0.0.1:9001/ in two browser windows
  * env THREADS sets threadPool.count (default 4; 0 = inline), WORKERS workerCount (I/O threads, Node 24+),
  * ADDRESS the address to bind, REDIS_URL a Redis server (redis://host:port/db) through which rooms span
- * every chat process that uses it, ADMIN_TOKEN enables POST /admin/kick?user=NAME (one I/O thread).
+ * every chat process that uses it, ADMIN_TOKEN enables POST /admin/kick?user=NAME (kicks on every process).
  */
-import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { METRICS_CONTENT_TYPE, RedisBackplane, Server, type ServerConfig } from 'wsz';
-import { Chat, pageReply } from './handler.ts';
+import { RedisBackplane, Server, type HttpRequest, type ServerConfig } from 'wsz';
+import { Chat } from './handler.ts';
+import { route } from './routes.ts';
 
 const env = process.env;
 const port = Number(env.PORT ?? 9001);
@@ -34,29 +34,8 @@ if (workers > 1) {
   );
   stop = () => chat.stop();
 } else {
-  // One I/O thread: the chat attaches to the app's own HTTP server, which serves the page.
-  const http = createServer((req, res) => {
-    if ((req.url ?? '').split('?')[0] === '/admin/kick') {
-      void kick(req, res, chat);
-      return;
-    }
-    if (req.method === 'GET' && req.url === '/metrics') {
-      // The chat's counters for Prometheus (see docs/operations.md).
-      res.writeHead(200, { 'Content-Type': METRICS_CONTENT_TYPE }).end(chat.metrics());
-      return;
-    }
-    const reply =
-      req.method === 'GET' || req.method === 'HEAD'
-        ? pageReply((req.url ?? '/').split('?')[0]!)
-        : { status: 405, body: 'GET only\n' };
-    const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body ?? '');
-    res.writeHead(reply.status ?? 200, {
-      'Content-Type': 'text/plain; charset=utf-8',
-      ...reply.headers,
-      'Content-Length': body.length,
-    });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  });
+  // One I/O thread: the chat attaches to the app's own HTTP server, which answers the same routes.
+  const http = createServer((req, res) => void answer(req, res, chat));
   const chat = new Server(Chat, config);
   await chat.attach(http, { path: '/chat' });
   await new Promise<void>((resolve) => http.listen(port, address, resolve));
@@ -79,25 +58,28 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/**
- * POST /admin/kick?user=NAME with `Authorization: Bearer $ADMIN_TOKEN`: closes every connection of that user with
- * 4001, wherever its hooks run, and answers 200 with how many. Without ADMIN_TOKEN the route does not exist (404);
- * a wrong token gets 401.
- */
-async function kick(req: IncomingMessage, res: ServerResponse, chat: Server<Chat>): Promise<void> {
-  const answer = (status: number, body: string): void =>
-    void res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(body + '\n');
-  const token = env.ADMIN_TOKEN;
-  if (!token) return answer(404, 'not found');
-  if (req.method !== 'POST') return answer(405, 'POST only');
-  const given = Buffer.from(req.headers.authorization ?? '');
-  const expected = Buffer.from(`Bearer ${token}`);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return answer(401, 'wrong token');
-  const user = new URL(req.url ?? '/', 'http://x').searchParams.get('user');
-  if (!user) return answer(400, 'say who: /admin/kick?user=NAME');
-  req.resume(); // a body, if any, is not read
-  const sessions = await chat.connections((c) => new URL(c.url, 'http://x').searchParams.get('user') === user);
-  let closed = 0;
-  for (const c of sessions) if (chat.close(c.id, 4001, 'kicked by an admin')) closed++;
-  answer(200, String(closed));
+/** A node:http request answered by the chat's routes (its body, if any, is not needed by them and not read). */
+async function answer(req: IncomingMessage, res: ServerResponse, chat: Server<Chat>): Promise<void> {
+  req.resume();
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) headers[name] = String(value);
+  const request: HttpRequest = {
+    method: req.method ?? 'GET',
+    url,
+    path: q < 0 ? url : url.slice(0, q),
+    query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+    headers,
+    version: req.httpVersion,
+    body: Buffer.alloc(0),
+  };
+  const reply = await route(request, chat, env.ADMIN_TOKEN);
+  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body ?? '');
+  res.writeHead(reply.status ?? 200, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    ...reply.headers,
+    'Content-Length': body.length,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -194,14 +194,20 @@ export class RedisBackplane implements Backplane {
   async join(timeout = 2000): Promise<number> {
     const counted = await new Promise<number | null>((resolve) => {
       const deadline = Date.now() + timeout;
-      // The publisher's connection answers it once set up; nothing is queued for a Redis that is away.
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (node: number | null): void => {
+        clearTimeout(timer);
+        resolve(node);
+      };
+      // The publisher's connection answers it once set up; nothing is queued for a Redis that is away. The timers
+      // are not unref'd: a server starting keeps the process alive while it waits (at most `timeout`).
       const attempt = (): void => {
         const asked = this.pub.ask(['INCR', `${this.base}:nodes`], (reply) =>
-          resolve(typeof reply === 'number' ? ((reply - 1) % COUNTED_NODES) + 1 : null),
+          settle(typeof reply === 'number' ? ((reply - 1) % COUNTED_NODES) + 1 : null),
         );
-        if (asked) setTimeout(() => resolve(null), Math.max(0, deadline - Date.now())).unref();
-        else if (Date.now() >= deadline) resolve(null);
-        else setTimeout(attempt, 20).unref();
+        if (asked) timer = setTimeout(() => settle(null), Math.max(0, deadline - Date.now()));
+        else if (Date.now() >= deadline) settle(null);
+        else timer = setTimeout(attempt, 20);
       };
       attempt();
     });
