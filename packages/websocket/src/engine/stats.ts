@@ -1,6 +1,6 @@
 import type { BackplaneStats } from '../pubsub/backplane.js';
 import type { CLOSE_CODES, HANDSHAKE_STATUSES, LabelCounts } from '../observe/tally.js';
-import { readHistogram, type Histogram } from '../observe/durations.js';
+import { durationSlots, readHistogram, type Histogram } from '../observe/durations.js';
 import { HOOK_NAMES } from '../handler/handler.js';
 
 /** A hook's name, as the handler class spells it. */
@@ -75,4 +75,9 @@ export function durationStats(
       Histogram
     >,
   };
+}
+
+/** Empty histograms, for totals to add threads' counts into. */
+export function noDurations(): Pick<ServerStats, 'handshakeSeconds' | 'hookSeconds'> {
+  return durationStats(durationSlots(HOOK_NAMES.length, false), durationSlots(1, false));
 }

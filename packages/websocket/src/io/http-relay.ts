@@ -83,3 +83,29 @@ export async function answerForwarded(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Answers a forwarded request with `handler` (null: the default refusal) and hands the reply to `send`; a reply
+ * that cannot cross to the other thread (not a structured-clone value) is logged and replaced by a 500.
+ */
+export function replyForwarded(
+  handler: PlainHttpHandler | null,
+  request: ForwardedRequest,
+  server: { app: unknown; facade: unknown; timeout: number; log: Logger },
+  send: (reply: HttpReply | null) => void,
+): void {
+  const reply = handler
+    ? answerForwarded(handler, request, server.app, server.facade, server.timeout, server.log)
+    : Promise.resolve(null);
+  void reply.then((r) => {
+    try {
+      send(r);
+    } catch (error) {
+      server.log.error(
+        `static httpRequest's reply to ${request.method} ${request.url} cannot be sent; answering 500`,
+        error,
+      );
+      send(FAILED);
+    }
+  });
+}

@@ -2,9 +2,7 @@ import type { Socket } from 'node:net';
 import { Reports } from './reports.js';
 import { CHANNEL_COUNT, publishForwarded, watchMain } from '../observe/channels.js';
 import { Tally } from '../observe/tally.js';
-import { durationSlots } from '../observe/durations.js';
-import { HOOK_NAMES } from '../handler/handler.js';
-import { durationStats, type ServerStats } from '../engine/stats.js';
+import { noDurations, type ServerStats } from '../engine/stats.js';
 import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
@@ -18,7 +16,7 @@ import { readRelay, type RelayBatch, type RelayWriter } from './relay-batch.js';
 import { checkIoThreadsSupported, cloneableConfig, IoThread, unsupported } from './io-thread.js';
 import { addBoard, retireBoard, statsBoard } from './stats-board.js';
 import type { FromIoThread, IoWorkerData, ToIoThread } from './io-main.js';
-import { answerForwarded, type ForwardedRequest } from './http-relay.js';
+import { replyForwarded, type ForwardedRequest } from './http-relay.js';
 import { plainHttpOf, type PlainHttpHandler } from '../handler/plain-http.js';
 
 /**
@@ -45,10 +43,9 @@ export class IoPool implements Engine {
   /** Subscribers per topic on each thread (by thread index). */
   private readonly topics = new Map<string, number[]>();
   private nextId = 1;
+  /** The app for the I/O threads (a copy), and as listen() got it (static httpRequest runs here with it). */
   private app: unknown;
-  /** The app as listen() got it (I/O threads get a copy): static httpRequest runs here with it. */
   private mainApp: unknown;
-  /** The Server facade, httpRequest's third argument. */
   facade: unknown = undefined;
   private readonly plainHttp: PlainHttpHandler | null;
   private stopping = false;
@@ -109,21 +106,9 @@ export class IoPool implements Engine {
 
   /** A plain HTTP request an I/O thread read: answered here, where the Server is (see http-relay.ts). */
   private answerHttp(thread: IoThread, ask: number, request: ForwardedRequest): void {
-    const handler = this.plainHttp;
-    const reply = handler
-      ? answerForwarded(handler, request, this.mainApp, this.facade, this.config.handshake.timeout, this.log)
-      : Promise.resolve(null);
-    void reply.then((r) => {
-      if (thread.dead) return;
-      try {
-        thread.worker.postMessage({ httpReply: ask, reply: r } satisfies ToIoThread);
-      } catch (error) {
-        this.log.error(
-          `static httpRequest's reply to ${request.method} ${request.url} cannot be sent; answering 500`,
-          error,
-        );
-        thread.worker.postMessage({ httpReply: ask, reply: { status: 500 } } satisfies ToIoThread);
-      }
+    const { plainHttp, mainApp, facade, log } = this;
+    replyForwarded(plainHttp, request, { app: mainApp, facade, timeout: this.config.handshake.timeout, log }, (r) => {
+      if (!thread.dead) thread.worker.postMessage({ httpReply: ask, reply: r } satisfies ToIoThread);
     });
   }
 
@@ -423,7 +408,7 @@ export class IoPool implements Engine {
       deliveries: 0,
       backpressure: { dropped: 0, closed: 0 },
       compression: { inflated: 0, deflated: 0 },
-      ...durationStats(durationSlots(HOOK_NAMES.length, false), durationSlots(1, false)),
+      ...noDurations(),
       ioThreads: { count: this.threads.filter((t) => t.ready && !t.dead).length, restarts: this.restarts },
       ...(this.config.backplane ? { backplane: this.config.backplane.stats() } : {}),
     };
