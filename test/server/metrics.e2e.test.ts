@@ -182,6 +182,12 @@ describe.each(MODES)('server.metrics() ($name)', ({ threads, workers }) => {
 
     const a = await RawClient.open(s.port);
     const b = await RawClient.open(s.port);
+    if (workers > 1) {
+      // Per I/O thread: the sockets each holds, together the two open connections.
+      const during = parseExposition(s.server.metrics()).get('wsz_io_thread_connections')!;
+      expect(during.samples.size).toBe(workers);
+      expect([...during.samples.values()].reduce((x, y) => x + y, 0)).toBe(2);
+    }
     const refused = await RawClient.connect(s.port, upgradeRequest('/', ['Origin: https://evil.example']));
     expect((await refused.readResponse()).status).toBe(403);
     a.sendFrame(1, 'hello'); // 5 bytes each way

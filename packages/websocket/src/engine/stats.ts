@@ -1,5 +1,5 @@
 import type { BackplaneStats } from '../pubsub/backplane.js';
-import type { CLOSE_CODES, HANDSHAKE_STATUSES, LabelCounts } from '../observe/tally.js';
+import { Tally, type CLOSE_CODES, type HANDSHAKE_STATUSES, type LabelCounts } from '../observe/tally.js';
 import { durationSlots, readHistogram, type Histogram } from '../observe/durations.js';
 import { HOOK_NAMES } from '../handler/handler.js';
 
@@ -59,8 +59,13 @@ export interface ServerStats {
   hookSeconds: Record<HookName, Histogram>;
   /** The backplane's counters, when there is one (see `backplane`). */
   backplane?: BackplaneStats;
-  /** With `workerCount` > 1: I/O threads running now, and how many were replaced after dying. */
-  ioThreads?: { count: number; restarts: number };
+  /** With `workerCount` > 1: I/O threads running now, how many were replaced after dying, and their sockets. */
+  ioThreads?: {
+    count: number;
+    restarts: number;
+    /** Open sockets on each I/O thread, by its index (how evenly the threads are loaded). */
+    connections: number[];
+  };
 }
 
 /** The histograms of `stats()` from a dispatcher's hook durations and a tally's handshake durations. */
@@ -77,7 +82,26 @@ export function durationStats(
   };
 }
 
-/** Empty histograms, for totals to add threads' counts into. */
-export function noDurations(): Pick<ServerStats, 'handshakeSeconds' | 'hookSeconds'> {
-  return durationStats(durationSlots(HOOK_NAMES.length, false), durationSlots(1, false));
+/** Counters at zero, for totals to add threads' counts into (I/O threads). */
+export function zeroStats(): ServerStats {
+  const tally = new Tally();
+  return {
+    connections: 0,
+    upgraded: 0,
+    messages: 0,
+    writes: 0,
+    bytes: { in: 0, out: 0 },
+    handshakes: tally.handshakes,
+    closes: tally.closes,
+    buffered: 0,
+    pool: { hits: 0, misses: 0, dynamic: 0, freeSmall: 0, freeLarge: 0 },
+    queued: 0,
+    crossed: { shared: 0, copied: 0 },
+    topics: 0,
+    publishes: 0,
+    deliveries: 0,
+    backpressure: { dropped: 0, closed: 0 },
+    compression: { inflated: 0, deflated: 0 },
+    ...durationStats(durationSlots(HOOK_NAMES.length, false), durationSlots(1, false)),
+  };
 }

@@ -1,8 +1,7 @@
 import type { Socket } from 'node:net';
 import { Reports } from './reports.js';
 import { CHANNEL_COUNT, publishForwarded, watchMain } from '../observe/channels.js';
-import { Tally } from '../observe/tally.js';
-import { noDurations, type ServerStats } from '../engine/stats.js';
+import { zeroStats, type ServerStats } from '../engine/stats.js';
 import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
@@ -392,26 +391,14 @@ export class IoPool implements Engine {
   /** Server-wide counters: every thread's board added up (at most a few ms old), and what only this thread knows. */
   stats(): ServerStats {
     const total: ServerStats = {
+      ...zeroStats(),
       connections: this.openConnections(),
-      upgraded: 0,
-      messages: 0,
-      writes: 0,
-      bytes: { in: 0, out: 0 },
-      handshakes: new Tally().handshakes,
-      closes: new Tally().closes,
-      buffered: 0,
-      pool: { hits: 0, misses: 0, dynamic: 0, freeSmall: 0, freeLarge: 0 },
-      queued: 0,
-      crossed: { shared: 0, copied: 0 },
       topics: this.topics.size,
       publishes: this.publishes,
-      deliveries: 0,
-      backpressure: { dropped: 0, closed: 0 },
-      compression: { inflated: 0, deflated: 0 },
-      ...noDurations(),
-      ioThreads: { count: this.threads.filter((t) => t.ready && !t.dead).length, restarts: this.restarts },
+      ioThreads: { count: 0, restarts: this.restarts, connections: this.threads.map((t) => (t.dead ? 0 : t.open)) },
       ...(this.config.backplane ? { backplane: this.config.backplane.stats() } : {}),
     };
+    total.ioThreads!.count = this.threads.filter((t) => t.ready && !t.dead).length;
     addBoard(total, this.retired);
     for (const t of this.threads) if (t) addBoard(total, t.board);
     return total;

@@ -196,6 +196,12 @@ export function renderMetrics(s: ServerStats): string {
     families.push(
       { name: 'wsz_io_threads', type: 'gauge', help: 'I/O threads running.', samples: one(s.ioThreads.count) },
       {
+        name: 'wsz_io_thread_connections',
+        type: 'gauge',
+        help: 'Open sockets on each I/O thread (how evenly they are loaded).',
+        samples: s.ioThreads.connections.map((n, i) => [{ thread: String(i) }, n] as Sample),
+      },
+      {
         name: 'wsz_io_thread_restarts_total',
         type: 'counter',
         help: 'I/O threads replaced after dying.',
