@@ -233,4 +233,26 @@ describe.each(MODES)('server.metrics() ($name)', ({ threads, workers }) => {
     expect(m.get('wsz_hook_duration_seconds')!.samples.has('_count' + JSON.stringify([['hook', 'drain']]))).toBe(false);
     refused.destroy();
   });
+
+  it('times hooks only from the first read of stats() or metrics() on: a server nobody asks reads no clock per hook', async () => {
+    const s = await serve(threads);
+    cleanup.push(() => s.stop());
+    const a = await RawClient.open(s.port);
+    a.sendFrame(1, 'before anyone asked');
+    await a.nextFrame();
+    expect(parseExposition(s.server.metrics()).has('wsz_hook_duration_seconds')).toBe(false);
+    // From then on (I/O threads hear of it through a thread message: within a moment) each hook call is timed.
+    let timed = 0;
+    for (let i = 0; timed === 0; i++) {
+      if (i === 100) throw new Error('hooks were never timed');
+      a.sendFrame(1, 'after');
+      await a.nextFrame();
+      await new Promise((r) => setTimeout(r, 25)); // an I/O thread's counters are at most 20 ms old
+      const m = parseExposition(s.server.metrics());
+      if (m.has('wsz_hook_duration_seconds'))
+        timed = histogram(m, 'wsz_hook_duration_seconds', { hook: 'clientMessage' }).count;
+    }
+    expect(timed).toBeGreaterThanOrEqual(1);
+    a.destroy();
+  });
 });

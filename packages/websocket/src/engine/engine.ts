@@ -32,6 +32,8 @@ export interface Engine {
   /** Closes every connection (1001), waits for their close hooks up to closeTimeout, stops the threads. */
   stop(): Promise<void>;
   stats(): ServerStats;
+  /** Times hooks from now on, on every thread (the facade asks when stats or metrics are first read). */
+  timeHooks(): void;
   /** Pub/sub from outside handlers (the checks are the facade's). */
   publish(topic: string, opcode: number, data: WriteData): number;
   broadcast(opcode: number, data: WriteData, except: number): number;

@@ -193,6 +193,10 @@ export class LocalEngine implements Engine, ServerCore {
     return connection;
   }
 
+  timeHooks(): void {
+    this.dispatcher.timeHooks();
+  }
+
   stats(): ServerStats {
     const free = this.pool.free;
     return {

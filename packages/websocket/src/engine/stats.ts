@@ -55,6 +55,7 @@ export interface ServerStats {
   /**
    * How long each hook took, in seconds, on the thread that ran it: from the call to its return, or to its promise
    * settling (the wait behind earlier hooks of the connection not included).
+   * Recorded from the first read of `stats()` or `metrics()` on, so that a server nobody asks reads no clock per hook.
    */
   hookSeconds: Record<HookName, Histogram>;
   /** The backplane's counters, when there is one (see `backplane`). */

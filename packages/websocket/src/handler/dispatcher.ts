@@ -97,6 +97,8 @@ export interface Dispatcher {
   readonly queued: number;
   /** How long hooks took: one histogram per name of HOOK_NAMES (observe/durations.ts), every thread's added up. */
   readonly hookDurations: Float64Array;
+  /** Times hooks from now on (off until someone reads stats or metrics: no clock reads per hook before). */
+  timeHooks(): void;
   /** Messages that crossed to another thread in place (shared) or by one copy. */
   readonly crossed: { shared: number; copied: number };
 }

@@ -12,7 +12,7 @@ import {
   type HookResult,
 } from './handler.js';
 import type { Handshake } from './handshake.js';
-import { durationSlots, observe } from '../observe/durations.js';
+import { durationSlots, observe, switchOn, timingOn } from '../observe/durations.js';
 
 const enum Kind {
   AfterInit,
@@ -98,7 +98,9 @@ export class HookRunner implements Dispatcher {
       handler.app = app;
     }
     const init = (handler as HandlerHooks<unknown>).init;
-    if (init === undefined) {
+    if (init === undefined || !timingOn(this.hookDurations)) {
+      const result = init?.call(handler, handshake, target.conn, app);
+      if (isPromise(result)) return result.then(() => void (target.slot = new Slot(handler)));
       target.slot = new Slot(handler);
       return;
     }
@@ -251,7 +253,7 @@ export class HookRunner implements Dispatcher {
       this.settled(target, slot, kind, data, owned, code, undefined, false, -1);
       return;
     }
-    const start = performance.now();
+    const start = timingOn(this.hookDurations) ? performance.now() : -1;
     let result: HookResult;
     try {
       result =
@@ -311,6 +313,11 @@ export class HookRunner implements Dispatcher {
       case Kind.Signal:
         return h.serverMessage?.(slot.signals!.shift());
     }
+  }
+
+  /** Times hooks from now on (the first read of stats or metrics asks for it). */
+  timeHooks(): void {
+    switchOn(this.hookDurations);
   }
 
   /** Hook `index` (of HOOK_NAMES) ran from `start` (a performance.now()) until now. */

@@ -40,6 +40,8 @@ export interface IoWorkerData {
   relayLimit: number;
   /** Which diagnostics channels have subscribers on the main thread (kept there): events for those go to it. */
   events: Int32Array;
+  /** Time hooks from the start (the main thread was asked for stats before this thread started). */
+  timeHooks: boolean;
 }
 
 /** Messages from the main thread. */
@@ -47,6 +49,7 @@ export type ToIoThread =
   | { socket: Socket; id: number; over: boolean }
   | { relay: RelayBatch; bytes: number }
   | { httpReply: number; reply: HttpReply | null }
+  | { timeHooks: true }
   | { stop: true };
 
 /** Messages to the main thread. */
@@ -112,6 +115,7 @@ async function main(): Promise<void> {
       ? await initThread.call(H, data.app, data.index)
       : data.app;
   await engine.start(app);
+  if (data.timeHooks) engine.timeHooks();
 
   const tls = data.config.tls as TlsOptions | null | undefined;
   const acceptor = tls ? new TlsAcceptor(tls) : null;
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
     if ('socket' in m) adopt(m.socket, m.id, m.over);
     else if ('relay' in m) relay.receive(m.relay, engine.hub, m.bytes, engine);
     else if ('httpReply' in m) http.answered(m.httpReply, m.reply);
+    else if ('timeHooks' in m) engine.timeHooks();
     else if ('stop' in m) {
       void engine.stop().then(() => {
         log.info('stopped');

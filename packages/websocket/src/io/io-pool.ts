@@ -138,6 +138,7 @@ export class IoPool implements Engine {
       load: this.load,
       relayLimit: this.config.relayLimit,
       events: this.events,
+      timeHooks: this.timing,
     };
     // A new thread starts with nothing waiting for it.
     Atomics.store(this.load, index, 0);
@@ -402,6 +403,14 @@ export class IoPool implements Engine {
     addBoard(total, this.retired);
     for (const t of this.threads) if (t) addBoard(total, t.board);
     return total;
+  }
+
+  private timing = false;
+
+  timeHooks(): void {
+    if (this.timing) return;
+    this.timing = true;
+    for (const t of this.threads) if (t && !t.dead) t.worker.postMessage({ timeHooks: true } satisfies ToIoThread);
   }
 
   undoStart(): Promise<void> {

@@ -190,6 +190,7 @@ export class Server<H extends HandlerHooks<any>> extends ServerControl {
 
   /** Connection and buffer pool counters. */
   stats(): ServerStats {
+    this.engine.timeHooks(); // hook durations are recorded from the first read on
     return this.engine.stats();
   }
 
@@ -198,6 +199,6 @@ export class Server<H extends HandlerHooks<any>> extends ServerControl {
    * content type `METRICS_CONTENT_TYPE`. Built when called; see docs/operations.md for the metric names.
    */
   metrics(): string {
-    return renderMetrics(this.engine.stats());
+    return renderMetrics(this.stats());
   }
 }

@@ -6,7 +6,7 @@ import type { ResolvedConfig } from '../config/config.js';
 import { CloseHooks } from '../handler/close-hooks.js';
 import type { Dispatcher, IoTarget } from '../handler/dispatcher.js';
 import { HOOK_NAMES, optionalHooks, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
-import { addSlots, durationSlots } from '../observe/durations.js';
+import { addSlots, durationSlots, switchOn } from '../observe/durations.js';
 import type { Handshake } from '../handler/handshake.js';
 import type { Logger } from '../logging/log.js';
 import { ToWorker, ownBytes, type Batch, type WorkerHello } from './messages.js';
@@ -65,6 +65,13 @@ export class HookThreads implements Dispatcher {
   /** Each hook thread's hook durations (see HookRunner.hookDurations), kept for its index across restarts. */
   private readonly durations: Float64Array[] = [];
 
+  private timing = false;
+
+  timeHooks(): void {
+    this.timing = true;
+    for (const d of this.durations) switchOn(d);
+  }
+
   /** Every hook thread's hook durations, added up. */
   get hookDurations(): Float64Array {
     const total = durationSlots(HOOK_NAMES.length, false);
@@ -114,6 +121,7 @@ export class HookThreads implements Dispatcher {
       pubsub: this.config.pubsub,
       durations: (this.durations[index] ??= durationSlots(HOOK_NAMES.length, true)),
     };
+    if (this.timing) switchOn(data.durations);
     const worker = this.launch.start(data);
     const handle = new WorkerHandle(
       index,
