@@ -95,6 +95,7 @@ describe.each(MODES)('control of one connection from outside handlers ($name)', 
       url: '/room?user=ann',
       protocol: undefined,
       messagesIn: 1,
+      messagesOut: 1,
       buffered: 0,
     });
     expect(ann.topics).toEqual(['lobby']);

@@ -64,6 +64,8 @@ export interface ConnectionInfo {
   bytesOut: number;
   /** Messages received from it. */
   messagesIn: number;
+  /** Data messages sent to it (admitted past backpressure; a batch of pre-encoded frames counts as one). */
+  messagesOut: number;
   /** Bytes queued for it and not yet taken by the kernel. */
   buffered: number;
 }

@@ -108,6 +108,7 @@ export interface DescribedLink {
   readonly closing: { readonly record: LinkRecord };
   readonly topics: ReadonlySet<string> | null;
   readonly bufferedAmount: number;
+  readonly sender: { readonly messagesOut: number };
 }
 
 /** What `server.connections()` says about an open link. */
@@ -125,6 +126,7 @@ export function describe(link: DescribedLink): ConnectionInfo {
     bytesIn: socket.bytesRead,
     bytesOut: socket.bytesWritten,
     messagesIn: record.messagesIn,
+    messagesOut: link.sender.messagesOut,
     buffered: link.bufferedAmount,
   };
 }

@@ -89,6 +89,9 @@ export class FrameSender {
    * message compressed with context takeover must never be dropped (the peer's inflater would miss
    * its bytes), so hook threads leave those to this thread under 'drop' (see WorkerTarget).
    */
+  /** Data messages admitted for the peer (a batch of pre-encoded frames counts as one). */
+  messagesOut = 0;
+
   private admit(opcode: number, fin: boolean): boolean {
     // A close frame comes from the connection's session, which has decided it is due (and that nothing follows it).
     if (opcode === Opcode.Close) return (this.sent = true);
@@ -103,6 +106,7 @@ export class FrameSender {
     }
     if (!this.over) {
       this.drops.cycleEnded();
+      this.messagesOut++;
       return true;
     }
     if (this.host.limits.backpressurePolicy === 'close') {
