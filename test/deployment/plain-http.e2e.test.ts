@@ -4,7 +4,7 @@
  * on the main thread with the Server as its third argument, inline, with hook threads and on I/O threads.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Server } from 'wsz';
+import { Server, type ServerConfig } from 'wsz';
 import { WithPage } from '../helpers/with-page.js';
 import type { AddressInfo } from 'node:net';
 import { MODES } from '../helpers/modes.js';
@@ -22,16 +22,23 @@ async function get(port: number, request: string): Promise<Awaited<ReturnType<Ra
   return c.readResponse();
 }
 
+/** Serves WithPage in a mode (stopped after the test); resolves with its port. */
+async function servePage(threads: number, workers: number, config: ServerConfig = {}): Promise<number> {
+  const server = new Server(WithPage, {
+    port: 0,
+    logLevel: 'silent',
+    workerCount: workers,
+    threadPool: { count: threads },
+    ...config,
+  });
+  const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
+  cleanup.push(() => server.stop());
+  return port;
+}
+
 describe.each(MODES)('static httpRequest ($name)', ({ threads, workers }) => {
   it('answers plain GETs on the WebSocket port; nothing returned means 426; a throw means 500; upgrades go on as before', async () => {
-    const server = new Server(WithPage, {
-      port: 0,
-      logLevel: 'silent',
-      workerCount: workers,
-      threadPool: { count: threads },
-    });
-    const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
-    cleanup.push(() => server.stop());
+    const port = await servePage(threads, workers);
     const health = await get(port, 'GET /health?v=2 HTTP/1.1\r\nHost: x\r\n\r\n');
     expect([health.status, health.headers['content-type'], health.body]).toEqual([
       200,
@@ -61,15 +68,7 @@ describe.each(MODES)('static httpRequest ($name)', ({ threads, workers }) => {
   });
 
   it('reads a POST body whole (bounded by handshake.maxBodySize), gives the Server as third argument, and refuses what it cannot read', async () => {
-    const server = new Server(WithPage, {
-      port: 0,
-      logLevel: 'silent',
-      workerCount: workers,
-      threadPool: { count: threads },
-      handshake: { maxBodySize: 100 },
-    });
-    const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
-    cleanup.push(() => server.stop());
+    const port = await servePage(threads, workers, { handshake: { maxBodySize: 100 } });
     const post = (body: string, extra = ''): string =>
       `POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
     expect((await get(port, post('hello'))).body).toBe('POST 5 hello');
@@ -98,16 +97,7 @@ describe.each(MODES)('static httpRequest ($name)', ({ threads, workers }) => {
   it('checks replies: a status that is not an integer 100-599 (or carries CR/LF) is a 500, logged; async replies are awaited within handshake.timeout', async () => {
     const lines: string[] = [];
     const logger = { debug() {}, info() {}, warn() {}, error: (m: string) => void lines.push(m) };
-    const server = new Server(WithPage, {
-      port: 0,
-      logLevel: 'error',
-      logger,
-      workerCount: workers,
-      threadPool: { count: threads },
-      handshake: { timeout: 500 },
-    });
-    const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
-    cleanup.push(() => server.stop());
+    const port = await servePage(threads, workers, { logLevel: 'error', logger, handshake: { timeout: 500 } });
     for (const s of ['null', '0', '1000', '99', '200.5', '"200"']) {
       const r = await get(port, `GET /status?s=${encodeURIComponent(s)} HTTP/1.1\r\nHost: x\r\n\r\n`);
       expect(r.status, s).toBe(s === 'null' ? 200 : 500);
@@ -126,14 +116,7 @@ describe.each(MODES)('static httpRequest ($name)', ({ threads, workers }) => {
   });
 
   it('gives httpRequest the headers in an object without a prototype, and answers HEAD and HTTP/1.0 GETs as HTTP says', async () => {
-    const server = new Server(WithPage, {
-      port: 0,
-      logLevel: 'silent',
-      workerCount: workers,
-      threadPool: { count: threads },
-    });
-    const { port } = (await server.listen({ name: 'app' })) as AddressInfo;
-    cleanup.push(() => server.stop());
+    const port = await servePage(threads, workers);
     const proto = await get(port, 'GET /proto HTTP/1.1\r\nHost: x\r\nConstructor: c\r\n__proto__: p\r\n\r\n');
     expect(JSON.parse(proto.body)).toEqual(['c', 'p', null]);
     const old = await get(port, 'GET /async HTTP/1.0\r\n\r\n');
