@@ -98,34 +98,23 @@ export class HookRunner implements Dispatcher {
       handler.app = app;
     }
     const init = (handler as HandlerHooks<unknown>).init;
-    if (init === undefined || !timingOn(this.hookDurations)) {
-      const result = init?.call(handler, handshake, target.conn, app);
-      if (isPromise(result)) return result.then(() => void (target.slot = new Slot(handler)));
+    const start = init !== undefined && timingOn(this.hookDurations) ? performance.now() : -1;
+    const opened = (): void => {
+      if (start >= 0) this.took(0, start);
       target.slot = new Slot(handler);
-      return;
-    }
-    const start = performance.now();
+    };
     let result: HookResult;
     try {
-      result = init.call(handler, handshake, target.conn, app);
+      result = init?.call(handler, handshake, target.conn, app);
     } catch (error) {
-      this.took(0, start);
+      if (start >= 0) this.took(0, start);
       throw error;
     }
-    if (!isPromise(result)) this.took(0, start);
-    else {
-      return result.then(
-        () => {
-          this.took(0, start);
-          target.slot = new Slot(handler);
-        },
-        (error: unknown) => {
-          this.took(0, start);
-          throw error;
-        },
-      );
-    }
-    target.slot = new Slot(handler);
+    if (!isPromise(result)) return opened();
+    return result.then(opened, (error: unknown) => {
+      if (start >= 0) this.took(0, start);
+      throw error;
+    });
   }
 
   afterInit(target: DispatchTarget): void {

@@ -110,28 +110,51 @@ export function answerPlain(
     version: head.version,
     body,
   };
-  const what = `${head.method} ${head.target.slice(0, 200)}`;
   const omitBody = head.method === 'HEAD';
+  const what = `${head.method} ${head.target.slice(0, 200)}`;
+  const reply = callPlain(handler, request, server.app, server.facade, timeout, log);
+  return isPromise(reply) ? reply.then((r) => response(r, what, omitBody, log)) : response(reply, what, omitBody, log);
+}
+
+type Reply = HttpReply | null | undefined | void;
+
+/** The reply a handler that failed gets. */
+export const PLAIN_FAILURE: HttpReply = { status: 500, body: 'internal server error\n' };
+
+/**
+ * Calls `handler`: its reply, at once or as a promise that settles within `timeout` ms; {@link PLAIN_FAILURE}
+ * (logged at error) when it throws, rejects or takes longer. Used where the request is read and, with I/O threads,
+ * on the main thread that answers for them.
+ */
+export function callPlain(
+  handler: PlainHttpHandler,
+  request: HttpRequest,
+  app: unknown,
+  facade: unknown,
+  timeout: number,
+  log: Logger,
+): Reply | Promise<Reply> {
+  const what = `${request.method} ${request.url.slice(0, 200)}`;
   let reply: ReturnType<PlainHttpHandler>;
   try {
-    reply = handler(request, server.app, server.facade);
+    reply = handler(request, app, facade);
   } catch (error) {
     log.error(`static httpRequest threw for ${what}; answering 500`, error);
-    return failure(omitBody);
+    return PLAIN_FAILURE;
   }
-  if (!isPromise(reply)) return response(reply, what, omitBody, log);
+  if (!isPromise(reply)) return reply;
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Buffer>((resolve) => {
+  const late = new Promise<HttpReply>((resolve) => {
     timer = setTimeout(() => {
       log.error(`static httpRequest did not answer ${what} within ${timeout} ms (handshake.timeout); answering 500`);
-      resolve(failure(omitBody));
+      resolve(PLAIN_FAILURE);
     }, timeout);
   });
   const answered = reply.then(
-    (r) => response(r, what, omitBody, log),
+    (r) => r,
     (error: unknown) => {
       log.error(`static httpRequest rejected for ${what}; answering 500`, error);
-      return failure(omitBody);
+      return PLAIN_FAILURE;
     },
   );
   return Promise.race([answered, late]).finally(() => clearTimeout(timer));

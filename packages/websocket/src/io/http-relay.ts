@@ -4,7 +4,13 @@
  * The I/O thread reads the request and its body, sends them over (one thread message), and writes the reply that
  * comes back; the main thread runs the handler, bounded by handshake.timeout, and always answers.
  */
-import type { HttpReply, HttpRequest, PlainHttpHandler } from '../handler/plain-http.js';
+import {
+  callPlain,
+  PLAIN_FAILURE,
+  type HttpReply,
+  type HttpRequest,
+  type PlainHttpHandler,
+} from '../handler/plain-http.js';
 import type { Logger } from '../logging/log.js';
 
 /** A plain request as it crosses to the main thread (its query is rebuilt there). */
@@ -43,11 +49,9 @@ export class HttpForwarder {
   }
 }
 
-const FAILED: HttpReply = { status: 500, body: 'internal server error\n' };
-
 /**
- * The main thread's side: runs `handler` for a forwarded request; resolves with its reply (null: the default
- * refusal), or a 500 (logged) when it throws, rejects or takes longer than `timeout` ms.
+ * The main thread's side: runs `handler` for a forwarded request (see callPlain: a 500, logged, when it throws,
+ * rejects or takes longer than `timeout` ms).
  */
 export async function answerForwarded(
   handler: PlainHttpHandler,
@@ -65,23 +69,7 @@ export async function answerForwarded(
     query: new URLSearchParams(q < 0 ? '' : forwarded.url.slice(q + 1)),
     body: Buffer.from(body.buffer, body.byteOffset, body.length),
   };
-  const what = `${forwarded.method} ${forwarded.url.slice(0, 200)}`;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const late = new Promise<HttpReply>((resolve) => {
-      timer = setTimeout(() => {
-        log.error(`static httpRequest did not answer ${what} within ${timeout} ms (handshake.timeout); answering 500`);
-        resolve(FAILED);
-      }, timeout);
-    });
-    const reply = await Promise.race([Promise.resolve(handler(request, app, server)), late]);
-    return reply ?? null;
-  } catch (error) {
-    log.error(`static httpRequest failed for ${what}; answering 500`, error);
-    return FAILED;
-  } finally {
-    clearTimeout(timer);
-  }
+  return (await callPlain(handler, request, app, server, timeout, log)) ?? null;
 }
 
 /**
@@ -105,7 +93,7 @@ export function replyForwarded(
         `static httpRequest's reply to ${request.method} ${request.url} cannot be sent; answering 500`,
         error,
       );
-      send(FAILED);
+      send(PLAIN_FAILURE);
     }
   });
 }
