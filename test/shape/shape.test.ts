@@ -18,7 +18,8 @@ const src = join(root, 'packages/websocket/src');
  * higher layer's. Rooms (folders) of one layer do not depend on each other in a circle either.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['protocol', 'logging', 'observe'], // RFC 6455 / 7692 without I/O; the logger interface; diagnostics channels
+  ['protocol', 'logging', 'observe', 'delivery'], // RFC 6455 / 7692 without I/O; the logger interface; diagnostics
+  // channels; delivery's history store and wire format
   ['buffers'], // pooled memory
   ['sender'], // frames on their way out: admission, batching, prepared frames, close payloads
   ['pubsub', 'client'], // topics, hub, backplane; the client

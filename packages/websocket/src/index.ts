@@ -15,7 +15,7 @@ export { METRICS_CONTENT_TYPE } from './server/metrics.js';
 export type { HookName } from './engine/stats.js';
 export { DURATION_BUCKETS, type Histogram } from './observe/durations.js';
 export { Handler, type HandlerHooks, type HandlerClass, type HookResult, type AppOf } from './handler/handler.js';
-export { Conn, type CloseOptions, type WriteOptions, type PublishOptions } from './handler/conn.js';
+export { Conn, type CloseOptions, type WriteOptions, type PublishOptions, type SubscribeOptions } from './handler/conn.js';
 export { type WriteData } from './sender/write-data.js';
 export { Writer, type WriterOptions } from './handler/writer.js';
 export { frameText, frameBin } from './protocol/frame-writer.js';
@@ -30,6 +30,8 @@ export { ProtocolError, HandshakeError, type ProtocolErrorCode, type HandshakeEr
 export { ConfigError, type ConfigErrorCode } from './config/config-error.js';
 export { RedisBackplane, type RedisBackplaneOptions } from './pubsub/redis/redis-backplane.js';
 export type { Backplane, BackplaneStats } from './pubsub/backplane.js';
+export type { Position, HistoryRule } from './delivery/history.js';
+export type { DeliveryCommand, DeliveryEvent } from './delivery/wire.js';
 export {
   CHANNELS,
   type ConnectionOpenEvent,

@@ -1,5 +1,6 @@
 import type { TlsOptions } from 'node:tls';
 import type { Logger, LogLevel } from '../logging/log.js';
+import type { ResolvedHistoryRule } from '../delivery/history.js';
 import type { Backplane } from '../pubsub/backplane.js';
 import { deflateSupported } from '../protocol/deflate-codec.js';
 import { ConfigError } from './config-error.js';
@@ -25,6 +26,32 @@ function integer(path: string, value: unknown, fallback: number, min: number, ma
     throw new ConfigError(`invalid config ${path}: ${String(value)}; expected an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+/** Checks and completes `pubsub.history` (docs/delivery.md). */
+function historyRules(rules: unknown): ResolvedHistoryRule[] {
+  if (rules === undefined) return [];
+  if (!Array.isArray(rules)) throw new ConfigError('invalid config pubsub.history: expected an array of rules');
+  return rules.map((rule: unknown, i) => {
+    const at = `pubsub.history[${i}]`;
+    if (typeof rule !== 'object' || rule === null) throw new ConfigError(`invalid config ${at}: expected an object`);
+    const r = rule as Record<string, unknown>;
+    for (const key of Object.keys(r)) {
+      if (!['topic', 'messages', 'seconds', 'maxBytes'].includes(key))
+        throw new ConfigError(
+          `unknown config ${at}.${key}: a rule has topic, messages, seconds and maxBytes`,
+          'WSZ_ERR_UNKNOWN_CONFIG',
+        );
+    }
+    if (typeof r.topic !== 'string' || r.topic.length === 0)
+      throw new ConfigError(`invalid config ${at}.topic: expected a topic name, a prefix ending in '*', or '*'`);
+    return {
+      topic: r.topic,
+      messages: integer(`${at}.messages`, r.messages, 100, 1),
+      seconds: integer(`${at}.seconds`, r.seconds, 0, 0),
+      maxBytes: integer(`${at}.maxBytes`, r.maxBytes, 1024 * 1024, 1),
+    };
+  });
 }
 
 function origins(value: unknown): ((origin: string) => boolean) | null {
@@ -170,7 +197,7 @@ const KNOWN: Record<string, string[]> = {
     'level',
     'memLevel',
   ],
-  pubsub: ['maxTopicsPerConnection', 'maxTopicLength'],
+  pubsub: ['maxTopicsPerConnection', 'maxTopicLength', 'history', 'historyMaxBytes', 'historyTopics'],
   heartbeat: ['interval', 'timeout'],
   rateLimit: ['messagesPerSecond', 'burst', 'framesPerSecond', 'frameBurst'],
   handshake: ['timeout', 'maxSize', 'maxHeaders', 'count', 'maxBodySize'],
@@ -277,6 +304,9 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     pubsub: {
       maxTopicsPerConnection: integer('pubsub.maxTopicsPerConnection', ps.maxTopicsPerConnection, 256, 1),
       maxTopicLength: integer('pubsub.maxTopicLength', ps.maxTopicLength, 256, 1, 65536),
+      history: historyRules(ps.history),
+      historyMaxBytes: integer('pubsub.historyMaxBytes', ps.historyMaxBytes, 64 * 1024 * 1024, 1024),
+      historyTopics: integer('pubsub.historyTopics', ps.historyTopics, 10_000, 1),
     },
     logLevel: logLevel as LogLevel | undefined,
     logger: c.logger as Logger | undefined,

@@ -1,5 +1,6 @@
 import type { TlsOptions } from 'node:tls';
 import type { Logger, LogLevel } from '../logging/log.js';
+import type { HistoryRule, ResolvedHistoryRule } from '../delivery/history.js';
 import type { Backplane } from '../pubsub/backplane.js';
 
 /** The resolved `perMessageDeflate` config. */
@@ -180,6 +181,22 @@ export interface ServerConfig {
     maxTopicsPerConnection?: number;
     /** Longest topic name, in characters (a string's `length`); longer ones throw a RangeError (default 256). */
     maxTopicLength?: number;
+    /**
+     * Topics that keep their recent messages, so clients can resume after a reconnect (docs/delivery.md): the first
+     * rule whose `topic` matches applies. Used with a handler that opts into delivery (`static delivery = true`).
+     * Default none.
+     */
+    history?: HistoryRule[];
+    /**
+     * Bytes of history kept over all topics; past it, the topic published to least recently loses messages first
+     * (default 64 MiB).
+     */
+    historyMaxBytes?: number;
+    /**
+     * Topics whose history position is remembered; past it, the one published to least recently is forgotten (its
+     * next subscribers see a new epoch). Default 10000.
+     */
+    historyTopics?: number;
   };
   /** Log level of the 'wsz' logger (default 'info'; 'silent' under a test runner; env WSZ_LOG_LEVEL overrides). */
   logLevel?: LogLevel;
@@ -209,7 +226,13 @@ export interface ResolvedConfig {
   backpressurePolicy: 'close' | 'drop';
   heartbeat: { interval: number; timeout: number };
   idleTimeout: number;
-  pubsub: { maxTopicsPerConnection: number; maxTopicLength: number };
+  pubsub: {
+    maxTopicsPerConnection: number;
+    maxTopicLength: number;
+    history: ResolvedHistoryRule[];
+    historyMaxBytes: number;
+    historyTopics: number;
+  };
   perMessageDeflate: DeflateConfig | null;
   backplane: Backplane | null;
   logLevel: LogLevel | undefined;

@@ -13,7 +13,7 @@ import { LinkOutput, type OutputLink } from './link-output.js';
 import type { Handshake } from '../handler/handshake.js';
 import { Session } from '../protocol/session.js';
 import { CloseHandshake, type CloseHost } from './close-handshake.js';
-import type { Subscriber } from '../pubsub/hub.js';
+import type { Resume, Subscriber } from '../pubsub/hub.js';
 import { prepareFrame, type PreparedMessage } from '../sender/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import type { ConnectionDeflate } from './deflate.js';
@@ -334,11 +334,11 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
     return queued;
   }
 
-  subscribe(topic: string): void {
+  subscribe(topic: string, resume?: Resume): void {
     // From init too (deliveries start with the 101); a worker may subscribe before it learns the
     // connection is closing or gone: then there is nothing to deliver to.
     if ((this.phase === Phase.Open || this.phase === Phase.Init) && !this.session.closeSent)
-      this.server.hub.subscribe(this, topic);
+      this.server.hub.subscribe(this, topic, resume);
   }
 
   unsubscribe(topic: string): void {

@@ -6,12 +6,13 @@ import type { TlsOptions } from 'node:tls';
 import { BufferPool } from '../buffers/pool.js';
 import type { ResolvedConfig } from '../config/config.js';
 import type { Dispatcher } from '../handler/dispatcher.js';
-import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
+import { deliveryOf, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
 import { HookRunner } from '../handler/hook-runner.js';
 import { plainHttpOf, type PlainHttpHandler } from '../handler/plain-http.js';
 import { RejectionTracker } from '../handler/rejections.js';
 import type { Logger } from '../logging/log.js';
 import { Hub } from '../pubsub/hub.js';
+import { HistoryStore } from '../delivery/history.js';
 import { BackplaneOutlet, type Outlet } from '../pubsub/outlet.js';
 import { prepareFrame } from '../sender/prepared.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
@@ -94,9 +95,13 @@ export class LocalEngine implements Engine, ServerCore {
     this.ownCopies = !config.borrowData && config.threadPool.count === 0;
     // One outlet: the relay to the other I/O threads (whose main thread speaks to the backplane), or the backplane.
     const backplane = config.backplane;
+    const { pubsub } = config;
     this.hub = new Hub(
       this.connections,
       role ? () => role.relay : backplane ? (hub) => new BackplaneOutlet(backplane, hub) : null,
+      deliveryOf(HandlerClass)
+        ? new HistoryStore(pubsub.history, { maxBytes: pubsub.historyMaxBytes, maxTopics: pubsub.historyTopics })
+        : null,
     );
     this.dispatcher =
       config.threadPool.count > 0

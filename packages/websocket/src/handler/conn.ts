@@ -1,6 +1,7 @@
 import { checkFrameToWrite, checkServerFrames, encodeClosePayload } from '../protocol/frame-writer.js';
 import { Opcode, opcodeIsControl, type MessageType } from '../protocol/opcodes.js';
 import { Subscriptions, checkTopic, type TopicLimits } from '../pubsub/subscriptions.js';
+import type { Position } from '../delivery/history.js';
 import { MessageOrder } from './message-order.js';
 import { WRITE_BEFORE_OPEN, type ConnTransport } from './transport.js';
 import { Compression, checkText, type WriteData } from '../sender/write-data.js';
@@ -24,6 +25,15 @@ export interface WriteOptions {
    * such as images, or latency-critical messages). Default true: compressed from the threshold.
    */
   compress?: boolean;
+}
+
+/** Options of {@link Conn.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * With delivery (docs/delivery.md): null to be told the position the subscription starts after; the position the
+   * client last saw to resume after it. Without delivery it changes nothing.
+   */
+  since?: Position | null;
 }
 
 /** Options of {@link Conn.publish} and {@link Conn.broadcast}. */
@@ -179,13 +189,19 @@ export class Conn {
    * `pubsub.maxTopicsPerConnection` topics. Subscribing in `init` is allowed: the subscription is in
    * place when the client sees the 101 (nothing is delivered before it). Subscriptions end when the
    * connection closes, before its `close` hook runs.
+   *
+   * With a handler that opts into delivery (`static delivery = true`, docs/delivery.md), `options.since` makes this a
+   * subscribe of the delivery wire format: the client gets a `subscribed` event with the position it starts after,
+   * and with a position (the last the client saw) first every message the topic's history holds after it, or word
+   * that they cannot all be given. Clients' own `subscribe` commands take this path after `canSubscribe` allowed them.
    * @throws TypeError or RangeError for a bad topic name; RangeError past `pubsub.maxTopicsPerConnection`
    */
-  subscribe(topic: string): boolean {
+  subscribe(topic: string, options?: SubscribeOptions): boolean {
     checkTopic('conn.subscribe()', topic, this.transport.topicLimits.maxTopicLength);
     if (this.transport.closed) return this.forgetTopics();
     if (!(this.subscriptions ??= new Subscriptions(this.transport.topicLimits)).add(topic)) return false;
-    this.transport.subscribe(topic);
+    if (options !== undefined && options.since !== undefined) this.transport.subscribe(topic, { since: options.since });
+    else this.transport.subscribe(topic);
     return true;
   }
 

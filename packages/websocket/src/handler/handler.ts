@@ -51,6 +51,12 @@ export interface HandlerHooks<App = unknown> {
   serverMessage?(data: unknown): HookResult;
   /** Runs exactly once when a connection whose `init` succeeded ends, for whatever reason. */
   close?(): HookResult;
+  /**
+   * With delivery (`static delivery = true`, docs/delivery.md): whether this connection may subscribe to `topic`,
+   * asked for each `subscribe` command the client sends; `resume` is true when it asks for history after a position.
+   * Without this hook every client subscribe is refused. It runs in order with the connection's other hooks.
+   */
+  canSubscribe?(topic: string, resume: boolean): boolean | Promise<boolean>;
 }
 
 /**
@@ -60,7 +66,8 @@ export interface HandlerHooks<App = unknown> {
  * `static initThread(app, index)`, run once per worker, returning that thread's app (for what
  * cannot be copied to a thread, such as a database pool), and `static httpRequest(request, app)`,
  * which answers plain HTTP GETs on the server's own port (a page, a health check; see
- * {@link PlainHttpHandler}).
+ * {@link PlainHttpHandler}). `static delivery = true` opts into delivery (docs/delivery.md): publications reach
+ * clients in envelopes with their topic and position, and clients subscribe and resume with commands.
  */
 export type HandlerClass<H extends HandlerHooks<any> = HandlerHooks<any>> = new () => H;
 
@@ -96,6 +103,8 @@ export abstract class Handler<App = unknown> implements HandlerHooks<App> {
 export interface OptionalHooks {
   /** Without an init, a worker needs no copy of the request. */
   init: boolean;
+  /** The class says `static delivery = true`: publications go in envelopes and clients' commands are read. */
+  delivery: boolean;
   clientPing: boolean;
   clientPong: boolean;
   clientClose: boolean;
@@ -149,7 +158,12 @@ export function hookShape(HandlerClass: HandlerClass<HandlerHooks<any>>): HookSh
 /** The optional hooks the I/O side must route to the handler (it answers pings and closes itself otherwise). */
 export function optionalHooks(HandlerClass: HandlerClass<HandlerHooks<any>>): OptionalHooks {
   const { init, clientPing, clientPong, clientClose, drain, dropped } = hookShape(HandlerClass);
-  return { init, clientPing, clientPong, clientClose, drain, dropped };
+  return { init, clientPing, clientPong, clientClose, drain, dropped, delivery: deliveryOf(HandlerClass) };
+}
+
+/** Whether a handler class opts into delivery (docs/delivery.md). */
+export function deliveryOf(HandlerClass: HandlerClass<HandlerHooks<any>>): boolean {
+  return (HandlerClass as unknown as { delivery?: unknown }).delivery === true;
 }
 
 // A brand that survives two copies of the library (a worker may load src/ while the app loads dist/).

@@ -12,6 +12,8 @@ import {
   type HookResult,
 } from './handler.js';
 import type { Handshake } from './handshake.js';
+import type { Conn } from './conn.js';
+import { isCommand, runCommand } from './delivery-commands.js';
 import { durationSlots, observe, switchOn, timingOn } from '../observe/durations.js';
 
 const enum Kind {
@@ -39,6 +41,7 @@ interface Pending {
 /** Per-connection state: the handler and the hooks waiting behind an unsettled promise. */
 class Slot {
   handler: HandlerHooks<unknown>;
+  readonly conn: Conn;
   busy = false;
   closed = false;
   /** Called when the close hook has settled. */
@@ -48,8 +51,9 @@ class Slot {
   signals: unknown[] | null = null;
   /** The async scope its hooks run in (see RejectionTracker), or null. */
   scope: AsyncResource | null = null;
-  constructor(handler: HandlerHooks<unknown>) {
+  constructor(handler: HandlerHooks<unknown>, conn: Conn) {
     this.handler = handler;
+    this.conn = conn;
   }
 }
 
@@ -101,7 +105,7 @@ export class HookRunner implements Dispatcher {
     const start = init !== undefined && timingOn(this.hookDurations) ? performance.now() : -1;
     const opened = (): void => {
       if (start >= 0) this.took(0, start);
-      target.slot = new Slot(handler);
+      target.slot = new Slot(handler, target.conn);
     };
     let result: HookResult;
     try {
@@ -284,6 +288,8 @@ export class HookRunner implements Dispatcher {
     const h = slot.handler;
     switch (kind) {
       case Kind.Message:
+        // With delivery, the client's subscribe and unsubscribe commands are the server's to carry out.
+        if (this.hooks.delivery && type === 'text' && isCommand(data!)) return runCommand(h, slot.conn, data!);
         return h.clientMessage(data!, type);
       case Kind.AfterInit:
         return h.afterInit?.();

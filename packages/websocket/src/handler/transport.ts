@@ -1,3 +1,4 @@
+import type { Resume } from '../pubsub/hub.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import type { Compression, WriteData } from '../sender/write-data.js';
 
@@ -31,7 +32,7 @@ export interface ConnTransport {
   /** The server's `pubsub` limits. */
   readonly topicLimits: TopicLimits;
   /** Pub/sub, carried out by the thread that owns the topics (checked by the Conn first). */
-  subscribe(topic: string): void;
+  subscribe(topic: string, resume?: Resume): void;
   unsubscribe(topic: string): void;
   publish(topic: string, opcode: number, data: WriteData, self: boolean): void;
   broadcast(opcode: number, data: WriteData, self: boolean): void;

@@ -1,5 +1,18 @@
-import { PreparedMessage } from '../sender/prepared.js';
+import type { HistoryStore, Position } from '../delivery/history.js';
+import { publication, subscribed } from '../delivery/wire.js';
+import { Opcode } from '../protocol/opcodes.js';
+import { PreparedMessage, prepareFrame } from '../sender/prepared.js';
+import { messageOfFrame } from './backplane.js';
 import type { Inlet, Outlet } from './outlet.js';
+
+/**
+ * A subscription made through the delivery wire format (docs/delivery.md): the hub answers it with the position
+ * the subscriber starts after, and with `since` it first sends what the topic's history holds after that position.
+ */
+export interface Resume {
+  /** The position the client last saw, or null for a plain subscribe. */
+  since: Position | null;
+}
 
 /** A connection as the hub sees it: implemented by the engine's connections. */
 export interface Subscriber {
@@ -31,25 +44,57 @@ export class Hub implements Inlet {
   private readonly byTopic = new Map<string, Set<Subscriber>>();
   private readonly connections: ReadonlyMap<number, Subscriber>;
   private readonly outlet: Outlet | null;
+  /** With a handler that opts into delivery: topics' positions and history; publications go in envelopes. */
+  private readonly delivery: HistoryStore | null;
   publishes = 0;
   deliveries = 0;
 
   /**
    * @param connections the engine's connections by id (open or not: `deliver` refuses the others)
    * @param outlet where messages go beyond them (made with this hub as its inlet), if anywhere
+   * @param delivery the history store, when the handler opts into delivery (publications then go in envelopes)
    */
-  constructor(connections: ReadonlyMap<number, Subscriber>, outlet: ((hub: Hub) => Outlet) | null = null) {
+  constructor(
+    connections: ReadonlyMap<number, Subscriber>,
+    outlet: ((hub: Hub) => Outlet) | null = null,
+    delivery: HistoryStore | null = null,
+  ) {
     this.connections = connections;
     this.outlet = outlet === null ? null : outlet(this);
+    this.delivery = delivery;
   }
 
-  subscribe(s: Subscriber, topic: string): void {
+  /**
+   * Adds `s` to `topic`. With `resume` (a subscribe through the delivery wire format), `s` is first told where it
+   * starts and, resuming, sent what history holds after its position: all before any later publish, so nothing is
+   * missed or repeated.
+   */
+  subscribe(s: Subscriber, topic: string, resume?: Resume): void {
     let members = this.byTopic.get(topic);
     if (members === undefined) this.byTopic.set(topic, (members = new Set()));
     if (members.has(s)) return;
     members.add(s);
     (s.topics ??= new Set()).add(topic);
     this.outlet?.subscribers(topic, members.size, members.size - 1);
+    if (resume !== undefined && this.delivery !== null) this.answer(s, topic, resume.since, this.delivery);
+  }
+
+  private answer(s: Subscriber, topic: string, since: Position | null, store: HistoryStore): void {
+    const text = (answer: string): PreparedMessage => new PreparedMessage(prepareFrame(Opcode.Text, answer));
+    if (since === null || !store.keeps(topic)) {
+      const resumed = since === null ? null : { recovered: false, reason: 'no history' as const };
+      s.deliver(text(subscribed(topic, store.position(topic), resumed)));
+      return;
+    }
+    const found = store.since(topic, since);
+    if (!found.recovered) {
+      s.deliver(text(subscribed(topic, found.position, { recovered: false, reason: found.reason })));
+      return;
+    }
+    s.deliver(text(subscribed(topic, found.position, { recovered: true })));
+    let n = 0;
+    for (const frame of found.frames) if (s.deliver(new PreparedMessage(frame))) n++;
+    this.deliveries += n;
   }
 
   unsubscribe(s: Subscriber, topic: string): void {
@@ -118,12 +163,25 @@ export class Hub implements Inlet {
   /** Queues a frame published (`topic`) or broadcast (null) here or beyond to this hub's connections but `except`. */
   deliver(topic: string | null, frame: Buffer, except: number): number {
     const members = topic === null ? this.connections.values() : this.byTopic.get(topic);
+    if (topic !== null && this.delivery !== null) {
+      // A topic with history takes every message, subscribers here or not.
+      if (members === undefined && !this.delivery.keeps(topic)) return 0;
+      frame = this.stamp(topic, frame, this.delivery);
+    }
     if (members === undefined) return 0;
     const message = new PreparedMessage(frame);
     let n = 0;
     for (const s of members) if (s.id !== except && s.deliver(message)) n++;
     this.deliveries += n;
     return n;
+  }
+
+  /** A publication as subscribers with delivery receive it: in an envelope, with its position when kept. */
+  private stamp(topic: string, frame: Buffer, store: HistoryStore): Buffer {
+    const { binary, payload } = messageOfFrame(frame);
+    const envelope = (position: Position | null): Buffer =>
+      prepareFrame(Opcode.Text, publication(topic, position, binary, payload));
+    return store.append(topic, envelope) ?? envelope(null);
   }
 
   /**

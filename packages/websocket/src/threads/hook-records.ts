@@ -6,6 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { IoTarget } from '../handler/dispatcher.js';
 import type { Handshake } from '../handler/handshake.js';
 import { HandshakeError, type HandshakeErrorCode } from '../protocol/errors.js';
+import type { Position } from '../delivery/history.js';
 import type { Hub } from '../pubsub/hub.js';
 import { Compression } from '../sender/write-data.js';
 import { COMPRESS_THERE, DEFLATED } from './hook-target.js';
@@ -198,6 +199,11 @@ export function readHookBatch(h: WorkerHandle, { records: r, extra }: Batch, ctx
         break;
       case FromWorker.Subscribe:
         target?.subscribe(extra[r[at + F.Subscribe.topic]!] as string);
+        break;
+      case FromWorker.Resume:
+        target?.subscribe(extra[r[at + F.Resume.topic]!] as string, {
+          since: extra[r[at + F.Resume.since]!] as Position | null,
+        });
         break;
       case FromWorker.Unsubscribe:
         target?.unsubscribe(extra[r[at + F.Unsubscribe.topic]!] as string);

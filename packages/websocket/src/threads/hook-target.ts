@@ -1,6 +1,7 @@
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
 import { SHARE_FROM } from '../sender/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
+import type { Resume } from '../pubsub/hub.js';
 import { MessageDeflater, type DeflaterSettings } from '../protocol/deflate-codec.js';
 import { Compression, type WriteData } from '../sender/write-data.js';
 import { Conn } from '../handler/conn.js';
@@ -259,8 +260,9 @@ export class WorkerTarget implements DispatchTarget {
 
   // Pub/sub: records for the I/O thread, in order with this connection's frames.
 
-  subscribe(topic: string): void {
-    this.outbox.record(FromWorker.Subscribe, this.id, this.outbox.attach(topic));
+  subscribe(topic: string, resume?: Resume): void {
+    if (resume === undefined) this.outbox.record(FromWorker.Subscribe, this.id, this.outbox.attach(topic));
+    else this.outbox.record(FromWorker.Resume, this.id, this.outbox.attach(topic), this.outbox.attach(resume.since));
   }
 
   unsubscribe(topic: string): void {

@@ -111,6 +111,8 @@ const fromWorker = schema({
   /** A hook event (anything but close) settled. */
   Settled: ['id'],
   Subscribe: ['id', 'topic'],
+  /** A subscribe through the delivery wire format: extra `since` is a Position or null. */
+  Resume: ['id', 'topic', 'since'],
   Unsubscribe: ['id', 'topic'],
   /** One frame, framed by the worker, for the subscribers of `topic` (the publisher's id; self 0/1). */
   Publish: ['id', 'self', 'topic', 'offset', 'length'],

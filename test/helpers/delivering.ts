@@ -1,0 +1,28 @@
+/**
+ * A handler with delivery on (docs/delivery.md), driven by text commands, for the delivery suites:
+ *   pub T TEXT / pubbin T TEXT     publishes TEXT to T (as text / as binary)
+ *   say TEXT                       a direct write (the application's own message)
+ * `canSubscribe` allows 'room:*' and 'news', allows 'later:*' after a promise, refuses the rest; and
+ * refuses resumes of 'live:*' (plain subscribes only).
+ */
+import { Handler, type MessageType } from 'wsz';
+
+export class Delivering extends Handler {
+  static module = import.meta.url;
+  static delivery = true;
+
+  canSubscribe(topic: string, resume: boolean): boolean | Promise<boolean> {
+    if (topic.startsWith('later:')) return new Promise((resolve) => setTimeout(() => resolve(true), 20));
+    if (topic.startsWith('live:')) return !resume;
+    return topic.startsWith('room:') || topic === 'news';
+  }
+
+  clientMessage(data: Buffer, type: MessageType): void {
+    if (type === 'binary') return;
+    const [cmd = '', topic = '', ...rest] = data.toString().split(' ');
+    const text = rest.join(' ');
+    if (cmd === 'pub') this.conn.publish(topic, text);
+    else if (cmd === 'pubbin') this.conn.publish(topic, Buffer.from(text), { binary: true });
+    else if (cmd === 'say') this.conn.write(`${topic} ${text}`.trim());
+  }
+}
