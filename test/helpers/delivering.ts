@@ -3,13 +3,17 @@
  *   pub T TEXT / pubbin T TEXT     publishes TEXT to T (as text / as binary)
  *   say TEXT                       a direct write (the application's own message)
  * `canSubscribe` allows 'room:*' and 'news', allows 'later:*' after a promise, refuses the rest; and
- * refuses resumes of 'live:*' (plain subscribes only).
+ * refuses resumes of 'live:*' (plain subscribes only). The path /forbidden is refused with 403.
  */
-import { Handler, type MessageType } from 'wsz';
+import { Handler, HandshakeError, type Handshake, type MessageType } from 'wsz';
 
 export class Delivering extends Handler {
   static module = import.meta.url;
   static delivery = true;
+
+  init(handshake: Handshake): void {
+    if (handshake.path === '/forbidden') throw new HandshakeError(403, 'not you');
+  }
 
   canSubscribe(topic: string, resume: boolean): boolean | Promise<boolean> {
     if (topic.startsWith('later:')) return new Promise((resolve) => setTimeout(() => resolve(true), 20));

@@ -5,6 +5,14 @@
 export { Client, type ClientOptions, type ClientMessage, type ClientHandler } from './client.js';
 export type { ClientDeflateOptions } from './deflate.js';
 export {
+  ReconnectingClient,
+  type ReconnectingClientOptions,
+  type ReconnectingClientEvents,
+  type SubscribedInfo,
+  type Publication,
+} from './reconnecting.js';
+export type { Position } from '../delivery/history.js';
+export {
   ClientHandshakeError,
   type ClientHandshakeErrorCode,
   HandshakeStatusError,
