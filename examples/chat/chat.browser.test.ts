@@ -1,6 +1,7 @@
 /**
  * The chat page itself, in headless Chromium: two pages in one room and one in another. What is
- * typed in one reaches the other and not the third, and the pages reconnect after a server restart.
+ * typed in one reaches the other and not the third; a page whose socket is cut resumes and shows what it missed,
+ * exactly once, in order; and the pages reconnect after a server restart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, chromiumAvailable, type Page } from '../../test/helpers/chromium.js';
@@ -71,9 +72,31 @@ describe.skipIf(!chromiumAvailable).each(MODES)('examples/chat in headless Chrom
       `document.getElementById('log').textContent.includes('bob answers')`,
     );
 
-    expect(await log(ann!)).toEqual(['ann joined', 'bob joined', 'annhello from ann', 'bobbob answers']);
-    expect(await log(bob!)).toEqual(['bob joined', 'annhello from ann', 'bobbob answers']);
-    expect(await log(cy!)).toEqual(['cy joined', 'cycy in the kitchen']);
+    // A page subscribes to its room once joined: it sees who joins after it, not its own join.
+    expect(await log(ann!)).toEqual(['bob joined', 'annhello from ann', 'bobbob answers']);
+    expect(await log(bob!)).toEqual(['annhello from ann', 'bobbob answers']);
+    expect(await log(cy!)).toEqual(['cycy in the kitchen']);
+
+    // Ann's socket is cut while bob talks: once back, her page shows what she missed, once each, in order.
+    await ann!.evaluate(`window.chatSocket().reconnect()`);
+    for (const text of ['while', 'ann', 'was away']) await say(bob!, text);
+    await bob!.until("bob's last line", `document.getElementById('log').textContent.includes('bobwas away')`);
+    await ann!.until('the lines ann missed', `document.getElementById('log').textContent.includes('bobwas away')`);
+    await say(bob!, 'and after');
+    for (const page of [ann!, bob!])
+      await page.until('the next line', `document.getElementById('log').textContent.includes('boband after')`);
+    // The same transcript on both pages from bob's arrival on: the drop shows as ann leaving and joining again.
+    const annLog = (await log(ann!)).slice(1);
+    const bobLog = await log(bob!);
+    expect(annLog).toEqual(bobLog);
+    expect(bobLog.filter((l) => l.startsWith('bob'))).toEqual([
+      'bobbob answers',
+      'bobwhile',
+      'bobann',
+      'bobwas away',
+      'boband after',
+    ]);
+    expect(bobLog).toContain('ann left');
 
     // The server restarts on the same port: the pages notice, retry, and chat again.
     server.interrupt();

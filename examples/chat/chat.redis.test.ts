@@ -3,10 +3,10 @@
  * own instance on a free port), through Redis restarting, and with Redis absent at start.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from 'wsz/client';
+import type { Client } from 'wsz/client';
+import { chatEvent, joinChat } from '../../test/helpers/chat-member.js';
 import { runExample, type RunningExample } from '../../test/helpers/example.js';
 import { freePort, redisAvailable, startRedis, type RunningRedis } from '../../test/helpers/redis.js';
-import type { ChatEvent } from './handler.js';
 
 if (!redisAvailable && process.env.CI) throw new Error('redis-server is missing: .ci/run installs it with apt-get');
 
@@ -37,7 +37,7 @@ async function member(
   room: string,
   user: string,
 ): Promise<{ c: Client; got: Array<{ user: string; text: string }>; closed: number | null }> {
-  const c = await Client.connect(`ws://127.0.0.1:${port}/chat?room=${room}&user=${user}`);
+  const c = await joinChat(port, room, user);
   cleanup.push(() => c.destroy());
   const got: Array<{ user: string; text: string }> = [];
   const self = { c, got, closed: null as number | null };
@@ -46,9 +46,8 @@ async function member(
       const m = await c.read().catch(() => null);
       if (m?.type === 'close') self.closed = m.code;
       if (m === null || m.type === 'close') return;
-      if (m.type !== 'text') continue;
-      const e = JSON.parse(m.data.toString()) as ChatEvent;
-      if (e.type === 'message') got.push({ user: e.user, text: e.text });
+      const e = chatEvent(m);
+      if (e?.type === 'message') got.push({ user: e.user, text: e.text });
     }
   })();
   return self;

@@ -4,7 +4,8 @@
  */
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from 'wsz/client';
+import type { Client } from 'wsz/client';
+import { chatEvent, joinChat } from '../../test/helpers/chat-member.js';
 import { runExample, type RunningExample } from '../../test/helpers/example.js';
 import { RawClient, upgradeRequest } from '../../test/helpers/raw-client.js';
 import type { ChatEvent } from './handler.js';
@@ -42,18 +43,18 @@ function get(port: number, path: string): Promise<{ status: number; type: string
   );
 }
 
+/** Joins `room` as `user`, subscribed to it (the page does the same). */
 async function join(port: number, room: string, user: string): Promise<Client> {
-  const c = await Client.connect(
-    `ws://127.0.0.1:${port}/chat?room=${encodeURIComponent(room)}&user=${encodeURIComponent(user)}`,
-  );
+  const c = await joinChat(port, room, user);
   clients.push(c);
   return c;
 }
 
 async function next(c: Client): Promise<ChatEvent> {
   const m = await c.read(10_000);
-  if (m === null || m.type !== 'text') throw new Error(`expected a text frame, got ${m === null ? 'nothing' : m.type}`);
-  return JSON.parse(m.data.toString()) as ChatEvent;
+  const e = chatEvent(m);
+  if (e === null) throw new Error(`expected a chat event, got ${m === null ? 'nothing' : m.type}`);
+  return e;
 }
 
 /** POST `path` with `token` as a bearer token (none: no Authorization header). */
@@ -80,12 +81,9 @@ describe.each(MODES)('examples/chat admin ($name)', ({ threads, workers }) => {
       ADMIN_TOKEN: 's3cret',
     });
     const port = await running.ready;
-    const ann = await join(port, 'lobby', 'ann');
-    await next(ann);
+    await join(port, 'lobby', 'ann');
     const bob1 = await join(port, 'lobby', 'bob');
     const bob2 = await join(port, 'kitchen', 'bob');
-    await next(bob1);
-    await next(bob2);
     expect((await post(port, '/admin/kick?user=bob', 'wrong')).status).toBe(401);
     expect((await post(port, '/admin/kick?user=bob')).status).toBe(401);
     expect((await get(port, '/admin/kick?user=bob')).status).toBe(405);
@@ -105,8 +103,7 @@ describe.each(MODES)('examples/chat admin ($name)', ({ threads, workers }) => {
 
   it('answers GET /metrics with the Prometheus text format, counting the members who joined', async () => {
     const port = await start(threads, workers);
-    const ann = await join(port, 'lobby', 'ann');
-    await next(ann);
+    await join(port, 'lobby', 'ann');
     const metrics = await get(port, '/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.type).toBe('text/plain; version=0.0.4; charset=utf-8');
@@ -121,7 +118,10 @@ describe.each(MODES)('examples/chat ($name)', ({ threads, workers }) => {
     const page = await get(port, '/');
     expect(page.status).toBe(200);
     expect(page.type).toBe('text/html; charset=utf-8');
-    expect(page.body).toContain('new WebSocket(');
+    expect(page.body).toContain('new ReconnectingSocket(');
+    const module = await get(port, '/wsz-reconnecting.js');
+    expect([module.status, module.type]).toEqual([200, 'text/javascript; charset=utf-8']);
+    expect(module.body).toContain('export class ReconnectingSocket');
     expect((await get(port, '/nothing-here')).status).toBe(404);
     expect((await get(port, '/health')).body).toBe('ok\n');
     for (const path of ['/chat', '/chat?room=a', '/chat?user=ann', '/chat?room=&user=ann']) {
@@ -141,10 +141,9 @@ describe.each(MODES)('examples/chat ($name)', ({ threads, workers }) => {
     for (let i = 0; i < 24; i++) {
       const room = rooms[i % 3]!;
       const user = `u${i}`;
-      const c = await join(port, room, user);
-      // Its own join comes back first; then everyone who joins its room after it (each once; joins made
+      // Subscribed once joined: everyone who joins its room after it is announced to it (each once; joins made
       // on other I/O threads may arrive in another order: order is kept per publisher).
-      expect(await next(c)).toEqual({ type: 'join', room, user });
+      const c = await join(port, room, user);
       members.push({ c, room, user });
     }
     for (const m of members) {

@@ -22,10 +22,15 @@ export type ChatEvent =
  * One chat member: `/chat?room=ROOM&user=USER` joins ROOM as USER. Every text message goes to every
  * member of the room, the sender included; joins and leaves are announced to the room. The room is
  * a pub/sub topic, so members on different worker threads reach each other.
+ *
+ * With delivery on (docs/delivery.md), the page subscribes to its room's topic itself and, after a reconnect,
+ * resumes from the last message it saw: what was said meanwhile arrives once, in order.
  */
 export class Chat extends Handler {
   // Worker threads import this module to run the handler (threadPool.count > 0, workerCount > 1).
   static module = import.meta.url;
+  // Publications reach pages in envelopes with their position; pages subscribe and resume with commands.
+  static delivery = true;
 
   /**
    * Plain HTTP on the WebSocket port, when wsz listens itself (WORKERS > 1): the page, a health check, metrics and
@@ -46,8 +51,11 @@ export class Chat extends Handler {
       throw new HandshakeError(400, `room and user names are at most ${MAX_NAME} characters`);
     this.room = room;
     this.user = user;
-    // Subscribed in init: the client is a member by the time it sees the 101.
-    this.conn.subscribe(this.topic);
+  }
+
+  /** A member may read its own room (the page subscribes to it, and resumes it after a reconnect). */
+  canSubscribe(topic: string): boolean {
+    return topic === this.topic;
   }
 
   afterInit(): void {
@@ -67,7 +75,7 @@ export class Chat extends Handler {
     this.announce({ type: 'leave', room: this.room, user: this.user });
   }
 
-  /** Rooms are topics of their own namespace, so the app may add other topics later. */
+  /** Rooms are topics of their own namespace (`room:NAME`), so the app may add other topics later. */
   private get topic(): string {
     return `room:${this.room}`;
   }

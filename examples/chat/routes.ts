@@ -4,10 +4,12 @@
  * route that kicks a user on every thread and every chat process sharing the Redis backplane.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { timingSafeEqual } from 'node:crypto';
 import { METRICS_CONTENT_TYPE, type HttpReply, type HttpRequest, type ServerControl } from 'wsz';
 
 let page: Buffer | null = null;
+let module: Buffer | null = null;
 
 /** What the routes need of the chat server: its metrics, its connections, and closing one. */
 export type ChatServer = Pick<ServerControl, 'connections' | 'close'> & { metrics(): string };
@@ -21,6 +23,11 @@ export async function route(request: HttpRequest, chat: ChatServer, adminToken?:
   if (path === '/' || path === '/index.html') {
     page ??= readFileSync(new URL('./page.html', import.meta.url));
     return { headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' }, body: page };
+  }
+  // wsz's browser module (plain ESM): the page's socket that reconnects and resumes.
+  if (path === '/wsz-reconnecting.js') {
+    module ??= readFileSync(createRequire(import.meta.url).resolve('wsz/browser'));
+    return { headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-cache' }, body: module };
   }
   if (path === '/health') return { body: 'ok\n' };
   // The chat's counters for Prometheus (see docs/operations.md).

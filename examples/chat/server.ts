@@ -20,6 +20,8 @@ const config: ServerConfig = {
   ...(env.THREADS !== undefined ? { threadPool: { count: Number(env.THREADS) } } : {}),
   // Browsers send at most this much in one message here; a chat line is short.
   maxMessageSize: 16 * 1024,
+  // Each room keeps its last 500 messages of the last hour: a page that reconnects gets what it missed.
+  pubsub: { history: [{ topic: 'room:*', messages: 500, seconds: 3600 }] },
   // Several chat processes (behind a load balancer) share their rooms through Redis.
   ...(env.REDIS_URL ? { backplane: new RedisBackplane(env.REDIS_URL, { prefix: 'chat' }) } : {}),
 };
