@@ -6,11 +6,11 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Server } from 'wsz';
 import { ReconnectingClient, type Publication, type SubscribedInfo } from 'wsz/client';
 import { Delivering } from '../helpers/delivering.js';
-import { MODES, inMode } from '../helpers/modes.js';
+import { MODES } from '../helpers/modes.js';
 import { eventually } from '../helpers/server.js';
 
 let cleanup: Array<() => unknown> = [];
@@ -19,7 +19,12 @@ afterEach(async () => {
   cleanup = [];
 });
 
+/** I/O threads of the servers a describe block starts (the mode it runs in). */
 let workerCount = 1;
+function inMode(workers: number): void {
+  beforeAll(() => void (workerCount = workers));
+  afterAll(() => void (workerCount = 1));
+}
 
 async function start(threads: number): Promise<{ server: Server<Delivering>; url: string }> {
   const server = new Server(Delivering, {
@@ -56,9 +61,7 @@ async function publisher(url: string) {
   return (topic: string, ...texts: string[]) => texts.forEach((t) => p.send(`pub ${topic} ${t}`));
 }
 
-const SINGLE = MODES.filter((m) => m.workers === 1);
-
-describe.each(SINGLE)('ReconnectingClient ($name)', ({ threads, workers }) => {
+describe.each(MODES)('ReconnectingClient ($name)', ({ threads, workers }) => {
   inMode(workers);
 
   for (const side of ['client', 'server'] as const) {

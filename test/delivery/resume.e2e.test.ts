@@ -5,12 +5,12 @@
  * that it did not recover.
  */
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Server, type DeliveryEvent, type ServerConfig } from 'wsz';
 import { Client } from 'wsz/client';
 import { Delivering } from '../helpers/delivering.js';
 import { Topical } from '../helpers/topical.js';
-import { MODES, inMode } from '../helpers/modes.js';
+import { MODES } from '../helpers/modes.js';
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -18,7 +18,12 @@ afterEach(async () => {
   cleanup = [];
 });
 
+/** I/O threads of the servers a describe block starts (the mode it runs in). */
 let workerCount = 1;
+function inMode(workers: number): void {
+  beforeAll(() => void (workerCount = workers));
+  afterAll(() => void (workerCount = 1));
+}
 
 const HISTORY: ServerConfig['pubsub'] = { history: [{ topic: 'room:*', messages: 5 }, { topic: 'news' }] };
 
@@ -62,10 +67,7 @@ async function publish(c: Client, topic: string, texts: string[]): Promise<void>
   for (let i = 0; i < texts.length; i++) await next(c);
 }
 
-// A resume is exact where one thread owns the topics: inline, and with hook threads.
-const SINGLE = MODES.filter((m) => m.workers === 1);
-
-describe.each(SINGLE)('delivery ($name)', ({ threads, workers }) => {
+describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
   inMode(workers);
 
   it('answers a subscribe with the position it starts after, then delivers publications in envelopes', async () => {

@@ -4,7 +4,10 @@ import { CHANNEL_COUNT, publishForwarded, watchMain } from '../observe/channels.
 import { zeroStats, type ServerStats } from '../engine/stats.js';
 import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
-import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
+import { deliveryOf, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
+import { HistoryStore } from '../delivery/history.js';
+import { answerFrames, stampFrame } from '../pubsub/delivery-frames.js';
+import { PoolCounts } from './pool-counts.js';
 import type { Logger } from '../logging/log.js';
 import type { ControlAction, Engine, EngineReport } from '../engine/engine.js';
 import type { WriteData } from '../sender/write-data.js';
@@ -53,15 +56,10 @@ export class IoPool implements Engine {
   private publishes = 0;
   private restarts = 0;
   private readonly forwardLog: boolean;
-  /**
-   * Counts a hook asked for, waiting for every thread's own count: each thread answers with its
-   * subscribers at that moment, so a count never misses a subscription a client has been told about.
-   */
-  private readonly counting = new Map<
-    number,
-    { from: IoThread; request: number; total: number; waiting: Set<IoThread> }
-  >();
-  private nextQuery = 1;
+  /** Subscriber counts hooks asked for, gathered from every thread. */
+  private readonly counts = new PoolCounts((t) => this.out(t));
+  /** With delivery: positions and history of topics, given here so that every thread sees one order per topic. */
+  private readonly sequencer: HistoryStore | null;
   /** Reports asked for (server.connections(), topics()) and not complete yet. */
   private readonly reports = new Reports<IoThread>();
   /** Which diagnostics channels have subscribers here, shared with the threads (see observe/channels.ts). */
@@ -98,6 +96,10 @@ export class IoPool implements Engine {
     this.hookThreads =
       config.threadPool.count === 0 ? 0 : Math.max(1, Math.round(config.threadPool.count / config.workerCount));
     this.forwardLog = config.logger !== undefined;
+    const { pubsub } = config;
+    this.sequencer = deliveryOf(HandlerClass)
+      ? new HistoryStore(pubsub.history, { maxBytes: pubsub.historyMaxBytes, maxTopics: pubsub.historyTopics })
+      : null;
     if (config.backplane)
       config.backplane.onMessage = (topic, binary, payload) =>
         this.fromBackplane(topic, prepareFrame(binary ? 2 : 1, payload));
@@ -191,9 +193,7 @@ export class IoPool implements Engine {
       this.open.delete(id);
     }
     for (const [topic, counts] of this.topics) this.setSubscribers(topic, counts, thread.index, 0);
-    // Counts waiting for it go on without it.
-    for (const [query, q] of this.counting)
-      if (q.waiting.delete(thread) && q.waiting.size === 0) this.answerCount(query);
+    this.counts.gone(thread);
     this.spawn(thread.index).catch((error: Error) =>
       this.log.error(`could not replace I/O thread ${thread.index}: ${error.message}`),
     );
@@ -262,29 +262,19 @@ export class IoPool implements Engine {
         this.open.delete(id);
       },
       // A hook asks: every thread is asked for its own count now, and the sum goes back.
-      count: (request, topic) => {
-        const query = this.nextQuery++;
-        const waiting = new Set(this.threads.filter((t) => t && t.ready && !t.dead));
-        this.counting.set(query, { from, request, total: 0, waiting });
-        for (const t of waiting) this.out(t)!.count(query, topic);
-        if (waiting.size === 0) this.answerCount(query);
-      },
+      count: (request, topic) => this.counts.ask(from, request, topic, this.threads),
       // A thread's connections and topics, for server.connections() and server.topics().
       reported: (request, report) => this.reports.answer(request, from, report),
       // A thread's own count for a query.
-      counted: (query, count) => {
-        const q = this.counting.get(query);
-        if (q === undefined || !q.waiting.delete(from)) return;
-        q.total += count;
-        if (q.waiting.size === 0) this.answerCount(query);
+      counted: (query, count) => this.counts.counted(from, query, count),
+      // Published to a topic with history: stamped here, then to every thread (the publisher's too).
+      sequence: (topic, except, frame) => {
+        if (this.config.backplane) toBackplane(this.config.backplane, topic, frame);
+        this.toSubscribers(topic, frame, null, except);
       },
+      // A subscribe through the delivery wire format: its answer, in order with the stamped publications.
+      resume: (request, topic, since) => this.out(from)?.resumed(request, answerFrames(this.sequencer!, topic, since)),
     });
-  }
-
-  private answerCount(query: number): void {
-    const q = this.counting.get(query)!;
-    this.counting.delete(query);
-    this.out(q.from)?.counted(q.request, q.total);
   }
 
   private setSubscribers(topic: string, counts: number[], index: number, count: number): void {
@@ -309,7 +299,12 @@ export class IoPool implements Engine {
    * reach this thread a moment after a subscription, and a publish must not miss a subscriber
    * whose client has already been told it is subscribed.
    */
-  private toSubscribers(topic: string, frame: Uint8Array, except: IoThread | null): void {
+  private toSubscribers(topic: string, frame: Uint8Array, except: IoThread | null, publisher = 0): void {
+    if (this.sequencer?.keeps(topic)) {
+      const stamped = stampFrame(this.sequencer, topic, frame);
+      for (const t of this.threads) this.out(t)?.stamped(topic, publisher, stamped);
+      return;
+    }
     for (const t of this.threads) if (t !== except) this.out(t)?.publish(topic, frame);
   }
 

@@ -7,7 +7,8 @@
  * and one buffer holding every frame of the batch back to back, moved (not copied) to the other thread.
  */
 import { SHARE_FROM } from '../sender/prepared.js';
-import { BatchWriter, forEachRecord, schema, type Batch } from '../threads/messages.js';
+import { BatchWriter, extraBytes, forEachRecord, schema, type Batch } from '../threads/messages.js';
+import type { Position } from '../delivery/history.js';
 import type { ControlAction, EngineReport } from '../engine/engine.js';
 
 /**
@@ -37,6 +38,14 @@ const relay = schema({
   Report: ['request'],
   /** The answer: `report` indexes an EngineReport in extra (thread -> main). */
   Reported: ['request', 'report'],
+  /** Published to a topic with history (thread -> main, which gives it its position); `except`: 0 or a connection. */
+  Sequence: ['topic', 'except', 'offset', 'length'],
+  /** A publication with its position, for the topic's subscribers on every thread (main -> thread). */
+  Stamped: ['topic', 'except', 'offset', 'length'],
+  /** A subscribe through the delivery wire format: `since` indexes a Position or null in extra (thread -> main). */
+  Resume: ['request', 'topic', 'since'],
+  /** Its answer: `frames` indexes the frames to send first, in extra (main -> thread). */
+  Resumed: ['request', 'frames'],
 } as const);
 const Op = relay.code;
 const F = relay.field;
@@ -60,6 +69,10 @@ export interface RelayVisitor {
   control?(id: number, action: ControlAction): void;
   report?(request: number): void;
   reported?(request: number, report: EngineReport): void;
+  sequence?(topic: string, except: number, frame: Buffer): void;
+  stamped?(topic: string, except: number, frame: Buffer): void;
+  resume?(request: number, topic: string, since: Position | null): void;
+  resumed?(request: number, frames: Buffer[]): void;
 }
 
 /** Builds one batch; {@link take} hands it over and starts the next. */
@@ -114,6 +127,22 @@ export class RelayWriter {
 
   reported(request: number, report: EngineReport): void {
     this.out.add(Op.Reported, request, this.out.attach(report));
+  }
+
+  sequence(topic: string, except: number, frame: Uint8Array): void {
+    this.out.add(Op.Sequence, this.out.attach(topic), except, this.place(frame), frame.length);
+  }
+
+  stamped(topic: string, except: number, frame: Uint8Array): void {
+    this.out.add(Op.Stamped, this.out.attach(topic), except, this.place(frame), frame.length);
+  }
+
+  resume(request: number, topic: string, since: Position | null): void {
+    this.out.add(Op.Resume, request, this.out.attach(topic), this.out.attach(since));
+  }
+
+  resumed(request: number, frames: Buffer[]): void {
+    this.out.add(Op.Resumed, request, this.out.attach(frames));
   }
 
   /** The batch so far, and its frame buffer to list in postMessage's transfer list. */
@@ -193,6 +222,29 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
         return visitor.reported?.(
           records[at + F.Reported.request]!,
           extra[records[at + F.Reported.report]!] as EngineReport,
+        );
+      case Op.Sequence:
+        return visitor.sequence?.(
+          extra[records[at + F.Sequence.topic]!] as string,
+          records[at + F.Sequence.except]!,
+          frame(records[at + F.Sequence.offset]!, records[at + F.Sequence.length]!),
+        );
+      case Op.Stamped:
+        return visitor.stamped?.(
+          extra[records[at + F.Stamped.topic]!] as string,
+          records[at + F.Stamped.except]!,
+          frame(records[at + F.Stamped.offset]!, records[at + F.Stamped.length]!),
+        );
+      case Op.Resume:
+        return visitor.resume?.(
+          records[at + F.Resume.request]!,
+          extra[records[at + F.Resume.topic]!] as string,
+          extra[records[at + F.Resume.since]!] as Position | null,
+        );
+      case Op.Resumed:
+        return visitor.resumed?.(
+          records[at + F.Resumed.request]!,
+          (extra[records[at + F.Resumed.frames]!] as Uint8Array[]).map(extraBytes),
         );
       case Op.Control:
         return visitor.control?.(records[at + F.Control.id]!, extra[records[at + F.Control.action]!] as ControlAction);

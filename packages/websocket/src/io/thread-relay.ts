@@ -7,6 +7,7 @@ export interface RelayedEngine {
   reportNow(): EngineReport;
 }
 import type { Outlet } from '../pubsub/outlet.js';
+import type { Position } from '../delivery/history.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
 
 /**
@@ -19,6 +20,8 @@ export class ThreadRelay implements Outlet {
   private scheduled = false;
   private nextRequest = 1;
   private readonly waiting = new Map<number, (count: number) => void>();
+  /** Subscribes through the delivery wire format waiting for their answer from the main thread. */
+  private readonly answers = new Map<number, (frames: Buffer[]) => void>();
   private readonly post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void;
   private readonly live: Int32Array;
   private readonly load: Int32Array;
@@ -97,6 +100,18 @@ export class ThreadRelay implements Outlet {
     return new Promise((resolve) => this.waiting.set(request, resolve));
   }
 
+  sequence(topic: string, frame: Buffer, except: number): void {
+    this.out.sequence(topic, except, frame);
+    this.schedule();
+  }
+
+  resume(topic: string, since: Position | null, answer: (frames: Buffer[]) => void): void {
+    const request = this.nextRequest++;
+    this.out.resume(request, topic, since);
+    this.schedule();
+    this.answers.set(request, answer);
+  }
+
   /** A connection of this thread is open (the main thread counts what broadcasts and sends reach). */
   opened(id: number): void {
     this.out.opened(id);
@@ -130,6 +145,12 @@ export class ThreadRelay implements Outlet {
         this.schedule();
       },
       publish: (topic, frame) => hub.deliver(topic, frame, 0),
+      stamped: (topic, except, frame) => hub.deliverStamped(topic, frame, except),
+      // Called as it is read, between the stamped publications around it (see Hub.subscribe).
+      resumed: (request, frames) => {
+        this.answers.get(request)?.(frames);
+        this.answers.delete(request);
+      },
       broadcast: (except, frame) => hub.deliver(null, frame, except),
       sendTo: (id, frame) => hub.deliverTo(id, frame),
       // The main thread asks for this thread's own subscribers of a topic (a hook somewhere wants the total).

@@ -1,8 +1,6 @@
 import type { HistoryStore, Position } from '../delivery/history.js';
-import { publication, subscribed } from '../delivery/wire.js';
-import { Opcode } from '../protocol/opcodes.js';
-import { PreparedMessage, prepareFrame } from '../sender/prepared.js';
-import { messageOfFrame } from './backplane.js';
+import { PreparedMessage } from '../sender/prepared.js';
+import { answerFrames, stampFrame } from './delivery-frames.js';
 import type { Inlet, Outlet } from './outlet.js';
 
 /**
@@ -46,6 +44,13 @@ export class Hub implements Inlet {
   private readonly outlet: Outlet | null;
   /** With a handler that opts into delivery: topics' positions and history; publications go in envelopes. */
   private readonly delivery: HistoryStore | null;
+  /**
+   * Whether positions are given beyond this hub (I/O threads: by the main thread, for one order per topic): then
+   * publications to topics with history go there first and come back stamped, to every thread alike.
+   */
+  private readonly sequencedBeyond: boolean;
+  /** Subscribers whose resume of a topic is being answered beyond: stamped publications skip them until then. */
+  private readonly resuming = new Map<string, Set<Subscriber>>();
   publishes = 0;
   deliveries = 0;
 
@@ -62,6 +67,7 @@ export class Hub implements Inlet {
     this.connections = connections;
     this.outlet = outlet === null ? null : outlet(this);
     this.delivery = delivery;
+    this.sequencedBeyond = delivery !== null && this.outlet?.sequence !== undefined;
   }
 
   /**
@@ -76,25 +82,27 @@ export class Hub implements Inlet {
     members.add(s);
     (s.topics ??= new Set()).add(topic);
     this.outlet?.subscribers(topic, members.size, members.size - 1);
-    if (resume !== undefined && this.delivery !== null) this.answer(s, topic, resume.since, this.delivery);
+    if (resume === undefined || this.delivery === null) return;
+    if (!this.sequencedBeyond || !this.delivery.keeps(topic)) {
+      this.answer(s, answerFrames(this.delivery, topic, resume.since));
+      return;
+    }
+    // Asked beyond, where positions are given: the answer comes back after every publication stamped before it
+    // and before any stamped after, so skipping the stamped ones until then misses and repeats nothing.
+    let waiting = this.resuming.get(topic);
+    if (waiting === undefined) this.resuming.set(topic, (waiting = new Set()));
+    waiting.add(s);
+    this.outlet!.resume!(topic, resume.since, (frames) => {
+      if (!waiting.delete(s)) return;
+      if (waiting.size === 0 && this.resuming.get(topic) === waiting) this.resuming.delete(topic);
+      if (s.topics?.has(topic)) this.answer(s, frames);
+    });
   }
 
-  private answer(s: Subscriber, topic: string, since: Position | null, store: HistoryStore): void {
-    const text = (answer: string): PreparedMessage => new PreparedMessage(prepareFrame(Opcode.Text, answer));
-    if (since === null || !store.keeps(topic)) {
-      const resumed = since === null ? null : { recovered: false, reason: 'no history' as const };
-      s.deliver(text(subscribed(topic, store.position(topic), resumed)));
-      return;
-    }
-    const found = store.since(topic, since);
-    if (!found.recovered) {
-      s.deliver(text(subscribed(topic, found.position, { recovered: false, reason: found.reason })));
-      return;
-    }
-    s.deliver(text(subscribed(topic, found.position, { recovered: true })));
-    let n = 0;
-    for (const frame of found.frames) if (s.deliver(new PreparedMessage(frame))) n++;
-    this.deliveries += n;
+  /** Sends `s` the answer to its subscribe, then what it resumes (counted as deliveries). */
+  private answer(s: Subscriber, frames: Buffer[]): void {
+    s.deliver(new PreparedMessage(frames[0]!));
+    for (let i = 1; i < frames.length; i++) if (s.deliver(new PreparedMessage(frames[i]!))) this.deliveries++;
   }
 
   unsubscribe(s: Subscriber, topic: string): void {
@@ -111,6 +119,7 @@ export class Hub implements Inlet {
   }
 
   private leave(s: Subscriber, topic: string): void {
+    this.resuming.get(topic)?.delete(s);
     const members = this.byTopic.get(topic);
     if (members === undefined || !members.delete(s)) return;
     if (members.size === 0) this.byTopic.delete(topic);
@@ -139,6 +148,11 @@ export class Hub implements Inlet {
    */
   publish(topic: string, frame: Buffer, except: number): number {
     this.publishes++;
+    if (this.sequencedBeyond && this.delivery!.keeps(topic)) {
+      // Its position comes from beyond, and it comes back stamped (see deliverStamped), here too.
+      this.outlet!.sequence!(topic, frame, except);
+      return 0;
+    }
     this.outlet?.publish(topic, frame);
     return this.deliver(topic, frame, except);
   }
@@ -166,7 +180,7 @@ export class Hub implements Inlet {
     if (topic !== null && this.delivery !== null) {
       // A topic with history takes every message, subscribers here or not.
       if (members === undefined && !this.delivery.keeps(topic)) return 0;
-      frame = this.stamp(topic, frame, this.delivery);
+      frame = stampFrame(this.delivery, topic, frame);
     }
     if (members === undefined) return 0;
     const message = new PreparedMessage(frame);
@@ -176,12 +190,19 @@ export class Hub implements Inlet {
     return n;
   }
 
-  /** A publication as subscribers with delivery receive it: in an envelope, with its position when kept. */
-  private stamp(topic: string, frame: Buffer, store: HistoryStore): Buffer {
-    const { binary, payload } = messageOfFrame(frame);
-    const envelope = (position: Position | null): Buffer =>
-      prepareFrame(Opcode.Text, publication(topic, position, binary, payload));
-    return store.append(topic, envelope) ?? envelope(null);
+  /**
+   * Queues a publication stamped beyond this hub (see `sequencedBeyond`) to the subscribers of `topic` but `except`
+   * and those whose resume is still being answered; returns how many took it.
+   */
+  deliverStamped(topic: string, frame: Buffer, except: number): number {
+    const members = this.byTopic.get(topic);
+    if (members === undefined) return 0;
+    const waiting = this.resuming.get(topic);
+    const message = new PreparedMessage(frame);
+    let n = 0;
+    for (const s of members) if (s.id !== except && waiting?.has(s) !== true && s.deliver(message)) n++;
+    this.deliveries += n;
+    return n;
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Position } from '../delivery/history.js';
 import { prepareFrame } from '../sender/prepared.js';
 import { messageOfFrame, type Backplane } from './backplane.js';
 
@@ -21,6 +22,16 @@ export interface Outlet {
   readonly congested: boolean;
   /** Runs `resume` once the outlet is no longer congested. */
   whenClear(resume: () => void): void;
+  /**
+   * Where positions are given beyond the hub (I/O threads: the main thread, docs/delivery.md): takes a publication
+   * to a topic with history, which comes back stamped to every hub that has subscribers (the publisher's too).
+   */
+  sequence?(topic: string, frame: Buffer, except: number): void;
+  /**
+   * With `sequence`: asks for the answer to a subscribe through the wire format (`since` null: a plain one) and
+   * calls `answer` with its frames, in order with the stamped publications that come back (none in between).
+   */
+  resume?(topic: string, since: Position | null, answer: (frames: Buffer[]) => void): void;
 }
 
 /** What an outlet delivers into: the hub's own connections. */
