@@ -202,6 +202,34 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
     }
   });
 
+  it('gives one order per topic: 4 publishers, 8 subscribers, the same sequence with consecutive offsets', async () => {
+    const port = await start(threads);
+    const subscribers = await Promise.all(Array.from({ length: 8 }, () => connect(port)));
+    for (const c of subscribers) send(c, { wsz: 'subscribe', topic: 'room:order' });
+    const starts = await Promise.all(subscribers.map((c) => next(c) as Promise<{ offset: number }>));
+    expect(starts.map((s) => s.offset)).toEqual(Array(8).fill(0));
+    const publishers = await Promise.all(Array.from({ length: 4 }, () => connect(port)));
+    publishers.forEach((p, j) => {
+      for (let i = 0; i < 25; i++) p.writeText(`pub room:order p${j}-${i}`);
+    });
+    const sequences = await Promise.all(
+      subscribers.map(async (c) => {
+        const seen: string[] = [];
+        for (let i = 1; i <= 100; i++) {
+          const e = (await next(c)) as { offset: number; data: string };
+          expect(e.offset).toBe(i);
+          seen.push(e.data);
+        }
+        return seen;
+      }),
+    );
+    for (const seen of sequences) expect(seen).toEqual(sequences[0]);
+    for (let j = 0; j < 4; j++) {
+      const mine = sequences[0]!.filter((d) => d.startsWith(`p${j}-`));
+      expect(mine).toEqual(Array.from({ length: 25 }, (_, i) => `p${j}-${i}`));
+    }
+  });
+
   it('leaves subscribing to the handler: canSubscribe (sync or async) decides, and bad commands are refused', async () => {
     const port = await start(threads);
     const c = await connect(port);

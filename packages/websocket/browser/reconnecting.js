@@ -50,7 +50,10 @@ export class ReconnectingSocket extends EventTarget {
     return this.topics.get(topic) ?? undefined;
   }
 
-  /** Subscribes to `topic`, now and after every reconnect (resuming from the last position seen). @param {string} topic */
+  /**
+   * Subscribes to `topic`, now and after every reconnect (resuming from the last position seen).
+   * @param {string} topic
+   */
   subscribe(topic) {
     if (this.topics.has(topic)) return;
     this.topics.set(topic, null);
