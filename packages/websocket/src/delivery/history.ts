@@ -137,7 +137,8 @@ export class HistoryStore {
     return this.ruleOf(topic) !== null;
   }
 
-  private ruleOf(topic: string): ResolvedHistoryRule | null {
+  /** The rule that applies to `topic`, or null. */
+  ruleOf(topic: string): ResolvedHistoryRule | null {
     let rule = this.ruleCache.get(topic);
     if (rule !== undefined) return rule;
     rule = this.rules.find((r) => r.topic === '*' || r.topic === topic || matchesPrefix(r.topic, topic)) ?? null;

@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import { deliveryOf, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
 import { HistoryStore } from '../delivery/history.js';
-import { answerFrames, stampFrame } from '../pubsub/delivery-frames.js';
+import { answerFrames, stamp } from '../pubsub/delivery-frames.js';
 import { PoolCounts } from './pool-counts.js';
 import type { Logger } from '../logging/log.js';
 import type { ControlAction, Engine, EngineReport } from '../engine/engine.js';
@@ -301,8 +301,8 @@ export class IoPool implements Engine {
    */
   private toSubscribers(topic: string, frame: Uint8Array, except: IoThread | null, publisher = 0): void {
     if (this.sequencer?.keeps(topic)) {
-      const stamped = stampFrame(this.sequencer, topic, frame);
-      for (const t of this.threads) this.out(t)?.stamped(topic, publisher, stamped);
+      const stamped = stamp(this.sequencer, topic, frame);
+      for (const t of this.threads) this.out(t)?.stamped(topic, publisher, stamped.position!, stamped.frame);
       return;
     }
     for (const t of this.threads) if (t !== except) this.out(t)?.publish(topic, frame);

@@ -9,6 +9,7 @@
 import { SHARE_FROM } from '../sender/prepared.js';
 import { BatchWriter, extraBytes, forEachRecord, schema, type Batch } from '../threads/messages.js';
 import type { Position } from '../delivery/history.js';
+import type { Answer } from '../pubsub/delivery-frames.js';
 import type { ControlAction, EngineReport } from '../engine/engine.js';
 
 /**
@@ -40,12 +41,12 @@ const relay = schema({
   Reported: ['request', 'report'],
   /** Published to a topic with history (thread -> main, which gives it its position); `except`: 0 or a connection. */
   Sequence: ['topic', 'except', 'offset', 'length'],
-  /** A publication with its position, for the topic's subscribers on every thread (main -> thread). */
-  Stamped: ['topic', 'except', 'offset', 'length'],
+  /** A publication at position `seq` of `epoch` (in extra), for the topic's subscribers on every thread (main -> thread). */
+  Stamped: ['topic', 'except', 'seq', 'epoch', 'offset', 'length'],
   /** A subscribe through the delivery wire format: `since` indexes a Position or null in extra (thread -> main). */
   Resume: ['request', 'topic', 'since'],
-  /** Its answer: `frames` indexes the frames to send first, in extra (main -> thread). */
-  Resumed: ['request', 'frames'],
+  /** Its answer: `frames` indexes the frames to send first, in extra; `last` the offset they reach (main -> thread). */
+  Resumed: ['request', 'frames', 'last'],
 } as const);
 const Op = relay.code;
 const F = relay.field;
@@ -70,9 +71,9 @@ export interface RelayVisitor {
   report?(request: number): void;
   reported?(request: number, report: EngineReport): void;
   sequence?(topic: string, except: number, frame: Buffer): void;
-  stamped?(topic: string, except: number, frame: Buffer): void;
+  stamped?(topic: string, except: number, position: Position, frame: Buffer): void;
   resume?(request: number, topic: string, since: Position | null): void;
-  resumed?(request: number, frames: Buffer[]): void;
+  resumed?(request: number, answer: Answer): void;
 }
 
 /** Builds one batch; {@link take} hands it over and starts the next. */
@@ -133,16 +134,25 @@ export class RelayWriter {
     this.out.add(Op.Sequence, this.out.attach(topic), except, this.place(frame), frame.length);
   }
 
-  stamped(topic: string, except: number, frame: Uint8Array): void {
-    this.out.add(Op.Stamped, this.out.attach(topic), except, this.place(frame), frame.length);
+  stamped(topic: string, except: number, position: Position, frame: Uint8Array): void {
+    const { offset, epoch } = position;
+    this.out.add(
+      Op.Stamped,
+      this.out.attach(topic),
+      except,
+      offset,
+      this.out.attach(epoch),
+      this.place(frame),
+      frame.length,
+    );
   }
 
   resume(request: number, topic: string, since: Position | null): void {
     this.out.add(Op.Resume, request, this.out.attach(topic), this.out.attach(since));
   }
 
-  resumed(request: number, frames: Buffer[]): void {
-    this.out.add(Op.Resumed, request, this.out.attach(frames));
+  resumed(request: number, answer: Answer): void {
+    this.out.add(Op.Resumed, request, this.out.attach(answer.frames), answer.last);
   }
 
   /** The batch so far, and its frame buffer to list in postMessage's transfer list. */
@@ -233,6 +243,7 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
         return visitor.stamped?.(
           extra[records[at + F.Stamped.topic]!] as string,
           records[at + F.Stamped.except]!,
+          { offset: records[at + F.Stamped.seq]!, epoch: extra[records[at + F.Stamped.epoch]!] as string },
           frame(records[at + F.Stamped.offset]!, records[at + F.Stamped.length]!),
         );
       case Op.Resume:
@@ -242,10 +253,10 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
           extra[records[at + F.Resume.since]!] as Position | null,
         );
       case Op.Resumed:
-        return visitor.resumed?.(
-          records[at + F.Resumed.request]!,
-          (extra[records[at + F.Resumed.frames]!] as Uint8Array[]).map(extraBytes),
-        );
+        return visitor.resumed?.(records[at + F.Resumed.request]!, {
+          frames: (extra[records[at + F.Resumed.frames]!] as Uint8Array[]).map(extraBytes),
+          last: records[at + F.Resumed.last]!,
+        });
       case Op.Control:
         return visitor.control?.(records[at + F.Control.id]!, extra[records[at + F.Control.action]!] as ControlAction);
     }

@@ -8,6 +8,7 @@ export interface RelayedEngine {
 }
 import type { Outlet } from '../pubsub/outlet.js';
 import type { Position } from '../delivery/history.js';
+import type { Answer } from '../pubsub/delivery-frames.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
 
 /**
@@ -21,7 +22,7 @@ export class ThreadRelay implements Outlet {
   private nextRequest = 1;
   private readonly waiting = new Map<number, (count: number) => void>();
   /** Subscribes through the delivery wire format waiting for their answer from the main thread. */
-  private readonly answers = new Map<number, (frames: Buffer[]) => void>();
+  private readonly answers = new Map<number, (answer: Answer) => void>();
   private readonly post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void;
   private readonly live: Int32Array;
   private readonly load: Int32Array;
@@ -105,7 +106,7 @@ export class ThreadRelay implements Outlet {
     this.schedule();
   }
 
-  resume(topic: string, since: Position | null, answer: (frames: Buffer[]) => void): void {
+  resume(topic: string, since: Position | null, answer: (answer: Answer) => void): void {
     const request = this.nextRequest++;
     this.out.resume(request, topic, since);
     this.schedule();
@@ -145,10 +146,9 @@ export class ThreadRelay implements Outlet {
         this.schedule();
       },
       publish: (topic, frame) => hub.deliver(topic, frame, 0),
-      stamped: (topic, except, frame) => hub.deliverStamped(topic, frame, except),
-      // Called as it is read, between the stamped publications around it (see Hub.subscribe).
-      resumed: (request, frames) => {
-        this.answers.get(request)?.(frames);
+      stamped: (topic, except, position, frame) => hub.deliverStamped(topic, frame, except, position),
+      resumed: (request, answer) => {
+        this.answers.get(request)?.(answer);
         this.answers.delete(request);
       },
       broadcast: (except, frame) => hub.deliver(null, frame, except),

@@ -1,6 +1,7 @@
 import type { HistoryStore, Position } from '../delivery/history.js';
 import { PreparedMessage } from '../sender/prepared.js';
 import { answerFrames, stampFrame } from './delivery-frames.js';
+import { StampedDelivery } from './stamped.js';
 import type { Inlet, Outlet } from './outlet.js';
 
 /**
@@ -49,8 +50,8 @@ export class Hub implements Inlet {
    * publications to topics with history go there first and come back stamped, to every thread alike.
    */
   private readonly sequencedBeyond: boolean;
-  /** Subscribers whose resume of a topic is being answered beyond: stamped publications skip them until then. */
-  private readonly resuming = new Map<string, Set<Subscriber>>();
+  /** Publications stamped beyond, and answers given there, delivered each once in order (with sequencedBeyond). */
+  private readonly stamped: StampedDelivery | null;
   publishes = 0;
   deliveries = 0;
 
@@ -68,6 +69,13 @@ export class Hub implements Inlet {
     this.outlet = outlet === null ? null : outlet(this);
     this.delivery = delivery;
     this.sequencedBeyond = delivery !== null && this.outlet?.sequence !== undefined;
+    const beyond = this.outlet;
+    this.stamped = this.sequencedBeyond
+      ? new StampedDelivery(
+          (topic) => this.byTopic.get(topic),
+          (topic, since, answer) => beyond!.resume!(topic, since, answer),
+        )
+      : null;
   }
 
   /**
@@ -83,24 +91,12 @@ export class Hub implements Inlet {
     (s.topics ??= new Set()).add(topic);
     this.outlet?.subscribers(topic, members.size, members.size - 1);
     if (resume === undefined || this.delivery === null) return;
-    if (!this.sequencedBeyond || !this.delivery.keeps(topic)) {
-      this.answer(s, answerFrames(this.delivery, topic, resume.since));
+    if (this.stamped !== null && this.delivery.keeps(topic)) {
+      // Answered where positions are given (see StampedDelivery).
+      this.stamped.subscribe(s, topic, resume.since);
       return;
     }
-    // Asked beyond, where positions are given: the answer comes back after every publication stamped before it
-    // and before any stamped after, so skipping the stamped ones until then misses and repeats nothing.
-    let waiting = this.resuming.get(topic);
-    if (waiting === undefined) this.resuming.set(topic, (waiting = new Set()));
-    waiting.add(s);
-    this.outlet!.resume!(topic, resume.since, (frames) => {
-      if (!waiting.delete(s)) return;
-      if (waiting.size === 0 && this.resuming.get(topic) === waiting) this.resuming.delete(topic);
-      if (s.topics?.has(topic)) this.answer(s, frames);
-    });
-  }
-
-  /** Sends `s` the answer to its subscribe, then what it resumes (counted as deliveries). */
-  private answer(s: Subscriber, frames: Buffer[]): void {
+    const { frames } = answerFrames(this.delivery, topic, resume.since);
     s.deliver(new PreparedMessage(frames[0]!));
     for (let i = 1; i < frames.length; i++) if (s.deliver(new PreparedMessage(frames[i]!))) this.deliveries++;
   }
@@ -119,7 +115,7 @@ export class Hub implements Inlet {
   }
 
   private leave(s: Subscriber, topic: string): void {
-    this.resuming.get(topic)?.delete(s);
+    this.stamped?.leave(s, topic);
     const members = this.byTopic.get(topic);
     if (members === undefined || !members.delete(s)) return;
     if (members.size === 0) this.byTopic.delete(topic);
@@ -191,18 +187,11 @@ export class Hub implements Inlet {
   }
 
   /**
-   * Queues a publication stamped beyond this hub (see `sequencedBeyond`) to the subscribers of `topic` but `except`
-   * and those whose resume is still being answered; returns how many took it.
+   * A publication stamped beyond this hub (see `sequencedBeyond`), at `position`: for the subscribers of `topic` but
+   * `except`, each once and in offset order (see StampedDelivery).
    */
-  deliverStamped(topic: string, frame: Buffer, except: number): number {
-    const members = this.byTopic.get(topic);
-    if (members === undefined) return 0;
-    const waiting = this.resuming.get(topic);
-    const message = new PreparedMessage(frame);
-    let n = 0;
-    for (const s of members) if (s.id !== except && waiting?.has(s) !== true && s.deliver(message)) n++;
-    this.deliveries += n;
-    return n;
+  deliverStamped(topic: string, frame: Buffer, except: number, position: Position): void {
+    this.stamped?.arrived(topic, frame, except, position);
   }
 
   /**
@@ -227,6 +216,7 @@ export class Hub implements Inlet {
   }
 
   stats(): PubSubStats {
-    return { topics: this.byTopic.size, publishes: this.publishes, deliveries: this.deliveries };
+    const stamped = this.stamped?.deliveries ?? 0;
+    return { topics: this.byTopic.size, publishes: this.publishes, deliveries: this.deliveries + stamped };
   }
 }

@@ -1,4 +1,5 @@
 import type { Position } from '../delivery/history.js';
+import type { Answer } from './delivery-frames.js';
 import { prepareFrame } from '../sender/prepared.js';
 import { messageOfFrame, type Backplane } from './backplane.js';
 
@@ -31,7 +32,7 @@ export interface Outlet {
    * With `sequence`: asks for the answer to a subscribe through the wire format (`since` null: a plain one) and
    * calls `answer` with its frames, in order with the stamped publications that come back (none in between).
    */
-  resume?(topic: string, since: Position | null, answer: (frames: Buffer[]) => void): void;
+  resume?(topic: string, since: Position | null, answer: (answer: Answer) => void): void;
 }
 
 /** What an outlet delivers into: the hub's own connections. */
