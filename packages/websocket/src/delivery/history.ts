@@ -45,7 +45,7 @@ export type Recovery =
   | { recovered: false; position: Position; reason: RecoveryFailure };
 
 /** Why a resume did not recover: see docs/delivery.md. */
-export type RecoveryFailure = 'no history' | 'epoch changed' | 'position too old' | 'position ahead';
+export type RecoveryFailure = 'no history' | 'epoch changed' | 'position too old' | 'position ahead' | 'unavailable';
 
 /**
  * Bytes counted per kept message besides its frame: its Buffer and ArrayBuffer objects and its slots in the arrays

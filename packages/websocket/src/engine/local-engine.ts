@@ -96,12 +96,13 @@ export class LocalEngine implements Engine, ServerCore {
     // One outlet: the relay to the other I/O threads (whose main thread speaks to the backplane), or the backplane.
     const backplane = config.backplane;
     const { pubsub } = config;
+    const history = deliveryOf(HandlerClass)
+      ? new HistoryStore(pubsub.history, { maxBytes: pubsub.historyMaxBytes, maxTopics: pubsub.historyTopics })
+      : null;
     this.hub = new Hub(
       this.connections,
-      role ? () => role.relay : backplane ? (hub) => new BackplaneOutlet(backplane, hub) : null,
-      deliveryOf(HandlerClass)
-        ? new HistoryStore(pubsub.history, { maxBytes: pubsub.historyMaxBytes, maxTopics: pubsub.historyTopics })
-        : null,
+      role ? () => role.relay : backplane ? (hub) => new BackplaneOutlet(backplane, hub, history) : null,
+      history,
     );
     this.dispatcher =
       config.threadPool.count > 0

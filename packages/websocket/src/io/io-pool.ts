@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import { deliveryOf, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
 import { HistoryStore } from '../delivery/history.js';
-import { answerFrames, stamp } from '../pubsub/delivery-frames.js';
+import { PoolDelivery } from './pool-delivery.js';
 import { PoolCounts } from './pool-counts.js';
 import type { Logger } from '../logging/log.js';
 import type { ControlAction, Engine, EngineReport } from '../engine/engine.js';
@@ -58,8 +58,8 @@ export class IoPool implements Engine {
   private readonly forwardLog: boolean;
   /** Subscriber counts hooks asked for, gathered from every thread. */
   private readonly counts = new PoolCounts((t) => this.out(t));
-  /** With delivery: positions and history of topics, given here so that every thread sees one order per topic. */
-  private readonly sequencer: HistoryStore | null;
+  /** With delivery: positions of topics with history, given here (or by the broker) for one order per topic. */
+  private readonly delivery: PoolDelivery | null;
   /** Reports asked for (server.connections(), topics()) and not complete yet. */
   private readonly reports = new Reports<IoThread>();
   /** Which diagnostics channels have subscribers here, shared with the threads (see observe/channels.ts). */
@@ -97,8 +97,14 @@ export class IoPool implements Engine {
       config.threadPool.count === 0 ? 0 : Math.max(1, Math.round(config.threadPool.count / config.workerCount));
     this.forwardLog = config.logger !== undefined;
     const { pubsub } = config;
-    this.sequencer = deliveryOf(HandlerClass)
-      ? new HistoryStore(pubsub.history, { maxBytes: pubsub.historyMaxBytes, maxTopics: pubsub.historyTopics })
+    this.delivery = deliveryOf(HandlerClass)
+      ? new PoolDelivery(
+          new HistoryStore(pubsub.history, { maxBytes: pubsub.historyMaxBytes, maxTopics: pubsub.historyTopics }),
+          config.backplane,
+          (topic, except, position, frame) => {
+            for (const t of this.threads) this.out(t)?.stamped(topic, except, position, frame);
+          },
+        )
       : null;
     if (config.backplane)
       config.backplane.onMessage = (topic, binary, payload) =>
@@ -267,13 +273,11 @@ export class IoPool implements Engine {
       reported: (request, report) => this.reports.answer(request, from, report),
       // A thread's own count for a query.
       counted: (query, count) => this.counts.counted(from, query, count),
-      // Published to a topic with history: stamped here, then to every thread (the publisher's too).
-      sequence: (topic, except, frame) => {
-        if (this.config.backplane) toBackplane(this.config.backplane, topic, frame);
-        this.toSubscribers(topic, frame, null, except);
-      },
+      // Published to a topic with history: stamped here (or by the broker), then to every thread.
+      sequence: (topic, except, frame) => this.sequence(topic, frame, except),
       // A subscribe through the delivery wire format: its answer, in order with the stamped publications.
-      resume: (request, topic, since) => this.out(from)?.resumed(request, answerFrames(this.sequencer!, topic, since)),
+      resume: (request, topic, since) =>
+        this.delivery!.answer(topic, since, (answer) => this.out(from)?.resumed(request, answer)),
     });
   }
 
@@ -295,17 +299,19 @@ export class IoPool implements Engine {
   }
 
   /**
-   * Passes a publish to every thread but its own, each delivering to its subscribers: the counts
-   * reach this thread a moment after a subscription, and a publish must not miss a subscriber
-   * whose client has already been told it is subscribed.
+   * Passes a publish to every thread but its own, each delivering to its subscribers: the counts reach this thread a
+   * moment after a subscription, and a publish must not miss a subscriber whose client has been told it is subscribed.
    */
-  private toSubscribers(topic: string, frame: Uint8Array, except: IoThread | null, publisher = 0): void {
-    if (this.sequencer?.keeps(topic)) {
-      const stamped = stamp(this.sequencer, topic, frame);
-      for (const t of this.threads) this.out(t)?.stamped(topic, publisher, stamped.position!, stamped.frame);
-      return;
-    }
+  private toSubscribers(topic: string, frame: Uint8Array, except: IoThread | null): void {
+    // From another server: positions given here (by the broker, it would have come stamped).
+    if (this.delivery?.keeps(topic) && !this.delivery.brokered) return this.delivery.publish(topic, frame, 0);
     for (const t of this.threads) if (t !== except) this.out(t)?.publish(topic, frame);
+  }
+
+  /** To a topic with history: to other servers as it is (unless the broker stamps), and stamped. */
+  private sequence(topic: string, frame: Uint8Array, except: number): void {
+    if (this.config.backplane && !this.delivery!.brokered) toBackplane(this.config.backplane, topic, frame);
+    this.delivery!.publish(topic, frame, except);
   }
 
   /** The batch going to thread `t` this tick (null for a thread that is gone). */
@@ -337,8 +343,11 @@ export class IoPool implements Engine {
   publish(topic: string, opcode: number, data: WriteData): number {
     const frame = prepareFrame(opcode, data);
     this.publishes++;
-    if (this.config.backplane) toBackplane(this.config.backplane, topic, frame);
-    this.toSubscribers(topic, frame, null);
+    if (this.delivery?.keeps(topic)) this.sequence(topic, frame, 0);
+    else {
+      if (this.config.backplane) toBackplane(this.config.backplane, topic, frame);
+      this.toSubscribers(topic, frame, null);
+    }
     return this.subscriberCount(topic);
   }
 

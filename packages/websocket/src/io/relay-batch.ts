@@ -41,12 +41,12 @@ const relay = schema({
   Reported: ['request', 'report'],
   /** Published to a topic with history (thread -> main, which gives it its position); `except`: 0 or a connection. */
   Sequence: ['topic', 'except', 'offset', 'length'],
-  /** A publication at position `seq` of `epoch` (in extra), for the topic's subscribers on every thread (main -> thread). */
+  /** A publication at offset `seq` of `epoch` (extra), for the topic's subscribers on every thread (main -> thread). */
   Stamped: ['topic', 'except', 'seq', 'epoch', 'offset', 'length'],
   /** A subscribe through the delivery wire format: `since` indexes a Position or null in extra (thread -> main). */
   Resume: ['request', 'topic', 'since'],
   /** Its answer: `frames` indexes the frames to send first, in extra; `last` the offset they reach (main -> thread). */
-  Resumed: ['request', 'frames', 'last'],
+  Resumed: ['request', 'frames', 'last', 'recovered'],
 } as const);
 const Op = relay.code;
 const F = relay.field;
@@ -152,7 +152,7 @@ export class RelayWriter {
   }
 
   resumed(request: number, answer: Answer): void {
-    this.out.add(Op.Resumed, request, this.out.attach(answer.frames), answer.last);
+    this.out.add(Op.Resumed, request, this.out.attach(answer.frames), answer.last, answer.recovered ? 1 : 0);
   }
 
   /** The batch so far, and its frame buffer to list in postMessage's transfer list. */
@@ -256,6 +256,7 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
         return visitor.resumed?.(records[at + F.Resumed.request]!, {
           frames: (extra[records[at + F.Resumed.frames]!] as Uint8Array[]).map(extraBytes),
           last: records[at + F.Resumed.last]!,
+          recovered: records[at + F.Resumed.recovered] === 1,
         });
       case Op.Control:
         return visitor.control?.(records[at + F.Control.id]!, extra[records[at + F.Control.action]!] as ControlAction);

@@ -1,3 +1,4 @@
+import type { Position, ResolvedHistoryRule } from '../delivery/history.js';
 import type { Logger } from '../logging/log.js';
 
 /**
@@ -35,6 +36,19 @@ export interface Backplane {
   /** Set by the server, with `join`: a message another server sent to this one or to all. */
   onTell?: ((payload: Buffer) => void) | null;
   /**
+   * Optional, for delivery across servers (docs/delivery.md): gives a message published to a topic with history its
+   * position in one order for every server, keeps it within `rule`, and carries it to every server (this one too)
+   * through `onStamped`. `except` (0: none) is a connection of this server to skip.
+   */
+  sequence?(topic: string, binary: boolean, payload: Buffer, except: number, rule: ResolvedHistoryRule): void;
+  /**
+   * With `sequence`: the topic's epoch and last offset, and with `since` the messages kept after it; null when the
+   * broker cannot answer now.
+   */
+  history?(topic: string, since: Position | null, rule: ResolvedHistoryRule): Promise<BrokerHistory | null>;
+  /** Set by the server, with `sequence`: a message with its position (`except`: 0 unless this server published it). */
+  onStamped?: ((topic: string, message: StampedPublication) => void) | null;
+  /**
    * Called once by the server that uses it, with the server's logger. Optional; a backplane serves one
    * server (the server refuses one that serves another already).
    */
@@ -43,6 +57,23 @@ export interface Backplane {
   stats(): BackplaneStats;
   /** Ends its connections (the server's stop calls it). */
   close(): void;
+}
+
+/** What a broker keeps of a topic (see {@link Backplane.history}). */
+export interface BrokerHistory {
+  epoch: string;
+  /** The offset of the topic's last message (0: none yet). */
+  last: number;
+  /** The messages after the position asked for that are still kept, oldest first (null: none asked for). */
+  entries: Array<{ offset: number; binary: boolean; at: number; payload: Buffer }> | null;
+}
+
+/** A message with its position, as a broker carries it to every server (see {@link Backplane.onStamped}). */
+export interface StampedPublication {
+  position: Position;
+  except: number;
+  binary: boolean;
+  payload: Buffer;
 }
 
 /** What a backplane reports. */

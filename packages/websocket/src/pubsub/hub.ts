@@ -174,9 +174,11 @@ export class Hub implements Inlet {
   deliver(topic: string | null, frame: Buffer, except: number): number {
     const members = topic === null ? this.connections.values() : this.byTopic.get(topic);
     if (topic !== null && this.delivery !== null) {
-      // A topic with history takes every message, subscribers here or not.
-      if (members === undefined && !this.delivery.keeps(topic)) return 0;
-      frame = stampFrame(this.delivery, topic, frame);
+      // Positions given beyond (a topic with history there): one that comes here unstamped goes without a position.
+      const beyond = this.stamped !== null && this.delivery.keeps(topic);
+      // A topic with history here takes every message, subscribers here or not.
+      if (members === undefined && (beyond || !this.delivery.keeps(topic))) return 0;
+      frame = beyond ? stampFrame(null, topic, frame) : stampFrame(this.delivery, topic, frame);
     }
     if (members === undefined) return 0;
     const message = new PreparedMessage(frame);

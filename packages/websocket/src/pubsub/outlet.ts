@@ -1,5 +1,6 @@
 import type { Position } from '../delivery/history.js';
-import type { Answer } from './delivery-frames.js';
+import { brokerAnswer, envelopeFrame, type Answer } from './delivery-frames.js';
+import type { HistoryStore } from '../delivery/history.js';
 import { prepareFrame } from '../sender/prepared.js';
 import { messageOfFrame, type Backplane } from './backplane.js';
 
@@ -39,6 +40,8 @@ export interface Outlet {
 export interface Inlet {
   /** A message published (topic) or broadcast (null) beyond this hub: for its connections but `except`. */
   deliver(topic: string | null, frame: Buffer, except: number): number;
+  /** A publication stamped beyond this hub (docs/delivery.md), at `position`. */
+  deliverStamped?(topic: string, frame: Buffer, except: number, position: Position): void;
 }
 
 /**
@@ -49,11 +52,29 @@ export interface Inlet {
 export class BackplaneOutlet implements Outlet {
   readonly congested = false;
   private readonly backplane: Backplane;
+  sequence?: Outlet['sequence'];
+  resume?: Outlet['resume'];
 
-  constructor(backplane: Backplane, inlet: Inlet) {
+  /**
+   * @param history with a handler that opts into delivery, its store's rules: when the backplane can give positions
+   * (`sequence`), topics with history are sequenced there, for one order across servers (docs/delivery.md)
+   */
+  constructor(backplane: Backplane, inlet: Inlet, history: HistoryStore | null = null) {
     this.backplane = backplane;
     backplane.onMessage = (topic, binary, payload) =>
       void inlet.deliver(topic, prepareFrame(binary ? 2 : 1, payload), 0);
+    if (history === null || !backplane.sequence || !backplane.history || !inlet.deliverStamped) return;
+    const { sequence, history: kept } = backplane as Required<Pick<Backplane, 'sequence' | 'history'>>;
+    this.sequence = (topic, frame, except) => {
+      const { binary, payload } = messageOfFrame(frame);
+      sequence.call(backplane, topic, binary, payload, except, history.ruleOf(topic)!);
+    };
+    this.resume = (topic, since, answer) => {
+      const rule = history.ruleOf(topic)!;
+      void kept.call(backplane, topic, since, rule).then((h) => answer(brokerAnswer(topic, since, h, rule)));
+    };
+    backplane.onStamped = (topic, m) =>
+      inlet.deliverStamped!(topic, envelopeFrame(topic, m.position, m.binary, m.payload), m.except, m.position);
   }
 
   publish(topic: string, frame: Buffer): void {

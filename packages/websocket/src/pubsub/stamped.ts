@@ -103,11 +103,10 @@ export class StampedDelivery {
   private fill(topic: string, live: Live, held: Held): void {
     this.gaps++;
     live.filling = [held];
-    this.ask(topic, { offset: live.offset, epoch: live.epoch }, ({ frames, last }) => {
+    this.ask(topic, { offset: live.offset, epoch: live.epoch }, ({ frames, last, recovered }) => {
       const waiting = live.filling ?? [];
       live.filling = null;
       // Recovered: the frames after the answer are offsets live.offset + 1 .. last.
-      const recovered = frames.length - 1 === last - live.offset;
       if (recovered) {
         for (let i = 1; i < frames.length; i++)
           this.fan(topic, { offset: live.offset + i, frame: frames[i]!, except: 0 });

@@ -2,8 +2,10 @@ import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '../../logging/log.js';
-import type { Backplane, BackplaneStats } from '../backplane.js';
+import type { Position, ResolvedHistoryRule } from '../../delivery/history.js';
+import type { Backplane, BackplaneStats, BrokerHistory, StampedPublication } from '../backplane.js';
 import { RedisConnection } from './redis-connection.js';
+import { parseStamped, RedisHistory } from './redis-history.js';
 import type { Reply } from './resp.js';
 
 /** Options of {@link RedisBackplane}. */
@@ -41,6 +43,8 @@ const TEXT = 1;
 const BINARY = 2;
 /** A message between servers (see {@link RedisBackplane.tell}), not for clients. */
 const CONTROL = 3;
+/** A message with its position in the topic's history (docs/delivery.md), published by the history script. */
+const STAMPED = 4;
 /** Node numbers from Redis are 1 to 2^20 - 1; a server that cannot ask Redis picks one above. */
 const COUNTED_NODES = 2 ** 20 - 1;
 
@@ -65,9 +69,13 @@ const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 export class RedisBackplane implements Backplane {
   onMessage: ((topic: string | null, binary: boolean, payload: Buffer) => void) | null = null;
   onTell: ((payload: Buffer) => void) | null = null;
+  onStamped: ((topic: string, message: StampedPublication) => void) | null = null;
   private readonly origin = randomBytes(ORIGIN);
   private readonly heads: [Buffer, Buffer];
   private readonly controlHead: Buffer;
+  private readonly stampedHead: Buffer;
+  /** Topic history in Redis Streams (docs/delivery.md), run on the publisher's connection. */
+  private readonly streams: RedisHistory;
   private readonly base: string;
   /** This server's channel and every server's, once it joined (see {@link join}). */
   private controlChannels: string[] = [];
@@ -94,6 +102,7 @@ export class RedisBackplane implements Backplane {
     this.broadcastChannel = `${base}:broadcast`;
     this.heads = [head(TEXT, this.origin), head(BINARY, this.origin)];
     this.controlHead = head(CONTROL, this.origin);
+    this.stampedHead = head(STAMPED, this.origin);
     this.base = base;
     // The database is in the channel names; the connection itself needs no SELECT.
     parsed.pathname = '';
@@ -133,6 +142,7 @@ export class RedisBackplane implements Backplane {
       },
     );
     this.explicitLogger = options.logger !== undefined;
+    this.streams = new RedisHistory(this.pub, base);
   }
 
   /** The server's logger, unless the options gave one (the server refuses a backplane that serves another). */
@@ -183,6 +193,21 @@ export class RedisBackplane implements Backplane {
       if (typeof reply === 'number' && reply - self <= 0) this.unheard++;
     });
     if (sent) this.published++;
+  }
+
+  /**
+   * Gives a message published to a topic with history its position (one script: the next offset, the stream entry
+   * capped at the rule's count, and the PUBLISH that carries it stamped to every server, this one included).
+   * Queued while Redis is away, within the publish queue's bounds (past them counted as lost).
+   */
+  sequence(topic: string, binary: boolean, payload: Buffer, except: number, rule: ResolvedHistoryRule): void {
+    if (this.streams.publish(topic, rule, this.channel(topic), this.stampedHead, binary, payload, except))
+      this.published++;
+  }
+
+  /** The topic's epoch and last offset, and the entries after `since` its stream still holds (null: no answer). */
+  history(topic: string, since: Position | null, rule: ResolvedHistoryRule): Promise<BrokerHistory | null> {
+    return this.streams.since(topic, since, rule);
   }
 
   /**
@@ -261,6 +286,8 @@ export class RedisBackplane implements Backplane {
     else if (channel.startsWith(this.topicPrefix) && channel.length > this.topicPrefix.length)
       topic = channel.slice(this.topicPrefix.length);
     else return;
+    if (payload.length >= HEAD && payload[0] === MAGIC0 && payload[1] === MAGIC1 && payload[3] === STAMPED)
+      return this.stamped(topic, payload);
     let binary: boolean;
     let body: Buffer;
     if (
@@ -280,6 +307,17 @@ export class RedisBackplane implements Backplane {
     }
     this.received++;
     this.onMessage?.(topic, binary, body);
+  }
+
+  /** A message with its position, from the history script: for every server, the one that published it too. */
+  private stamped(topic: string | null, payload: Buffer): void {
+    const m = topic === null ? null : parseStamped(payload.subarray(HEAD));
+    if (m === null) return void this.malformed++;
+    this.received++;
+    const ours = payload.subarray(4, HEAD).equals(this.origin);
+    if (this.onStamped !== null) this.onStamped(topic!, { ...m, except: ours ? m.except : 0 });
+    // A server without delivery takes it as a plain message (not its own: it sequences nothing).
+    else if (!ours) this.onMessage?.(topic, m.binary || !isUtf8(m.payload), m.payload);
   }
 
   /** A message on a control channel: a server's (not this one's), or it is ignored. */

@@ -264,7 +264,9 @@ export class RedisConnection {
     const was = this.ready;
     this.ready = false;
     this.socket = null;
-    this.waiting.length = 0;
+    // Commands written and not answered may or may not have run: their callers hear that the connection was lost.
+    const unanswered = this.waiting.splice(0);
+    for (const onReply of unanswered) onReply?.(new RedisReplyError('connection to Redis lost before the reply'));
     if (this.closed) return;
     if (was) {
       this.options.logger.warn(`redis ${this.options.name}: connection to ${this.where} lost; reconnecting`);
