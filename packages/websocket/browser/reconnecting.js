@@ -159,6 +159,9 @@ export class ReconnectingSocket extends EventTarget {
           if (position.offset <= seen.offset) return; // a repeat
           if (position.offset > seen.offset + 1)
             this.fire('subscribed', { topic: event.topic, position: seen, recovered: false, reason: 'gap' });
+        } else if (seen) {
+          // A new history (a Redis restarted without its data): what came between cannot be known.
+          this.fire('subscribed', { topic: event.topic, position, recovered: false, reason: 'epoch changed' });
         }
         this.topics.set(event.topic, position);
       }

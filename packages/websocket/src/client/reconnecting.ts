@@ -232,6 +232,9 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
         // One that skips offsets means some were not delivered (a 'drop' backpressure policy): say so.
         if (position.offset > seen.offset + 1)
           this.emit('subscribed', { topic: event.topic, position: seen, recovered: false, reason: 'gap' });
+      } else if (seen) {
+        // A new history (a Redis restarted without its data): what came between cannot be known.
+        this.emit('subscribed', { topic: event.topic, position, recovered: false, reason: 'epoch changed' });
       }
       this.topics.set(event.topic, position);
       publication.position = position;
