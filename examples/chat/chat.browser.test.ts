@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, chromiumAvailable, type Page } from '../../test/helpers/chromium.js';
 import { runExample, type RunningExample } from '../../test/helpers/example.js';
 import { IO_THREADS } from '../../test/helpers/io-threads.js';
+import { redisAvailable, startRedis } from '../../test/helpers/redis.js';
 
 if (!chromiumAvailable && process.env.CI) throw new Error('chromium is missing: .ci/run installs it with apt-get');
 
@@ -114,3 +115,62 @@ describe.skipIf(!chromiumAvailable).each(MODES)('examples/chat in headless Chrom
     expect(await cy!.evaluate(`document.getElementById('log').textContent.includes('back again')`)).toBe(false);
   }, 90_000);
 });
+
+describe.skipIf(!chromiumAvailable || !redisAvailable)(
+  'examples/chat in headless Chromium, two processes on Redis',
+  () => {
+    it('restarts the process of one page: once back, that page shows what was said meanwhile, once each, in order', async () => {
+      const redis = await startRedis();
+      const env = { THREADS: '2', REDIS_URL: redis.url };
+      let a = runExample('examples/chat/server.ts', env);
+      const b = runExample('examples/chat/server.ts', env);
+      const [portA, portB] = [await a.ready, await b.ready];
+      const browser = await Browser.launch();
+      try {
+        const ann = await browser.open(`http://127.0.0.1:${portA}/`);
+        const bob = await browser.open(`http://127.0.0.1:${portB}/`);
+        await joinAs(ann, 'porch', 'ann');
+        await joinAs(bob, 'porch', 'bob');
+        await ann.until(
+          "bob's join on ann's page",
+          `document.getElementById('log').textContent.includes('bob joined')`,
+        );
+        await say(bob, 'before');
+        await ann.until('the first line', `document.getElementById('log').textContent.includes('bobbefore')`);
+        // Ann's process restarts; bob talks on while it is away.
+        a.interrupt();
+        expect(await a.exit).toBe(0);
+        await ann.until('ann to see the drop', `document.body.dataset.state === 'disconnected'`);
+        for (const text of ['while', 'ann', 'was away']) await say(bob, text);
+        await bob.until("bob's lines", `document.getElementById('log').textContent.includes('bobwas away')`);
+        a = runExample('examples/chat/server.ts', { ...env, PORT: String(portA) });
+        await a.ready;
+        await ann.until(
+          'the lines ann missed',
+          `document.getElementById('log').textContent.includes('bobwas away')`,
+          20_000,
+        );
+        await say(bob, 'and after');
+        for (const page of [ann, bob])
+          await page.until('the next line', `document.getElementById('log').textContent.includes('boband after')`);
+        const annLog = (await log(ann)).slice(1);
+        const bobLog = await log(bob);
+        expect(annLog).toEqual(bobLog);
+        expect(bobLog.filter((l) => l.startsWith('bob'))).toEqual([
+          'bobbefore',
+          'bobwhile',
+          'bobann',
+          'bobwas away',
+          'boband after',
+        ]);
+        expect(annLog).not.toContain('(some messages were missed)');
+      } finally {
+        await browser.close();
+        a.interrupt();
+        b.interrupt();
+        await Promise.all([a.exit, b.exit]);
+        await redis.stop();
+      }
+    }, 90_000);
+  },
+);
