@@ -11,6 +11,7 @@ import { prepareFrame } from '../../packages/websocket/src/sender/prepared.js';
 
 class FakeSubscriber implements Subscriber {
   topics: Set<string> | null = null;
+  tracked: Set<string> | null = null;
   readonly got: string[] = [];
   constructor(
     readonly id: number,

@@ -35,6 +35,9 @@ function recording(maxBackpressure = 0): { conn: Conn; sent: string[]; state: { 
     broadcast: (op, data, self) => void sent.push(`broadcast${self ? '' : ' (not self)'} ${op}:${text(data)}`),
     sendTo: (id, op, data) => void sent.push(`to ${id} ${op}:${text(data)}`),
     subscriberCount: async () => 0,
+    track: () => {},
+    untrack: () => {},
+    members: async () => [],
   };
   return { conn: new Conn(1, '', 0, transport), sent, state };
 }

@@ -9,7 +9,15 @@ import type { Position, RecoveryFailure } from './history.js';
 
 /** A command from a client. */
 export type DeliveryCommand =
-  { wsz: 'subscribe'; topic: string; since?: Position } | { wsz: 'unsubscribe'; topic: string };
+  | { wsz: 'subscribe'; topic: string; since?: Position }
+  | { wsz: 'unsubscribe'; topic: string }
+  | { wsz: 'members'; topic: string };
+
+/** A connection present in a topic (`conn.track`): its id, and what its handler said about it. */
+export interface Member {
+  id: number;
+  info: unknown;
+}
 
 /** What the server sends about subscriptions and publications. */
 export type DeliveryEvent =
@@ -24,7 +32,9 @@ export type DeliveryEvent =
       reason?: RecoveryFailure;
     }
   | { wsz: 'unsubscribed'; topic: string }
-  | { wsz: 'refused'; topic?: string; reason: string };
+  | { wsz: 'refused'; topic?: string; reason: string }
+  | { wsz: 'join' | 'leave'; topic: string; id: number; info: unknown }
+  | { wsz: 'members'; topic: string; members: Member[] };
 
 /** The bytes every command and event starts with. */
 export const WIRE_PREFIX = '{"wsz":';
@@ -74,6 +84,16 @@ export function refused(reason: string, topic?: string): string {
   return JSON.stringify({ wsz: 'refused', ...(topic === undefined ? {} : { topic }), reason } satisfies DeliveryEvent);
 }
 
+/** A connection became present in a topic, or left it (`info` as JSON, checked when tracked). */
+export function presenceEvent(kind: 'join' | 'leave', topic: string, id: number, info: string): string {
+  return `{"wsz":"${kind}","topic":${JSON.stringify(topic)},"id":${id},"info":${info}}`;
+}
+
+/** The answer to a `members` command. */
+export function membersEvent(topic: string, members: Member[]): string {
+  return JSON.stringify({ wsz: 'members', topic, members } satisfies DeliveryEvent);
+}
+
 /** A command as the client sends it. */
 export function command(c: DeliveryCommand): string {
   return JSON.stringify(c);
@@ -92,9 +112,10 @@ export function parseCommand(data: Buffer): DeliveryCommand | string {
   }
   const c = value as Record<string, unknown>;
   if (typeof c !== 'object' || c === null) return 'not a JSON object';
-  if (c.wsz !== 'subscribe' && c.wsz !== 'unsubscribe') return `unknown command ${JSON.stringify(c.wsz)}`;
+  if (c.wsz !== 'subscribe' && c.wsz !== 'unsubscribe' && c.wsz !== 'members')
+    return `unknown command ${JSON.stringify(c.wsz)}`;
   if (typeof c.topic !== 'string') return `${c.wsz} needs a topic (a string)`;
-  if (c.wsz === 'unsubscribe') return { wsz: 'unsubscribe', topic: c.topic };
+  if (c.wsz !== 'subscribe') return { wsz: c.wsz, topic: c.topic };
   if (c.since === undefined) return { wsz: 'subscribe', topic: c.topic };
   const since = c.since as Record<string, unknown>;
   if (

@@ -59,6 +59,8 @@ export interface ConnectionInfo {
   since: number;
   /** Its topics (subscribed by its handler or by `server.subscribe`). */
   topics: string[];
+  /** The topics it is present in (`conn.track`), each with its info. */
+  presence: Record<string, unknown>;
   /** Bytes read from and written to its socket, the handshake included. */
   bytesIn: number;
   bytesOut: number;

@@ -109,6 +109,8 @@ export interface DescribedLink {
   readonly topics: ReadonlySet<string> | null;
   readonly bufferedAmount: number;
   readonly sender: { readonly messagesOut: number };
+  /** Its presence: each topic it is tracked in, and its info (see Hub.presenceOf). */
+  presence(): Record<string, unknown>;
 }
 
 /** What `server.connections()` says about an open link. */
@@ -123,6 +125,7 @@ export function describe(link: DescribedLink): ConnectionInfo {
     protocol: conn.protocol,
     since: record.openedAt,
     topics: link.topics === null ? [] : [...link.topics],
+    presence: link.presence(),
     bytesIn: socket.bytesRead,
     bytesOut: socket.bytesWritten,
     messagesIn: record.messagesIn,

@@ -13,8 +13,9 @@ import { LinkOutput, type OutputLink } from './link-output.js';
 import type { Handshake } from '../handler/handshake.js';
 import { Session } from '../protocol/session.js';
 import { CloseHandshake, type CloseHost } from './close-handshake.js';
-import type { Resume, Subscriber } from '../pubsub/hub.js';
-import { prepareFrame, type PreparedMessage } from '../sender/prepared.js';
+import type { Hub, Subscriber } from '../pubsub/hub.js';
+import type { PreparedMessage } from '../sender/prepared.js';
+import { LinkTopics } from './link-topics.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import type { ConnectionDeflate } from './deflate.js';
 import { WRITE_BEFORE_OPEN } from '../handler/transport.js';
@@ -44,7 +45,10 @@ const EMPTY = Buffer.alloc(0);
  * answered here), the close handshake (its state in a Session), liveness, and the end. Handler hooks
  * reach it through the dispatcher and the public {@link Conn}. Writes go through its {@link FrameSender}.
  */
-export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber, OpeningHost, CloseHost, GatedLink {
+export class Link
+  extends LinkTopics
+  implements ConnTransport, MessageSink, OutputLink, Subscriber, OpeningHost, CloseHost, GatedLink
+{
   readonly id: number;
   readonly server: ServerCore;
   readonly socket: Socket;
@@ -53,8 +57,6 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
   /** The peer's address and port, for log lines. */
   readonly peer: string;
   slot: unknown = null;
-  /** Kept by the server's hub (see Subscriber). */
-  topics: Set<string> | null = null;
   /** permessage-deflate, when the handshake agreed on it. */
   deflate: ConnectionDeflate | null = null;
 
@@ -88,6 +90,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
     readRequest = true,
     deadline = Date.now() + server.config.handshake.timeout,
   ) {
+    super();
     this.id = id;
     this.socket = socket;
     this.server = server;
@@ -311,7 +314,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
   }
 
   closeQueued(): void {
-    if (this.topics !== null) this.server.hub.unsubscribeAll(this);
+    if (this.topics !== null || this.tracked !== null) this.server.hub.unsubscribeAll(this);
     // Hooks see the connection closing at once (writes return false, queued messages are skipped),
     // before the peer can have our close frame.
     this.server.dispatcher.closing(this, this.closing.hooksRunning);
@@ -320,12 +323,12 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
 
   // ---- pub/sub (ConnTransport, through the server's hub) -----------------------------------
 
-  get topicLimits(): TopicLimits {
+  override get topicLimits(): TopicLimits {
     return this.server.config.pubsub;
   }
 
   /** A message prepared for many connections (Subscriber): refused unless open and not closing. */
-  deliver(message: PreparedMessage): boolean {
+  override deliver(message: PreparedMessage): boolean {
     if (this.phase !== Phase.Open || this.session.closeSent) return false;
     const compressed = this.deflate?.compressedFrame(message) ?? null;
     if (compressed === null) return this.sender.shared(message.frame);
@@ -334,34 +337,16 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
     return queued;
   }
 
-  subscribe(topic: string, resume?: Resume): void {
-    // From init too (deliveries start with the 101); a worker may subscribe before it learns the
-    // connection is closing or gone: then there is nothing to deliver to.
-    if ((this.phase === Phase.Open || this.phase === Phase.Init) && !this.session.closeSent)
-      this.server.hub.subscribe(this, topic, resume);
+  protected get hub(): Hub {
+    return this.server.hub;
   }
 
-  unsubscribe(topic: string): void {
-    this.server.hub.unsubscribe(this, topic);
+  protected get joinable(): boolean {
+    return (this.phase === Phase.Open || this.phase === Phase.Init) && !this.session.closeSent;
   }
 
-  publish(topic: string, opcode: number, data: WriteData, self: boolean): void {
-    this.server.hub.publish(topic, prepareFrame(opcode, data), self ? 0 : this.id);
+  protected throttle(): void {
     this.gate.throttle(this.server.hub);
-  }
-
-  broadcast(opcode: number, data: WriteData, self: boolean): void {
-    this.server.hub.broadcast(prepareFrame(opcode, data), self ? 0 : this.id);
-    this.gate.throttle(this.server.hub);
-  }
-
-  sendTo(id: number, opcode: number, data: WriteData): void {
-    this.server.hub.sendTo(id, prepareFrame(opcode, data));
-    this.gate.throttle(this.server.hub);
-  }
-
-  subscriberCount(topic: string): Promise<number> {
-    return this.server.hub.countEverywhere(topic);
   }
 
   // ---- flow control and hook failures (DispatchTarget) ----------------------------------
@@ -435,7 +420,7 @@ export class Link implements ConnTransport, MessageSink, OutputLink, Subscriber,
     this.session.socketGone();
     this.deflate?.close();
     this.uncount();
-    if (this.topics !== null) this.server.hub.unsubscribeAll(this);
+    if (this.topics !== null || this.tracked !== null) this.server.hub.unsubscribeAll(this);
     this.server.forget(this.id);
     if (this.handlerOpen) this.server.dispatcher.closed(this);
   }

@@ -2,6 +2,8 @@ import { checkFrameToWrite, checkServerFrames, encodeClosePayload } from '../pro
 import { Opcode, opcodeIsControl, type MessageType } from '../protocol/opcodes.js';
 import { Subscriptions, checkTopic, type TopicLimits } from '../pubsub/subscriptions.js';
 import type { Position } from '../delivery/history.js';
+import type { Member } from '../delivery/wire.js';
+import { presenceInfo } from '../pubsub/presence.js';
 import { MessageOrder } from './message-order.js';
 import { WRITE_BEFORE_OPEN, type ConnTransport } from './transport.js';
 import { Compression, checkText, type WriteData } from '../sender/write-data.js';
@@ -68,6 +70,8 @@ export class Conn {
   private readonly order: MessageOrder;
   /** Made on the first subscribe: most connections of a plain server never pay for it. */
   private subscriptions: Subscriptions | null = null;
+  /** The topics this connection is present in (`track`). */
+  private tracked: Set<string> | null = null;
 
   /** Built by the server; handlers receive theirs in `init`. */
   constructor(id: number, remoteAddress: string, remotePort: number, transport: ConnTransport) {
@@ -282,5 +286,42 @@ export class Conn {
   subscriberCount(topic: string): Promise<number> {
     checkTopic('conn.subscriberCount()', topic, this.transport.topicLimits.maxTopicLength);
     return this.transport.subscriberCount(topic);
+  }
+
+  // ---- presence -----------------------------------------------------------------------------
+
+  /**
+   * Makes this connection present in `topic`, with `info` (JSON of at most 1 KiB: who it is, say `{ user: 'ann' }`),
+   * until {@link untrack} or its end (Phoenix's `Presence.track`). With delivery, the topic's subscribers get a
+   * `join` event (and a `leave` one when it goes); {@link members} lists who is present. Tracking again changes the
+   * info (a leave, then a join). Returns false once the connection is closing. See docs/delivery.md.
+   * @throws TypeError or RangeError for a bad topic name or info; RangeError past `pubsub.maxTopicsPerConnection`
+   */
+  track(topic: string, info: unknown = null): boolean {
+    checkTopic('conn.track()', topic, this.transport.topicLimits.maxTopicLength);
+    const json = presenceInfo('conn.track()', info);
+    if (this.transport.closed) return false;
+    const tracked = (this.tracked ??= new Set());
+    if (!tracked.has(topic) && tracked.size >= this.transport.topicLimits.maxTopicsPerConnection)
+      throw new RangeError(
+        `conn.track(): this connection is present in ${tracked.size} topics, the limit (pubsub.maxTopicsPerConnection)`,
+      );
+    tracked.add(topic);
+    this.transport.track(topic, json);
+    return true;
+  }
+
+  /** Ends this connection's presence in `topic`; false when it was not present. */
+  untrack(topic: string): boolean {
+    checkTopic('conn.untrack()', topic, this.transport.topicLimits.maxTopicLength);
+    if (this.transport.closed || this.tracked === null || !this.tracked.delete(topic)) return false;
+    this.transport.untrack(topic);
+    return true;
+  }
+
+  /** Who is present in `topic`, on every thread and, with a backplane that keeps presence, every server. */
+  members(topic: string): Promise<Member[]> {
+    checkTopic('conn.members()', topic, this.transport.topicLimits.maxTopicLength);
+    return this.transport.members(topic);
   }
 }

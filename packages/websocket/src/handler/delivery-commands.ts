@@ -1,4 +1,4 @@
-import { isWireMessage, parseCommand, refused, unsubscribed } from '../delivery/wire.js';
+import { isWireMessage, membersEvent, parseCommand, refused, unsubscribed } from '../delivery/wire.js';
 import { checkTopic } from '../pubsub/subscriptions.js';
 import type { Conn } from './conn.js';
 import type { HandlerHooks, HookResult } from './handler.js';
@@ -21,6 +21,10 @@ export function runCommand(handler: HandlerHooks<unknown>, conn: Conn, data: Buf
   try {
     // The name's form here; its length when subscribing (conn.subscribe knows the limit).
     checkTopic(command.wsz, topic, Number.MAX_SAFE_INTEGER);
+    if (command.wsz === 'members') {
+      if (!conn.isSubscribed(topic)) return void conn.writeText(refused('subscribe to the topic first', topic));
+      return conn.members(topic).then((members) => void conn.writeText(membersEvent(topic, members)));
+    }
     if (command.wsz === 'unsubscribe') {
       conn.unsubscribe(topic);
       return void conn.writeText(unsubscribed(topic));

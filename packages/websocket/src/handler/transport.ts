@@ -1,4 +1,5 @@
 import type { Resume } from '../pubsub/hub.js';
+import type { Member } from '../delivery/wire.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import type { Compression, WriteData } from '../sender/write-data.js';
 
@@ -38,4 +39,8 @@ export interface ConnTransport {
   broadcast(opcode: number, data: WriteData, self: boolean): void;
   sendTo(id: number, opcode: number, data: WriteData): void;
   subscriberCount(topic: string): Promise<number>;
+  /** Presence (`conn.track`), carried out by the thread that owns the topics; `info` is JSON, checked. */
+  track(topic: string, info: string): void;
+  untrack(topic: string): void;
+  members(topic: string): Promise<Member[]>;
 }

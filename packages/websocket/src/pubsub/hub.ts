@@ -2,6 +2,8 @@ import type { HistoryStore, Position } from '../delivery/history.js';
 import { PreparedMessage } from '../sender/prepared.js';
 import { answerFrames, stampFrame } from './delivery-frames.js';
 import { StampedDelivery } from './stamped.js';
+import { Presence } from './presence.js';
+import type { Member } from '../delivery/wire.js';
 import type { Inlet, Outlet } from './outlet.js';
 
 /**
@@ -18,6 +20,8 @@ export interface Subscriber {
   readonly id: number;
   /** Its topics, kept by the hub (null: none). */
   topics: Set<string> | null;
+  /** The topics it is present in (`conn.track`), kept by the hub (null: none). */
+  tracked: Set<string> | null;
   /** Queues a prepared message for the peer; false when refused (closing, or backpressure). */
   deliver(message: PreparedMessage): boolean;
 }
@@ -52,6 +56,8 @@ export class Hub implements Inlet {
   private readonly sequencedBeyond: boolean;
   /** Publications stamped beyond, and answers given there, delivered each once in order (with sequencedBeyond). */
   private readonly stamped: StampedDelivery | null;
+  /** Who is present in each topic (`conn.track`); joins and leaves go to the topic's subscribers with delivery. */
+  private readonly presence = new Presence((topic, frame) => this.announce(topic, frame));
   publishes = 0;
   deliveries = 0;
 
@@ -106,8 +112,37 @@ export class Hub implements Inlet {
     this.leave(s, topic);
   }
 
-  /** Ends every subscription of `s` (it is closing). */
+  /** `s` is present in `topic` with `info` (JSON); see Presence. */
+  track(s: Subscriber, topic: string, info: string): void {
+    this.presence.track(s, topic, info);
+  }
+
+  untrack(s: Subscriber, topic: string): void {
+    this.presence.untrack(s, topic);
+  }
+
+  /** Who is present in `topic` (here: every connection of this hub). */
+  members(topic: string): Promise<Member[]> {
+    return Promise.resolve(this.presence.members(topic));
+  }
+
+  /** The topics `s` is present in, each with its info. */
+  presenceOf(s: Subscriber): Record<string, unknown> {
+    return this.presence.of(s);
+  }
+
+  /** A join or leave, for the topic's subscribers (as a wire event: with delivery only). */
+  private announce(topic: string, frame: Buffer): void {
+    if (this.delivery === null) return;
+    const members = this.byTopic.get(topic);
+    if (members === undefined) return;
+    const message = new PreparedMessage(frame);
+    for (const s of members) s.deliver(message);
+  }
+
+  /** Ends every subscription and presence of `s` (it is closing): the others hear it leave. */
   unsubscribeAll(s: Subscriber): void {
+    this.presence.untrackAll(s);
     const topics = s.topics;
     if (topics === null) return;
     s.topics = null;

@@ -11,6 +11,7 @@ import { checkTopic } from '../pubsub/subscriptions.js';
 import { checkText, type WriteData } from '../sender/write-data.js';
 import type { Logger } from '../logging/log.js';
 import { canJoin, RemoteControl } from './remote.js';
+import type { Member } from '../delivery/wire.js';
 
 /** Options of {@link ServerControl.publish}, {@link ServerControl.broadcast} and {@link ServerControl.sendTo}. */
 export interface ServerSendOptions {
@@ -209,6 +210,16 @@ export abstract class ServerControl {
   ): Promise<ConnectionInfo[]> {
     const { connections } = await this.report(options);
     return filter ? connections.filter(filter) : connections;
+  }
+
+  /**
+   * Who is present in `topic` (`conn.track`): each connection's id and info, on every thread and (with a backplane
+   * that carries control) every server, gathered as {@link ServerControl.report} gathers connections, sorted by id.
+   */
+  async members(topic: string, options?: ReportOptions): Promise<Member[]> {
+    checkTopic('server.members()', topic, this.config.pubsub.maxTopicLength);
+    const { connections } = await this.report(options);
+    return connections.filter((c) => topic in c.presence).map((c) => ({ id: c.id, info: c.presence[topic] }));
   }
 
   /**

@@ -191,7 +191,8 @@ function isInfo(c: unknown): c is ConnectionInfo {
     isString(c.remoteAddress) &&
     isString(c.url) &&
     Array.isArray(c.topics) &&
-    c.topics.every(isString)
+    c.topics.every(isString) &&
+    isObject(c.presence)
   );
 }
 

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { refusalFor } from '../protocol/errors.js';
 import type { UpgradeRequest } from '../protocol/handshake.js';
+import type { Member } from '../delivery/wire.js';
 import { Handshake } from '../handler/handshake.js';
 import { HookRunner } from '../handler/hook-runner.js';
 import { RejectionTracker } from '../handler/rejections.js';
@@ -103,6 +104,10 @@ async function main(): Promise<void> {
       }
       if (kind === ToWorker.Count) {
         outbox.answer(r[at + F.Count.request]!, r[at + F.Count.count]!);
+        return;
+      }
+      if (kind === ToWorker.Members) {
+        outbox.answerMembers(r[at + F.Members.request]!, extra[r[at + F.Members.members]!] as Member[]);
         return;
       }
       // Every other record starts with a connection id.

@@ -116,6 +116,11 @@ export function readHookBatch(h: WorkerHandle, { records: r, extra }: Batch, ctx
           if (!h.dead) ctx.send(h, ToWorker.Count, r[at + F.Count.request]!, n);
         });
         return;
+      case FromWorker.Members:
+        void ctx.hub.members(extra[r[at + F.Members.topic]!] as string).then((members) => {
+          if (!h.dead) ctx.send(h, ToWorker.Members, r[at + F.Members.request]!, h.attach(members));
+        });
+        return;
     }
     // Every other record starts with a connection id.
     const id = r[at]!;
@@ -207,6 +212,12 @@ export function readHookBatch(h: WorkerHandle, { records: r, extra }: Batch, ctx
         break;
       case FromWorker.Unsubscribe:
         target?.unsubscribe(extra[r[at + F.Unsubscribe.topic]!] as string);
+        break;
+      case FromWorker.Track:
+        target?.track(extra[r[at + F.Track.topic]!] as string, extra[r[at + F.Track.info]!] as string);
+        break;
+      case FromWorker.Untrack:
+        target?.untrack(extra[r[at + F.Untrack.topic]!] as string);
         break;
       case FromWorker.Publish: {
         // id is the publisher's (which may have closed since: a close hook announcing a leave).

@@ -2,6 +2,7 @@ import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js
 import { SHARE_FROM } from '../sender/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import type { Resume } from '../pubsub/hub.js';
+import type { Member } from '../delivery/wire.js';
 import { MessageDeflater, type DeflaterSettings } from '../protocol/deflate-codec.js';
 import { Compression, type WriteData } from '../sender/write-data.js';
 import { Conn } from '../handler/conn.js';
@@ -119,6 +120,22 @@ export class WorkerOutbox {
     const resolve = this.queries.get(id);
     this.queries.delete(id);
     resolve?.(count);
+  }
+
+  private memberQueries = new Map<number, (members: Member[]) => void>();
+
+  /** Asks the I/O thread who is present in `topic`. */
+  members(topic: string): Promise<Member[]> {
+    const id = this.nextQuery++;
+    this.record(FromWorker.Members, id, this.attach(topic));
+    return new Promise((resolve) => this.memberQueries.set(id, resolve));
+  }
+
+  /** The I/O thread's answer to a {@link members}. */
+  answerMembers(id: number, members: Member[]): void {
+    const resolve = this.memberQueries.get(id);
+    this.memberQueries.delete(id);
+    resolve?.(members);
   }
 
   messageDone(): void {
@@ -283,6 +300,18 @@ export class WorkerTarget implements DispatchTarget {
 
   subscriberCount(topic: string): Promise<number> {
     return this.outbox.subscriberCount(topic);
+  }
+
+  track(topic: string, info: string): void {
+    this.outbox.record(FromWorker.Track, this.id, this.outbox.attach(topic), this.outbox.attach(info));
+  }
+
+  untrack(topic: string): void {
+    this.outbox.record(FromWorker.Untrack, this.id, this.outbox.attach(topic));
+  }
+
+  members(topic: string): Promise<Member[]> {
+    return this.outbox.members(topic);
   }
 
   hookFailed(hook: string, error: unknown): void {

@@ -81,6 +81,8 @@ const toWorker = schema({
   Closing: ['id'],
   /** The answer to a FromWorker.Count. */
   Count: ['request', 'count'],
+  /** The answer to a FromWorker.Members: extra holds the members. */
+  Members: ['request', 'members'],
   /** server.signal: extra holds the value for the serverMessage hook. */
   Signal: ['id', 'value'],
 } as const);
@@ -122,6 +124,11 @@ const fromWorker = schema({
   SendTo: ['id', 'offset', 'length'],
   /** How many subscribers `topic` has (answered with ToWorker.Count). */
   Count: ['request', 'topic'],
+  /** conn.track: extra holds the topic and the info (JSON). */
+  Track: ['id', 'topic', 'info'],
+  Untrack: ['id', 'topic'],
+  /** Who is present in `topic` (answered with ToWorker.Members). */
+  Members: ['request', 'topic'],
 } as const);
 
 /** Record kinds, I/O thread -> worker. */
