@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from 'wsz/client';
-import { chatEvent, joinChat } from '../../test/helpers/chat-member.js';
+import { joinChat, nextChatEvent } from '../../test/helpers/chat-member.js';
 import { runExample, type RunningExample } from '../../test/helpers/example.js';
 import { RawClient, upgradeRequest } from '../../test/helpers/raw-client.js';
 import type { ChatEvent } from './handler.js';
@@ -51,9 +51,8 @@ async function join(port: number, room: string, user: string): Promise<Client> {
 }
 
 async function next(c: Client): Promise<ChatEvent> {
-  const m = await c.read(10_000);
-  const e = chatEvent(m);
-  if (e === null) throw new Error(`expected a chat event, got ${m === null ? 'nothing' : m.type}`);
+  const e = await nextChatEvent(c);
+  if (e === null) throw new Error('expected a chat event, got nothing');
   return e;
 }
 
@@ -175,6 +174,6 @@ describe.each(MODES)('examples/chat ($name)', ({ threads, workers }) => {
     await first!.c.close();
     for (const m of others.filter((o) => o.room === first!.room))
       expect(await next(m.c)).toEqual({ type: 'leave', room: first!.room, user: first!.user });
-    for (const m of others.filter((o) => o.room !== first!.room)) expect(await m.c.read(100)).toBeNull();
+    for (const m of others.filter((o) => o.room !== first!.room)) expect(await nextChatEvent(m.c, 100)).toBeNull();
   });
 });

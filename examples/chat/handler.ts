@@ -59,6 +59,8 @@ export class Chat extends Handler {
   }
 
   afterInit(): void {
+    // Present in the room until the connection ends: pages list who is here (join and leave events, `members`).
+    this.conn.track(this.topic, { user: this.user });
     this.announce({ type: 'join', room: this.room, user: this.user });
   }
 

@@ -21,6 +21,19 @@ export async function joinChat(port: number, room: string, user: string): Promis
   return c;
 }
 
+/** The next chat event `c` receives, past presence events (joins, leaves and member lists); null: none in `ms`. */
+export async function nextChatEvent(c: Client, ms = 10_000): Promise<ChatEvent | null> {
+  for (;;) {
+    const m = await c.read(ms);
+    if (m === null) return null;
+    const e = chatEvent(m);
+    if (e !== null) return e;
+    if (m.type !== 'text' || !/^\{"wsz":"(join|leave|members)"/.test(m.data.toString())) {
+      throw new Error(`expected a chat event, got ${m.type === 'text' ? m.data.toString() : m.type}`);
+    }
+  }
+}
+
 /** The chat event a message carries (a publication of the room), or null for anything else. */
 export function chatEvent(m: ClientMessage | null): ChatEvent | null {
   if (m === null || m.type !== 'text') return null;

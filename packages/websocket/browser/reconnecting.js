@@ -12,7 +12,8 @@
 // Events (CustomEvent, the details below): 'connected'; 'disconnected' { code, reason }; 'subscribed' { topic,
 // position?, recovered?, reason? }; 'refused' { reason, topic? }; 'publication' { topic, data, binary, position? }
 // (data: a string, or an ArrayBuffer when binary); 'message' { data } (the application's own, as the WebSocket gave
-// it); 'failed' { delay } (the connection ended before it opened; the next attempt follows after `delay` ms).
+// it); 'failed' { delay } (the connection ended before it opened; the next attempt follows after `delay` ms);
+// 'join' and 'leave' { topic, id, info } (presence: who is in a subscribed topic); 'members' { topic, members }.
 
 const PREFIX = '{"wsz":';
 
@@ -58,6 +59,11 @@ export class ReconnectingSocket extends EventTarget {
     if (this.topics.has(topic)) return;
     this.topics.set(topic, null);
     if (this.connected) this.socket.send(JSON.stringify({ wsz: 'subscribe', topic }));
+  }
+
+  /** Asks who is present in `topic` (subscribed to it): the answer is a 'members' event. @param {string} topic */
+  members(topic) {
+    return this.send(JSON.stringify({ wsz: 'members', topic }));
   }
 
   /** @param {string} topic */
@@ -167,6 +173,10 @@ export class ReconnectingSocket extends EventTarget {
       }
       const data = event.binary ? fromBase64(event.data) : event.data;
       this.fire('publication', { topic: event.topic, data, binary: event.binary === true, position });
+    } else if (event.wsz === 'join' || event.wsz === 'leave') {
+      if (this.topics.has(event.topic)) this.fire(event.wsz, { topic: event.topic, id: event.id, info: event.info });
+    } else if (event.wsz === 'members') {
+      this.fire('members', { topic: event.topic, members: event.members });
     } else if (event.wsz === 'refused') {
       if (event.topic !== undefined) this.topics.delete(event.topic);
       this.fire('refused', { reason: event.reason, topic: event.topic });

@@ -12,6 +12,7 @@ export {
   type Publication,
 } from './reconnecting.js';
 export type { Position } from '../delivery/history.js';
+export type { Member } from '../delivery/wire.js';
 export {
   ClientHandshakeError,
   type ClientHandshakeErrorCode,

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Position, RecoveryFailure } from '../delivery/history.js';
-import { command, parseEvent, type DeliveryEvent } from '../delivery/wire.js';
+import { command, parseEvent, type DeliveryEvent, type Member } from '../delivery/wire.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import { HandshakeStatusError } from '../protocol/client-handshake.js';
 import { Client } from './client.js';
@@ -57,6 +57,11 @@ export interface ReconnectingClientEvents {
   publication: [publication: Publication];
   /** A message of the application's own (not part of delivery). */
   message: [data: Buffer, type: MessageType];
+  /** A connection became present in a subscribed topic (`conn.track` on the server), or left it. */
+  join: [topic: string, member: Member];
+  leave: [topic: string, member: Member];
+  /** The answer to {@link ReconnectingClient.members}: who is present in the topic. */
+  members: [topic: string, members: Member[]];
   /** An attempt to connect failed; another follows after `delay` ms, or none (`delay` -1: gave up for good). */
   failed: [error: Error, delay: number];
 }
@@ -114,6 +119,11 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
     if (this.topics.has(topic)) return;
     this.topics.set(topic, null);
     this.client?.writeText(command({ wsz: 'subscribe', topic }));
+  }
+
+  /** Asks who is present in `topic` (subscribed to it); the answer comes as a `members` event. False while away. */
+  members(topic: string): boolean {
+    return this.client?.writeText(command({ wsz: 'members', topic })) ?? false;
   }
 
   /** Ends the subscription to `topic`. */
@@ -213,6 +223,13 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
       case 'refused':
         if (event.topic !== undefined) this.topics.delete(event.topic);
         this.emit('refused', event.reason, event.topic);
+        return;
+      case 'join':
+      case 'leave':
+        if (this.topics.has(event.topic)) this.emit(event.wsz, event.topic, { id: event.id, info: event.info });
+        return;
+      case 'members':
+        this.emit('members', event.topic, event.members);
         return;
       case 'unsubscribed':
         return;

@@ -1,4 +1,5 @@
 import type { Position, ResolvedHistoryRule } from '../delivery/history.js';
+import type { Member } from '../delivery/wire.js';
 import type { Logger } from '../logging/log.js';
 
 /**
@@ -48,6 +49,17 @@ export interface Backplane {
   history?(topic: string, since: Position | null, rule: ResolvedHistoryRule): Promise<BrokerHistory | null>;
   /** Set by the server, with `sequence`: a message with its position (`except`: 0 unless this server published it). */
   onStamped?: ((topic: string, message: StampedPublication) => void) | null;
+  /**
+   * Optional, for presence across servers (docs/delivery.md): connection `id` of this server is present in `topic`
+   * with `info` (JSON), until `untrack`; the other servers hear it through `onPresence`. A server that dies without
+   * untracking must not stay present for long (Redis: a few seconds).
+   */
+  track?(topic: string, id: number, info: string): void;
+  untrack?(topic: string, id: number): void;
+  /** With `track`: who is present in `topic` on every server (null: the broker cannot say now). */
+  members?(topic: string): Promise<Member[] | null>;
+  /** Set by the server, with `track`: a join or leave on another server (or of a server that died). */
+  onPresence?: ((kind: 'join' | 'leave', topic: string, id: number, info: string) => void) | null;
   /**
    * Called once by the server that uses it, with the server's logger. Optional; a backplane serves one
    * server (the server refuses one that serves another already).

@@ -2,7 +2,7 @@ import type { HistoryStore, Position } from '../delivery/history.js';
 import { PreparedMessage } from '../sender/prepared.js';
 import { answerFrames, stampFrame } from './delivery-frames.js';
 import { StampedDelivery } from './stamped.js';
-import { Presence } from './presence.js';
+import { Presence, presenceFrame } from './presence.js';
 import type { Member } from '../delivery/wire.js';
 import type { Inlet, Outlet } from './outlet.js';
 
@@ -57,7 +57,10 @@ export class Hub implements Inlet {
   /** Publications stamped beyond, and answers given there, delivered each once in order (with sequencedBeyond). */
   private readonly stamped: StampedDelivery | null;
   /** Who is present in each topic (`conn.track`); joins and leaves go to the topic's subscribers with delivery. */
-  private readonly presence = new Presence((topic, frame) => this.announce(topic, frame));
+  private readonly presence = new Presence((kind, topic, id, info) => {
+    this.announce(kind, topic, id, info);
+    this.outlet?.presence?.(kind, topic, id, info);
+  });
   publishes = 0;
   deliveries = 0;
 
@@ -121,9 +124,11 @@ export class Hub implements Inlet {
     this.presence.untrack(s, topic);
   }
 
-  /** Who is present in `topic` (here: every connection of this hub). */
+  /** Who is present in `topic`: every connection of this hub, and beyond where the outlet keeps presence. */
   members(topic: string): Promise<Member[]> {
-    return Promise.resolve(this.presence.members(topic));
+    const here = this.presence.members(topic);
+    if (this.outlet?.members === undefined) return Promise.resolve(here);
+    return this.outlet.members(topic).then((all) => all ?? here);
   }
 
   /** The topics `s` is present in, each with its info. */
@@ -131,12 +136,12 @@ export class Hub implements Inlet {
     return this.presence.of(s);
   }
 
-  /** A join or leave, for the topic's subscribers (as a wire event: with delivery only). */
-  private announce(topic: string, frame: Buffer): void {
+  /** A join or leave here or beyond, for the topic's subscribers here (as a wire event: with delivery only). */
+  announce(kind: 'join' | 'leave', topic: string, id: number, info: string): void {
     if (this.delivery === null) return;
     const members = this.byTopic.get(topic);
     if (members === undefined) return;
-    const message = new PreparedMessage(frame);
+    const message = new PreparedMessage(presenceFrame(kind, topic, id, info));
     for (const s of members) s.deliver(message);
   }
 

@@ -1,6 +1,7 @@
 import type { Position } from '../delivery/history.js';
 import { brokerAnswer, envelopeFrame, type Answer } from './delivery-frames.js';
 import type { HistoryStore } from '../delivery/history.js';
+import type { Member } from '../delivery/wire.js';
 import { prepareFrame } from '../sender/prepared.js';
 import { messageOfFrame, type Backplane } from './backplane.js';
 
@@ -34,6 +35,10 @@ export interface Outlet {
    * calls `answer` with its frames, in order with the stamped publications that come back (none in between).
    */
   resume?(topic: string, since: Position | null, answer: (answer: Answer) => void): void;
+  /** Where presence is kept beyond the hub (Redis): a join or leave here, for the topic's subscribers there. */
+  presence?(kind: 'join' | 'leave', topic: string, id: number, info: string): void;
+  /** With `presence`: who is present in `topic` everywhere (null: it cannot say now). */
+  members?(topic: string): Promise<Member[] | null>;
 }
 
 /** What an outlet delivers into: the hub's own connections. */
@@ -42,6 +47,8 @@ export interface Inlet {
   deliver(topic: string | null, frame: Buffer, except: number): number;
   /** A publication stamped beyond this hub (docs/delivery.md), at `position`. */
   deliverStamped?(topic: string, frame: Buffer, except: number, position: Position): void;
+  /** A join or leave beyond this hub, for the topic's subscribers here. */
+  announce?(kind: 'join' | 'leave', topic: string, id: number, info: string): void;
 }
 
 /**
@@ -54,6 +61,8 @@ export class BackplaneOutlet implements Outlet {
   private readonly backplane: Backplane;
   sequence?: Outlet['sequence'];
   resume?: Outlet['resume'];
+  presence?: Outlet['presence'];
+  members?: Outlet['members'];
 
   /**
    * @param history with a handler that opts into delivery, its store's rules: when the backplane can give positions
@@ -63,6 +72,13 @@ export class BackplaneOutlet implements Outlet {
     this.backplane = backplane;
     backplane.onMessage = (topic, binary, payload) =>
       void inlet.deliver(topic, prepareFrame(binary ? 2 : 1, payload), 0);
+    if (backplane.track && backplane.untrack && backplane.members && inlet.announce) {
+      const keeper = backplane as Required<Pick<Backplane, 'track' | 'untrack' | 'members'>>;
+      this.presence = (kind, topic, id, info) =>
+        kind === 'join' ? keeper.track(topic, id, info) : keeper.untrack(topic, id);
+      this.members = (topic) => keeper.members(topic);
+      backplane.onPresence = (kind, topic, id, info) => inlet.announce!(kind, topic, id, info);
+    }
     if (history === null || !backplane.sequence || !backplane.history || !inlet.deliverStamped) return;
     const { sequence, history: kept } = backplane as Required<Pick<Backplane, 'sequence' | 'history'>>;
     this.sequence = (topic, frame, except) => {

@@ -33,10 +33,10 @@ export function presenceInfo(call: string, info: unknown): string {
  */
 export class Presence {
   private readonly byTopic = new Map<string, Map<PresentMember, string>>();
-  private readonly announce: (topic: string, frame: Buffer) => void;
+  private readonly announce: Announce;
 
-  /** @param announce queues an event frame to the topic's subscribers (here, and beyond where there is a beyond) */
-  constructor(announce: (topic: string, frame: Buffer) => void) {
+  /** @param announce tells the topic's subscribers (here, and beyond where there is a beyond) of a join or leave */
+  constructor(announce: Announce) {
     this.announce = announce;
   }
 
@@ -46,10 +46,10 @@ export class Presence {
     if (members === undefined) this.byTopic.set(topic, (members = new Map()));
     const before = members.get(m);
     if (before === info) return;
-    if (before !== undefined) this.announce(topic, event('leave', topic, m.id, before));
+    if (before !== undefined) this.announce('leave', topic, m.id, before);
     members.set(m, info);
     (m.tracked ??= new Set()).add(topic);
-    this.announce(topic, event('join', topic, m.id, info));
+    this.announce('join', topic, m.id, info);
   }
 
   untrack(m: PresentMember, topic: string): void {
@@ -71,7 +71,7 @@ export class Presence {
     if (members === undefined || info === undefined) return;
     members.delete(m);
     if (members.size === 0) this.byTopic.delete(topic);
-    this.announce(topic, event('leave', topic, m.id, info));
+    this.announce('leave', topic, m.id, info);
   }
 
   /** The topics `m` is present in, each with its info. */
@@ -92,6 +92,10 @@ export class Presence {
   }
 }
 
-function event(kind: 'join' | 'leave', topic: string, id: number, info: string): Buffer {
+/** Tells a topic's subscribers that connection `id` joined or left it (`info`: JSON). */
+export type Announce = (kind: 'join' | 'leave', topic: string, id: number, info: string) => void;
+
+/** The event frame of a join or leave. */
+export function presenceFrame(kind: 'join' | 'leave', topic: string, id: number, info: string): Buffer {
   return prepareFrame(Opcode.Text, presenceEvent(kind, topic, id, info));
 }

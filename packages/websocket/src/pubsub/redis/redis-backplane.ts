@@ -4,8 +4,10 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '../../logging/log.js';
 import type { Position, ResolvedHistoryRule } from '../../delivery/history.js';
 import type { Backplane, BackplaneStats, BrokerHistory, StampedPublication } from '../backplane.js';
+import type { Member } from '../../delivery/wire.js';
 import { RedisConnection } from './redis-connection.js';
 import { parseStamped, RedisHistory } from './redis-history.js';
+import { ALIVE_EVERY, parsePresence, RedisPresence } from './redis-presence.js';
 import type { Reply } from './resp.js';
 
 /** Options of {@link RedisBackplane}. */
@@ -45,6 +47,8 @@ const BINARY = 2;
 const CONTROL = 3;
 /** A message with its position in the topic's history (docs/delivery.md), published by the history script. */
 const STAMPED = 4;
+/** A join or leave (docs/delivery.md, presence), published by the presence scripts. */
+const PRESENCE = 5;
 /** Node numbers from Redis are 1 to 2^20 - 1; a server that cannot ask Redis picks one above. */
 const COUNTED_NODES = 2 ** 20 - 1;
 
@@ -70,12 +74,20 @@ export class RedisBackplane implements Backplane {
   onMessage: ((topic: string | null, binary: boolean, payload: Buffer) => void) | null = null;
   onTell: ((payload: Buffer) => void) | null = null;
   onStamped: ((topic: string, message: StampedPublication) => void) | null = null;
+  onPresence: ((kind: 'join' | 'leave', topic: string, id: number, info: string) => void) | null = null;
   private readonly origin = randomBytes(ORIGIN);
   private readonly heads: [Buffer, Buffer];
   private readonly controlHead: Buffer;
   private readonly stampedHead: Buffer;
   /** Topic history in Redis Streams (docs/delivery.md), run on the publisher's connection. */
   private readonly streams: RedisHistory;
+  /** Presence in Redis hashes (docs/delivery.md), and the topics seen to use it (swept for dead servers). */
+  private readonly presence: RedisPresence;
+  private readonly presenceHead: Buffer;
+  /** The head of leaves published for a dead server's members: no origin, so every server takes them. */
+  private readonly sweepHead: Buffer;
+  private readonly presenceTopics = new Set<string>();
+  private sweeper: NodeJS.Timeout | null = null;
   private readonly base: string;
   /** This server's channel and every server's, once it joined (see {@link join}). */
   private controlChannels: string[] = [];
@@ -143,6 +155,9 @@ export class RedisBackplane implements Backplane {
     );
     this.explicitLogger = options.logger !== undefined;
     this.streams = new RedisHistory(this.pub, base);
+    this.presence = new RedisPresence(this.pub, base, this.origin.toString('hex'));
+    this.presenceHead = head(PRESENCE, this.origin);
+    this.sweepHead = head(PRESENCE, Buffer.alloc(ORIGIN));
   }
 
   /** The server's logger, unless the options gave one (the server refuses a backplane that serves another). */
@@ -208,6 +223,36 @@ export class RedisBackplane implements Backplane {
   /** The topic's epoch and last offset, and the entries after `since` its stream still holds (null: no answer). */
   history(topic: string, since: Position | null, rule: ResolvedHistoryRule): Promise<BrokerHistory | null> {
     return this.streams.since(topic, since, rule);
+  }
+
+  /** Connection `id` of this server is present in `topic` with `info` (JSON): kept in Redis, its join published. */
+  track(topic: string, id: number, info: string): void {
+    this.sweepPresence(topic);
+    this.presence.track(topic, id, info, this.channel(topic), this.presenceHead);
+  }
+
+  untrack(topic: string, id: number): void {
+    this.presence.untrack(topic, id, this.channel(topic), this.presenceHead);
+  }
+
+  /** Who is present in `topic` on every live server; the members of a dead one are removed (and their leaves sent). */
+  members(topic: string): Promise<Member[] | null> {
+    return this.presence.members(topic, this.channel(topic), this.sweepHead);
+  }
+
+  /**
+   * Looks at `topic` every few seconds while this server has subscribers of it, so that the members of a server that
+   * died leave within about 6 s (ALIVE_FOR).
+   */
+  private sweepPresence(topic: string): void {
+    this.presenceTopics.add(topic);
+    this.sweeper ??= setInterval(() => {
+      for (const t of this.presenceTopics) {
+        if (this.topics.has(t)) void this.members(t);
+        else this.presenceTopics.delete(t);
+      }
+    }, ALIVE_EVERY);
+    this.sweeper.unref();
   }
 
   /**
@@ -288,6 +333,8 @@ export class RedisBackplane implements Backplane {
     else return;
     if (payload.length >= HEAD && payload[0] === MAGIC0 && payload[1] === MAGIC1 && payload[3] === STAMPED)
       return this.stamped(topic, payload);
+    if (payload.length >= HEAD && payload[0] === MAGIC0 && payload[1] === MAGIC1 && payload[3] === PRESENCE)
+      return this.presenceEvent(topic, payload);
     let binary: boolean;
     let body: Buffer;
     if (
@@ -320,6 +367,15 @@ export class RedisBackplane implements Backplane {
     else if (!ours) this.onMessage?.(topic, m.binary || !isUtf8(m.payload), m.payload);
   }
 
+  /** A join or leave on another server (this one's were announced here already). */
+  private presenceEvent(topic: string | null, payload: Buffer): void {
+    if (payload.subarray(4, HEAD).equals(this.origin)) return;
+    const m = topic === null ? null : parsePresence(payload.subarray(HEAD));
+    if (m === null) return void this.malformed++;
+    this.sweepPresence(topic!);
+    this.onPresence?.(m.kind, topic!, m.id, m.info);
+  }
+
   /** A message on a control channel: a server's (not this one's), or it is ignored. */
   private told(payload: Buffer): void {
     if (payload.length < HEAD || payload[0] !== MAGIC0 || payload[1] !== MAGIC1 || payload[3] !== CONTROL)
@@ -341,6 +397,8 @@ export class RedisBackplane implements Backplane {
   }
 
   close(): void {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.presence.close();
     this.pub.close();
     this.sub.close();
   }

@@ -120,12 +120,13 @@ export class RedisHistory {
 
   /**
    * The topic's epoch and last offset, and with `since` (of the same epoch, behind the last) the entries after it
-   * that the stream still holds. Resolves null when Redis could not answer (away, or the connection dropped first).
+   * that the stream still holds. Resolves null when Redis could not answer (away, or the connection dropped first):
+   * a subscriber is not kept waiting for a Redis that is away (it is told its resume is `unavailable`).
    */
   since(topic: string, since: Position | null, rule: ResolvedHistoryRule): Promise<BrokerHistory | null> {
     const ttl = rule.seconds > 0 ? String(rule.seconds * 2000) : '0';
     return new Promise((resolve) => {
-      const sent = this.conn.send(
+      const sent = this.conn.ask(
         [
           'EVAL',
           SINCE_SCRIPT,
