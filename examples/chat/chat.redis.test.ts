@@ -16,8 +16,19 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function chatProcess(redisUrl: string, threads: string, env: Record<string, string> = {}): Promise<number> {
-  const p: RunningExample = runExample('examples/chat/server.ts', { THREADS: threads, REDIS_URL: redisUrl, ...env });
+async function chatProcess(
+  redisUrl: string,
+  threads: string,
+  env: Record<string, string> = {},
+  started?: (p: RunningExample) => void,
+): Promise<number> {
+  const p: RunningExample = runExample(
+    'examples/chat/server.ts',
+    { THREADS: threads, REDIS_URL: redisUrl, ...env },
+    false,
+    true,
+  );
+  started?.(p);
   cleanup.push(async () => {
     p.interrupt();
     await p.exit;
@@ -166,5 +177,52 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
     for (const bob of [bobA, bobB]) await until('bob closed with 4001', () => bob.closed === 4001);
     // Ann, on the process that was asked, stays.
     expect(ann.closed).toBe(null);
+  }, 60_000);
+
+  it('shows who is in a room across both processes, and drops the members of a process killed with SIGKILL', async () => {
+    const r = await redis();
+    let killed: RunningExample | null = null;
+    const pa = await chatProcess(r.url, '2');
+    const pb = await chatProcess(r.url, '0', {}, (p) => (killed = p));
+    const ann = await joinChat(pa, 'hall', 'ann');
+    cleanup.push(() => ann.destroy());
+    const events: Array<{ wsz: string; id?: number; info?: { user: string }; members?: unknown[] }> = [];
+    void (async () => {
+      for (;;) {
+        const m = await ann.read().catch(() => null);
+        if (m === null || m.type === 'close') return;
+        if (m.type === 'text' && /^\{"wsz":"(join|leave|members)"/.test(m.data.toString()))
+          events.push(JSON.parse(m.data.toString()) as (typeof events)[number]);
+      }
+    })();
+    const bob = await joinChat(pb, 'hall', 'bob');
+    const cy = await joinChat(pb, 'hall', 'cy');
+    cleanup.push(
+      () => bob.destroy(),
+      () => cy.destroy(),
+    );
+    const present = (): string[] => {
+      const who = new Map<number, string>();
+      for (const e of events) {
+        if (e.wsz === 'members') {
+          who.clear();
+          for (const m of e.members as Array<{ id: number; info: { user: string } }>) who.set(m.id, m.info.user);
+        } else if (e.wsz === 'join') who.set(e.id!, e.info!.user);
+        else if (e.wsz === 'leave') who.delete(e.id!);
+      }
+      return [...who.values()].sort();
+    };
+    await until("bob and cy joining, on ann's process", () => present().join() === 'bob,cy');
+    ann.writeText(JSON.stringify({ wsz: 'members', topic: 'room:hall' }));
+    await until('the members of both processes', () => present().join() === 'ann,bob,cy');
+    // Process B dies without a word: its members leave within the alive key's life (6 s) and a sweep (2 s).
+    const started = Date.now();
+    killed!.kill('SIGKILL');
+    await until('bob and cy leaving', () => present().join() === 'ann', 15_000);
+    const took = Date.now() - started;
+    expect(took).toBeLessThan(12_000);
+    ann.writeText(JSON.stringify({ wsz: 'members', topic: 'room:hall' }));
+    await until('the members answer', () => events.filter((e) => e.wsz === 'members').length === 2);
+    expect(present()).toEqual(['ann']);
   }, 60_000);
 });
