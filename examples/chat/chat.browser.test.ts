@@ -59,6 +59,10 @@ describe.skipIf(!chromiumAvailable).each(MODES)('examples/chat in headless Chrom
     await joinAs(bob!, 'garden', 'bob');
     await joinAs(cy!, 'kitchen', 'cy');
     await ann!.until("bob joining, on ann's page", `document.getElementById('log').textContent.includes('bob joined')`);
+    // Presence: each page lists who is in its room.
+    for (const page of [ann!, bob!])
+      await page.until('the members of the garden', `document.getElementById('members').textContent === 'ann, bob'`);
+    await cy!.until('the members of the kitchen', `document.getElementById('members').textContent === 'cy'`);
 
     await say(ann!, 'hello from ann');
     await bob!.until(

@@ -110,6 +110,29 @@ describe.each(MODES)('ReconnectingClient ($name)', ({ threads, workers }) => {
   });
 });
 
+describe('ReconnectingClient presence', () => {
+  it('hears joins and leaves of its topics and asks who is there', async () => {
+    const { url } = await start(0);
+    const w = watch(url);
+    const seen: string[] = [];
+    w.client.on('join', (topic, m) => seen.push(`join ${topic} ${JSON.stringify(m.info)}`));
+    w.client.on('leave', (topic, m) => seen.push(`leave ${topic} ${JSON.stringify(m.info)}`));
+    w.client.on('members', (topic, members) => seen.push(`members ${topic} ${members.length}`));
+    w.client.subscribe('room:1');
+    await eventually('subscribed', () => w.subscribed.length === 1);
+    const other = new ReconnectingClient(url);
+    cleanup.push(() => other.close());
+    await other.whenConnected();
+    other.send('track room:1 {"user":"bo"}');
+    await eventually('the join', () => seen.length === 1);
+    expect(w.client.members('room:1')).toBe(true);
+    await eventually('the members', () => seen.length === 2);
+    await other.close();
+    await eventually('the leave', () => seen.length === 3);
+    expect(seen).toEqual(['join room:1 {"user":"bo"}', 'members room:1 1', 'leave room:1 {"user":"bo"}']);
+  });
+});
+
 describe('ReconnectingClient backoff', () => {
   it('waits twice as long after each failed attempt, up to maxDelay, with jitter below the wait', async () => {
     // A port that refuses: nothing listens there.
