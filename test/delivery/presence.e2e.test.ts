@@ -62,10 +62,7 @@ async function member(port: number, topic: string): Promise<{ c: Client; id: num
   return { c, id: self!.id };
 }
 
-// Presence is kept by the thread that owns the topics: one I/O thread here (several: see docs/delivery.md).
-const SINGLE = MODES.filter((m) => m.workers === 1);
-
-describe.each(SINGLE)('presence ($name)', ({ threads, workers }) => {
+describe.each(MODES)('presence ($name)', ({ threads, workers }) => {
   inMode(workers);
 
   it('announces joins and leaves to the subscribers, and lists the members from hooks, the server and clients', async () => {

@@ -7,6 +7,7 @@ import type { ResolvedConfig, ServerConfig } from '../config/config.js';
 import { deliveryOf, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
 import { HistoryStore } from '../delivery/history.js';
 import { PoolDelivery } from './pool-delivery.js';
+import { PoolPresence } from './pool-presence.js';
 import { PoolCounts } from './pool-counts.js';
 import type { Logger } from '../logging/log.js';
 import type { ControlAction, Engine, EngineReport } from '../engine/engine.js';
@@ -18,7 +19,7 @@ import { readRelay, type RelayBatch, type RelayWriter } from './relay-batch.js';
 import { checkIoThreadsSupported, cloneableConfig, IoThread, unsupported } from './io-thread.js';
 import { addBoard, retireBoard, statsBoard } from './stats-board.js';
 import type { FromIoThread, IoWorkerData, ToIoThread } from './io-main.js';
-import { replyForwarded, type ForwardedRequest } from './http-relay.js';
+import { replyForwarded } from './http-relay.js';
 import { plainHttpOf, type PlainHttpHandler } from '../handler/plain-http.js';
 
 /**
@@ -42,8 +43,6 @@ export class IoPool implements Engine {
   private readonly owner = new Map<number, IoThread>();
   /** Connection ids past their handshake: what sends and broadcasts count, as with one thread. */
   private readonly open = new Set<number>();
-  /** Subscribers per topic on each thread (by thread index). */
-  private readonly topics = new Map<string, number[]>();
   private nextId = 1;
   /** The app for the I/O threads (a copy), and as listen() got it (static httpRequest runs here with it). */
   private app: unknown;
@@ -56,8 +55,8 @@ export class IoPool implements Engine {
   private publishes = 0;
   private restarts = 0;
   private readonly forwardLog: boolean;
-  /** Subscriber counts hooks asked for, gathered from every thread. */
-  private readonly counts = new PoolCounts((t) => this.out(t));
+  private readonly counts: PoolCounts;
+  private readonly presence: PoolPresence;
   /** With delivery: positions of topics with history, given here (or by the broker) for one order per topic. */
   private readonly delivery: PoolDelivery | null;
   /** Reports asked for (server.connections(), topics()) and not complete yet. */
@@ -96,6 +95,13 @@ export class IoPool implements Engine {
     this.hookThreads =
       config.threadPool.count === 0 ? 0 : Math.max(1, Math.round(config.threadPool.count / config.workerCount));
     this.forwardLog = config.logger !== undefined;
+    this.counts = new PoolCounts((t) => this.out(t), config.backplane, config.workerCount);
+    this.presence = new PoolPresence(
+      config.backplane,
+      this.threads,
+      (t) => this.out(t),
+      () => this.report(),
+    );
     const { pubsub } = config;
     this.delivery = deliveryOf(HandlerClass)
       ? new PoolDelivery(
@@ -109,14 +115,6 @@ export class IoPool implements Engine {
     if (config.backplane)
       config.backplane.onMessage = (topic, binary, payload) =>
         this.fromBackplane(topic, prepareFrame(binary ? 2 : 1, payload));
-  }
-
-  /** A plain HTTP request an I/O thread read: answered here, where the Server is (see http-relay.ts). */
-  private answerHttp(thread: IoThread, ask: number, request: ForwardedRequest): void {
-    const { plainHttp, mainApp, facade, log } = this;
-    replyForwarded(plainHttp, request, { app: mainApp, facade, timeout: this.config.handshake.timeout, log }, (r) => {
-      if (!thread.dead) thread.worker.postMessage({ httpReply: ask, reply: r } satisfies ToIoThread);
-    });
   }
 
   async start(app: unknown, firstId = 1): Promise<void> {
@@ -158,8 +156,13 @@ export class IoPool implements Engine {
         if ('relay' in m) this.fromThread(thread, m.relay);
         else if ('log' in m) this.config.logger![m.log as Exclude<typeof m.log, 'silent'>](m.line);
         else if ('event' in m) publishForwarded(m.event, m.message);
-        else if ('http' in m) this.answerHttp(thread, m.http, m.request);
-        else if ('ready' in m) {
+        // Plain HTTP an I/O thread read is answered here, where the Server is (see http-relay.ts).
+        else if ('http' in m) {
+          const { plainHttp, mainApp: app, facade, log } = this;
+          replyForwarded(plainHttp, m.request, { app, facade, timeout: this.config.handshake.timeout, log }, (r) => {
+            if (!thread.dead) thread.worker.postMessage({ httpReply: m.http, reply: r } satisfies ToIoThread);
+          });
+        } else if ('ready' in m) {
           if (m.ready) {
             thread.ready = true;
             resolve();
@@ -198,7 +201,7 @@ export class IoPool implements Engine {
       this.owner.delete(id);
       this.open.delete(id);
     }
-    for (const [topic, counts] of this.topics) this.setSubscribers(topic, counts, thread.index, 0);
+    this.counts.threadGone(thread.index);
     this.counts.gone(thread);
     this.spawn(thread.index).catch((error: Error) =>
       this.log.error(`could not replace I/O thread ${thread.index}: ${error.message}`),
@@ -255,9 +258,7 @@ export class IoPool implements Engine {
       },
       sendTo: (id, frame) => this.out(this.owner.get(id))?.sendTo(id, frame),
       subscribers: (topic, count) => {
-        let counts = this.topics.get(topic);
-        if (counts === undefined) this.topics.set(topic, (counts = new Array<number>(this.config.workerCount).fill(0)));
-        this.setSubscribers(topic, counts, from.index, count);
+        this.counts.set(topic, from.index, count);
       },
       opened: (id) => {
         if (this.owner.get(id) === from) this.open.add(id);
@@ -271,26 +272,15 @@ export class IoPool implements Engine {
       count: (request, topic) => this.counts.ask(from, request, topic, this.threads),
       // A thread's connections and topics, for server.connections() and server.topics().
       reported: (request, report) => this.reports.answer(request, from, report),
-      // A thread's own count for a query.
       counted: (query, count) => this.counts.counted(from, query, count),
+      presence: (kind, topic, id, info) => this.presence.relay(from, kind, topic, id, info),
+      members: (request, topic) => this.presence.members(from, request, topic),
       // Published to a topic with history: stamped here (or by the broker), then to every thread.
       sequence: (topic, except, frame) => this.sequence(topic, frame, except),
       // A subscribe through the delivery wire format: its answer, in order with the stamped publications.
       resume: (request, topic, since) =>
         this.delivery!.answer(topic, since, (answer) => this.out(from)?.resumed(request, answer)),
     });
-  }
-
-  private setSubscribers(topic: string, counts: number[], index: number, count: number): void {
-    const before = counts.some((n) => n > 0);
-    counts[index] = count;
-    const after = counts.some((n) => n > 0);
-    if (after) {
-      if (!before) this.config.backplane?.subscribe(topic);
-      return;
-    }
-    this.topics.delete(topic);
-    if (before) this.config.backplane?.unsubscribe(topic);
   }
 
   private fromBackplane(topic: string | null, frame: Buffer): void {
@@ -389,8 +379,7 @@ export class IoPool implements Engine {
   }
 
   subscriberCount(topic: string): number {
-    const counts = this.topics.get(topic);
-    return counts === undefined ? 0 : counts.reduce((a, b) => a + b, 0);
+    return this.counts.total(topic);
   }
 
   /** Server-wide counters: every thread's board added up (at most a few ms old), and what only this thread knows. */
@@ -398,7 +387,7 @@ export class IoPool implements Engine {
     const total: ServerStats = {
       ...zeroStats(),
       connections: this.openConnections(),
-      topics: this.topics.size,
+      topics: this.counts.topics,
       publishes: this.publishes,
       ioThreads: { count: 0, restarts: this.restarts, connections: this.threads.map((t) => (t.dead ? 0 : t.open)) },
       ...(this.config.backplane ? { backplane: this.config.backplane.stats() } : {}),

@@ -10,6 +10,7 @@ import { SHARE_FROM } from '../sender/prepared.js';
 import { BatchWriter, extraBytes, forEachRecord, schema, type Batch } from '../threads/messages.js';
 import type { Position } from '../delivery/history.js';
 import type { Answer } from '../pubsub/delivery-frames.js';
+import type { Member } from '../delivery/wire.js';
 import type { ControlAction, EngineReport } from '../engine/engine.js';
 
 /**
@@ -45,6 +46,11 @@ const relay = schema({
   Stamped: ['topic', 'except', 'seq', 'epoch', 'offset', 'length'],
   /** A subscribe through the delivery wire format: `since` indexes a Position or null in extra (thread -> main). */
   Resume: ['request', 'topic', 'since'],
+  /** A join (kind 1) or leave (2) of connection `id` in a topic; `info` (JSON) in extra (either way). */
+  Presence: ['kind', 'topic', 'id', 'info'],
+  /** Who is present in the topic on every thread (thread -> main), answered by Membered (main -> thread). */
+  Members: ['request', 'topic'],
+  Membered: ['request', 'members'],
   /** Its answer: `frames` indexes the frames to send first, in extra; `last` the offset they reach (main -> thread). */
   Resumed: ['request', 'frames', 'last', 'recovered'],
 } as const);
@@ -74,6 +80,9 @@ export interface RelayVisitor {
   stamped?(topic: string, except: number, position: Position, frame: Buffer): void;
   resume?(request: number, topic: string, since: Position | null): void;
   resumed?(request: number, answer: Answer): void;
+  presence?(kind: 'join' | 'leave', topic: string, id: number, info: string): void;
+  members?(request: number, topic: string): void;
+  membered?(request: number, members: Member[]): void;
 }
 
 /** Builds one batch; {@link take} hands it over and starts the next. */
@@ -149,6 +158,18 @@ export class RelayWriter {
 
   resume(request: number, topic: string, since: Position | null): void {
     this.out.add(Op.Resume, request, this.out.attach(topic), this.out.attach(since));
+  }
+
+  presence(kind: 'join' | 'leave', topic: string, id: number, info: string): void {
+    this.out.add(Op.Presence, kind === 'join' ? 1 : 2, this.out.attach(topic), id, this.out.attach(info));
+  }
+
+  members(request: number, topic: string): void {
+    this.out.add(Op.Members, request, this.out.attach(topic));
+  }
+
+  membered(request: number, members: Member[]): void {
+    this.out.add(Op.Membered, request, this.out.attach(members));
   }
 
   resumed(request: number, answer: Answer): void {
@@ -258,6 +279,20 @@ export function readRelay(batch: RelayBatch, visitor: RelayVisitor): void {
           last: records[at + F.Resumed.last]!,
           recovered: records[at + F.Resumed.recovered] === 1,
         });
+      case Op.Presence:
+        return visitor.presence?.(
+          records[at + F.Presence.kind] === 1 ? 'join' : 'leave',
+          extra[records[at + F.Presence.topic]!] as string,
+          records[at + F.Presence.id]!,
+          extra[records[at + F.Presence.info]!] as string,
+        );
+      case Op.Members:
+        return visitor.members?.(records[at + F.Members.request]!, extra[records[at + F.Members.topic]!] as string);
+      case Op.Membered:
+        return visitor.membered?.(
+          records[at + F.Membered.request]!,
+          extra[records[at + F.Membered.members]!] as Member[],
+        );
       case Op.Control:
         return visitor.control?.(records[at + F.Control.id]!, extra[records[at + F.Control.action]!] as ControlAction);
     }

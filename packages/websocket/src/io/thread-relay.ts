@@ -9,6 +9,7 @@ export interface RelayedEngine {
 import type { Outlet } from '../pubsub/outlet.js';
 import type { Position } from '../delivery/history.js';
 import type { Answer } from '../pubsub/delivery-frames.js';
+import type { Member } from '../delivery/wire.js';
 import { readRelay, RelayWriter, type RelayBatch } from './relay-batch.js';
 
 /**
@@ -23,6 +24,7 @@ export class ThreadRelay implements Outlet {
   private readonly waiting = new Map<number, (count: number) => void>();
   /** Subscribes through the delivery wire format waiting for their answer from the main thread. */
   private readonly answers = new Map<number, (answer: Answer) => void>();
+  private readonly memberAnswers = new Map<number, (members: Member[]) => void>();
   private readonly post: (batch: RelayBatch, transfer: ArrayBuffer[]) => void;
   private readonly live: Int32Array;
   private readonly load: Int32Array;
@@ -113,6 +115,18 @@ export class ThreadRelay implements Outlet {
     this.answers.set(request, answer);
   }
 
+  presence(kind: 'join' | 'leave', topic: string, id: number, info: string): void {
+    this.out.presence(kind, topic, id, info);
+    this.schedule();
+  }
+
+  members(topic: string): Promise<Member[] | null> {
+    const request = this.nextRequest++;
+    this.out.members(request, topic);
+    this.schedule();
+    return new Promise((resolve) => this.memberAnswers.set(request, resolve));
+  }
+
   /** A connection of this thread is open (the main thread counts what broadcasts and sends reach). */
   opened(id: number): void {
     this.out.opened(id);
@@ -147,6 +161,11 @@ export class ThreadRelay implements Outlet {
       },
       publish: (topic, frame) => hub.deliver(topic, frame, 0),
       stamped: (topic, except, position, frame) => hub.deliverStamped(topic, frame, except, position),
+      presence: (kind, topic, id, info) => hub.announce(kind, topic, id, info),
+      membered: (request, members) => {
+        this.memberAnswers.get(request)?.(members);
+        this.memberAnswers.delete(request);
+      },
       resumed: (request, answer) => {
         this.answers.get(request)?.(answer);
         this.answers.delete(request);
