@@ -4,31 +4,21 @@
  * hook, from the server, and from a client's command.
  */
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Server, type DeliveryEvent } from 'wsz';
 import { Client } from 'wsz/client';
+import { connect, inMode, mode, next, useCleanup } from '../helpers/delivery-suite.js';
 import { Delivering } from '../helpers/delivering.js';
 import { MODES } from '../helpers/modes.js';
 
-let cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-
-/** I/O threads of the servers a describe block starts (the mode it runs in). */
-let workerCount = 1;
-function inMode(workers: number): void {
-  beforeAll(() => void (workerCount = workers));
-  afterAll(() => void (workerCount = 1));
-}
+const cleanup = useCleanup();
 
 async function start(threads: number): Promise<{ server: Server<Delivering>; port: number }> {
   const server = new Server(Delivering, {
     port: 0,
     logLevel: 'silent',
     closeTimeout: 1000,
-    workerCount,
+    workerCount: mode.workerCount,
     threadPool: { count: threads },
   });
   const { port } = (await server.listen()) as AddressInfo;
@@ -36,23 +26,9 @@ async function start(threads: number): Promise<{ server: Server<Delivering>; por
   return { server, port };
 }
 
-async function connect(port: number): Promise<Client> {
-  const c = await Client.connect(`ws://127.0.0.1:${port}/`, { readTimeout: 3000 });
-  cleanup.push(() => c.destroy());
-  return c;
-}
-
-async function next(c: Client): Promise<DeliveryEvent | string> {
-  const m = await c.read();
-  if (m === null || m.type !== 'text')
-    throw new Error(`expected a text message, got ${m === null ? 'nothing' : m.type}`);
-  const text = m.data.toString();
-  return text.startsWith('{"wsz":') ? (JSON.parse(text) as DeliveryEvent) : text;
-}
-
 /** Subscribed to `topic`, and its id (from `members` of a topic it tracks alone). */
 async function member(port: number, topic: string): Promise<{ c: Client; id: number }> {
-  const c = await connect(port);
+  const c = await connect(port, cleanup);
   c.writeText(JSON.stringify({ wsz: 'subscribe', topic }));
   expect(await next(c)).toMatchObject({ wsz: 'subscribed', topic });
   c.writeText('track me:only {}');
@@ -104,7 +80,7 @@ describe.each(MODES)('presence ($name)', ({ threads, workers }) => {
 
   it('answers members only to a subscriber of the topic, and checks what a handler tracks', async () => {
     const { port } = await start(threads);
-    const c = await connect(port);
+    const c = await connect(port, cleanup);
     c.writeText(JSON.stringify({ wsz: 'members', topic: 'room:1' }));
     expect(await next(c)).toEqual({ wsz: 'refused', topic: 'room:1', reason: 'subscribe to the topic first' });
     // Info over 1 KiB of JSON is refused (the hook fails: 1011).

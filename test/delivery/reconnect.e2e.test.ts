@@ -6,32 +6,22 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Server } from 'wsz';
 import { ReconnectingClient, type Publication, type SubscribedInfo } from 'wsz/client';
+import { connect, inMode, mode, useCleanup } from '../helpers/delivery-suite.js';
 import { Delivering } from '../helpers/delivering.js';
 import { MODES } from '../helpers/modes.js';
 import { eventually } from '../helpers/server.js';
 
-let cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-
-/** I/O threads of the servers a describe block starts (the mode it runs in). */
-let workerCount = 1;
-function inMode(workers: number): void {
-  beforeAll(() => void (workerCount = workers));
-  afterAll(() => void (workerCount = 1));
-}
+const cleanup = useCleanup();
 
 async function start(threads: number): Promise<{ server: Server<Delivering>; url: string }> {
   const server = new Server(Delivering, {
     port: 0,
     logLevel: 'silent',
     closeTimeout: 1000,
-    workerCount,
+    workerCount: mode.workerCount,
     pubsub: { history: [{ topic: 'room:*', messages: 5 }] },
     threadPool: { count: threads },
   });

@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisBackplane, Server, type DeliveryEvent } from 'wsz';
 import { Client, ReconnectingClient, type Publication } from 'wsz/client';
+import { connect, next, useCleanup } from '../helpers/delivery-suite.js';
 import { Delivering } from '../helpers/delivering.js';
 import { IO_THREADS } from '../helpers/io-threads.js';
 import { redisAvailable, startRedis, type RunningRedis } from '../helpers/redis.js';
@@ -17,11 +18,7 @@ import { eventually } from '../helpers/server.js';
 
 if (!redisAvailable && process.env.CI) throw new Error('redis-server is missing: .ci/run installs it with apt-get');
 
-let cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
+const cleanup = useCleanup();
 
 async function redis(port?: number, args: string[] = []): Promise<RunningRedis> {
   const r = await startRedis(port, args);
@@ -45,20 +42,6 @@ async function server(url: string, threads: number, workers = 1): Promise<{ s: S
   return { s, port };
 }
 
-async function connect(port: number): Promise<Client> {
-  const c = await Client.connect(`ws://127.0.0.1:${port}/`, { readTimeout: 5000 });
-  cleanup.push(() => c.destroy());
-  return c;
-}
-
-async function next(c: Client): Promise<DeliveryEvent | string> {
-  const m = await c.read();
-  if (m === null || m.type !== 'text')
-    throw new Error(`expected a text message, got ${m === null ? 'nothing' : m.type}`);
-  const text = m.data.toString();
-  return text.startsWith('{"wsz":') ? (JSON.parse(text) as DeliveryEvent) : text;
-}
-
 function subscribe(c: Client, topic: string, since?: { offset: number; epoch: string }): void {
   c.writeText(JSON.stringify({ wsz: 'subscribe', topic, ...(since ? { since } : {}) }));
 }
@@ -74,8 +57,8 @@ describe.skipIf(!redisAvailable).each(PAIRS)('delivery on Redis Streams ($name)'
     const r = await redis();
     const one = await server(r.url, a[0]!, a[1]);
     const two = await server(r.url, b[0]!, b[1]);
-    const reader = await connect(one.port);
-    const writer = await connect(two.port);
+    const reader = await connect(one.port, cleanup, 5000);
+    const writer = await connect(two.port, cleanup, 5000);
     subscribe(reader, 'room:1');
     subscribe(writer, 'room:1');
     const start = (await next(reader)) as { offset: number; epoch: string };
@@ -89,7 +72,7 @@ describe.skipIf(!redisAvailable).each(PAIRS)('delivery on Redis Streams ($name)'
     for (const t of ['m4', 'm5', 'm6']) writer.writeText(`pub room:1 ${t}`);
     for (let i = 4; i <= 6; i++) expect(await next(writer)).toMatchObject({ offset: i });
     // Back on the other server, from the last position seen.
-    const back = await connect(two.port);
+    const back = await connect(two.port, cleanup, 5000);
     subscribe(back, 'room:1', { offset: 3, epoch: start.epoch });
     expect(await next(back)).toEqual({
       wsz: 'subscribed',
@@ -102,7 +85,7 @@ describe.skipIf(!redisAvailable).each(PAIRS)('delivery on Redis Streams ($name)'
     writer.writeText('pub room:1 m7');
     expect(await next(back)).toMatchObject({ offset: 7, data: 'm7' });
     // Beyond the stream's 50 entries: told plainly.
-    const old = await connect(one.port);
+    const old = await connect(one.port, cleanup, 5000);
     for (let i = 8; i <= 60; i++) writer.writeText(`pub room:1 m${i}`);
     for (let i = 8; i <= 60; i++) await next(writer);
     subscribe(old, 'room:1', { offset: 3, epoch: start.epoch });
@@ -112,10 +95,10 @@ describe.skipIf(!redisAvailable).each(PAIRS)('delivery on Redis Streams ($name)'
   it('gives one order per topic: 4 publishers on two servers, 8 subscribers see the same consecutive offsets', async () => {
     const r = await redis();
     const servers = [await server(r.url, a[0]!, a[1]), await server(r.url, b[0]!, b[1])];
-    const subs = await Promise.all(Array.from({ length: 8 }, (_, i) => connect(servers[i % 2]!.port)));
+    const subs = await Promise.all(Array.from({ length: 8 }, (_, i) => connect(servers[i % 2]!.port, cleanup, 5000)));
     for (const c of subs) subscribe(c, 'room:order');
     for (const c of subs) expect(await next(c)).toMatchObject({ wsz: 'subscribed', offset: 0 });
-    const pubs = await Promise.all(Array.from({ length: 4 }, (_, i) => connect(servers[i % 2]!.port)));
+    const pubs = await Promise.all(Array.from({ length: 4 }, (_, i) => connect(servers[i % 2]!.port, cleanup, 5000)));
     pubs.forEach((p, j) => {
       for (let i = 0; i < 20; i++) p.writeText(`pub room:order p${j}-${i}`);
     });
@@ -156,7 +139,7 @@ describe.skipIf(!redisAvailable)('delivery on Redis Streams through a Redis rest
       }),
     );
     await Promise.all(members.map((m) => m.client.whenConnected()));
-    const publisher = await connect(servers[0]!.port);
+    const publisher = await connect(servers[0]!.port, cleanup, 5000);
     await eventually('subscribed', () => members.every((m) => m.client.position('room:chat') !== undefined), 5000);
     let n = 0;
     const say = (count: number) => {

@@ -5,25 +5,15 @@
  * that it did not recover.
  */
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Server, type DeliveryEvent, type ServerConfig } from 'wsz';
 import { Client } from 'wsz/client';
+import { connect, inMode, mode, next, useCleanup } from '../helpers/delivery-suite.js';
 import { Delivering } from '../helpers/delivering.js';
 import { Topical } from '../helpers/topical.js';
 import { MODES } from '../helpers/modes.js';
 
-let cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c();
-  cleanup = [];
-});
-
-/** I/O threads of the servers a describe block starts (the mode it runs in). */
-let workerCount = 1;
-function inMode(workers: number): void {
-  beforeAll(() => void (workerCount = workers));
-  afterAll(() => void (workerCount = 1));
-}
+const cleanup = useCleanup();
 
 const HISTORY: ServerConfig['pubsub'] = { history: [{ topic: 'room:*', messages: 5 }, { topic: 'news' }] };
 
@@ -32,7 +22,7 @@ async function start(threads: number, config: ServerConfig = {}, handler = Deliv
     port: 0,
     logLevel: 'silent',
     closeTimeout: 1000,
-    workerCount,
+    workerCount: mode.workerCount,
     pubsub: HISTORY,
     ...config,
     threadPool: { count: threads },
@@ -40,21 +30,6 @@ async function start(threads: number, config: ServerConfig = {}, handler = Deliv
   const { port } = (await server.listen()) as AddressInfo;
   cleanup.push(() => server.stop());
   return port;
-}
-
-async function connect(port: number): Promise<Client> {
-  const c = await Client.connect(`ws://127.0.0.1:${port}/`, { readTimeout: 3000 });
-  cleanup.push(() => c.destroy());
-  return c;
-}
-
-/** The next message, as an event when it is one, else its text. */
-async function next(c: Client): Promise<DeliveryEvent | string> {
-  const m = await c.read();
-  if (m === null) throw new Error('no message within 3 s');
-  if (m.type !== 'text') throw new Error(`expected a text message, got ${m.type}`);
-  const text = m.data.toString();
-  return text.startsWith('{"wsz":') ? (JSON.parse(text) as DeliveryEvent) : text;
 }
 
 function send(c: Client, command: object): void {
@@ -72,7 +47,7 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
 
   it('answers a subscribe with the position it starts after, then delivers publications in envelopes', async () => {
     const port = await start(threads);
-    const a = await connect(port);
+    const a = await connect(port, cleanup);
     send(a, { wsz: 'subscribe', topic: 'room:1' });
     const answer = (await next(a)) as Extract<DeliveryEvent, { wsz: 'subscribed' }>;
     expect(answer).toMatchObject({ wsz: 'subscribed', topic: 'room:1', offset: 0 });
@@ -96,8 +71,8 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
 
   it('resumes after a reconnect: exactly the messages missed, in order, then the live stream', async () => {
     const port = await start(threads);
-    const a = await connect(port);
-    const b = await connect(port);
+    const a = await connect(port, cleanup);
+    const b = await connect(port, cleanup);
     send(a, { wsz: 'subscribe', topic: 'room:1' });
     send(b, { wsz: 'subscribe', topic: 'room:1' });
     const { epoch } = (await next(a)) as { epoch: string };
@@ -108,7 +83,7 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
     // a's connection drops; three messages are published meanwhile.
     a.destroy();
     await publish(b, 'room:1', ['m3', 'm4', 'm5']);
-    const again = await connect(port);
+    const again = await connect(port, cleanup);
     send(again, { wsz: 'subscribe', topic: 'room:1', since: { offset: 2, epoch } });
     expect(await next(again)).toEqual({
       wsz: 'subscribed',
@@ -126,7 +101,7 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
     b.writeText('pub room:1 m6');
     expect(await next(again)).toMatchObject({ offset: 6, data: 'm6' });
     // Resuming at the newest position recovers with nothing to replay.
-    const third = await connect(port);
+    const third = await connect(port, cleanup);
     send(third, { wsz: 'subscribe', topic: 'room:1', since: { offset: 6, epoch } });
     expect(await next(third)).toMatchObject({ wsz: 'subscribed', offset: 6, recovered: true });
     b.writeText('pub room:1 m7');
@@ -135,7 +110,7 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
 
   it('says plainly when it cannot recover: position too old, epoch changed, position ahead, no history', async () => {
     const port = await start(threads);
-    const a = await connect(port);
+    const a = await connect(port, cleanup);
     send(a, { wsz: 'subscribe', topic: 'room:1' });
     const { epoch } = (await next(a)) as { epoch: string };
     // room:* keeps 5 messages: after 7, offset 1 is too old (2 is the oldest it could resume after).
@@ -159,12 +134,12 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
       ],
     ];
     for (const [since, expected] of cases) {
-      const c = await connect(port);
+      const c = await connect(port, cleanup);
       send(c, { wsz: 'subscribe', topic: 'room:1', since });
       expect(await next(c)).toMatchObject({ wsz: 'subscribed', topic: 'room:1', ...expected });
     }
     // A topic without history: publications carry no position, a resume does not recover.
-    const c = await connect(port);
+    const c = await connect(port, cleanup);
     send(c, { wsz: 'subscribe', topic: 'room-less' });
     expect(await next(c)).toMatchObject({ wsz: 'refused', reason: 'not allowed' });
     send(c, { wsz: 'subscribe', topic: 'later:x', since: { offset: 0, epoch: '' } });
@@ -175,9 +150,9 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
 
   it('keeps history while nobody is subscribed, from every publisher, in one order', async () => {
     const port = await start(threads);
-    const pubs = await Promise.all([connect(port), connect(port), connect(port)]);
+    const pubs = await Promise.all([connect(port, cleanup), connect(port, cleanup), connect(port, cleanup)]);
     // A first subscriber learns the epoch, and leaves.
-    const first = await connect(port);
+    const first = await connect(port, cleanup);
     send(first, { wsz: 'subscribe', topic: 'news' });
     const { epoch, offset } = (await next(first)) as { epoch: string; offset: number };
     expect(offset).toBe(0);
@@ -187,7 +162,7 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
     // A direct write after its publishes reaches each publisher once they were all carried out.
     for (const p of pubs) p.writeText('say done');
     for (const p of pubs) expect(await next(p)).toBe('done');
-    const reader = await connect(port);
+    const reader = await connect(port, cleanup);
     send(reader, { wsz: 'subscribe', topic: 'news', since: { offset: 0, epoch } });
     expect(await next(reader)).toEqual({ wsz: 'subscribed', topic: 'news', offset: 30, epoch, recovered: true });
     const seen: string[] = [];
@@ -204,11 +179,11 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
 
   it('gives one order per topic: 4 publishers, 8 subscribers, the same sequence with consecutive offsets', async () => {
     const port = await start(threads);
-    const subscribers = await Promise.all(Array.from({ length: 8 }, () => connect(port)));
+    const subscribers = await Promise.all(Array.from({ length: 8 }, () => connect(port, cleanup)));
     for (const c of subscribers) send(c, { wsz: 'subscribe', topic: 'room:order' });
     const starts = await Promise.all(subscribers.map((c) => next(c) as Promise<{ offset: number }>));
     expect(starts.map((s) => s.offset)).toEqual(Array(8).fill(0));
-    const publishers = await Promise.all(Array.from({ length: 4 }, () => connect(port)));
+    const publishers = await Promise.all(Array.from({ length: 4 }, () => connect(port, cleanup)));
     publishers.forEach((p, j) => {
       for (let i = 0; i < 25; i++) p.writeText(`pub room:order p${j}-${i}`);
     });
@@ -232,7 +207,7 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
 
   it('leaves subscribing to the handler: canSubscribe (sync or async) decides, and bad commands are refused', async () => {
     const port = await start(threads);
-    const c = await connect(port);
+    const c = await connect(port, cleanup);
     send(c, { wsz: 'subscribe', topic: 'secret' });
     expect(await next(c)).toEqual({ wsz: 'refused', topic: 'secret', reason: 'not allowed' });
     send(c, { wsz: 'subscribe', topic: 'live:1', since: { offset: 0, epoch: 'x' } });
@@ -260,7 +235,7 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
 describe('without delivery', () => {
   it('a handler that does not opt in sees the same messages as before (commands are its own)', async () => {
     const port = await start(0, {}, Topical as unknown as typeof Delivering);
-    const c = await connect(port);
+    const c = await connect(port, cleanup);
     expect(await next(c)).toMatch(/^id \d+$/);
     c.writeText('sub room:1');
     expect(await next(c)).toBe('sub room:1 true');
