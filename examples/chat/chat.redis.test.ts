@@ -2,6 +2,9 @@
  * examples/chat with REDIS_URL: two chat processes share their rooms through a real redis-server (its
  * own instance on a free port), through Redis restarting, and with Redis absent at start.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from 'wsz/client';
 import { chatEvent, joinChat } from '../../test/helpers/chat-member.js';
@@ -36,8 +39,8 @@ async function chatProcess(
   return p.ready;
 }
 
-async function redis(port?: number): Promise<RunningRedis> {
-  const r = await startRedis(port);
+async function redis(port?: number, args: string[] = []): Promise<RunningRedis> {
+  const r = await startRedis(port, args);
   cleanup.push(() => r.stop());
   return r;
 }
@@ -224,5 +227,48 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
     ann.writeText(JSON.stringify({ wsz: 'members', topic: 'room:hall' }));
     await until('the members answer', () => events.filter((e) => e.wsz === 'members').length === 2);
     expect(present()).toEqual(['ann']);
+  }, 60_000);
+
+  it('loses and repeats nothing for any member of either process when Redis restarts with persistence mid-chat', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wsz-chat-redis-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const persist = ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir];
+    let r = await redis(undefined, persist);
+    const [pa, pb] = [await chatProcess(r.url, '2'), await chatProcess(r.url, '0')];
+    const members = [
+      await member(pa, 'deck', 'a1'),
+      await member(pa, 'deck', 'a2'),
+      await member(pb, 'deck', 'b1'),
+      await member(pb, 'deck', 'b2'),
+    ];
+    await linked(members[0]!, members[2]!);
+    await linked(members[2]!, members[0]!);
+    for (const m of members) m.got.length = 0;
+    const [a1, , b1] = members;
+    const say = (from: typeof a1, texts: string[]) => texts.forEach((t) => from!.c.write(t));
+    say(a1, ['a-1', 'a-2']);
+    say(b1, ['b-1', 'b-2']);
+    await until('the first four', () => members.every((m) => m.got.length === 4));
+    await r.stop();
+    say(a1, ['a-3']);
+    say(b1, ['b-3']);
+    await new Promise((res) => setTimeout(res, 300));
+    r = await redis(r.port, persist);
+    say(a1, ['a-4']);
+    say(b1, ['b-4']);
+    await until('all eight, on every member', () => members.every((m) => m.got.length >= 8), 20_000);
+    await new Promise((res) => setTimeout(res, 300)); // nothing more (no repeats) arrives
+    const order = members[0]!.got.map((g) => g.text);
+    for (const m of members) {
+      // Every message once, in the one order Redis gave them, each sender's in the order it sent them.
+      expect(m.got.map((g) => g.text)).toEqual(order);
+      expect(order.filter((t) => t.startsWith('a-'))).toEqual(['a-1', 'a-2', 'a-3', 'a-4']);
+      expect(order.filter((t) => t.startsWith('b-'))).toEqual(['b-1', 'b-2', 'b-3', 'b-4']);
+    }
+    // Each process counted the reconnection to Redis.
+    for (const port of [pa, pb]) {
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(Number(/wsz_backplane_reconnects_total (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
+    }
   }, 60_000);
 });
