@@ -37,10 +37,12 @@ function watch(url: string, options = {}) {
   const got: string[] = [];
   const subscribed: SubscribedInfo[] = [];
   const disconnects: number[] = [];
+  const resumed: SubscribedInfo[] = [];
+  client.on('resumed', (s) => resumed.push(s));
   client.on('publication', (p: Publication) => got.push(p.data.toString()));
   client.on('subscribed', (s) => subscribed.push(s));
   client.on('disconnected', (code) => disconnects.push(code));
-  return { client, got, subscribed, disconnects };
+  return { client, got, subscribed, disconnects, resumed };
 }
 
 /** A plain publisher: a ReconnectingClient sending the handler's `pub` command. */
@@ -76,6 +78,7 @@ describe.each(MODES)('ReconnectingClient ($name)', ({ threads, workers }) => {
       expect(w.got).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
       expect(w.disconnects).toHaveLength(1);
       expect(w.subscribed[1]).toMatchObject({ topic: 'room:1', recovered: true });
+      expect(w.resumed).toEqual([w.subscribed[1]]);
       expect(w.client.position('room:1')?.offset).toBe(5);
     });
   }

@@ -10,7 +10,7 @@
 //   socket.subscribe('room:lobby');
 //
 // Events (CustomEvent, the details below): 'connected'; 'disconnected' { code, reason }; 'subscribed' { topic,
-// position?, recovered?, reason? }; 'refused' { reason, topic? }; 'publication' { topic, data, binary, position? }
+// position?, recovered?, reason? } and, for a resume (or publications lost in between), 'resumed' with the same; 'refused' { reason, topic? }; 'publication' { topic, data, binary, position? }
 // (data: a string, or an ArrayBuffer when binary); 'message' { data } (the application's own, as the WebSocket gave
 // it); 'failed' { delay } (the connection ended before it opened; the next attempt follows after `delay` ms);
 // 'join' and 'leave' { topic, id, info } (presence: who is in a subscribed topic); 'members' { topic, members }.
@@ -132,6 +132,12 @@ export class ReconnectingSocket extends EventTarget {
     };
   }
 
+  /** Publications were lost between two that arrived: told as a resume that did not recover. @private */
+  lost(detail) {
+    this.fire('subscribed', detail);
+    this.fire('resumed', detail);
+  }
+
   /** @private */
   retry(wasOpen) {
     const o = this.options;
@@ -154,7 +160,9 @@ export class ReconnectingSocket extends EventTarget {
       const position = event.epoch === undefined ? undefined : { offset: event.offset, epoch: event.epoch };
       // Resumed and recovered: the position moves on with the replayed publications that follow.
       if (position !== undefined && event.recovered !== true) this.topics.set(event.topic, position);
-      this.fire('subscribed', { topic: event.topic, position, recovered: event.recovered, reason: event.reason });
+      const detail = { topic: event.topic, position, recovered: event.recovered, reason: event.reason };
+      this.fire('subscribed', detail);
+      if (event.recovered !== undefined) this.fire('resumed', detail);
     } else if (event.wsz === 'pub') {
       if (!this.topics.has(event.topic)) return;
       let position;
@@ -164,10 +172,10 @@ export class ReconnectingSocket extends EventTarget {
         if (seen && seen.epoch === position.epoch) {
           if (position.offset <= seen.offset) return; // a repeat
           if (position.offset > seen.offset + 1)
-            this.fire('subscribed', { topic: event.topic, position: seen, recovered: false, reason: 'gap' });
+            this.lost({ topic: event.topic, position: seen, recovered: false, reason: 'gap' });
         } else if (seen) {
           // A new history (a Redis restarted without its data): what came between cannot be known.
-          this.fire('subscribed', { topic: event.topic, position, recovered: false, reason: 'epoch changed' });
+          this.lost({ topic: event.topic, position, recovered: false, reason: 'epoch changed' });
         }
         this.topics.set(event.topic, position);
       }

@@ -51,6 +51,11 @@ export interface ReconnectingClientEvents {
   disconnected: [code: number, reason: string];
   /** A subscription started, or resumed after a reconnect (recovered or not). */
   subscribed: [info: SubscribedInfo];
+  /**
+   * A subscription resumed after a reconnect: `recovered` says whether every message published meanwhile follows
+   * (also emitted as `subscribed`; and with `recovered: false` when a gap or a new epoch shows in publications).
+   */
+  resumed: [info: SubscribedInfo & { recovered: boolean }];
   /** The server refused a command (a subscribe the handler did not allow, say). */
   refused: [reason: string, topic: string | undefined];
   /** A publication from a subscribed topic, each once, in order. */
@@ -216,6 +221,7 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
         if (event.recovered !== undefined) info.recovered = event.recovered;
         if (event.reason !== undefined) info.reason = event.reason;
         this.emit('subscribed', info);
+        if (info.recovered !== undefined) this.emit('resumed', info as SubscribedInfo & { recovered: boolean });
         return;
       }
       case 'pub':
@@ -248,15 +254,21 @@ export class ReconnectingClient extends EventEmitter<ReconnectingClientEvents> {
         if (position.offset <= seen.offset) return;
         // One that skips offsets means some were not delivered (a 'drop' backpressure policy): say so.
         if (position.offset > seen.offset + 1)
-          this.emit('subscribed', { topic: event.topic, position: seen, recovered: false, reason: 'gap' });
+          this.lost({ topic: event.topic, position: seen, recovered: false, reason: 'gap' });
       } else if (seen) {
         // A new history (a Redis restarted without its data): what came between cannot be known.
-        this.emit('subscribed', { topic: event.topic, position, recovered: false, reason: 'epoch changed' });
+        this.lost({ topic: event.topic, position, recovered: false, reason: 'epoch changed' });
       }
       this.topics.set(event.topic, position);
       publication.position = position;
     }
     this.emit('publication', publication);
+  }
+
+  /** Publications were lost between two that arrived: told as a resume that did not recover. */
+  private lost(info: SubscribedInfo & { recovered: false }): void {
+    this.emit('subscribed', info);
+    this.emit('resumed', info);
   }
 
   private retry(error: Error | null): void {
