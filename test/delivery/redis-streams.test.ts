@@ -119,6 +119,26 @@ describe.skipIf(!redisAvailable).each(PAIRS)('delivery on Redis Streams ($name)'
         Array.from({ length: 20 }, (_, i) => `p${j}-${i}`),
       );
   });
+
+  it('shares presence: joins and leaves reach the other server, and members lists both', async () => {
+    const r = await redis();
+    const one = await server(r.url, a[0]!, a[1]);
+    const two = await server(r.url, b[0]!, b[1]);
+    const watcher = await connect(one.port, cleanup, 5000);
+    subscribe(watcher, 'room:p');
+    expect(await next(watcher)).toMatchObject({ wsz: 'subscribed' });
+    const far = await connect(two.port, cleanup, 5000);
+    far.writeText('track room:p {"user":"far"}');
+    expect(await next(watcher)).toMatchObject({ wsz: 'join', topic: 'room:p', info: { user: 'far' } });
+    watcher.writeText('track room:p {"user":"near"}');
+    expect(await next(watcher)).toMatchObject({ wsz: 'join', info: { user: 'near' } });
+    watcher.writeText(JSON.stringify({ wsz: 'members', topic: 'room:p' }));
+    const { members } = (await next(watcher)) as { members: Array<{ info: { user: string } }> };
+    expect(members.map((m) => m.info.user).sort()).toEqual(['far', 'near']);
+    expect((await two.s.members('room:p', { local: true })).map((m) => m.info)).toEqual([{ user: 'far' }]);
+    far.destroy();
+    expect(await next(watcher)).toMatchObject({ wsz: 'leave', info: { user: 'far' } });
+  });
 });
 
 describe.skipIf(!redisAvailable)('delivery on Redis Streams through a Redis restart', () => {

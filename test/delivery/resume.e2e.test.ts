@@ -177,6 +177,25 @@ describe.each(MODES)('delivery ($name)', ({ threads, workers }) => {
     }
   });
 
+  it('works the same with permessage-deflate: publications and a resume arrive whole', async () => {
+    const port = await start(threads, { perMessageDeflate: { threshold: 0 } });
+    const open = async (): Promise<Client> => {
+      const c = await Client.connect(`ws://127.0.0.1:${port}/`, { readTimeout: 3000, perMessageDeflate: true });
+      cleanup.push(() => c.destroy());
+      return c;
+    };
+    const a = await open();
+    send(a, { wsz: 'subscribe', topic: 'room:z' });
+    const { epoch } = (await next(a)) as { epoch: string };
+    const long = 'compressible '.repeat(200);
+    await publish(a, 'room:z', [`1 ${long}`, `2 ${long}`]);
+    a.destroy();
+    const b = await open();
+    send(b, { wsz: 'subscribe', topic: 'room:z', since: { offset: 1, epoch } });
+    expect(await next(b)).toMatchObject({ wsz: 'subscribed', recovered: true, offset: 2 });
+    expect(await next(b)).toMatchObject({ offset: 2, data: `2 ${long}` });
+  });
+
   it('gives one order per topic: 4 publishers, 8 subscribers, the same sequence with consecutive offsets', async () => {
     const port = await start(threads);
     const subscribers = await Promise.all(Array.from({ length: 8 }, () => connect(port, cleanup)));
