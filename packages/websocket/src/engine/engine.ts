@@ -1,3 +1,5 @@
+import type { UpgradeRequest } from '../protocol/handshake.js';
+import type { HandshakeError } from '../protocol/errors.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -29,6 +31,8 @@ export interface Engine {
    * take one (I/O threads take sockets from the facade's own listener only).
    */
   readonly upgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => void) | null;
+  /** The same for a request read already (an HTTP/2 extended CONNECT, RFC 8441); null with `upgrade`. */
+  readonly upgradeParsed: ((request: UpgradeRequest | HandshakeError, socket: Duplex, head: Buffer) => void) | null;
   /** Closes every connection (1001), waits for their close hooks up to closeTimeout, stops the threads. */
   stop(): Promise<void>;
   stats(): ServerStats;

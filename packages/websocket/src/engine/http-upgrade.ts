@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HandshakeError } from '../protocol/errors.js';
+import { attachStreamRoute, detachStreamRoute, isHttp2Server, streamRouteTaken, type StreamTaker } from './h2-route.js';
 import {
   errorResponse,
   requestHead,
@@ -21,8 +22,8 @@ export function upgradeFromIncoming(req: IncomingMessage): UpgradeRequest | Hand
   return head instanceof HandshakeError ? head : validateUpgrade(head);
 }
 
-/** What an attached server does with an upgrade for its path. */
-export interface UpgradeTaker {
+/** What an attached server does with an upgrade for its path (or, on an http2 server, a CONNECT stream). */
+export interface UpgradeTaker extends StreamTaker {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
@@ -42,6 +43,8 @@ function pathOf(url: string | undefined): string {
  * 'upgrade' listeners of its own (then it is theirs).
  */
 export function attachRoute(httpServer: HttpServer, path: string, taker: UpgradeTaker): void {
+  // An http2 server: its extended CONNECT streams (RFC 8441), and with allowHTTP1 its HTTP/1.1 upgrades too.
+  if (isHttp2Server(httpServer)) attachStreamRoute(httpServer, path, taker);
   let table = routes.get(httpServer);
   if (!table) {
     const created = new Map<string, UpgradeTaker>();
@@ -64,11 +67,13 @@ export function attachRoute(httpServer: HttpServer, path: string, taker: Upgrade
 
 /** Whether a wsz server is attached at `path` on `httpServer` already. */
 export function routeTaken(httpServer: HttpServer, path: string): boolean {
+  if (isHttp2Server(httpServer) && streamRouteTaken(httpServer, path)) return true;
   return routes.get(httpServer)?.has(path) ?? false;
 }
 
 /** Stops routing `path` to its taker (the listener goes when no path is left). */
 export function detachRoute(httpServer: HttpServer, path: string): void {
+  if (isHttp2Server(httpServer)) detachStreamRoute(httpServer, path);
   const table = routes.get(httpServer);
   if (!table) return;
   table.delete(path);

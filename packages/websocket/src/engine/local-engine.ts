@@ -1,3 +1,5 @@
+import type { UpgradeRequest } from '../protocol/handshake.js';
+import type { HandshakeError } from '../protocol/errors.js';
 import type { IncomingMessage } from 'node:http';
 import { Tally } from '../observe/tally.js';
 import type { Socket } from 'node:net';
@@ -144,8 +146,12 @@ export class LocalEngine implements Engine, ServerCore {
   }
 
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.upgradeParsed(upgradeFromIncoming(req), socket, head);
+  };
+
+  readonly upgradeParsed = (request: UpgradeRequest | HandshakeError, socket: Duplex, head: Buffer): void => {
     if (this.stopped) socket.destroy();
-    else this.adopt(socket as Socket, false).requested(upgradeFromIncoming(req), head);
+    else this.adopt(socket as Socket, false).requested(request, head);
   };
 
   /** On an I/O thread: a socket the main thread accepted (id and maxConn decided there) becomes a connection. */

@@ -33,6 +33,7 @@ export class IoPool implements Engine {
   readonly pauseOnConnect = true;
   /** I/O threads take sockets from the facade's own listener only. */
   readonly upgrade = null;
+  readonly upgradeParsed = null;
   private readonly config: ResolvedConfig;
   private readonly log: Logger;
   private readonly launch: WorkerLaunch;

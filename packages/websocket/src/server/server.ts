@@ -4,6 +4,8 @@ import { ServerControl } from './control.js';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { connectRequest, streamSocket } from '../engine/h2-connect.js';
 import { resolveConfig, type ResolvedConfig, type ServerConfig } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
 import { attachRoute, detachRoute, routeTaken } from '../engine/http-upgrade.js';
@@ -17,6 +19,8 @@ import { scopedLogger, type Logger } from '../logging/log.js';
 import { claimBackplane } from '../pubsub/backplane.js';
 
 export type { ServerStats } from '../engine/stats.js';
+
+const EMPTY = Buffer.alloc(0);
 export type { ServerSendOptions, ReportOptions, ServerReport } from './control.js';
 
 /**
@@ -161,6 +165,17 @@ export class Server<H extends HandlerHooks<any>> extends ServerControl {
     if (this.life.stopping || !this.life.started || socket.destroyed || !socket.readable || !socket.writable)
       socket.destroy();
     else upgrade(req, socket, head);
+  }
+
+  /**
+   * Takes one extended CONNECT stream of a node:http2 server (RFC 8441: `:method CONNECT`, `:protocol websocket`)
+   * as a connection of this server, as {@link handleUpgrade} takes an HTTP/1.1 upgrade; {@link attach} on an http2
+   * server (created with `settings: { enableConnectProtocol: true }`, or attach turns it on) does it for you.
+   */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    const upgrade = this.upgrades('server.handleStream()') && this.engine.upgradeParsed!;
+    if (this.life.stopping || !this.life.started || stream.destroyed) stream.close?.();
+    else upgrade(connectRequest(headers), streamSocket(stream), EMPTY);
   }
 
   /** The bound address (`{ address, family, port }`, or the Unix path), or null when not listening. */

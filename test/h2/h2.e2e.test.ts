@@ -1,0 +1,126 @@
+/**
+ * WebSockets over HTTP/2 (RFC 8441): `server.attach()` on a node:http2 server announces the extended CONNECT
+ * protocol, and a CONNECT stream with `:protocol websocket` on the attached path becomes a connection: the same
+ * init, hooks, frames and close handshake as an HTTP/1.1 upgrade, on the stream.
+ */
+import { connect, createSecureServer, createServer, type Http2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Server } from 'wsz';
+import { Client } from 'wsz/client';
+import { Opcode } from 'wsz/protocol';
+import { H2Socket, h2Session } from '../helpers/h2-client.js';
+import { Topical } from '../helpers/topical.js';
+import { eventually } from '../helpers/server.js';
+import { selfSigned } from '../helpers/tls.js';
+
+let cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c();
+  cleanup = [];
+});
+
+/** An h2c server (with `allowHTTP1`, HTTP/1.1 too) with a wsz server attached at /ws; its origin. */
+async function start(threads: number, allowHTTP1 = false): Promise<{ server: Server<Topical>; origin: string }> {
+  const http2 = createServer({ allowHTTP1 } as never, (_req, res) => res.end('page\n')) as Http2Server;
+  const server = new Server(Topical, { logLevel: 'silent', closeTimeout: 1000, threadPool: { count: threads } });
+  await server.attach(http2 as never, { path: '/ws' });
+  await new Promise<void>((resolve) => http2.listen(0, '127.0.0.1', resolve));
+  cleanup.push(async () => {
+    await server.stop();
+    await new Promise((resolve) => http2.close(resolve));
+  });
+  return { server, origin: `http://127.0.0.1:${(http2.address() as AddressInfo).port}` };
+}
+
+async function session(origin: string) {
+  const s = await h2Session(origin);
+  cleanup.push(() => s.session.destroy());
+  return s;
+}
+
+describe.each([
+  { name: 'inline', threads: 0 },
+  { name: 'hook threads', threads: 2 },
+])('WebSockets over HTTP/2 ($name)', ({ threads }) => {
+  it('announces extended CONNECT and runs a WebSocket on a CONNECT stream: text, binary, ping, close', async () => {
+    const { server, origin } = await start(threads);
+    const { session: s, connectProtocol } = await session(origin);
+    expect(connectProtocol).toBe(true);
+    const ws = await H2Socket.open(s, '/ws?x=1');
+    expect(ws.status).toBe(200);
+    expect(await ws.nextText()).toMatch(/^id \d+$/);
+    ws.text('say hello over h2');
+    expect(await ws.nextText()).toBe('hello over h2');
+    ws.send(Opcode.Ping, 'p');
+    expect(await ws.next()).toMatchObject({ opcode: Opcode.Pong, data: Buffer.from('p') });
+    const [info] = await server.connections();
+    expect(info!.url).toBe('/ws?x=1');
+    // The close handshake, then the stream ends (END_STREAM).
+    ws.send(Opcode.Close, Buffer.from([0x03, 0xe8]));
+    expect(await ws.next()).toMatchObject({ opcode: Opcode.Close });
+    await eventually('the stream ending', () => ws.ended);
+  });
+
+  it('carries 100 WebSockets on one session; a stream reset by the peer closes only its own', async () => {
+    const { server, origin } = await start(threads);
+    const { session: s } = await session(origin);
+    const sockets = await Promise.all(Array.from({ length: 100 }, () => H2Socket.open(s, '/ws')));
+    const ids = await Promise.all(sockets.map((w) => w.nextText()));
+    expect(new Set(ids).size).toBe(100);
+    sockets[0]!.stream.close(0x8); // RST_STREAM CANCEL
+    let left = 100;
+    for (const end = Date.now() + 3000; left !== 99 && Date.now() < end; await new Promise((r) => setTimeout(r, 20)))
+      left = (await server.connections()).length;
+    expect(left).toBe(99);
+    for (const w of sockets.slice(1, 4)) {
+      w.text('say still here');
+      expect(await w.nextText()).toBe('still here');
+    }
+  });
+
+  it('refuses what RFC 8441 and RFC 6455 refuse: another version, no :authority, another path', async () => {
+    const { origin } = await start(threads);
+    const { session: s } = await session(origin);
+    const v12 = await H2Socket.open(s, '/ws', { 'sec-websocket-version': '12' });
+    expect(v12.status).toBe(426);
+    expect(v12.headers['sec-websocket-version']).toBe('13');
+    const nowhere = await H2Socket.open(s, '/elsewhere');
+    expect(nowhere.status).toBe(404);
+    // A plain request on the same session is the app's.
+    const page = s.request({ ':path': '/' });
+    let body = '';
+    page.on('data', (d) => (body += d));
+    await new Promise((resolve) => page.on('end', resolve));
+    expect(body).toBe('page\n');
+  });
+});
+
+describe.skipIf(selfSigned() === null)('HTTP/1.1 and HTTP/2 on one TLS port (allowHTTP1)', () => {
+  it('takes HTTP/1.1 upgrades and CONNECT streams alike', async () => {
+    const tls = selfSigned()!;
+    const h2 = createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true }, (_req, res) => res.end('page\n'));
+    const server = new Server(Topical, { logLevel: 'silent', closeTimeout: 1000, threadPool: { count: 0 } });
+    await server.attach(h2 as never, { path: '/ws' });
+    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+    cleanup.push(async () => {
+      await server.stop();
+      await new Promise((resolve) => h2.close(resolve));
+    });
+    const port = (h2.address() as AddressInfo).port;
+    // HTTP/1.1 (the client offers no h2 in ALPN): an upgrade.
+    const c = await Client.connect(`wss://127.0.0.1:${port}/ws`, { readTimeout: 3000, tls: { ca: tls.cert } });
+    cleanup.push(() => c.destroy());
+    const first = await c.read();
+    expect(first?.type === 'text' && first.data.toString()).toMatch(/^id \d+$/);
+    // HTTP/2 on the same port: a CONNECT stream.
+    const session = connect(`https://127.0.0.1:${port}`, { ca: tls.cert });
+    cleanup.push(() => session.destroy());
+    await new Promise((resolve) => session.once('remoteSettings', resolve));
+    const ws = await H2Socket.open(session, '/ws', { ':scheme': 'https' });
+    expect(ws.status).toBe(200);
+    expect(await ws.nextText()).toMatch(/^id \d+$/);
+    const kinds = (await server.connections()).length;
+    expect(kinds).toBe(2);
+  });
+});
