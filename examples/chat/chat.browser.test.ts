@@ -8,6 +8,7 @@ import { Browser, chromiumAvailable, type Page } from '../../test/helpers/chromi
 import { runExample, type RunningExample } from '../../test/helpers/example.js';
 import { IO_THREADS } from '../../test/helpers/io-threads.js';
 import { redisAvailable, startRedis } from '../../test/helpers/redis.js';
+import { selfSigned } from '../../test/helpers/tls.js';
 
 if (!chromiumAvailable && process.env.CI) throw new Error('chromium is missing: .ci/run installs it with apt-get');
 
@@ -178,3 +179,39 @@ describe.skipIf(!chromiumAvailable || !redisAvailable)(
     }, 90_000);
   },
 );
+
+describe.skipIf(!chromiumAvailable || selfSigned() === null)('examples/chat in headless Chromium over HTTP/2', () => {
+  for (const flags of [[], ['--disable-http2']]) {
+    const over = flags.length === 0 ? 'HTTP/2 (RFC 8441)' : 'HTTP/1.1 on the same port';
+    it(`chats with its WebSocket over ${over}`, async () => {
+      const tls = selfSigned()!;
+      const server = runExample('examples/chat/server.ts', {
+        THREADS: '2',
+        TLS_CERT: tls.certPath,
+        TLS_KEY: tls.keyPath,
+      });
+      const port = await server.ready;
+      const browser = await Browser.launch(['--ignore-certificate-errors', ...flags]);
+      try {
+        const url = `https://127.0.0.1:${port}/`;
+        const [ann, bob] = [await browser.open(url), await browser.open(url)];
+        expect(await ann.evaluate(`performance.getEntriesByType('navigation')[0].nextHopProtocol`)).toBe(
+          flags.length === 0 ? 'h2' : 'http/1.1',
+        );
+        await joinAs(ann, 'roof', 'ann');
+        await joinAs(bob, 'roof', 'bob');
+        await say(bob, 'over the top');
+        await ann.until("bob on ann's page", `document.getElementById('log').textContent.includes('over the top')`);
+        // The server saw the pages' WebSockets as streams of their HTTP/2 connections (or as upgrades).
+        const h2 = await ann.evaluate<string>(
+          `fetch('/metrics').then((r) => r.text()).then((t) => /wsz_connections_http2 (\\d+)/.exec(t)[1])`,
+        );
+        expect(Number(h2)).toBe(flags.length === 0 ? 2 : 0);
+      } finally {
+        await browser.close();
+        server.interrupt();
+        await server.exit;
+      }
+    }, 60_000);
+  }
+});

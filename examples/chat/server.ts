@@ -5,9 +5,12 @@
  *   PORT=9001 pnpm chat    then open http://127.0.0.1:9001/ in two browser windows
  * env THREADS sets threadPool.count (default 4; 0 = inline), WORKERS workerCount (I/O threads, Node 24+),
  * ADDRESS the address to bind, REDIS_URL a Redis server (redis://host:port/db) through which rooms span
- * every chat process that uses it, ADMIN_TOKEN enables POST /admin/kick?user=NAME (kicks on every process).
+ * every chat process that uses it, ADMIN_TOKEN enables POST /admin/kick?user=NAME (kicks on every process),
+ * TLS_CERT and TLS_KEY (PEM files) serve https:// over HTTP/2 and HTTP/1.1, the WebSocket over either (RFC 8441).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse, type Server as HttpServer } from 'node:http';
+import { createSecureServer } from 'node:http2';
 import { RedisBackplane, Server, type HttpRequest, type ServerConfig } from 'wsz';
 import { Chat } from './handler.ts';
 import { route } from './routes.ts';
@@ -36,16 +39,30 @@ if (workers > 1) {
   );
   stop = () => chat.stop();
 } else {
-  // One I/O thread: the chat attaches to the app's own HTTP server, which answers the same routes.
-  const http = createServer((req, res) => void answer(req, res, chat));
+  // One I/O thread: the chat attaches to the app's own HTTP server, which answers the same routes. Given TLS_CERT and
+  // TLS_KEY it is an HTTP/2 server that speaks HTTP/1.1 too: browsers then open the WebSocket as a stream of the
+  // page's own connection (RFC 8441), or upgrade over HTTP/1.1.
+  const tls = env.TLS_CERT && env.TLS_KEY ? { cert: readFileSync(env.TLS_CERT), key: readFileSync(env.TLS_KEY) } : null;
+  const handle = (req: IncomingMessage, res: ServerResponse): void => void answer(req, res, chat);
+  const http = (
+    tls ? createSecureServer({ ...tls, allowHTTP1: true }, handle as never) : createServer(handle)
+  ) as HttpServer;
   const chat = new Server(Chat, config);
   await chat.attach(http, { path: '/chat' });
   await new Promise<void>((resolve) => http.listen(port, address, resolve));
   const bound = http.address() as { address: string; port: number };
-  console.log(`chat listening on ${bound.address}:${bound.port}: open http://${bound.address}:${bound.port}/`);
+  const scheme = tls ? 'https' : 'http';
+  console.log(`chat listening on ${bound.address}:${bound.port}: open ${scheme}://${bound.address}:${bound.port}/`);
+  // An HTTP/2 server's close waits for its sessions: they end with the chat.
+  const sessions = new Set<{ destroy(): void }>();
+  http.on('session', (s: { destroy(): void; on(e: 'close', f: () => void): void }) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
   stop = async () => {
     await chat.stop();
-    http.closeAllConnections();
+    (http as { closeAllConnections?: () => void }).closeAllConnections?.();
+    for (const s of sessions) s.destroy();
     await new Promise((resolve) => http.close(resolve));
   };
 }

@@ -49,12 +49,18 @@ export class Browser {
     void this.readReplies();
   }
 
-  /** Starts headless Chromium with a fresh profile and connects to its DevTools endpoint. */
-  static async launch(): Promise<Browser> {
+  /** Starts headless Chromium with a fresh profile (and `flags`) and connects to its DevTools endpoint. */
+  static async launch(flags: string[] = []): Promise<Browser> {
     const profile = mkdtempSync(join(tmpdir(), 'wsz-chromium-'));
     const child = spawn(
       CHROMIUM,
-      [...headless(profile), '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', 'about:blank'],
+      [
+        ...headless(profile),
+        ...flags,
+        '--remote-debugging-address=127.0.0.1',
+        '--remote-debugging-port=0',
+        'about:blank',
+      ],
       { stdio: 'ignore', detached: true },
     ); // its own process group: the helpers it starts end with it
     const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -61,6 +61,8 @@ export interface ConnectionInfo {
   protocol: string | undefined;
   /** When the 101 went out (ms since the epoch). */
   since: number;
+  /** The HTTP version it came over: '1.1' (an upgrade) or '2' (an extended CONNECT stream, RFC 8441). */
+  http: '1.1' | '2';
   /** Its topics (subscribed by its handler or by `server.subscribe`). */
   topics: string[];
   /** The topics it is present in (`conn.track`), each with its info. */

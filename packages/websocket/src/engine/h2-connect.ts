@@ -16,6 +16,13 @@ import { requestHead, validateUpgrade, type UpgradeRequest } from '../protocol/h
  */
 const KEY = 'AAAAAAAAAAAAAAAAAAAAAA==';
 
+const OVER_H2 = Symbol('wsz.h2');
+
+/** Whether a link's socket is an HTTP/2 stream (RFC 8441), for `server.connections()`. */
+export function overHttp2(socket: object): boolean {
+  return (socket as Record<symbol, boolean>)[OVER_H2] === true;
+}
+
 /** Fields of an HTTP/2 request that have no place in the HTTP/1.1 upgrade it stands for. */
 const NOT_CARRIED = new Set(['host', 'upgrade', 'connection', 'sec-websocket-key']);
 
@@ -74,6 +81,7 @@ export function h2Response(bytes: Buffer): { headers: Record<string, string | nu
  * HTTP/1.1 answer) goes out as HTTP/2 response headers (with the body of a refusal). Everything after is frames.
  */
 export function streamSocket(stream: ServerHttp2Stream): Socket {
+  (stream as unknown as Record<symbol, boolean>)[OVER_H2] = true;
   const tcp = stream.session?.socket;
   const socket = stream as unknown as Socket & { bytesRead: number; bytesWritten: number };
   let read = 0;

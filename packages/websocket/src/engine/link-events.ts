@@ -6,6 +6,7 @@ import type { Conn } from '../handler/conn.js';
 import type { Tally } from '../observe/tally.js';
 import type { Socket } from 'node:net';
 import type { ConnectionInfo } from './engine.js';
+import { overHttp2 } from './h2-connect.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { HandshakeError } from '../protocol/errors.js';
 import {
@@ -124,6 +125,7 @@ export function describe(link: DescribedLink): ConnectionInfo {
     url: record.url,
     protocol: conn.protocol,
     since: record.openedAt,
+    http: overHttp2(socket) ? '2' : '1.1',
     topics: link.topics === null ? [] : [...link.topics],
     presence: link.presence(),
     bytesIn: socket.bytesRead,

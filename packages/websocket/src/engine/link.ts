@@ -16,6 +16,7 @@ import { CloseHandshake, type CloseHost } from './close-handshake.js';
 import type { Hub, Subscriber } from '../pubsub/hub.js';
 import type { PreparedMessage } from '../sender/prepared.js';
 import { LinkTopics } from './link-topics.js';
+import { overHttp2 } from './h2-connect.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import type { ConnectionDeflate } from './deflate.js';
 import { WRITE_BEFORE_OPEN } from '../handler/transport.js';
@@ -148,6 +149,7 @@ export class Link
   init(handshake: Handshake): void | Promise<void> {
     this.counted = true;
     this.server.upgraded++;
+    if (overHttp2(this.socket)) this.server.http2++;
     this.server.lifecycle();
     this.phase = Phase.Init;
     return this.server.dispatcher.open(this, handshake, this.server.app);
@@ -427,7 +429,10 @@ export class Link
 
   /** No longer counted against maxConn (refused, or gone). */
   uncount(): void {
-    if (this.counted) this.server.upgraded--;
+    if (this.counted) {
+      this.server.upgraded--;
+      if (overHttp2(this.socket)) this.server.http2--;
+    }
     this.server.lifecycle();
     this.counted = false;
   }

@@ -57,6 +57,7 @@ export class LocalEngine implements Engine, ServerCore {
   readonly pauseOnConnect: boolean;
   app: unknown = undefined;
   upgraded = 0;
+  http2 = 0;
   messages = 0;
   writes = 0;
   readonly tally = new Tally();
@@ -214,6 +215,7 @@ export class LocalEngine implements Engine, ServerCore {
     return {
       connections: this.connections.size + this.securing,
       upgraded: this.upgraded,
+      http2: this.http2,
       messages: this.messages,
       writes: this.writes,
       bytes: { in: this.tally.bytesIn, out: this.tally.bytesOut },

@@ -22,6 +22,8 @@ export interface ServerCore extends HeadBuffers {
   readonly ownCopies: boolean;
   /** Connections past their handshake (or with `init` running), counted against maxConn. */
   upgraded: number;
+  /** Of those, the ones on HTTP/2 streams (RFC 8441). */
+  http2: number;
   /** Messages received, for stats. */
   messages: number;
   /** Socket writes issued, for stats. */

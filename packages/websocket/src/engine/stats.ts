@@ -12,6 +12,8 @@ export interface ServerStats {
   connections: number;
   /** Connections past the handshake (or running `init`). */
   upgraded: number;
+  /** Of those, the ones on HTTP/2 streams (RFC 8441, `attach` to an http2 server); absent with I/O threads. */
+  http2?: number;
   /** Text and binary messages received since the server started. */
   messages: number;
   /** Socket writes issued: everything a connection writes in one tick is one write. */

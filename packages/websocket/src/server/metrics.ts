@@ -86,6 +86,12 @@ export function renderMetrics(s: ServerStats): string {
       samples: one(s.upgraded),
     },
     {
+      name: 'wsz_connections_http2',
+      type: 'gauge',
+      help: 'Upgraded connections on HTTP/2 streams (RFC 8441).',
+      samples: one(s.http2 ?? 0),
+    },
+    {
       name: 'wsz_handshakes_total',
       type: 'counter',
       help: 'Upgrade requests by the status they were answered with (101: accepted; other: statuses not listed).',
