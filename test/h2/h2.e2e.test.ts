@@ -6,7 +6,7 @@
 import { connect, createSecureServer, createServer, type Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Server } from 'wsz';
+import { Server, type ServerConfig } from 'wsz';
 import { Client } from 'wsz/client';
 import { Opcode } from 'wsz/protocol';
 import { H2Socket, h2Session } from '../helpers/h2-client.js';
@@ -21,9 +21,18 @@ afterEach(async () => {
 });
 
 /** An h2c server (with `allowHTTP1`, HTTP/1.1 too) with a wsz server attached at /ws; its origin. */
-async function start(threads: number, allowHTTP1 = false): Promise<{ server: Server<Topical>; origin: string }> {
+async function start(
+  threads: number,
+  allowHTTP1 = false,
+  config: ServerConfig = {},
+): Promise<{ server: Server<Topical>; origin: string }> {
   const http2 = createServer({ allowHTTP1 } as never, (_req, res) => res.end('page\n')) as Http2Server;
-  const server = new Server(Topical, { logLevel: 'silent', closeTimeout: 1000, threadPool: { count: threads } });
+  const server = new Server(Topical, {
+    logLevel: 'silent',
+    closeTimeout: 1000,
+    ...config,
+    threadPool: { count: threads },
+  });
   await server.attach(http2 as never, { path: '/ws' });
   await new Promise<void>((resolve) => http2.listen(0, '127.0.0.1', resolve));
   cleanup.push(async () => {
@@ -62,6 +71,17 @@ describe.each([
     await eventually('the stream ending', () => ws.ended);
   });
 
+  it('answers an offer of permessage-deflate in the 200, as in the 101', async () => {
+    const { origin } = await start(threads, false, { perMessageDeflate: true });
+    const { session: s } = await session(origin);
+    const ws = await H2Socket.open(s, '/ws', {
+      'sec-websocket-extensions': 'permessage-deflate; client_max_window_bits',
+    });
+    expect(ws.status).toBe(200);
+    expect(ws.headers['sec-websocket-extensions']).toMatch(/^permessage-deflate/);
+    expect(ws.headers['sec-websocket-accept']).toBeUndefined();
+  });
+
   it('carries 100 WebSockets on one session; a stream reset by the peer closes only its own', async () => {
     const { server, origin } = await start(threads);
     const { session: s } = await session(origin);
@@ -79,7 +99,7 @@ describe.each([
     }
   });
 
-  it('refuses what RFC 8441 and RFC 6455 refuse: another version, no :authority, another path', async () => {
+  it('refuses what RFC 8441 and RFC 6455 refuse: another version, another path; leaves a plain CONNECT to Node', async () => {
     const { origin } = await start(threads);
     const { session: s } = await session(origin);
     const v12 = await H2Socket.open(s, '/ws', { 'sec-websocket-version': '12' });
@@ -87,6 +107,13 @@ describe.each([
     expect(v12.headers['sec-websocket-version']).toBe('13');
     const nowhere = await H2Socket.open(s, '/elsewhere');
     expect(nowhere.status).toBe(404);
+    // A CONNECT without :protocol is a tunnel, not a WebSocket: Node answers 405 (no 'connect' listener of the app).
+    const tunnel = s.request({ ':method': 'CONNECT', ':authority': 'example.com:443' }, { endStream: false });
+    const tunnelStatus = await new Promise<number>((resolve) =>
+      tunnel.once('response', (h) => resolve(Number(h[':status']))),
+    );
+    expect(tunnelStatus).toBe(405);
+    tunnel.close();
     // A plain request on the same session is the app's.
     const page = s.request({ ':path': '/' });
     let body = '';
