@@ -25,7 +25,7 @@ async function start(
   threads: number,
   allowHTTP1 = false,
   config: ServerConfig = {},
-): Promise<{ server: Server<Topical>; origin: string }> {
+): Promise<{ server: Server<Topical>; origin: string; sessions: () => number }> {
   const http2 = createServer({ allowHTTP1 } as never, (_req, res) => res.end('page\n')) as Http2Server;
   const server = new Server(Topical, {
     logLevel: 'silent',
@@ -34,12 +34,14 @@ async function start(
     threadPool: { count: threads },
   });
   await server.attach(http2 as never, { path: '/ws' });
+  let sessions = 0;
+  http2.on('session', () => sessions++);
   await new Promise<void>((resolve) => http2.listen(0, '127.0.0.1', resolve));
   cleanup.push(async () => {
     await server.stop();
     await new Promise((resolve) => http2.close(resolve));
   });
-  return { server, origin: `http://127.0.0.1:${(http2.address() as AddressInfo).port}` };
+  return { server, origin: `http://127.0.0.1:${(http2.address() as AddressInfo).port}`, sessions: () => sessions };
 }
 
 async function session(origin: string) {
@@ -120,6 +122,54 @@ describe.each([
     page.on('data', (d) => (body += d));
     await new Promise((resolve) => page.on('end', resolve));
     expect(body).toBe('page\n');
+  });
+});
+
+describe.each([
+  { name: 'inline', threads: 0 },
+  { name: 'hook threads', threads: 2 },
+])('wsz/client over HTTP/2 ($name)', ({ threads }) => {
+  it('exchanges text, binary, 16 MiB, pings, and closes; ten WebSockets share one session', async () => {
+    const { server, origin, sessions } = await start(threads, false, { maxMessageSize: 32 * 1024 * 1024 });
+    const url = `${origin.replace('http', 'ws')}/ws`;
+    const clients = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        Client.connect(url, { http2: true, readTimeout: 10_000, maxMessageSize: 32 * 1024 * 1024 }),
+      ),
+    );
+    cleanup.push(() => clients.forEach((c) => c.destroy()));
+    for (const c of clients) expect(await c.read()).toMatchObject({ type: 'text' });
+    const infos = await server.connections();
+    expect(infos.map((i) => i.http)).toEqual(Array(10).fill('2'));
+    expect(server.stats().http2).toBe(10);
+    expect(sessions()).toBe(1);
+    const c = clients[0]!;
+    c.writeText('say over h2');
+    expect((await c.read())?.type === 'text').toBe(true);
+    c.writePing('p');
+    expect(await c.read()).toMatchObject({ type: 'pong' });
+    // Topical echoes nothing binary: subscribe, publish a 16 MiB binary message to ourselves.
+    c.writeText('sub big');
+    await c.read();
+    c.writeText(`flood big 1 ${16 * 1024 * 1024}`);
+    const big = await c.read();
+    expect(big?.type === 'binary' && big.data.length).toBe(16 * 1024 * 1024);
+    await c.close({ code: 1000 });
+    let left = 10;
+    for (const end = Date.now() + 3000; left !== 9 && Date.now() < end; await new Promise((r) => setTimeout(r, 20)))
+      left = (await server.connections()).length;
+    expect(left).toBe(9);
+  });
+
+  it('fails with the status when the server refuses, and when it does not announce extended CONNECT', async () => {
+    const { origin } = await start(threads);
+    const url = origin.replace('http', 'ws');
+    await expect(Client.connect(`${url}/nowhere`, { http2: true })).rejects.toMatchObject({ status: 404 });
+    const plain = createServer();
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => plain.close(resolve)));
+    const bare = `ws://127.0.0.1:${(plain.address() as AddressInfo).port}/ws`;
+    await expect(Client.connect(bare, { http2: true })).rejects.toThrow(/does not announce the extended CONNECT/);
   });
 });
 

@@ -10,6 +10,7 @@ import {
 import { deflateOfferHeader, type DeflateAgreement } from '../protocol/permessage-deflate.js';
 import type { ClientOptions } from './options.js';
 import { ResponseReader, type ResponseRead } from './response-reader.js';
+import { openHttp2 } from './h2-connect.js';
 
 /** After a refusal's status line, how long its body is waited for before the refusal is reported with what came. */
 const REFUSAL_BODY_WAIT = 1000;
@@ -39,6 +40,7 @@ export function openHandshake(url: string | URL, options: ClientOptions): Promis
   if (u.protocol !== 'ws:' && u.protocol !== 'wss:')
     throw new TypeError(`Client.connect: '${u.protocol}' URLs are not WebSocket URLs; use ws:// or wss://`);
   if (u.hash) throw new TypeError('Client.connect: a WebSocket URL has no fragment (#...) (RFC 6455 3)');
+  if (options.http2) return openHttp2(u, options);
   const secure = u.protocol === 'wss:';
   const port = Number(u.port || (secure ? 443 : 80));
   const hostname = u.hostname.replace(/^\[|\]$/g, '');

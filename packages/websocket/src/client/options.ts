@@ -35,6 +35,11 @@ export interface ClientOptions {
    * allowed fails the handshake with a `HandshakeExtensionError`. Default false.
    */
   perMessageDeflate?: boolean | ClientDeflateOptions;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 connection to the URL's origin (RFC 8441), shared by every WebSocket
+   * to that origin while one is open; the server must announce the extended CONNECT protocol. Default false.
+   */
+  http2?: boolean;
   /** TLS settings for wss:// URLs. */
   tls?: {
     /** Trusted CA certificates (PEM), for servers whose certificate is not from a public CA. */
