@@ -161,6 +161,37 @@ describe.each([
     expect(left).toBe(9);
   });
 
+  it('compresses (permessage-deflate), publishes, and keeps the heartbeat over a stream', async () => {
+    const { origin } = await start(threads, false, {
+      perMessageDeflate: true,
+      heartbeat: { interval: 200, timeout: 2000 },
+    });
+    const url = `${origin.replace('http', 'ws')}/ws`;
+    const [a, b] = await Promise.all(
+      [0, 1].map(() => Client.connect(url, { http2: true, perMessageDeflate: true, readTimeout: 3000 })),
+    );
+    cleanup.push(
+      () => a!.destroy(),
+      () => b!.destroy(),
+    );
+    expect(a!.extensions).toMatch(/^permessage-deflate/);
+    for (const c of [a!, b!]) {
+      expect(await c.read()).toMatchObject({ type: 'text' });
+      c.writeText('sub room');
+      expect((await c.read())?.type).toBe('text');
+    }
+    const long = 'squeeze me '.repeat(500);
+    a!.writeText(`pub room ${long}`);
+    for (const c of [a!, b!]) {
+      const m = await c.read();
+      expect(m?.type === 'text' && m.data.toString()).toBe(long);
+    }
+    // The server pings a quiet connection (heartbeat.interval); the client answers by itself.
+    let m = await b!.read(2000);
+    while (m !== null && m.type !== 'ping') m = await b!.read(2000);
+    expect(m?.type).toBe('ping');
+  });
+
   it('fails with the status when the server refuses, and when it does not announce extended CONNECT', async () => {
     const { origin } = await start(threads);
     const url = origin.replace('http', 'ws');
