@@ -4,6 +4,7 @@
  * init, hooks, frames and close handshake as an HTTP/1.1 upgrade, on the stream.
  */
 import { connect, createSecureServer, createServer, type Http2Server } from 'node:http2';
+import diagnostics from 'node:diagnostics_channel';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Server, type ServerConfig } from 'wsz';
@@ -90,11 +91,17 @@ describe.each([
     const sockets = await Promise.all(Array.from({ length: 100 }, () => H2Socket.open(s, '/ws')));
     const ids = await Promise.all(sockets.map((w) => w.nextText()));
     expect(new Set(ids).size).toBe(100);
+    const closes: Array<{ code: number; by: string }> = [];
+    const onClose = (e: unknown): void => void closes.push(e as { code: number; by: string });
+    diagnostics.subscribe('wsz:connection:close', onClose);
+    cleanup.push(() => diagnostics.unsubscribe('wsz:connection:close', onClose));
     sockets[0]!.stream.close(0x8); // RST_STREAM CANCEL
     let left = 100;
     for (const end = Date.now() + 3000; left !== 99 && Date.now() < end; await new Promise((r) => setTimeout(r, 20)))
       left = (await server.connections()).length;
     expect(left).toBe(99);
+    // The connection ended without a close frame: 1006, by the transport.
+    expect(closes).toMatchObject([{ code: 1006, by: 'transport' }]);
     for (const w of sockets.slice(1, 4)) {
       w.text('say still here');
       expect(await w.nextText()).toBe('still here');
