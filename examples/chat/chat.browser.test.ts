@@ -181,12 +181,17 @@ describe.skipIf(!chromiumAvailable || !redisAvailable)(
 );
 
 describe.skipIf(!chromiumAvailable || selfSigned() === null)('examples/chat in headless Chromium over HTTP/2', () => {
-  for (const flags of [[], ['--disable-http2']]) {
+  const RUNS: Array<[threads: string, flags: string[]]> = [
+    ['2', []],
+    ['0', []],
+    ['2', ['--disable-http2']],
+  ];
+  for (const [threads, flags] of RUNS) {
     const over = flags.length === 0 ? 'HTTP/2 (RFC 8441)' : 'HTTP/1.1 on the same port';
-    it(`chats with its WebSocket over ${over}`, async () => {
+    it(`chats with its WebSocket over ${over} (THREADS=${threads})`, async () => {
       const tls = selfSigned()!;
       const server = runExample('examples/chat/server.ts', {
-        THREADS: '2',
+        THREADS: threads,
         TLS_CERT: tls.certPath,
         TLS_KEY: tls.keyPath,
       });
