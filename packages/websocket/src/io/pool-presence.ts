@@ -50,7 +50,10 @@ export class PoolPresence {
 
   private async fromReports(topic: string): Promise<Member[]> {
     const { connections } = await this.report();
-    return connections.filter((c) => topic in c.presence).map((c) => ({ id: c.id, info: c.presence[topic] }));
+    return connections
+      .filter((c) => topic in c.presence)
+      .map((c) => ({ id: c.id, info: c.presence[topic] }))
+      .sort((a, b) => a.id - b.id);
   }
 
   private toThreads(except: IoThread | null, kind: 'join' | 'leave', topic: string, id: number, info: string): void {

@@ -84,11 +84,13 @@ export class Presence {
     return out;
   }
 
-  /** Who is present in `topic` here. */
+  /** Who is present in `topic` here, by connection id. */
   members(topic: string): Member[] {
     const members = this.byTopic.get(topic);
     if (members === undefined) return [];
-    return [...members].map(([m, info]) => ({ id: m.id, info: JSON.parse(info) as unknown }));
+    return [...members]
+      .map(([m, info]) => ({ id: m.id, info: JSON.parse(info) as unknown }))
+      .sort((a, b) => a.id - b.id);
   }
 }
 
