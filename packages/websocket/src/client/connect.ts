@@ -7,21 +7,16 @@ import {
   HandshakeTimeoutError,
   validateResponse,
 } from '../protocol/client-handshake.js';
-import { deflateOfferHeader, type DeflateAgreement } from '../protocol/permessage-deflate.js';
+import { deflateOfferHeader } from '../protocol/permessage-deflate.js';
 import type { ClientOptions } from './options.js';
 import { ResponseReader, type ResponseRead } from './response-reader.js';
 import { openHttp2 } from './h2-connect.js';
+import { deflateOffer, type Opened } from './opened.js';
 
 /** After a refusal's status line, how long its body is waited for before the refusal is reported with what came. */
 const REFUSAL_BODY_WAIT = 1000;
 
-/** A socket past its opening handshake, with what the server agreed to and the bytes that followed its 101. */
-export interface Opened {
-  socket: Socket;
-  protocol: string | undefined;
-  rest: Buffer;
-  deflate: DeflateAgreement | null;
-}
+export type { Opened } from './opened.js';
 
 /**
  * The client's opening handshake (RFC 6455 4.1): checks the URL, connects (TCP or TLS, or a Unix
@@ -46,11 +41,7 @@ export function openHandshake(url: string | URL, options: ClientOptions): Promis
   const hostname = u.hostname.replace(/^\[|\]$/g, '');
   const key = generateKey();
   const protocols = options.protocols ?? [];
-  const deflateOptions = options.perMessageDeflate
-    ? options.perMessageDeflate === true
-      ? {}
-      : options.perMessageDeflate
-    : null;
+  const deflateOptions = deflateOffer(options);
   const request = clientRequest({
     extensions: deflateOptions ? deflateOfferHeader(deflateOptions) : undefined,
     target: `${u.pathname || '/'}${u.search}`,

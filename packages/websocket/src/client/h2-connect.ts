@@ -9,7 +9,7 @@ import {
   validateResponse,
 } from '../protocol/client-handshake.js';
 import { deflateOfferHeader } from '../protocol/permessage-deflate.js';
-import type { Opened } from './connect.js';
+import { deflateOffer, type Opened } from './opened.js';
 import type { ClientOptions } from './options.js';
 
 /**
@@ -74,11 +74,7 @@ export function openHttp2(u: URL, options: ClientOptions): Promise<Opened> {
   const secure = u.protocol === 'wss:';
   const origin = `${secure ? 'https' : 'http'}://${u.host}`;
   const protocols = options.protocols ?? [];
-  const deflateOptions = options.perMessageDeflate
-    ? options.perMessageDeflate === true
-      ? {}
-      : options.perMessageDeflate
-    : null;
+  const deflateOptions = deflateOffer(options);
   const handshakeTimeout = options.handshakeTimeout ?? 10000;
   const key = `${origin} ${JSON.stringify(options.tls ?? {})}`;
   const { session, ready, entry } = sessionFor(origin, options);
