@@ -127,7 +127,7 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
     }
   });
 
-  it('holds what is said while Redis restarts and delivers it once Redis is back, to both processes, then links up', async () => {
+  it('holds what is said while Redis restarts without its data and delivers it once Redis is back, then links up', async () => {
     const r = await redis();
     const [pa, pb] = [await chatProcess(r.url, '0'), await chatProcess(r.url, '0')];
     const [a1, a2, b1] = [
@@ -142,11 +142,16 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
     await new Promise((res) => setTimeout(res, 300));
     expect(a2.got.some((g) => g.text === 'while redis is down')).toBe(false);
     await redis(r.port); // the same port, a fresh (empty) Redis: subscriptions must be made again
-    await until('delivery once Redis is back', () =>
-      [a2, b1].every((m) => m.got.filter((g) => g.text === 'while redis is down').length === 1),
+    // On the publisher's process for sure (its own subscriber is back before its queue goes). The other process
+    // hears it only if its subscriber was back first: a Redis restarted without its data starts a new history, so a
+    // miss cannot be filled from it (docs/delivery.md: with persistence it is; see the test below).
+    await until(
+      'delivery once Redis is back',
+      () => a2.got.filter((g) => g.text === 'while redis is down').length === 1,
     );
     await linked(a1, b1);
     await linked(b1, a1);
+    expect(b1.got.filter((g) => g.text === 'while redis is down').length).toBeLessThanOrEqual(1);
   }, 60_000);
 
   it('starts without Redis, and serves once Redis appears', async () => {
@@ -254,6 +259,13 @@ describe.skipIf(!redisAvailable)('examples/chat across processes through Redis',
     say(b1, ['b-3']);
     await new Promise((res) => setTimeout(res, 300));
     r = await redis(r.port, persist);
+    // Both processes back on Redis (what either missed meanwhile is filled from the stream at the next message).
+    for (const port of [pa, pb]) {
+      const connected = async (): Promise<boolean> =>
+        /wsz_backplane_connected 1/.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      for (const end = Date.now() + 15_000; !(await connected()) && Date.now() < end;)
+        await new Promise((res) => setTimeout(res, 50));
+    }
     say(a1, ['a-4']);
     say(b1, ['b-4']);
     await until('all eight, on every member', () => members.every((m) => m.got.length >= 8), 20_000);
