@@ -3,14 +3,23 @@
  * protocol, and a CONNECT stream with `:protocol websocket` on the attached path becomes a connection: the same
  * init, hooks, frames and close handshake as an HTTP/1.1 upgrade, on the stream.
  */
-import { connect, createSecureServer, createServer, type Http2Server } from 'node:http2';
+import {
+  connect,
+  createSecureServer,
+  createServer,
+  type Http2SecureServer,
+  type Http2Server,
+  type ServerHttp2Session,
+} from 'node:http2';
 import diagnostics from 'node:diagnostics_channel';
+import { createServer as httpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Server, type ServerConfig } from 'wsz';
 import { Client } from 'wsz/client';
 import { Opcode } from 'wsz/protocol';
 import { H2Socket, h2Session } from '../helpers/h2-client.js';
+import { FrameType, H2Error, RawH2 } from '../helpers/raw-h2.js';
 import { Topical } from '../helpers/topical.js';
 import { eventually } from '../helpers/server.js';
 import { selfSigned } from '../helpers/tls.js';
@@ -36,10 +45,17 @@ async function start(
   });
   await server.attach(http2 as never, { path: '/ws' });
   let sessions = 0;
-  http2.on('session', () => sessions++);
+  const open = new Set<ServerHttp2Session>();
+  http2.on('session', (s) => {
+    sessions++;
+    open.add(s);
+    s.once('close', () => open.delete(s));
+  });
   await new Promise<void>((resolve) => http2.listen(0, '127.0.0.1', resolve));
   cleanup.push(async () => {
     await server.stop();
+    // Node 20 never closes a session after its own GOAWAY for a protocol error (Node 24 does): ended here.
+    for (const s of open) s.destroy();
     await new Promise((resolve) => http2.close(resolve));
   });
   return { server, origin: `http://127.0.0.1:${(http2.address() as AddressInfo).port}`, sessions: () => sessions };
@@ -135,6 +151,97 @@ describe.each([
 describe.each([
   { name: 'inline', threads: 0 },
   { name: 'hook threads', threads: 2 },
+])('bad input and backpressure over HTTP/2 ($name)', ({ threads }) => {
+  /** An extended CONNECT for /ws as raw header fields, `change` applied (a value of null drops the field). */
+  const request = (port: number, change: Record<string, string | null> = {}): Array<[string, string]> => {
+    const fields: Record<string, string> = {
+      ':method': 'CONNECT',
+      ':protocol': 'websocket',
+      ':scheme': 'http',
+      ':path': '/ws',
+      ':authority': `127.0.0.1:${port}`,
+      'sec-websocket-version': '13',
+    };
+    for (const [name, value] of Object.entries(change))
+      if (value === null) delete fields[name];
+      else fields[name] = value;
+    return Object.entries(fields);
+  };
+
+  it('resets a CONNECT without :authority, :path or :scheme (PROTOCOL_ERROR); the session lives on', async () => {
+    const { server, origin } = await start(threads);
+    const port = Number(new URL(origin).port);
+    const h2 = await RawH2.open(port);
+    cleanup.push(() => h2.close());
+    h2.headers(1, request(port, { ':authority': null }));
+    h2.headers(3, request(port, { ':path': null }));
+    h2.headers(5, request(port, { ':scheme': null }));
+    for (const stream of [1, 3, 5]) {
+      const reset = await h2.waitFor((f) => f.stream === stream && f.type === FrameType.RST_STREAM);
+      expect(reset && RawH2.errorCode(reset)).toBe(H2Error.PROTOCOL_ERROR);
+    }
+    // The same session still takes a good one: 200, then the hook's first message as a DATA frame.
+    h2.headers(7, request(port));
+    const ok = await h2.waitFor((f) => f.stream === 7 && f.type === FrameType.HEADERS);
+    expect(ok && RawH2.status(ok)).toBe(200);
+    const data = await h2.waitFor((f) => f.stream === 7 && f.type === FrameType.DATA);
+    expect(data?.payload.subarray(2).toString()).toMatch(/^id \d+$/);
+    expect(server.stats().connections).toBe(1);
+  });
+
+  it('ends a refused stream with RST_STREAM NO_ERROR after its answer; DATA sent on it after changes nothing', async () => {
+    const { server, origin } = await start(threads, false, { heartbeat: { interval: 200, timeout: 1000 } });
+    const port = Number(new URL(origin).port);
+    const h2 = await RawH2.open(port);
+    cleanup.push(() => h2.close());
+    h2.headers(1, request(port, { 'sec-websocket-version': '12' }));
+    const body = await h2.waitFor((f) => f.stream === 1 && f.type === FrameType.DATA && (f.flags & 1) === 1);
+    expect(body?.payload.toString()).toMatch(/Sec-WebSocket-Version/i);
+    const reset = await h2.waitFor((f) => f.stream === 1 && f.type === FrameType.RST_STREAM);
+    expect(reset && RawH2.errorCode(reset)).toBe(H2Error.NO_ERROR);
+    // A WebSocket frame on the refused stream, and DATA on a stream never opened (a connection error, RFC 9113 5.1).
+    h2.data(1, Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]));
+    h2.headers(3, request(port));
+    const ok = await h2.waitFor((f) => f.stream === 3 && f.type === FrameType.DATA);
+    expect(ok?.payload.subarray(2).toString()).toMatch(/^id \d+$/);
+    expect(server.stats()).toMatchObject({ connections: 1, messages: 0 });
+    h2.data(99, Buffer.from('nobody'));
+    const away = await h2.waitFor((f) => f.type === FrameType.GOAWAY);
+    expect(away && RawH2.errorCode(away)).toBe(H2Error.PROTOCOL_ERROR);
+    // The peer closes TCP after the GOAWAY. Node 24 then closes the session and its streams; Node 20 notices neither
+    // (it stops reading the socket after its GOAWAY): there the heartbeat finds the WebSocket dead.
+    h2.close();
+    await eventually('the WebSocket on the dead session closing', () => server.stats().connections === 0, 5000);
+    // The server serves new sessions.
+    const { session: s } = await session(origin);
+    const ws = await H2Socket.open(s, '/ws');
+    expect(await ws.nextText()).toMatch(/^id \d+$/);
+  });
+
+  it("a stream whose reader stops costs at most maxBackpressure: then it is closed; the session's others live", async () => {
+    const limit = 256 * 1024;
+    const { server, origin } = await start(threads, false, { maxBackpressure: limit });
+    const { session: s } = await session(origin);
+    const [slow, other, publisher] = await Promise.all([0, 1, 2].map(() => H2Socket.open(s, '/ws')));
+    for (const w of [slow!, other!, publisher!]) expect(await w.nextText()).toMatch(/^id \d+$/);
+    slow!.text('sub room');
+    await slow!.next();
+    // The client stops reading the slow stream: its flow-control window closes and the server's writes wait.
+    slow!.stream.pause();
+    let peak = 0;
+    const sample = setInterval(() => (peak = Math.max(peak, server.stats().buffered)), 5);
+    publisher!.text(`flood room 64 ${64 * 1024}`);
+    await eventually('the slow stream closed by the backpressure policy', () => server.stats().connections === 2, 8000);
+    clearInterval(sample);
+    expect(peak).toBeLessThanOrEqual(limit + 2 * 64 * 1024);
+    other!.text('say still here');
+    expect(await other!.nextText()).toBe('still here');
+  });
+});
+
+describe.each([
+  { name: 'inline', threads: 0 },
+  { name: 'hook threads', threads: 2 },
 ])('wsz/client over HTTP/2 ($name)', ({ threads }) => {
   it('exchanges text, binary, 16 MiB, pings, and closes; ten WebSockets share one session', async () => {
     const { server, origin, sessions } = await start(threads, false, { maxMessageSize: 32 * 1024 * 1024 });
@@ -211,18 +318,31 @@ describe.each([
   });
 });
 
+/** A TLS http2 server with `allowHTTP1` and a wsz server attached at /ws; its port and how many sessions it saw. */
+async function startTls(): Promise<{
+  server: Server<Topical>;
+  h2: Http2SecureServer;
+  port: number;
+  sessions: () => number;
+}> {
+  const tls = selfSigned()!;
+  const h2 = createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true }, (_req, res) => res.end('page\n'));
+  const server = new Server(Topical, { logLevel: 'silent', closeTimeout: 1000, threadPool: { count: 0 } });
+  await server.attach(h2 as never, { path: '/ws' });
+  let sessions = 0;
+  h2.on('session', () => sessions++);
+  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+  cleanup.push(async () => {
+    await server.stop();
+    await new Promise((resolve) => h2.close(resolve));
+  });
+  return { server, h2, port: (h2.address() as AddressInfo).port, sessions: () => sessions };
+}
+
 describe.skipIf(selfSigned() === null)('HTTP/1.1 and HTTP/2 on one TLS port (allowHTTP1)', () => {
   it('takes HTTP/1.1 upgrades and CONNECT streams alike', async () => {
     const tls = selfSigned()!;
-    const h2 = createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true }, (_req, res) => res.end('page\n'));
-    const server = new Server(Topical, { logLevel: 'silent', closeTimeout: 1000, threadPool: { count: 0 } });
-    await server.attach(h2 as never, { path: '/ws' });
-    await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
-    cleanup.push(async () => {
-      await server.stop();
-      await new Promise((resolve) => h2.close(resolve));
-    });
-    const port = (h2.address() as AddressInfo).port;
+    const { server, port } = await startTls();
     // HTTP/1.1 (the client offers no h2 in ALPN): an upgrade.
     const c = await Client.connect(`wss://127.0.0.1:${port}/ws`, { readTimeout: 3000, tls: { ca: tls.cert } });
     cleanup.push(() => c.destroy());
@@ -237,5 +357,54 @@ describe.skipIf(selfSigned() === null)('HTTP/1.1 and HTTP/2 on one TLS port (all
     expect(await ws.nextText()).toMatch(/^id \d+$/);
     const kinds = (await server.connections()).length;
     expect(kinds).toBe(2);
+  });
+
+  it("http2: 'auto' takes h2 by ALPN where the server announces extended CONNECT, one session for the origin", async () => {
+    const tls = selfSigned()!;
+    const { server, port, sessions } = await startTls();
+    const url = `wss://127.0.0.1:${port}/ws`;
+    const a = await Client.connect(url, { http2: 'auto', readTimeout: 3000, tls: { ca: tls.cert } });
+    const b = await Client.connect(url, { http2: 'auto', readTimeout: 3000, tls: { ca: tls.cert } });
+    cleanup.push(
+      () => a.destroy(),
+      () => b.destroy(),
+    );
+    for (const c of [a, b]) expect(await c.read()).toMatchObject({ type: 'text' });
+    expect((await server.connections()).map((i) => i.http)).toEqual(['2', '2']);
+    expect(sessions()).toBe(1);
+    a.writeText('say auto');
+    expect(await a.read()).toMatchObject({ type: 'text', data: Buffer.from('auto') });
+  });
+
+  it("http2: 'auto' falls back to HTTP/1.1: a server that picks h2 without the setting, or picks http/1.1", async () => {
+    const tls = selfSigned()!;
+    const { server, h2, port, sessions } = await startTls();
+    // New sessions are told no extended CONNECT: the client opens a second connection and upgrades over HTTP/1.1.
+    h2.updateSettings({ enableConnectProtocol: false });
+    const c = await Client.connect(`wss://127.0.0.1:${port}/ws`, {
+      http2: 'auto',
+      readTimeout: 3000,
+      tls: { ca: tls.cert },
+    });
+    cleanup.push(() => c.destroy());
+    expect(await c.read()).toMatchObject({ type: 'text' });
+    expect((await server.connections()).map((i) => i.http)).toEqual(['1.1']);
+    expect(sessions()).toBe(1); // the h2 session ALPN chose, told no and closed
+    // An HTTPS server (HTTP/1.1 only): ALPN picks http/1.1 and the upgrade goes on that socket.
+    const https = httpsServer({ key: tls.key, cert: tls.cert });
+    const own = new Server(Topical, { logLevel: 'silent', closeTimeout: 1000, threadPool: { count: 0 } });
+    await own.attach(https, { path: '/ws' });
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    cleanup.push(async () => {
+      await own.stop();
+      await new Promise((resolve) => https.close(resolve));
+    });
+    const d = await Client.connect(`wss://127.0.0.1:${(https.address() as AddressInfo).port}/ws`, {
+      http2: 'auto',
+      readTimeout: 3000,
+      tls: { ca: tls.cert },
+    });
+    cleanup.push(() => d.destroy());
+    expect(await d.read()).toMatchObject({ type: 'text' });
   });
 });

@@ -1,5 +1,6 @@
 import { connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { acceptKey } from '../protocol/handshake.js';
 import {
   generateKey,
@@ -26,17 +27,34 @@ interface SessionUse {
   users: number;
 }
 
+function sessionKey(origin: string, options: ClientOptions): string {
+  return `${origin} ${JSON.stringify(options.tls ?? {})}`;
+}
+
+/** Whether a session to `u`'s origin with these TLS settings is open, to be reused rather than asked for by ALPN. */
+export function hasSession(u: URL, options: ClientOptions): boolean {
+  const entry = sessions.get(sessionKey(originOf(u), options));
+  return entry !== undefined && !entry.session.closed && !entry.session.destroyed;
+}
+
+function originOf(u: URL): string {
+  return `${u.protocol === 'wss:' ? 'https' : 'http'}://${u.host}`;
+}
+
 function sessionFor(
   origin: string,
   options: ClientOptions,
+  socket: TLSSocket | undefined,
 ): { session: ClientHttp2Session; ready: Promise<boolean>; entry: SessionUse } {
-  const key = `${origin} ${JSON.stringify(options.tls ?? {})}`;
+  const key = sessionKey(origin, options);
   let entry = sessions.get(key);
   if (entry === undefined || entry.session.closed || entry.session.destroyed) {
+    // A socket that ALPN already gave to h2 carries the session; otherwise the session connects by itself.
     const session = connect(origin, {
       ca: options.tls?.ca,
       servername: options.tls?.servername,
       rejectUnauthorized: options.tls?.rejectUnauthorized ?? true,
+      ...(socket ? { createConnection: () => socket } : {}),
     });
     session.on('error', () => {});
     const ready = new Promise<boolean>((resolve) => {
@@ -69,15 +87,24 @@ function release(key: string, entry: SessionUse): void {
   entry.session.close();
 }
 
-/** Connects `u` (a ws:// or wss:// URL, checked) over HTTP/2 and completes the extended CONNECT. */
-export function openHttp2(u: URL, options: ClientOptions): Promise<Opened> {
+/**
+ * Connects `u` (a ws:// or wss:// URL, checked) over HTTP/2 and completes the extended CONNECT. `socket` is a TLS
+ * socket on which ALPN chose h2; `fallback`, when given, is taken instead of failing when the server does not announce
+ * the extended CONNECT protocol (as a browser falls back to HTTP/1.1).
+ */
+export function openHttp2(
+  u: URL,
+  options: ClientOptions,
+  socket?: TLSSocket,
+  fallback?: () => Promise<Opened>,
+): Promise<Opened> {
   const secure = u.protocol === 'wss:';
-  const origin = `${secure ? 'https' : 'http'}://${u.host}`;
+  const origin = originOf(u);
   const protocols = options.protocols ?? [];
   const deflateOptions = deflateOffer(options);
   const handshakeTimeout = options.handshakeTimeout ?? 10000;
-  const key = `${origin} ${JSON.stringify(options.tls ?? {})}`;
-  const { session, ready, entry } = sessionFor(origin, options);
+  const key = sessionKey(origin, options);
+  const { session, ready, entry } = sessionFor(origin, options, socket);
   return new Promise<Opened>((resolve, reject) => {
     let stream: ClientHttp2Stream | null = null;
     const timer = setTimeout(() => {
@@ -87,6 +114,7 @@ export function openHttp2(u: URL, options: ClientOptions): Promise<Opened> {
     void ready.then((ok) => {
       if (!ok) {
         clearTimeout(timer);
+        if (fallback) return resolve(fallback());
         reject(
           new HandshakeResponseError(
             `${origin} does not announce the extended CONNECT protocol (RFC 8441) over HTTP/2: connect without http2`,

@@ -37,9 +37,12 @@ export interface ClientOptions {
   perMessageDeflate?: boolean | ClientDeflateOptions;
   /**
    * Open the WebSocket as a stream of an HTTP/2 connection to the URL's origin (RFC 8441), shared by every WebSocket
-   * to that origin while one is open; the server must announce the extended CONNECT protocol. Default false.
+   * to that origin while one is open; the server must announce the extended CONNECT protocol. `'auto'` does what
+   * browsers do for wss:// URLs: reuse an open session to the origin, else offer h2 and http/1.1 by ALPN and use h2
+   * where the server picks it and announces the extended CONNECT protocol, HTTP/1.1 otherwise (ws:// URLs: HTTP/1.1).
+   * Default false: HTTP/1.1, as the `ws` package does.
    */
-  http2?: boolean;
+  http2?: boolean | 'auto';
   /** TLS settings for wss:// URLs. */
   tls?: {
     /** Trusted CA certificates (PEM), for servers whose certificate is not from a public CA. */

@@ -5,7 +5,7 @@
  * refusal) is given as HTTP/2 response headers: 200 with the negotiated subprotocol and extensions, or the refusal's
  * status and body. After it, frames flow on the stream's DATA frames; the stream's flow control is the socket's.
  */
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { HandshakeError } from '../protocol/errors.js';
 import { requestHead, validateUpgrade, type UpgradeRequest } from '../protocol/handshake.js';
@@ -76,6 +76,17 @@ export function h2Response(bytes: Buffer): { headers: Record<string, string | nu
 }
 
 /**
+ * A refusal on `stream`: the status and body, then RST_STREAM with NO_ERROR once the body is out (RFC 9113 8.1), so
+ * the client stops sending and the stream does not stay half open on the server.
+ */
+export function refuse(stream: ServerHttp2Stream, headers: Record<string, string | number>, body?: Buffer): void {
+  if (stream.destroyed || stream.headersSent) return;
+  stream.respond(headers);
+  stream.end(body);
+  stream.close(constants.NGHTTP2_NO_ERROR);
+}
+
+/**
  * `stream` as the socket a link reads and writes: the peer's address and port are its session's, `setNoDelay` is
  * the session socket's business, byte counts are the stream's own, and the first thing written (the handshake's
  * HTTP/1.1 answer) goes out as HTTP/2 response headers (with the body of a refusal). Everything after is frames.
@@ -107,8 +118,7 @@ export function streamSocket(stream: ServerHttp2Stream): Socket {
       stream.respond(headers);
       return true;
     }
-    stream.respond(headers);
-    end(body);
+    refuse(stream, headers, body);
     return false;
   };
   socket.write = ((chunk: unknown, ...rest: unknown[]): boolean => {

@@ -11,7 +11,7 @@ import type {
   ServerHttp2Stream,
 } from 'node:http2';
 import { errorResponse, resourceName } from '../protocol/handshake.js';
-import { h2Response, isWebSocketConnect } from './h2-connect.js';
+import { h2Response, isWebSocketConnect, refuse } from './h2-connect.js';
 
 /** An http2 server of node:http2 (plain or TLS). */
 export type AnyHttp2Server = Http2Server | Http2SecureServer;
@@ -54,15 +54,13 @@ export function attachStreamRoute(server: AnyHttp2Server, path: string, taker: S
       const { headers: h, body } = h2Response(
         errorResponse(404, `no WebSocket endpoint at ${pathOf(headers[':path'])}`),
       );
-      stream.respond(h);
-      stream.end(body);
+      refuse(stream, h, body);
     };
     // With a request handler, Node answers a CONNECT nobody listens for with 405: the streams taken here are ours.
     const onConnect = (req: Http2ServerRequest): void => {
       if ((req.stream as unknown as Record<symbol, boolean>)[TAKEN] === true) return;
       if (server.listenerCount('connect') > 1) return; // the app's own listeners take it
-      req.stream.respond({ ':status': 405 });
-      req.stream.end();
+      refuse(req.stream, { ':status': 405 });
     };
     server.prependListener('stream', onStream);
     server.on('connect', onConnect);
