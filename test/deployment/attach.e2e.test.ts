@@ -110,6 +110,9 @@ describe.each(MODES.filter((m) => m.workers === 1))('attach to an HTTP server ($
       () => second.destroy(),
     );
     expect((await second.readResponse()).status).toBe(503);
+    await second.closed;
+    // Refused at once: its init never ran (it did once, after the 503, on an attached server).
+    expect(server.stats().handshakes).toMatchObject({ '101': 1, '400': 1, '503': 1 });
   });
 
   it("routes upgrades the app hands over itself (ws's noServer): start(), then handleUpgrade()", async () => {

@@ -20,6 +20,7 @@ import { Client } from 'wsz/client';
 import { Opcode } from 'wsz/protocol';
 import { H2Socket, h2Session } from '../helpers/h2-client.js';
 import { FrameType, H2Error, RawH2 } from '../helpers/raw-h2.js';
+import { Recorder, type RecorderApp } from '../helpers/recorder.js';
 import { Topical } from '../helpers/topical.js';
 import { eventually } from '../helpers/server.js';
 import { selfSigned } from '../helpers/tls.js';
@@ -35,15 +36,17 @@ async function start(
   threads: number,
   allowHTTP1 = false,
   config: ServerConfig = {},
+  handler: typeof Topical | typeof Recorder = Topical,
+  app?: RecorderApp,
 ): Promise<{ server: Server<Topical>; origin: string; sessions: () => number }> {
   const http2 = createServer({ allowHTTP1 } as never, (_req, res) => res.end('page\n')) as Http2Server;
-  const server = new Server(Topical, {
+  const server = new Server(handler as typeof Topical, {
     logLevel: 'silent',
     closeTimeout: 1000,
     ...config,
     threadPool: { count: threads },
   });
-  await server.attach(http2 as never, { path: '/ws' });
+  await server.attach(http2 as never, { path: '/ws' }, app as never);
   let sessions = 0;
   const open = new Set<ServerHttp2Session>();
   http2.on('session', (s) => {
@@ -167,6 +170,40 @@ describe.each([
       else fields[name] = value;
     return Object.entries(fields);
   };
+
+  it('applies allowedOrigins, maxConn and handshake.timeout (a slow init) as to an HTTP/1.1 upgrade', async () => {
+    const shared = new SharedArrayBuffer(8);
+    const app = { channel: `h2-limits-${threads}`, behaviour: 'gatedInit', shared };
+    const config = { allowedOrigins: ['https://good.example'], maxConn: 2, handshake: { timeout: 300 } };
+    const { server, origin } = await start(threads, false, config, Recorder, app);
+    const { session: s } = await session(origin);
+    const stranger = await H2Socket.open(s, '/ws', { origin: 'https://evil.example' });
+    expect(stranger.status).toBe(403);
+    // init waits on a gate: no answer within handshake.timeout, and the stream is reset.
+    const slow = s.request(
+      {
+        ':method': 'CONNECT',
+        ':protocol': 'websocket',
+        ':path': '/ws',
+        ':scheme': 'http',
+        'sec-websocket-version': '13',
+        origin: 'https://good.example',
+      },
+      { endStream: false },
+    );
+    slow.on('error', () => {});
+    let answered = false;
+    slow.once('response', () => (answered = true));
+    await new Promise<void>((resolve) => slow.once('close', resolve));
+    expect(answered).toBe(false);
+    expect(slow.rstCode).toBe(8); // CANCEL: the WebSocket dropped (RFC 8441 6)
+    Atomics.store(new Int32Array(shared), 0, 1);
+    const [a, b] = await Promise.all([0, 1].map(() => H2Socket.open(s, '/ws', { origin: 'https://good.example' })));
+    expect([a!.status, b!.status]).toEqual([200, 200]);
+    const third = await H2Socket.open(s, '/ws', { origin: 'https://good.example' });
+    expect(third.status).toBe(503);
+    expect(server.stats().handshakes).toMatchObject({ '101': 2, '403': 1, '503': 1 });
+  });
 
   it('resets a CONNECT without :authority, :path or :scheme (PROTOCOL_ERROR); the session lives on', async () => {
     const { server, origin } = await start(threads);

@@ -105,6 +105,14 @@ export function streamSocket(stream: ServerHttp2Stream): Socket {
     bytesWritten: { get: () => written },
   });
   socket.setNoDelay = () => socket;
+  // Dropping the connection is RST_STREAM with CANCEL (RFC 8441 6), not Node's NO_ERROR; after our END_STREAM
+  // (the close handshake done) a destroy stays Node's.
+  const destroy = stream.destroy.bind(stream);
+  socket.destroy = ((error?: Error): Socket => {
+    if (!stream.closed && !stream.writableEnded) stream.close(constants.NGHTTP2_CANCEL);
+    destroy(error);
+    return socket;
+  }) as Socket['destroy'];
   const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
   const end = stream.end.bind(stream) as (...args: unknown[]) => ServerHttp2Stream;
   let answered = false;

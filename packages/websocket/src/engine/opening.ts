@@ -130,6 +130,7 @@ export class Opening {
    * followed it: the same step a request read from the socket takes next.
    */
   requested(upgrade: Handshake['request'] | HandshakeError, rest: Buffer): void {
+    if (this.stage === Stage.Done) return; // already refused (over maxConn): init never runs
     if (upgrade instanceof HandshakeError) return this.refuse(upgrade);
     this.upgrade(upgrade, rest.length > 0 ? [rest] : []);
   }
