@@ -15,12 +15,13 @@ import diagnostics from 'node:diagnostics_channel';
 import { createServer as httpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Server, type ServerConfig } from 'wsz';
+import { RedisBackplane, Server, type ServerConfig } from 'wsz';
 import { Client } from 'wsz/client';
 import { Opcode } from 'wsz/protocol';
 import { H2Socket, h2Session } from '../helpers/h2-client.js';
 import { FrameType, H2Error, RawH2 } from '../helpers/raw-h2.js';
 import { Recorder, type RecorderApp } from '../helpers/recorder.js';
+import { redisAvailable, startRedis } from '../helpers/redis.js';
 import { Topical } from '../helpers/topical.js';
 import { eventually } from '../helpers/server.js';
 import { selfSigned } from '../helpers/tls.js';
@@ -375,6 +376,39 @@ async function startTls(): Promise<{
   });
   return { server, h2, port: (h2.address() as AddressInfo).port, sessions: () => sessions };
 }
+
+describe.skipIf(!redisAvailable)('the Redis backplane with WebSockets over HTTP/2', () => {
+  it('carries a publication from an HTTP/1.1 client of one server to an HTTP/2 client of another', async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.stop());
+    const h2 = await start(2, false, { backplane: new RedisBackplane(redis.url) });
+    const h1 = new Server(Topical, {
+      port: 0,
+      address: '127.0.0.1',
+      logLevel: 'silent',
+      threadPool: { count: 0 },
+      backplane: new RedisBackplane(redis.url),
+    });
+    const { port } = (await h1.listen()) as AddressInfo;
+    cleanup.push(() => h1.stop());
+    const over2 = await Client.connect(`${h2.origin.replace('http', 'ws')}/ws`, { http2: true, readTimeout: 3000 });
+    const over1 = await Client.connect(`ws://127.0.0.1:${port}/ws`, { readTimeout: 3000 });
+    cleanup.push(
+      () => over2.destroy(),
+      () => over1.destroy(),
+    );
+    for (const c of [over2, over1]) expect(await c.read()).toMatchObject({ type: 'text' });
+    over2.writeText('sub room');
+    await over2.read();
+    // The subscription reaches Redis asynchronously: publish until the first one arrives.
+    let got: Awaited<ReturnType<Client['read']>> = null;
+    for (let i = 0; i < 50 && got === null; i++) {
+      over1.writeText('pub room across');
+      got = await over2.read(100);
+    }
+    expect(got).toMatchObject({ type: 'text', data: Buffer.from('across') });
+  });
+});
 
 describe.skipIf(selfSigned() === null)('HTTP/1.1 and HTTP/2 on one TLS port (allowHTTP1)', () => {
   it('takes HTTP/1.1 upgrades and CONNECT streams alike', async () => {
