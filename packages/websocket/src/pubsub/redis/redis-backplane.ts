@@ -1,14 +1,15 @@
 import { isUtf8 } from 'node:buffer';
+import type { Reply } from './resp.js';
 import { randomBytes } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from '../../logging/log.js';
 import type { Position, ResolvedHistoryRule } from '../../delivery/history.js';
 import type { Backplane, BackplaneStats, BrokerHistory, StampedPublication } from '../backplane.js';
 import type { Member } from '../../delivery/wire.js';
-import { RedisConnection } from './redis-connection.js';
+import { ClusterRoute } from './cluster/cluster-route.js';
 import { parseStamped, RedisHistory } from './redis-history.js';
 import { ALIVE_EVERY, parsePresence, RedisPresence } from './redis-presence.js';
-import type { Reply } from './resp.js';
+import { SingleRoute, type RedisRoute, type RouteEvents, type RouteSettings } from './redis-route.js';
 
 /** Options of {@link RedisBackplane}. */
 export interface RedisBackplaneOptions {
@@ -32,6 +33,11 @@ export interface RedisBackplaneOptions {
   tls?: ConnectionOptions;
   /** Where its lines go (default: the logger of the server it serves). */
   logger?: Logger;
+  /**
+   * A Redis Cluster or a single Redis. By default the server asks the URL's node when it starts (`INFO cluster`) and
+   * runs on the cluster (sharded pub/sub, Redis 7) when the node is part of one; `true` or `false` skips the question.
+   */
+  cluster?: boolean;
 }
 
 /** Bytes that tag each message with the server that published it. */
@@ -94,12 +100,14 @@ export class RedisBackplane implements Backplane {
   private readonly topicPrefix: string;
   private readonly broadcastChannel: string;
   private readonly topics = new Set<string>();
-  private readonly pub: RedisConnection;
-  private readonly sub: RedisConnection;
+  /** A single Redis until the server learns (at {@link join}) that the URL's node is part of a cluster. */
+  private route: RedisRoute;
+  private readonly url: URL;
+  private readonly settings: RouteSettings;
+  private readonly events: RouteEvents;
+  private readonly cluster: boolean | undefined;
   private readonly logger: { current: Logger };
   private readonly explicitLogger: boolean;
-  /** The subscriber has confirmed its subscriptions since it last connected. */
-  private subscribed = false;
   private published = 0;
   private received = 0;
   private unheard = 0;
@@ -125,37 +133,32 @@ export class RedisBackplane implements Backplane {
       warn: (m, ...d) => this.logger.current.warn(m, ...d),
       error: (m, ...d) => this.logger.current.error(m, ...d),
     };
-    const common = {
+    this.settings = {
       logger: log,
       tls: options.tls,
+      maxQueue: options.maxQueue ?? 1000,
       maxQueueBytes: positive('maxQueueBytes', options.maxQueueBytes ?? 16 * 1024 * 1024),
       pingInterval: positive('pingInterval', options.pingInterval ?? 10_000),
       pingTimeout: positive('pingTimeout', options.pingTimeout ?? 5_000),
     };
-    this.pub = new RedisConnection(
-      parsed,
-      { ready: () => {}, reply: () => {}, down: () => {} },
-      {
-        ...common,
-        name: 'publisher',
-        maxQueue: options.maxQueue ?? 1000,
-        ordered: true,
-        held: true,
-      },
-    );
-    this.sub = new RedisConnection(
-      parsed,
-      { ready: () => this.resubscribe(), reply: (r) => this.pushed(r), down: () => this.subscriberDown() },
-      {
-        ...common,
-        name: 'subscriber',
-        maxQueue: 0,
-        ordered: false,
-      },
-    );
+    this.url = parsed;
+    this.cluster = options.cluster;
+    this.events = {
+      message: (channel, payload) => this.delivered(channel, payload),
+      channels: () => [this.broadcastChannel, ...this.controlChannels, ...[...this.topics].map((t) => this.channel(t))],
+    };
+    this.route =
+      this.cluster === true
+        ? new ClusterRoute(parsed, this.settings, this.events)
+        : new SingleRoute(parsed, this.settings, this.events);
     this.explicitLogger = options.logger !== undefined;
-    this.streams = new RedisHistory(this.pub, base);
-    this.presence = new RedisPresence(this.pub, base, this.origin.toString('hex'));
+    this.streams = new RedisHistory(() => this.route, base);
+    this.presence = new RedisPresence(
+      () => this.route,
+      base,
+      this.origin.toString('hex'),
+      () => this.presenceTopics,
+    );
     this.presenceHead = head(PRESENCE, this.origin);
     this.sweepHead = head(PRESENCE, Buffer.alloc(ORIGIN));
   }
@@ -165,38 +168,19 @@ export class RedisBackplane implements Backplane {
     if (!this.explicitLogger) this.logger.current = logger;
   }
 
+  /** A topic's channel: on a cluster the topic is its hash tag, so the channel shares the slot of its history keys. */
   private channel(topic: string): string {
-    return this.topicPrefix + topic;
-  }
-
-  /**
-   * (Re)connected: subscribe to every topic with local subscribers, and to broadcasts, in one command;
-   * the PING after it answers once Redis has taken them all, and held publishes go then.
-   */
-  private resubscribe(): void {
-    this.sub.sendIfReady([
-      'SUBSCRIBE',
-      this.broadcastChannel,
-      ...this.controlChannels,
-      ...[...this.topics].map((t) => this.channel(t)),
-    ]);
-    this.sub.sendIfReady(['PING']);
-  }
-
-  private subscriberDown(): void {
-    this.subscribed = false;
-    // Publishes wait until this server's subscriber is back (and so, most likely, other servers' too).
-    this.pub.hold();
+    return this.route.tagged ? `${this.topicPrefix}{${topic}}` : this.topicPrefix + topic;
   }
 
   subscribe(topic: string): void {
     this.topics.add(topic);
-    this.sub.sendIfReady(['SUBSCRIBE', this.channel(topic)]);
+    this.route.subscribe([this.channel(topic)]);
   }
 
   unsubscribe(topic: string): void {
     this.topics.delete(topic);
-    this.sub.sendIfReady(['UNSUBSCRIBE', this.channel(topic)]);
+    this.route.unsubscribe([this.channel(topic)]);
   }
 
   publish(topic: string | null, binary: boolean, payload: Buffer): void {
@@ -204,9 +188,14 @@ export class RedisBackplane implements Backplane {
     // Our own subscriber hears it too when this server has subscribers of the topic (or it is a broadcast).
     const self = topic === null || this.topics.has(topic) ? 1 : 0;
     // The tag and the payload go as one argument, copied once, into the command.
-    const sent = this.pub.send(['PUBLISH', channel, [this.heads[binary ? 1 : 0], payload]], (reply) => {
-      if (typeof reply === 'number' && reply - self <= 0) this.unheard++;
-    });
+    const route = this.route;
+    const sent = route.send(
+      channel,
+      [route.publishCommand, channel, [this.heads[binary ? 1 : 0], payload]],
+      (reply) => {
+        if (typeof reply === 'number' && reply - self <= 0) this.unheard++;
+      },
+    );
     if (sent) this.published++;
   }
 
@@ -262,25 +251,15 @@ export class RedisBackplane implements Backplane {
    * starts anyway.
    */
   async join(timeout = 2000): Promise<number> {
-    const counted = await new Promise<number | null>((resolve) => {
-      const deadline = Date.now() + timeout;
-      let timer: NodeJS.Timeout | undefined;
-      const settle = (node: number | null): void => {
-        clearTimeout(timer);
-        resolve(node);
-      };
-      // The publisher's connection answers it once set up; nothing is queued for a Redis that is away. The timers
-      // are not unref'd: a server starting keeps the process alive while it waits (at most `timeout`).
-      const attempt = (): void => {
-        const asked = this.pub.ask(['INCR', `${this.base}:nodes`], (reply) =>
-          settle(typeof reply === 'number' ? ((reply - 1) % COUNTED_NODES) + 1 : null),
-        );
-        if (asked) timer = setTimeout(() => settle(null), Math.max(0, deadline - Date.now()));
-        else if (Date.now() >= deadline) settle(null);
-        else timer = setTimeout(attempt, 20);
-      };
-      attempt();
-    });
+    const deadline = Date.now() + timeout;
+    if (this.cluster === undefined) {
+      const info = await this.askUntil(deadline, '', ['INFO', 'cluster'], (r) => (Buffer.isBuffer(r) ? r : null));
+      if (info !== null && /cluster_enabled:1/.test(info.toString('latin1'))) this.useCluster();
+    }
+    const key = `${this.base}:nodes`;
+    const counted = await this.askUntil(deadline, key, ['INCR', key], (reply) =>
+      typeof reply === 'number' ? ((reply - 1) % COUNTED_NODES) + 1 : null,
+    );
     let node = counted;
     if (node === null) {
       node = COUNTED_NODES + 1 + Math.floor(Math.random() * COUNTED_NODES);
@@ -290,8 +269,37 @@ export class RedisBackplane implements Backplane {
       );
     }
     this.controlChannels = [`${this.base}:node:${node}`, `${this.base}:nodes`];
-    this.sub.sendIfReady(['SUBSCRIBE', ...this.controlChannels]);
+    this.route.subscribe(this.controlChannels);
     return node;
+  }
+
+  /**
+   * Asks Redis, once it is connected, and resolves with `read` of the answer; null past `deadline`. Nothing is queued
+   * for a Redis that is away. The timers are not unref'd: a server starting keeps the process alive while it waits.
+   */
+  private askUntil<T>(deadline: number, key: string, args: string[], read: (r: Reply) => T | null): Promise<T | null> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (value: T | null): void => {
+        clearTimeout(timer);
+        resolve(value);
+      };
+      const attempt = (): void => {
+        if (this.route.ask(key, args, (reply) => settle(read(reply))))
+          timer = setTimeout(() => settle(null), Math.max(0, deadline - Date.now()));
+        else if (Date.now() >= deadline) settle(null);
+        else timer = setTimeout(attempt, 20);
+      };
+      attempt();
+    });
+  }
+
+  /** The URL's node is part of a Redis Cluster: from now on commands go to their slot's master, pub/sub is sharded. */
+  private useCluster(): void {
+    const single = this.route;
+    this.route = new ClusterRoute(this.url, this.settings, this.events);
+    single.close();
+    this.logger.current.info(`redis backplane: ${this.url.host} is part of a Redis Cluster; using sharded pub/sub`);
   }
 
   /**
@@ -302,7 +310,8 @@ export class RedisBackplane implements Backplane {
     const channel = node === null ? this.controlChannels[1] : `${this.base}:node:${node}`;
     if (channel === undefined) return Promise.resolve(0);
     return new Promise((resolve) => {
-      const sent = this.pub.send(['PUBLISH', channel, [this.controlHead, payload]], (reply) => {
+      const route = this.route;
+      const sent = route.send(channel, [route.publishCommand, channel, [this.controlHead, payload]], (reply) => {
         // Every server hears a message to all, this one too.
         resolve(typeof reply === 'number' ? Math.max(0, reply - (node === null ? 1 : 0)) : 0);
       });
@@ -310,26 +319,15 @@ export class RedisBackplane implements Backplane {
     });
   }
 
-  /** A reply pushed on the subscriber connection: a message, a subscription's confirmation, a pong. */
-  private pushed(reply: Reply): void {
-    if (!Array.isArray(reply) || reply.length < 2 || !Buffer.isBuffer(reply[0])) return void this.malformed++;
-    const kind = reply[0].toString('latin1');
-    if (kind === 'pong') {
-      if (!this.subscribed) {
-        this.subscribed = true;
-        this.pub.release();
-      }
-      return;
-    }
-    if (kind !== 'message') return;
-    const [, channelBytes, payload] = reply;
-    if (reply.length !== 3 || !Buffer.isBuffer(channelBytes) || !Buffer.isBuffer(payload)) return void this.malformed++;
-    const channel = channelBytes.toString('utf8');
+  /** A message on a channel this server subscribed to. */
+  private delivered(channel: string, payload: Buffer): void {
     if (this.controlChannels.includes(channel)) return this.told(payload);
     let topic: string | null;
     if (channel === this.broadcastChannel) topic = null;
     else if (channel.startsWith(this.topicPrefix) && channel.length > this.topicPrefix.length)
-      topic = channel.slice(this.topicPrefix.length);
+      topic = this.route.tagged
+        ? channel.slice(this.topicPrefix.length + 1, -1)
+        : channel.slice(this.topicPrefix.length);
     else return;
     if (payload.length >= HEAD && payload[0] === MAGIC0 && payload[1] === MAGIC1 && payload[3] === STAMPED)
       return this.stamped(topic, payload);
@@ -385,22 +383,20 @@ export class RedisBackplane implements Backplane {
   }
 
   stats(): BackplaneStats {
+    const route = this.route.stats();
     return {
-      connected: this.pub.connected && this.sub.connected && this.subscribed,
+      ...route,
       published: this.published,
       received: this.received,
-      lost: this.pub.lost,
       unheard: this.unheard,
-      errors: this.pub.errors + this.sub.errors + this.malformed,
-      reconnects: this.pub.reconnects + this.sub.reconnects,
+      errors: route.errors + this.malformed,
     };
   }
 
   close(): void {
     if (this.sweeper !== null) clearInterval(this.sweeper);
     this.presence.close();
-    this.pub.close();
-    this.sub.close();
+    this.route.close();
   }
 }
 

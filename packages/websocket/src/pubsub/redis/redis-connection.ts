@@ -33,7 +33,15 @@ export interface RedisConnectionOptions {
   held?: boolean;
   /** Replies come in the order of commands (false on a subscriber connection: they are pushes). */
   ordered: boolean;
+  /**
+   * A Redis Cluster's redirections (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) go to their command's `onReply` (ordered) or
+   * here (pushes), not to the error count and the log: the cluster route follows them.
+   */
+  redirected?: (error: RedisReplyError) => void;
 }
+
+/** Error replies of a Redis Cluster that say where (or when) to ask again. */
+const REDIRECTION = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
 /** Reconnect delays grow from this to {@link MAX_BACKOFF}. */
 const MIN_BACKOFF = 100;
@@ -215,11 +223,16 @@ export class RedisConnection {
         if (this.setupReplies === 0) this.becameReady();
         continue;
       }
+      const redirected = r instanceof RedisReplyError && this.options.redirected && REDIRECTION.test(r.message);
       if (this.options.ordered) {
         const onReply = this.waiting.shift();
-        if (r instanceof RedisReplyError) this.commandFailed(r);
+        if (redirected) {
+          if (onReply) onReply(r);
+          else this.options.redirected!(r);
+        } else if (r instanceof RedisReplyError) this.commandFailed(r);
         else if (onReply) onReply(r);
-      } else if (r instanceof RedisReplyError) this.commandFailed(r);
+      } else if (redirected) this.options.redirected!(r as RedisReplyError);
+      else if (r instanceof RedisReplyError) this.commandFailed(r);
       else this.events.reply(r);
     }
     if (this.parser.error !== null) {

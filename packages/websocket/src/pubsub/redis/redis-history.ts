@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Position, ResolvedHistoryRule } from '../../delivery/history.js';
 import type { BrokerHistory } from '../backplane.js';
-import type { RedisConnection } from './redis-connection.js';
+import type { RedisRoute } from './redis-route.js';
 import type { Reply } from './resp.js';
 
 /**
@@ -27,7 +27,7 @@ if ARGV[3] ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
-redis.call('PUBLISH', ARGV[4], ARGV[5] .. n .. '\\n' .. epoch .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[6] .. '\\n' .. ARGV[8])
+redis.call(ARGV[9], ARGV[4], ARGV[5] .. n .. '\\n' .. epoch .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[6] .. '\\n' .. ARGV[8])
 return n
 `;
 
@@ -73,13 +73,16 @@ export function parseStamped(body: Buffer): StampedMessage | null {
   };
 }
 
-/** Runs the history scripts on a Redis connection (the backplane's publisher). */
+/**
+ * Runs the history scripts through the backplane's route (on a cluster, on the master of the topic's slot; the script
+ * publishes with SPUBLISH there).
+ */
 export class RedisHistory {
-  private readonly conn: RedisConnection;
+  private readonly route: () => RedisRoute;
   private readonly base: string;
 
-  constructor(conn: RedisConnection, base: string) {
-    this.conn = conn;
+  constructor(route: () => RedisRoute, base: string) {
+    this.route = route;
     this.base = base;
   }
 
@@ -102,11 +105,13 @@ export class RedisHistory {
     except: number,
   ): boolean {
     const ttl = rule.seconds > 0 ? String(rule.seconds * 2000) : '0';
-    return this.conn.send([
+    const route = this.route();
+    const keys = this.keys(topic);
+    return route.send(keys[0], [
       'EVAL',
       PUBLISH_SCRIPT,
       '2',
-      ...this.keys(topic),
+      ...keys,
       epoch(),
       String(rule.messages),
       ttl,
@@ -115,6 +120,7 @@ export class RedisHistory {
       binary ? '2' : '1',
       String(except),
       payload,
+      route.publishCommand,
     ]);
   }
 
@@ -126,12 +132,14 @@ export class RedisHistory {
   since(topic: string, since: Position | null, rule: ResolvedHistoryRule): Promise<BrokerHistory | null> {
     const ttl = rule.seconds > 0 ? String(rule.seconds * 2000) : '0';
     return new Promise((resolve) => {
-      const sent = this.conn.ask(
+      const keys = this.keys(topic);
+      const sent = this.route().ask(
+        keys[0],
         [
           'EVAL',
           SINCE_SCRIPT,
           '2',
-          ...this.keys(topic),
+          ...keys,
           epoch(),
           since === null ? '' : String(since.offset),
           since === null ? '' : since.epoch,

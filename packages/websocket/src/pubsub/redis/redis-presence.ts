@@ -1,12 +1,13 @@
 import type { Member } from '../../delivery/wire.js';
-import type { RedisConnection } from './redis-connection.js';
+import type { RedisRoute } from './redis-route.js';
 import type { Reply } from './resp.js';
 
 /**
  * Presence across servers in Redis (docs/delivery.md): a hash per topic, `<base>:p:{<topic>}`, holds who is present
  * (field `<server>:<connection id>`, value the info as JSON), and each server keeps a key `<base>:alive:<server>`
- * that expires when the server stops refreshing it. Joins and leaves are published on the topic's channel, once
- * each, by the scripts that change the hash; a server that dies without saying goodbye leaves its members in the
+ * that expires when the server stops refreshing it (on a Redis Cluster one per topic it has members in, in the
+ * topic's slot where the scripts may read it: `<base>:p:{<topic>}:alive:<server>`). Joins and leaves are published
+ * on the topic's channel, once each, by the scripts that change the hash; a server that dies without saying goodbye leaves its members in the
  * hash until a live server lists or sweeps the topic, which removes them and publishes their leaves.
  */
 
@@ -16,7 +17,7 @@ export const ALIVE_FOR = 6000;
 
 const TRACK_SCRIPT = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4] .. 'join\\n' .. ARGV[5] .. '\\n' .. ARGV[2])
+redis.call(ARGV[6], ARGV[3], ARGV[4] .. 'join\\n' .. ARGV[5] .. '\\n' .. ARGV[2])
 return 1
 `;
 
@@ -24,7 +25,7 @@ const UNTRACK_SCRIPT = `
 local info = redis.call('HGET', KEYS[1], ARGV[1])
 if not info then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3] .. 'leave\\n' .. ARGV[4] .. '\\n' .. info)
+redis.call(ARGV[5], ARGV[2], ARGV[3] .. 'leave\\n' .. ARGV[4] .. '\\n' .. info)
 return 1
 `;
 
@@ -43,7 +44,7 @@ for i = 1, #all, 2 do
   else
     redis.call('HDEL', KEYS[1], field)
     local id = string.match(field, ':(.*)$')
-    redis.call('PUBLISH', ARGV[2], ARGV[3] .. 'leave\\n' .. id .. '\\n' .. all[i + 1])
+    redis.call(ARGV[4], ARGV[2], ARGV[3] .. 'leave\\n' .. id .. '\\n' .. all[i + 1])
   end
 end
 return out
@@ -68,28 +69,42 @@ export function parsePresence(body: Buffer): PresenceMessage | null {
   return { kind, id: Number(id), info: text.slice(second + 1) };
 }
 
-/** Runs the presence scripts on a Redis connection (the backplane's publisher), and keeps this server alive. */
+/** Runs the presence scripts through the backplane's route, and keeps this server alive. */
 export class RedisPresence {
-  private readonly conn: RedisConnection;
-  private readonly base: string;
-  private readonly server: string;
   private timer: NodeJS.Timeout | null = null;
 
-  /** @param server this server's name in the hash (its origin tag, as hex) */
-  constructor(conn: RedisConnection, base: string, server: string) {
-    this.conn = conn;
-    this.base = base;
-    this.server = server;
-  }
+  /**
+   * @param server this server's name in the hash (its origin tag, as hex)
+   * @param topics the topics this server has members in (on a cluster, each has its own alive key)
+   */
+  constructor(
+    private readonly route: () => RedisRoute,
+    private readonly base: string,
+    private readonly server: string,
+    private readonly topics: () => Iterable<string>,
+  ) {}
 
   private key(topic: string): string {
     return `${this.base}:p:{${topic}}`;
   }
 
-  /** Keeps this server's alive key fresh from now on (once presence is used). */
-  private keepAlive(): void {
+  /** Where the alive keys of `topic`'s servers are: one per server, or on a cluster one per server and topic. */
+  private alivePrefix(topic: string): string {
+    return this.route().tagged ? `${this.key(topic)}:alive:` : `${this.base}:alive:`;
+  }
+
+  /** Keeps this server's alive keys fresh from now on (once presence is used). */
+  private keepAlive(topic: string): void {
+    const set = (t: string): void => {
+      const key = this.alivePrefix(t) + this.server;
+      this.route().ask(key, ['SET', key, '1', 'PX', String(ALIVE_FOR)], null);
+    };
+    if (this.route().tagged) set(topic);
     if (this.timer !== null) return;
-    const refresh = (): void => void this.conn.ask(['SET', `${this.base}:alive:${this.server}`, '1', 'PX', String(ALIVE_FOR)], null);
+    const refresh = (): void => {
+      if (!this.route().tagged) return set('');
+      for (const t of this.topics()) set(t);
+    };
     refresh();
     this.timer = setInterval(refresh, ALIVE_EVERY);
     this.timer.unref();
@@ -97,19 +112,28 @@ export class RedisPresence {
 
   /** Connection `id` of this server is present in `topic` with `info` (JSON); its join is published with `head`. */
   track(topic: string, id: number, info: string, channel: string, head: Buffer): void {
-    this.keepAlive();
-    this.conn.send(['EVAL', TRACK_SCRIPT, '1', this.key(topic), `${this.server}:${id}`, info, channel, head, String(id)]);
+    this.keepAlive(topic);
+    const route = this.route();
+    const key = this.key(topic);
+    const field = `${this.server}:${id}`;
+    route.send(key, ['EVAL', TRACK_SCRIPT, '1', key, field, info, channel, head, String(id), route.publishCommand]);
   }
 
   untrack(topic: string, id: number, channel: string, head: Buffer): void {
-    this.conn.send(['EVAL', UNTRACK_SCRIPT, '1', this.key(topic), `${this.server}:${id}`, channel, head, String(id)]);
+    const route = this.route();
+    const key = this.key(topic);
+    const field = `${this.server}:${id}`;
+    route.send(key, ['EVAL', UNTRACK_SCRIPT, '1', key, field, channel, head, String(id), route.publishCommand]);
   }
 
   /** Who is present in `topic` on every live server (null: Redis could not answer). */
   members(topic: string, channel: string, head: Buffer): Promise<Member[] | null> {
     return new Promise((resolve) => {
-      const sent = this.conn.send(
-        ['EVAL', MEMBERS_SCRIPT, '1', this.key(topic), `${this.base}:alive:`, channel, head],
+      const route = this.route();
+      const key = this.key(topic);
+      const sent = route.send(
+        key,
+        ['EVAL', MEMBERS_SCRIPT, '1', key, this.alivePrefix(topic), channel, head, route.publishCommand],
         (reply) => resolve(readMembers(reply)),
       );
       if (!sent) resolve(null);
