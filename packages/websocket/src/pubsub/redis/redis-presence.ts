@@ -7,8 +7,9 @@ import type { Reply } from './resp.js';
  * (field `<server>:<connection id>`, value the info as JSON), and each server keeps a key `<base>:alive:<server>`
  * that expires when the server stops refreshing it (on a Redis Cluster one per topic it has members in, in the
  * topic's slot where the scripts may read it: `<base>:p:{<topic>}:alive:<server>`). Joins and leaves are published
- * on the topic's channel, once each, by the scripts that change the hash; a server that dies without saying goodbye leaves its members in the
- * hash until a live server lists or sweeps the topic, which removes them and publishes their leaves.
+ * on the topic's channel, once each, by the scripts that change the hash; a server that dies without saying goodbye
+ * leaves its members in the hash until a live server lists or sweeps the topic, which removes them and publishes
+ * their leaves.
  */
 
 /** How often a server refreshes its alive key, and how long the key lives without it (ms). */
