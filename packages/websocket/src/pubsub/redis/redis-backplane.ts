@@ -109,6 +109,8 @@ export class RedisBackplane implements Backplane {
   private readonly logger: { current: Logger };
   private readonly explicitLogger: boolean;
   private published = 0;
+  /** Publishes whose connection dropped before Redis answered (counted as lost: they may not have gone out). */
+  private unanswered = 0;
   private received = 0;
   private unheard = 0;
   private malformed = 0;
@@ -189,13 +191,11 @@ export class RedisBackplane implements Backplane {
     const self = topic === null || this.topics.has(topic) ? 1 : 0;
     // The tag and the payload go as one argument, copied once, into the command.
     const route = this.route;
-    const sent = route.send(
-      channel,
-      [route.publishCommand, channel, [this.heads[binary ? 1 : 0], payload]],
-      (reply) => {
-        if (typeof reply === 'number' && reply - self <= 0) this.unheard++;
-      },
-    );
+    const command = [route.publishCommand, channel, [this.heads[binary ? 1 : 0], payload]];
+    const sent = route.send(channel, command, (reply) => {
+      if (typeof reply !== 'number') this.unanswered++; // the connection went first: it may not have gone out
+      else if (reply - self <= 0) this.unheard++;
+    });
     if (sent) this.published++;
   }
 
@@ -389,6 +389,7 @@ export class RedisBackplane implements Backplane {
       published: this.published,
       received: this.received,
       unheard: this.unheard,
+      lost: route.lost + this.unanswered,
       errors: route.errors + this.malformed,
     };
   }

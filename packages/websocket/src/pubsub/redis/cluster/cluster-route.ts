@@ -109,6 +109,8 @@ export class ClusterRoute implements RedisRoute {
   }
 
   private pushed(node: ClusterNode, reply: Reply): void {
+    // A subscriber with no channels (yet) is not in subscribed mode: its PING is answered with a plain PONG.
+    if (reply === 'PONG') return this.pushed(node, [Buffer.from('pong'), Buffer.alloc(0)]);
     if (!Array.isArray(reply) || reply.length < 2 || !Buffer.isBuffer(reply[0])) return void this.malformed++;
     const kind = reply[0].toString('latin1');
     if (kind === 'pong') {
