@@ -96,8 +96,9 @@ export interface BackplaneStats {
   published: number;
   received: number;
   /**
-   * Messages that could not be sent: the broker was away or not reading and the bounded queue was full.
-   * Redis pub/sub is at most once.
+   * Messages that could not be sent: the broker was away or not reading and the bounded queue was full; or sent on a
+   * connection that dropped before the broker answered (they may or may not have gone out). Redis pub/sub is at most
+   * once.
    */
   lost: number;
   /** Messages the broker took but reported reaching no other server (no server had subscribers then). */
@@ -106,6 +107,8 @@ export interface BackplaneStats {
   errors?: number;
   /** Reconnections since the start. */
   reconnects: number;
+  /** On a Redis Cluster: redirections followed (MOVED and ASK, as slots move between masters). */
+  redirects?: number;
 }
 
 /** Backplanes in use by a server: one serves one server. */

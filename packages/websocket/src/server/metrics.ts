@@ -247,6 +247,12 @@ export function renderMetrics(s: ServerStats): string {
         help: 'Reconnections to the broker.',
         samples: one(b.reconnects),
       },
+      {
+        name: 'wsz_backplane_redirects_total',
+        type: 'counter',
+        help: 'Redirections followed on a Redis Cluster (MOVED, ASK) as slots move between masters.',
+        samples: one(b.redirects ?? 0),
+      },
     );
   }
   return render(families);
