@@ -87,8 +87,8 @@ try {
   await sleep(500);
   const baseRss = children.map(({ child }) => rssKiB(child.pid));
   const binary = members();
-  // Connecting is given one second per 5,000 connections (at least 10 s); counting starts after it.
-  const connectMs = Math.max(10_000, (conns / 5000) * 1000);
+  // Connecting is given one second per 3,000 connections (at least 10 s); counting starts after it.
+  const connectMs = Math.max(10_000, Math.ceil(conns / 3));
   const startNs = process.hrtime.bigint() + BigInt(connectMs) * 1_000_000n;
   const per = Math.ceil(conns / generators);
   const gens = [];
