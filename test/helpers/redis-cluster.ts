@@ -1,6 +1,7 @@
 /**
  * A local Redis Cluster for the tests: masters of Debian's redis-server with cluster-enabled, joined by
- * `redis-cli --cluster create` (no replicas), each on 127.0.0.1 with its own config file in a temporary folder.
+ * `redis-cli --cluster create` (with or without replicas), each on 127.0.0.1 with its own config file in a
+ * temporary folder.
  * A master can be restarted (same port and config: it comes back with its slots, without its keys) and a slot moved
  * from one master to another the way `redis-cli --cluster reshard` does it (IMPORTING, MIGRATING, MIGRATE of its
  * keys, SETSLOT NODE everywhere).
@@ -40,7 +41,7 @@ async function clusterPort(taken: Set<number>): Promise<number> {
 }
 
 export interface RedisCluster {
-  /** The masters' ports, in the order given to `--cluster create` (slots 0-5460, 5461-10922, 10923-16383 for 3). */
+  /** The masters' ports (slots 0-5460, 5461-10922, 10923-16383 for 3), then the replicas'. */
   ports: number[];
   /** A URL of one node (the first), as users give it. */
   url: string;
@@ -50,40 +51,38 @@ export interface RedisCluster {
   slotOf(key: string): number;
   /** Stops a master (SIGKILL) and starts it again on its port with its config; resolves once the cluster is ok. */
   restart(port: number, downMs?: number): Promise<void>;
+  /** Stops a node for good (SIGKILL): with a replica, the cluster fails it over after its node timeout (2 s). */
+  kill(port: number): Promise<void>;
   /** Moves `slot`, with its keys, from the master that has it to the master on `to`. */
   moveSlot(slot: number, to: number): void;
   stop(): Promise<void>;
 }
 
-export async function startCluster(masters = 3): Promise<RedisCluster> {
+export async function startCluster(masters = 3, replicas = 0): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'wsz-cluster-'));
   const taken = new Set<number>();
   const ports: number[] = [];
-  for (let i = 0; i < masters; i++) ports.push(await clusterPort(taken));
+  for (let i = 0; i < masters * (1 + replicas); i++) ports.push(await clusterPort(taken));
   const args = (port: number): string[] => [
     '--cluster-enabled',
     'yes',
     '--cluster-config-file',
     join(dir, `nodes-${port}.conf`),
     '--cluster-node-timeout',
-    '5000',
+    '2000',
+    '--cluster-replica-validity-factor',
+    '0',
     '--dir',
     dir,
   ];
   const running = new Map<number, RunningRedis>();
   for (const p of ports) running.set(p, await startRedis(p, args(p)));
-  cli(
-    ports[0]!,
-    '--cluster',
-    'create',
-    ...ports.map((p) => `127.0.0.1:${p}`),
-    '--cluster-replicas',
-    '0',
-    '--cluster-yes',
-  );
+  const all = ports.map((p) => `127.0.0.1:${p}`);
+  cli(ports[0]!, '--cluster', 'create', ...all, '--cluster-replicas', String(replicas), '--cluster-yes');
+  const live = (): number[] => ports.filter((p) => running.has(p));
   const ok = async (): Promise<void> => {
     for (const end = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 100))) {
-      const states = ports.map((p) => {
+      const states = live().map((p) => {
         try {
           return /cluster_state:ok/.test(cli(p, 'CLUSTER', 'INFO'));
         } catch {
@@ -95,11 +94,17 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
     }
   };
   await ok();
+  // Replicas attach to their masters, and copy them, asynchronously after `--cluster create`.
+  for (const end = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 100))) {
+    const synced = ports.filter((p) => /master_link_status:up/.test(cli(p, 'INFO', 'replication'))).length;
+    if (synced >= masters * replicas) break;
+    if (Date.now() > end) throw new Error('the replicas did not attach within 20 s');
+  }
   const idOf = (port: number): string => cli(port, 'CLUSTER', 'MYID');
-  const slotOf = (key: string): number => Number(cli(ports[0]!, 'CLUSTER', 'KEYSLOT', key));
+  const slotOf = (key: string): number => Number(cli(live()[0]!, 'CLUSTER', 'KEYSLOT', key));
   const ownerOf = (key: string): number => {
     const slot = slotOf(key);
-    const reply = cli(ports[0]!, 'CLUSTER', 'SLOTS').split('\n');
+    const reply = cli(live()[0]!, 'CLUSTER', 'SLOTS').split('\n');
     // Flat lines: start, end, host, port, id, [replicas...], start, end, ...
     for (let i = 0; i + 3 < reply.length; i++) {
       const [start, end, host, port] = reply.slice(i, i + 4);
@@ -120,8 +125,19 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
       running.set(port, await startRedis(port, args(port)));
       await ok();
     },
+    async kill(port) {
+      await running.get(port)!.stop();
+      running.delete(port);
+      // Until a replica serves its slots (failure detected after the node timeout, then an election).
+      for (const end = Date.now() + 20_000; ; await new Promise((r) => setTimeout(r, 100))) {
+        const slots = cli(live()[0]!, 'CLUSTER', 'SLOTS');
+        if (!slots.split('\n').includes(String(port))) break;
+        if (Date.now() > end) throw new Error(`no replica took the slots of ${port} within 20 s`);
+      }
+      await ok();
+    },
     moveSlot(slot, to) {
-      const from = ports.find((p) => owns(p, slot))!;
+      const from = live().find((p) => owns(p, slot))!;
       const [fromId, toId] = [idOf(from), idOf(to)];
       cli(to, 'CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', fromId);
       cli(from, 'CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', toId);
@@ -130,7 +146,7 @@ export async function startCluster(masters = 3): Promise<RedisCluster> {
         if (keys.length === 0) break;
         cli(from, 'MIGRATE', '127.0.0.1', String(to), '', '0', '5000', 'KEYS', ...keys);
       }
-      for (const p of ports) cli(p, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', toId);
+      for (const p of live()) cli(p, 'CLUSTER', 'SETSLOT', String(slot), 'NODE', toId);
     },
     async stop() {
       for (const r of running.values()) await r.stop();

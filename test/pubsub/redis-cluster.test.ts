@@ -64,9 +64,9 @@ async function subscribed(c: Client, from: Client, topic: string): Promise<void>
 }
 
 /** Topics whose slots lie on each master of `c`, one per master. */
-function topicsOnEachMaster(c: RedisCluster): string[] {
+function topicsOnEachMaster(c: RedisCluster, masters = 3): string[] {
   const found = new Map<number, string>();
-  for (let i = 0; found.size < c.ports.length; i++) {
+  for (let i = 0; found.size < masters && i < 10_000; i++) {
     const topic = `room${i}`;
     const owner = c.ownerOf(`wsz:topic:{${topic}}`);
     if (!found.has(owner)) found.set(owner, topic);
@@ -88,8 +88,14 @@ async function chatThrough(
 ): Promise<void> {
   let sent = 0;
   const got: number[] = [];
+  let stopped = false;
   const reading = (async () => {
-    for (let m = await text(reader, 3000); m !== null; m = await text(reader, 3000)) got.push(Number(m));
+    // Through the fault (a failover takes seconds), then until a second passes without a message.
+    for (;;) {
+      const m = await text(reader, stopped ? 1000 : 500);
+      if (m !== null) got.push(Number(m));
+      else if (stopped) break;
+    }
   })();
   const publishing = setInterval(() => writer.writeText(`pub ${topic} ${++sent}`), 10);
   await new Promise((r) => setTimeout(r, 300));
@@ -97,6 +103,7 @@ async function chatThrough(
   const before = sent;
   await eventually('messages after the fault arriving', () => got.some((n) => n > before + 20), 5000);
   clearInterval(publishing);
+  stopped = true;
   await reading;
   expect(got).toEqual([...got].sort((x, y) => x - y));
   expect(new Set(got).size).toBe(got.length);
@@ -173,6 +180,29 @@ describe.skipIf(!redisAvailable).each([
     expect(cli(from, 'PUBSUB', 'SHARDNUMSUB', channel).split('\n')[1]).toBe('0');
     expect(a.server.stats().backplane!.redirects).toBeGreaterThan(0);
   });
+});
+
+describe.skipIf(!redisAvailable)('a master failed over to its replica', () => {
+  it('finds the promoted replica, subscribes there, and the chat goes on: in order, nothing twice', async () => {
+    const c = await startCluster(3, 1);
+    cleanup.push(() => c.stop());
+    const a = await serve(c.url, 0);
+    const b = await serve(`redis://127.0.0.1:${c.ports[1]}`, 2);
+    const [writer, reader] = [await client(a.port), await client(b.port)];
+    // A topic whose master is not the node the servers were given (so that node's loss is a failover, not a seed's).
+    const topic = topicsOnEachMaster(c).find((t) => ![c.ports[0], c.ports[1]].includes(c.ownerOf(`wsz:topic:{${t}}`)))!;
+    await subscribed(reader, writer, topic);
+    const channel = `wsz:topic:{${topic}}`;
+    const master = c.ownerOf(channel);
+    await chatThrough(a.server, writer, reader, topic, async () => {
+      await c.kill(master);
+      expect(c.ownerOf(channel)).not.toBe(master);
+    });
+    expect(cli(c.ownerOf(channel), 'PUBSUB', 'SHARDNUMSUB', channel).split('\n')[1]).toBe('1');
+    await eventually('both servers connected to every master', () =>
+      [a, b].every((s) => s.server.stats().backplane?.connected === true),
+    );
+  }, 60_000);
 });
 
 describe.skipIf(!redisAvailable)('topic history and presence on a Redis Cluster', () => {

@@ -67,9 +67,13 @@ const work = mkdtempSync(join(tmpdir(), 'wsz-scale-'));
 try {
   if (!redisUrl) {
     const port = await freePort();
-    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
+    const redis = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
     started.push(redis);
     redisUrl = `redis://127.0.0.1:${port}`;
     await sleep(300);
@@ -117,7 +121,11 @@ try {
     gens.push({ proc, hist, done: new Promise((resolve) => proc.once('exit', () => resolve(out))) });
   }
   await sleep(connectMs + 500);
-  const pids = { servers: children.map((c) => c.child.pid), redis: redisPid ? [redisPid] : [], members: gens.map((g) => g.proc.pid) };
+  const pids = {
+    servers: children.map((c) => c.child.pid),
+    redis: redisPid ? [redisPid] : [],
+    members: gens.map((g) => g.proc.pid),
+  };
   const rss = children.map(({ child }) => rssKiB(child.pid));
   const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, ps.reduce((s, p) => s + cpuTicks(p), 0)]));
   await sleep(secs * 1000);

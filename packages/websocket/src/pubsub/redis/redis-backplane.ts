@@ -193,7 +193,8 @@ export class RedisBackplane implements Backplane {
     const route = this.route;
     const command = [route.publishCommand, channel, [this.heads[binary ? 1 : 0], payload]];
     const sent = route.send(channel, command, (reply) => {
-      if (typeof reply !== 'number') this.unanswered++; // the connection went first: it may not have gone out
+      if (typeof reply !== 'number')
+        this.unanswered++; // the connection went first: it may not have gone out
       else if (reply - self <= 0) this.unheard++;
     });
     if (sent) this.published++;

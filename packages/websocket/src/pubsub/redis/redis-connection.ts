@@ -330,6 +330,20 @@ export class RedisConnection {
     return true;
   }
 
+  /**
+   * Drops the commands waiting to be sent (their server is gone for good): each caller that waits for a reply hears
+   * so; the others are counted as lost.
+   */
+  discardQueue(): void {
+    const replies = this.queueReplies;
+    this.queue = [];
+    this.queueReplies = [];
+    this.queueBytes = 0;
+    for (const onReply of replies)
+      if (onReply) onReply(new RedisReplyError('dropped: its Redis server left the cluster'));
+      else this.lost++;
+  }
+
   /** Sends a command only if connected (a subscription is redone on reconnect anyway). */
   sendIfReady(args: readonly Argument[]): void {
     if (this.ready && this.socket) this.socket.write(encodeCommand(args));

@@ -41,6 +41,8 @@ export class ClusterRoute implements RedisRoute {
   private closed = false;
   private redirects = 0;
   private malformed = 0;
+  /** Counters of the connections of masters that left (failed over and not back). */
+  private readonly retired = { lost: 0, errors: 0, reconnects: 0 };
 
   constructor(
     private readonly url: URL,
@@ -170,6 +172,20 @@ export class ClusterRoute implements RedisRoute {
       this.owners.fill(n, r.start, r.end + 1);
     }
     this.mapped = true;
+    const masters = new Set(this.owners);
+    for (const [address, n] of this.nodes) {
+      if (masters.has(n) || n === this.seed || n.pub.connected) continue;
+      // A master that failed over and is not back: what waits for it is dropped (counted), its connections closed.
+      n.pub.discardQueue();
+      this.retired.lost += n.pub.lost;
+      this.retired.errors += n.pub.errors + n.sub.errors;
+      this.retired.reconnects += n.pub.reconnects + n.sub.reconnects;
+      n.pub.close();
+      n.sub.close();
+      this.nodes.delete(address);
+    }
+    // While a master is unreachable, the map is asked again every second: a replica may take its place.
+    for (const n of masters) if (n !== undefined && !n.pub.connected) this.refreshSoon(1000);
     // Channels subscribed where their slot no longer lives move to its master now.
     for (const n of this.nodes.values())
       for (const c of n.channels)
@@ -228,9 +244,8 @@ export class ClusterRoute implements RedisRoute {
   stats(): RouteStats {
     const masters = new Set(this.owners);
     let connected = this.mapped;
-    let lost = 0;
-    let errors = this.malformed;
-    let reconnects = 0;
+    let { lost, reconnects } = this.retired;
+    let errors = this.malformed + this.retired.errors;
     for (const n of this.nodes.values()) {
       if (masters.has(n) && !(n.pub.connected && n.sub.connected && n.subscribed)) connected = false;
       lost += n.pub.lost;
