@@ -16,7 +16,7 @@ describe('configuration', () => {
       maxMessageSize: 65536,
       handshake: { timeout: 10_000, maxSize: 16384, maxHeaders: 100, count: 32 },
       buffers: { smallSize: 2048, smallPool: null, largeSize: 4096, largePool: 8 },
-      threadPool: { count: 4, backlog: 500, bufferSize: 32768 },
+      threadPool: { count: 4, backlog: 500, bufferSize: 1_048_576 },
     });
   });
 

@@ -153,7 +153,8 @@ describe('worker thread pool', () => {
   };
 
   it('replies sent in place from the ring, or moved when it is full, arrive intact while the ring is reused', async () => {
-    const { port } = await start(1); // one worker: every reply passes through one 32 KiB ring
+    // One worker: every reply passes through one 32 KiB ring.
+    const { port } = await start(1, undefined, { threadPool: { bufferSize: 32768 } });
     const sizes = [2048, 6000, 15_000, 40_000];
     const clients = await Promise.all(Array.from({ length: 6 }, () => open(port)));
     for (const [k, c] of clients.entries()) {
@@ -175,7 +176,7 @@ describe('worker thread pool', () => {
   });
 
   it('a client that stops reading holds its replies, not the other connections: they are served, then it gets all of its own', async () => {
-    const { port } = await start(1, undefined, { maxBackpressure: 0 });
+    const { port } = await start(1, undefined, { maxBackpressure: 0, threadPool: { bufferSize: 32768 } });
     const slow = await open(port);
     slow.pauseReading();
     // 18 MB of 6 KB replies: more than the kernel buffers take while nobody reads, so replies wait
@@ -195,7 +196,7 @@ describe('worker thread pool', () => {
   }, 30_000);
 
   it('a client that stops reading pins a bounded part of the ring while other traffic flows, and frees it when it goes', async () => {
-    const { port, server } = await start(1, undefined, { maxBackpressure: 0 });
+    const { port, server } = await start(1, undefined, { maxBackpressure: 0, threadPool: { bufferSize: 32768 } });
     // Internal state, read to check a memory bound: the stretches of the worker's ring held for in-place replies.
     const holds = (): number =>
       (server as unknown as { engine: { dispatcher: { handles: Array<{ holds: unknown[] }> } } }).engine.dispatcher
@@ -215,6 +216,33 @@ describe('worker thread pool', () => {
     slow.destroy();
     await eventually('the ring to be free', () => holds() === 0, 5000);
   }, 30_000);
+
+  it('connections going away wake their hook thread no more: their close hooks ride with a later batch', async () => {
+    const { port, server, events } = await start(1);
+    // Internal state, read to count wake-ups: every batch posted to the one hook thread.
+    const worker = (
+      server as unknown as { engine: { dispatcher: { handles: Array<{ worker: { postMessage: Function } }> } } }
+    ).engine.dispatcher.handles[0]!.worker;
+    const clients = await Promise.all(Array.from({ length: 20 }, () => open(port)));
+    await eventually('every afterInit', () => events.filter((e) => e === 'afterInit').length === 20);
+    let posts = 0;
+    const post = worker.postMessage;
+    worker.postMessage = function (this: unknown, ...args: unknown[]) {
+      posts++;
+      return post.apply(this, args);
+    };
+    // One goes every millisecond or so: each in a turn of the server's event loop of its own.
+    const began = performance.now();
+    for (const c of clients) {
+      c.destroy();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    // Each close hook still runs, within a few milliseconds (LATER_MS), though nothing else is sent.
+    await eventually('every close hook', () => events.filter((e) => e === 'close').length === 20);
+    // Twenty connections gone in 20-30 ms: the thread was woken at most once per LATER_MS (5 ms) and once for the
+    // last, not once per connection.
+    expect(posts).toBeLessThanOrEqual(Math.floor((performance.now() - began) / 5) + 2);
+  });
 
   it('closes the connections of a crashed worker with 1011 and replaces the worker', async () => {
     const { port } = await start(1, 'exitThread');
@@ -301,7 +329,7 @@ describe.each(MODES)('backlog and buffers ($name)', ({ threads, workers }) => {
   }, 60_000);
 
   it('counts buffer pool hits, misses and dynamic allocations for assembled messages', async () => {
-    const { port, server } = await start(threads);
+    const { port, server } = await start(threads, undefined, { threadPool: { bufferSize: 32768 } });
     const c = await open(port);
     const fragmented = (n: number) =>
       cat(frame(2, Buffer.alloc(n - 1, 1), { fin: false }), frame(0, Buffer.alloc(1, 1)));

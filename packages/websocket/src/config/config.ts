@@ -286,7 +286,7 @@ export function resolveConfig(config: ServerConfig = {}): ResolvedConfig {
     threadPool: {
       count: integer('threadPool.count', tp.count, 4, 0, 256),
       backlog: integer('threadPool.backlog', tp.backlog, 500, 1),
-      bufferSize: integer('threadPool.bufferSize', tp.bufferSize, 32768, 1024),
+      bufferSize: integer('threadPool.bufferSize', tp.bufferSize, 1_048_576, 1024),
     },
     borrowData: boolean('borrowData', c.borrowData, false),
     attributeRejections: boolean('attributeRejections', c.attributeRejections, false),

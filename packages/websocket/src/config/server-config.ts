@@ -102,7 +102,11 @@ export interface ServerConfig {
     count?: number;
     /** Messages waiting for a worker before reading pauses (default 500). */
     backlog?: number;
-    /** Bytes of shared memory per worker and direction for payloads crossing threads (default 32768). */
+    /**
+     * Bytes of shared memory per worker and direction for payloads crossing threads (default 1048576, 1 MiB;
+     * websocket.zig's buffer is 32768). A message that does not fit crosses in memory of its own, which costs
+     * more: the default holds a tick's worth of 16 KiB messages.
+     */
     bufferSize?: number;
   };
   /**

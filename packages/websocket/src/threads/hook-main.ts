@@ -254,7 +254,8 @@ async function main(): Promise<void> {
           // The close hook is the connection's last: tell the I/O thread when it has settled.
           runner.closed(target, () => {
             target.dispose();
-            outbox.record(FromWorker.CloseDone, id);
+            // Nothing waits for it but a server stopping: it rides with the next batch.
+            outbox.later(FromWorker.CloseDone, id);
           });
           break;
         }

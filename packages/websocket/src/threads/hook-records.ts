@@ -44,6 +44,8 @@ export class WorkerHandle {
   readonly targets = new Map<number, IoTarget>();
   /** This tick's batch for the worker. */
   readonly out = new BatchWriter('toWorker');
+  /** The batch holds a record the worker must see this tick (not only records that can wait: see LATER_MS). */
+  urgent = false;
   /** Outbound ring space to give back in order, each once its in-place frames are written. */
   readonly holds: Hold[] = [];
   /** Messages sent and not yet finished by the worker. */

@@ -9,7 +9,7 @@ import { Conn } from '../handler/conn.js';
 import { WRITE_BEFORE_OPEN } from '../handler/transport.js';
 import type { DispatchTarget } from '../handler/dispatcher.js';
 import type { Batch } from './messages.js';
-import { BatchWriter, FromWorker, ownBytes } from './messages.js';
+import { BatchWriter, FromWorker, LATER_MS, ownBytes } from './messages.js';
 import type { RingWriter } from './ring.js';
 
 /** A frame record's opcode with this bit carries a payload the worker deflated: the I/O thread sets RSV1. */
@@ -141,6 +141,20 @@ export class WorkerOutbox {
   messageDone(): void {
     this.done++;
     this.schedule();
+  }
+
+  private laterTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * Adds a record the I/O thread need not wake for (see LATER_MS): it goes with the next batch, or
+   * within LATER_MS.
+   */
+  later(kind: number, ...fields: number[]): void {
+    this.out.addFields(kind, fields);
+    this.laterTimer ??= setTimeout(() => {
+      this.laterTimer = null;
+      if (!this.out.empty) this.flush();
+    }, LATER_MS);
   }
 
   private schedule(): void {

@@ -9,7 +9,7 @@ import { HOOK_NAMES, optionalHooks, type HandlerClass, type HandlerHooks } from 
 import { addSlots, durationSlots, switchOn } from '../observe/durations.js';
 import type { Handshake } from '../handler/handshake.js';
 import type { Logger } from '../logging/log.js';
-import { ToWorker, ownBytes, type Batch, type WorkerHello } from './messages.js';
+import { LATER_MS, ToWorker, ownBytes, type Batch, type WorkerHello } from './messages.js';
 import { RingReader, RingWriter, ringMemory } from './ring.js';
 import type { WorkerData } from './hook-main.js';
 import { workerLaunch, type WorkerLaunch } from './hook-launch.js';
@@ -36,6 +36,8 @@ export class HookThreads implements Dispatcher {
   private readonly closeDone = new Map<number, () => void>();
   private app: unknown;
   private flushScheduled = false;
+  /** Posts the records that could wait (see {@link later}) when no other batch took them first. */
+  private laterTimer: NodeJS.Timeout | null = null;
   private stopping = false;
   private readonly closeHooks = new CloseHooks();
   /** Upgrades waiting for a worker to be ready (all were restarting when they arrived). */
@@ -99,6 +101,7 @@ export class HookThreads implements Dispatcher {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.laterTimer) clearTimeout(this.laterTimer);
     await Promise.all(this.handles.map((h) => h.worker.terminate()));
   }
 
@@ -207,17 +210,32 @@ export class HookThreads implements Dispatcher {
 
   private queue(handle: WorkerHandle, kind: number, fields: readonly number[]): void {
     handle.out.addFields(kind, fields);
+    handle.urgent = true;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // After the poll phase: every socket read in this loop turn goes out in one batch per worker.
-      setImmediate(() => this.flush());
+      setImmediate(() => this.flush(false));
     }
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
+  /**
+   * Adds a record that needs no prompt answer: it goes with the worker's next batch, or within LATER_MS. (A
+   * connection's records stay in order: they share the one batch.)
+   */
+  private later(handle: WorkerHandle, kind: number, ...fields: number[]): void {
+    handle.out.addFields(kind, fields);
+    this.laterTimer ??= setTimeout(() => {
+      this.laterTimer = null;
+      this.flush(true);
+    }, LATER_MS);
+  }
+
+  /** Posts each worker's batch: those with a record that cannot wait, or (`all`) every one that is not empty. */
+  private flush(all: boolean): void {
+    if (!all) this.flushScheduled = false;
     for (const h of this.handles) {
-      if (!h || h.out.empty) continue;
+      if (!h || h.out.empty || !(all || h.urgent)) continue;
+      h.urgent = false;
       h.out.add(ToWorker.End, h.inbound.position);
       const { batch, transfer } = h.out.take();
       if (!h.dead) h.worker.postMessage(batch, transfer);
@@ -361,11 +379,12 @@ export class HookThreads implements Dispatcher {
   closing(target: IoTarget, hooksRunning: boolean): void {
     const h = this.handleOf(target);
     if (!h) return;
-    this.send(h, ToWorker.Closing, target.conn.id);
     // With hooks running or messages waiting on the worker, posted now, before our close frame reaches the
     // socket: the hooks learn the connection is closing before the peer can see the close frame (and act
-    // on it). With none (a close answered after the hooks settled), the record goes with this tick's batch.
-    if (hooksRunning) this.flush();
+    // on it). With none (a close answered after the hooks settled), the record can wait for the next batch.
+    if (!hooksRunning) return this.later(h, ToWorker.Closing, target.conn.id);
+    this.send(h, ToWorker.Closing, target.conn.id);
+    this.flush(false);
   }
 
   signal(target: IoTarget, data: unknown): void {
@@ -387,7 +406,8 @@ export class HookThreads implements Dispatcher {
     }
     this.closeHooks.started();
     this.closeDone.set(id, done ?? (() => {}));
-    this.send(h, ToWorker.Closed, id);
+    // The close hook runs with the worker's next batch, within LATER_MS: no wake-up of its own.
+    this.later(h, ToWorker.Closed, id);
   }
 
   idle(): Promise<void> {
