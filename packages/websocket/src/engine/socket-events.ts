@@ -3,6 +3,7 @@
  * connection), each finding its link through a symbol on the socket.
  */
 import type { Socket } from 'node:net';
+import { countRead } from '../buffers/read-memory.js';
 import type { Logger } from '../logging/log.js';
 import type { FrameSender } from '../sender/frame-sender.js';
 
@@ -23,6 +24,7 @@ type TaggedSocket = Socket & { [OWNER]: SocketOwner };
 function onData(this: TaggedSocket, chunk: Buffer): void {
   const owner = this[OWNER];
   owner.server.tally.bytesIn += chunk.length;
+  countRead(chunk.length);
   owner.data(chunk);
 }
 function onClose(this: TaggedSocket): void {

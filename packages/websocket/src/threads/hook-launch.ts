@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
+import { withHeapFloor } from './thread-heap.js';
 
 /**
  * V8's young generation of each thread we start, in MiB (`resourceLimits.maxYoungGenerationSizeMb`).
@@ -159,12 +160,16 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, reas
     start(workerData: unknown, entry: ThreadEntry = 'hooks'): Worker {
       for (;;) {
         try {
-          return new Worker(bootstrap(entries[entry]), {
-            eval: true,
-            workerData,
-            execArgv,
-            resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
-          });
+          const args = execArgv;
+          return withHeapFloor(
+            () =>
+              new Worker(bootstrap(entries[entry]), {
+                eval: true,
+                workerData,
+                execArgv: args,
+                resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+              }),
+          );
         } catch (error) {
           const refused = refusedFlags(error);
           const kept = refused ? execArgv.filter((a) => !refused.includes(a)) : execArgv;
