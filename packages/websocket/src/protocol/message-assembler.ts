@@ -1,5 +1,6 @@
 import { CloseCode, closeCodeIsValid } from './close-codes.js';
 import { ProtocolError } from './errors.js';
+import { copyInto } from './copy.js';
 import type { FrameHeader, FrameSink } from './frame-reader.js';
 import { Opcode, type MessageType } from './opcodes.js';
 import { Utf8Validator, utf8IsValid } from './utf8.js';
@@ -300,7 +301,7 @@ export class MessageAssembler implements FrameSink {
       }
       this.buffer = grown;
     }
-    data.copy(this.buffer, this.length, start, end);
+    copyInto(this.buffer, this.length, data.subarray(start, end));
     this.length = needed;
   }
 

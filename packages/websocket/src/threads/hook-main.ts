@@ -22,6 +22,7 @@ import {
   type WorkerHello,
 } from './messages.js';
 import { RingReader, RingWriter, type RingMemory } from './ring.js';
+import { ownCopy } from '../protocol/copy.js';
 import { WorkerOutbox, WorkerTarget } from './hook-target.js';
 import type { DeflaterSettings } from '../protocol/deflate-codec.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
@@ -180,7 +181,7 @@ async function main(): Promise<void> {
             spanOf.set(view, span);
           }
           // Otherwise the hook gets memory of its own, and the ring space is free with the batch.
-          const buf = offset >= 0 && !borrow ? Buffer.from(view) : view;
+          const buf = offset >= 0 && !borrow ? ownCopy(view) : view;
           // Given back (counted done, and its ring span or token released when it has one) once the hook settles.
           if (target) runner.message(target, buf, binary ? 'binary' : 'text', true);
           else release(buf);
@@ -196,7 +197,7 @@ async function main(): Promise<void> {
           const token = r[at + F.SharedMessage.token]!;
           if (!borrow) {
             // Copied out, the pool buffer goes back at once.
-            const buf = Buffer.from(view);
+            const buf = ownCopy(view);
             outbox.record(FromWorker.Released, token);
             if (target) runner.message(target, buf, binary ? 'binary' : 'text', true);
             else release(buf);

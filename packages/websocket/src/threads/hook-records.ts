@@ -6,6 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import type { IoTarget } from '../handler/dispatcher.js';
 import type { Handshake } from '../handler/handshake.js';
 import { HandshakeError, type HandshakeErrorCode } from '../protocol/errors.js';
+import { ownCopy } from '../protocol/copy.js';
 import type { Position } from '../delivery/history.js';
 import type { Hub } from '../pubsub/hub.js';
 import { Compression } from '../sender/write-data.js';
@@ -264,7 +265,7 @@ export function readHookBatch(h: WorkerHandle, { records: r, extra }: Batch, ctx
  * for as long as they read slowly, and the ring must come back), or its own memory as it came.
  */
 function preparedFrame(h: WorkerHandle, offset: number, length: number, extra: unknown[]): Buffer {
-  return offset >= 0 ? Buffer.from(h.outbound.view(offset, length)) : extraBytes(extra[length]);
+  return offset >= 0 ? ownCopy(h.outbound.view(offset, length)) : extraBytes(extra[length]);
 }
 
 /** Gives back the ring space of the holds at the front of the queue whose frames are all written. */

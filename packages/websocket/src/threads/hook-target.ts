@@ -1,4 +1,5 @@
 import { frameHeaderLength, writeFrameHeader } from '../protocol/frame-writer.js';
+import { copyInto } from '../protocol/copy.js';
 import { SHARE_FROM } from '../sender/prepared.js';
 import type { TopicLimits } from '../pubsub/subscriptions.js';
 import type { Resume } from '../pubsub/hub.js';
@@ -57,7 +58,7 @@ export class WorkerOutbox {
     const target = offset >= 0 ? ring.bytesView : ownBytes(length, this.out.transfer);
     if (offset < 0) at = 0;
     for (const p of parts) {
-      target.set(p, at);
+      copyInto(target, at, p);
       at += p.length;
     }
     if (offset >= 0) this.record(kind, id, ...head, offset, length);
@@ -100,7 +101,7 @@ export class WorkerOutbox {
     const start = offset >= 0 ? offset : 0;
     const at = writeFrameHeader(target, start, opcode, length, { fin: true });
     if (typeof data === 'string') target.write(data, at, 'utf8');
-    else target.set(data, at);
+    else copyInto(target, at, data);
     if (offset >= 0) this.record(kind, ...head, offset, size);
     else this.record(kind, ...head, -1, this.attach(target));
   }

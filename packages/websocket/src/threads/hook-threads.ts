@@ -1,6 +1,7 @@
 import { CloseCode } from '../protocol/close-codes.js';
 import { HandshakeError } from '../protocol/errors.js';
 import { encodeClosePayload } from '../protocol/frame-writer.js';
+import { copyInto } from '../protocol/copy.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from '../config/config.js';
 import { CloseHooks } from '../handler/close-hooks.js';
@@ -246,7 +247,7 @@ export class HookThreads implements Dispatcher {
   private payload(h: WorkerHandle, data: Buffer): [number, number] {
     const offset = h.inbound.allocate(data.length);
     if (offset >= 0) {
-      h.inbound.bytesView.set(data, offset);
+      copyInto(h.inbound.bytesView, offset, data);
       return [offset, data.length];
     }
     const copy = ownBytes(data.length, h.out.transfer);
@@ -303,7 +304,7 @@ export class HookThreads implements Dispatcher {
     // message assembled in a one-off buffer would need a new one for the next).
     const offset = h.inbound.allocate(data.length);
     if (offset >= 0) {
-      h.inbound.bytesView.set(data, offset);
+      copyInto(h.inbound.bytesView, offset, data);
       this.crossed.copied++;
       this.sendEvent(h, target, ToWorker.Message, target.conn.id, binary, offset, data.length);
       this.countPending(h);
