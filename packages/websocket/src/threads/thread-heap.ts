@@ -26,7 +26,9 @@ let starting = 0;
 /**
  * Starts a worker thread whose isolate gets the heap floor: V8's flags are the process's, so the
  * flag is set while our threads' isolates are created (until each is online) and cleared after, and
- * isolates the application creates later keep V8's default.
+ * isolates the application creates later keep V8's default. (I/O threads start hook threads of their own,
+ * counted on their own: should one clear the flag while another's thread is still starting, that thread
+ * just runs with V8's default.)
  */
 export function withHeapFloor(start: () => Worker): Worker {
   if (userChose) return start();
