@@ -4,18 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HandlerClass, HandlerHooks } from '../handler/handler.js';
-import { withHeapFloor } from './thread-heap.js';
-
-/**
- * V8's young generation of each thread we start, in MiB (`resourceLimits.maxYoungGenerationSizeMb`).
- * A thread that reads sockets allocates little JavaScript but a Buffer per read: with V8's default
- * (which grows to 16 MiB and more while modules load) young collections are rare, the reads' memory
- * piles up outside the heap and V8 answers with full mark-compacts, ten a second under 16 KiB echo.
- * At 2 MiB cheap young collections free it first: measured 17-20 instead of 28-35 µs of CPU per
- * 16 KiB message on two I/O threads, 65 instead of 86 with the default hook threads, and no change on
- * small messages (docs/benchmarks.md).
- */
-const YOUNG_GENERATION_MB = 2;
+import { resourceLimits, withHeapFloor } from './thread-heap.js';
 
 /** The programs our threads run: a hook worker, or an I/O thread that owns sockets (`workerCount`). */
 export type ThreadEntry = 'hooks' | 'io';
@@ -160,15 +149,8 @@ export function workerLaunch(HandlerClass: HandlerClass<HandlerHooks<any>>, reas
     start(workerData: unknown, entry: ThreadEntry = 'hooks'): Worker {
       for (;;) {
         try {
-          const args = execArgv;
           return withHeapFloor(
-            () =>
-              new Worker(bootstrap(entries[entry]), {
-                eval: true,
-                workerData,
-                execArgv: args,
-                resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
-              }),
+            () => new Worker(bootstrap(entries[entry]), { eval: true, workerData, execArgv, resourceLimits }),
           );
         } catch (error) {
           const refused = refusedFlags(error);
