@@ -1,24 +1,29 @@
 import { Handler, type MessageType } from 'wsz';
 
-/** What the echo server passes to `listen(app)`. */
-export interface EchoApp {
-  /** Publish every message to every connection (the topic 'all') instead of echoing it. */
-  broadcast: boolean;
-}
-
-/** Echoes text as text and binary as binary; with `broadcast`, sends every message to everyone. */
-export class Echo extends Handler<EchoApp> {
+/**
+ * Echoes text as text and binary as binary. It has no `init` and no `afterInit`: with hook threads, nothing waits
+ * for a thread to make its handler, so opening a connection wakes no thread (the handler is made with the
+ * connection's first message).
+ */
+export class Echo extends Handler {
   // Worker threads import this module to run the handler (threadPool.count > 0).
   static module = import.meta.url;
 
+  clientMessage(data: Buffer, type: MessageType): void {
+    if (type === 'binary') this.conn.writeBin(data);
+    else this.conn.writeText(data);
+  }
+}
+
+/** Sends every message to everyone, the sender included: each connection joins the topic 'all' when it opens. */
+export class Broadcast extends Handler {
+  static module = import.meta.url;
+
   afterInit(): void {
-    if (this.app?.broadcast) this.conn.subscribe('all');
+    this.conn.subscribe('all');
   }
 
   clientMessage(data: Buffer, type: MessageType): void {
-    const binary = type === 'binary';
-    if (this.app?.broadcast) this.conn.publish('all', data, { binary });
-    else if (binary) this.conn.writeBin(data);
-    else this.conn.writeText(data);
+    this.conn.publish('all', data, { binary: type === 'binary' });
   }
 }

@@ -11,10 +11,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { RedisBackplane, Server } from 'wsz';
-import { Echo } from './handler.ts';
+import { Broadcast, Echo } from './handler.ts';
 
 const env = process.env;
-const server = new Server(Echo, {
+const server = new Server(env.BROADCAST === '1' ? Broadcast : Echo, {
   port: Number(env.PORT ?? 9001),
   address: env.ADDRESS ?? '127.0.0.1',
   ...(env.MAX_MESSAGE_SIZE ? { maxMessageSize: Number(env.MAX_MESSAGE_SIZE) } : {}),
@@ -41,7 +41,7 @@ const server = new Server(Echo, {
     : {}),
 });
 
-const address = await server.listen({ broadcast: env.BROADCAST === '1' });
+const address = await server.listen();
 console.log(`echo server listening on ${typeof address === 'string' ? address : `${address.address}:${address.port}`}`);
 
 // Ctrl-C or a TERM: close every connection with 1001, run their close hooks, end the workers.

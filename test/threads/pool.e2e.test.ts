@@ -1,10 +1,13 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Handler, Server } from 'wsz';
 import { RawClient, closeBody, frame, upgradeRequest } from '../helpers/raw-client.js';
 import { MODES, inMode, openGate, serve, type Served } from '../helpers/modes.js';
 import { eventually, freshStats } from '../helpers/server.js';
 import { PerThread } from './fixtures/init-thread.js';
-import { BrokenConstructor, NoInitEcho } from './fixtures/no-init.js';
+import { BrokenConstructor, NoInitEcho, PlainEcho, SlowNoClose } from './fixtures/no-init.js';
 
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -242,6 +245,59 @@ describe('worker thread pool', () => {
     // Twenty connections gone in 20-30 ms: the thread was woken at most once per LATER_MS (5 ms) and once for the
     // last, not once per connection.
     expect(posts).toBeLessThanOrEqual(Math.floor((performance.now() - began) / 5) + 2);
+  });
+
+  it('a handler with neither init nor afterInit: connections opening wake its hook thread no more than LATER_MS allows', async () => {
+    const server = new Server(PlainEcho, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
+    const { port } = (await server.listen()) as { port: number };
+    cleanup.push(() => server.stop());
+    // Internal state, read to count wake-ups: every batch posted to the one hook thread.
+    const worker = (
+      server as unknown as { engine: { dispatcher: { handles: Array<{ worker: { postMessage: Function } }> } } }
+    ).engine.dispatcher.handles[0]!.worker;
+    let posts = 0;
+    const post = worker.postMessage;
+    worker.postMessage = function (this: unknown, ...args: unknown[]) {
+      posts++;
+      return post.apply(this, args);
+    };
+    const began = performance.now();
+    const clients: RawClient[] = [];
+    for (let i = 0; i < 20; i++) {
+      clients.push(await open(port)); // upgraded: the 101 did not wait for the worker
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    // The handlers are made with a later batch: at most one per LATER_MS (5 ms), and one more.
+    expect(posts).toBeLessThanOrEqual(Math.floor((performance.now() - began) / 5) + 2);
+    // Each is there for its connection's first message, in order.
+    for (const [i, c] of clients.entries()) c.sendFrame(1, `m${i}`);
+    for (const [i, c] of clients.entries()) expect((await c.nextFrame()).payload.toString()).toBe(`m${i}`);
+  });
+
+  it('without a close hook, a worker sends nothing back for connections that end; stop still waits for their hooks', async () => {
+    const server = new Server(SlowNoClose, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
+    const { port } = (await server.listen()) as { port: number };
+    cleanup.push(() => server.stop());
+    const dispatcher = (server as unknown as { engine: { dispatcher: { fromWorker: Function } } }).engine.dispatcher;
+    let batches = 0;
+    const fromWorker = dispatcher.fromWorker;
+    dispatcher.fromWorker = function (this: unknown, ...args: unknown[]) {
+      batches++;
+      return fromWorker.apply(this, args);
+    };
+    // Twenty connections open and go, without a message: their worker has nothing to say about them.
+    for (let i = 0; i < 20; i++) (await open(port)).destroy();
+    await eventually('every connection gone', () => server.stats().connections === 0);
+    await new Promise((r) => setTimeout(r, 30)); // several LATER_MS
+    expect(batches).toBe(0);
+    // A hook still running when its connection ends: stop() waits for it, as it would for a close hook.
+    const marker = join(mkdtempSync(join(tmpdir(), 'wsz-idle-')), 'marker');
+    const c = await open(port);
+    c.sendFrame(1, marker);
+    await eventually('the hook to start', () => existsSync(`${marker}.started`));
+    c.destroy();
+    await server.stop();
+    expect(readFileSync(marker, 'utf8')).toBe('done');
   });
 
   it('closes the connections of a crashed worker with 1011 and replaces the worker', async () => {

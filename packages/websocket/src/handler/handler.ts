@@ -103,6 +103,10 @@ export abstract class Handler<App = unknown> implements HandlerHooks<App> {
 export interface OptionalHooks {
   /** Without an init, a worker needs no copy of the request. */
   init: boolean;
+  /** Without init and afterInit, nothing waits for a worker to make the handler: that news can ride a later batch. */
+  afterInit: boolean;
+  /** Without a close hook, nothing waits for a worker to finish a connection. */
+  close: boolean;
   /** The class says `static delivery = true`: publications go in envelopes and clients' commands are read. */
   delivery: boolean;
   clientPing: boolean;
@@ -157,8 +161,18 @@ export function hookShape(HandlerClass: HandlerClass<HandlerHooks<any>>): HookSh
 
 /** The optional hooks the I/O side must route to the handler (it answers pings and closes itself otherwise). */
 export function optionalHooks(HandlerClass: HandlerClass<HandlerHooks<any>>): OptionalHooks {
-  const { init, clientPing, clientPong, clientClose, drain, dropped } = hookShape(HandlerClass);
-  return { init, clientPing, clientPong, clientClose, drain, dropped, delivery: deliveryOf(HandlerClass) };
+  const { init, afterInit, clientPing, clientPong, clientClose, drain, dropped, close } = hookShape(HandlerClass);
+  return {
+    init,
+    afterInit,
+    close,
+    clientPing,
+    clientPong,
+    clientClose,
+    drain,
+    dropped,
+    delivery: deliveryOf(HandlerClass),
+  };
 }
 
 /** Whether a handler class opts into delivery (docs/delivery.md). */

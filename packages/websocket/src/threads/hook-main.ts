@@ -111,6 +111,12 @@ async function main(): Promise<void> {
         outbox.answerMembers(r[at + F.Members.request]!, extra[r[at + F.Members.members]!] as Member[]);
         return;
       }
+      if (kind === ToWorker.Idle) {
+        // Every connection closed so far has had its Closed record (they come in order): the runner knows them all.
+        const request = r[at + F.Idle.request]!;
+        void runner.idle().then(() => outbox.record(FromWorker.Idle, request));
+        return;
+      }
       // Every other record starts with a connection id.
       const id = r[at]!;
       // Undefined for a connection whose handler could not be made, or after it closed.
@@ -255,8 +261,9 @@ async function main(): Promise<void> {
           // The close hook is the connection's last: tell the I/O thread when it has settled.
           runner.closed(target, () => {
             target.dispose();
-            // Nothing waits for it but a server stopping: it rides with the next batch.
-            outbox.later(FromWorker.CloseDone, id);
+            // Nothing waits for it but a server stopping: it rides with the next batch. Without a close hook the I/O
+            // thread waits for nothing (a stop asks with ToWorker.Idle instead).
+            if (runner.hooks.close) outbox.later(FromWorker.CloseDone, id);
           });
           break;
         }

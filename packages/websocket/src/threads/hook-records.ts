@@ -84,6 +84,8 @@ export interface HookBatchContext {
   send(h: WorkerHandle, kind: number, ...fields: number[]): void;
   /** A connection's close hook finished on its worker. */
   finishClose(id: number): void;
+  /** The worker answered ToWorker.Idle `request`. */
+  idleAnswered(request: number): void;
 }
 
 /** Carries out the records of one batch from hook thread `h`, in order. */
@@ -123,6 +125,9 @@ export function readHookBatch(h: WorkerHandle, { records: r, extra }: Batch, ctx
         void ctx.hub.members(extra[r[at + F.Members.topic]!] as string).then((members) => {
           if (!h.dead) ctx.send(h, ToWorker.Members, r[at + F.Members.request]!, h.attach(members));
         });
+        return;
+      case FromWorker.Idle:
+        ctx.idleAnswered(r[at + F.Idle.request]!);
         return;
     }
     // Every other record starts with a connection id.

@@ -4,7 +4,6 @@ import { encodeClosePayload } from '../protocol/frame-writer.js';
 import { copyInto } from '../protocol/copy.js';
 import type { MessageType } from '../protocol/opcodes.js';
 import type { ResolvedConfig } from '../config/config.js';
-import { CloseHooks } from '../handler/close-hooks.js';
 import type { Dispatcher, IoTarget } from '../handler/dispatcher.js';
 import { HOOK_NAMES, optionalHooks, type HandlerClass, type HandlerHooks } from '../handler/handler.js';
 import { addSlots, durationSlots, switchOn } from '../observe/durations.js';
@@ -14,6 +13,7 @@ import { LATER_MS, ToWorker, ownBytes, type Batch, type WorkerHello } from './me
 import { RingReader, RingWriter, ringMemory } from './ring.js';
 import type { WorkerData } from './hook-main.js';
 import { workerLaunch, type WorkerLaunch } from './hook-launch.js';
+import { HookEndings } from './hook-endings.js';
 import type { Hub } from '../pubsub/hub.js';
 import { readHookBatch, WorkerHandle, type HookBatchContext, type PendingInit } from './hook-records.js';
 
@@ -34,13 +34,12 @@ export class HookThreads implements Dispatcher {
   private readonly lent = new Map<number, { data: Buffer; target: IoTarget; handle: WorkerHandle }>();
   private nextToken = 1;
   readonly crossed = { shared: 0, copied: 0 };
-  private readonly closeDone = new Map<number, () => void>();
   private app: unknown;
   private flushScheduled = false;
   /** Posts the records that could wait (see {@link later}) when no other batch took them first. */
   private laterTimer: NodeJS.Timeout | null = null;
   private stopping = false;
-  private readonly closeHooks = new CloseHooks();
+  private readonly endings = new HookEndings();
   /** Upgrades waiting for a worker to be ready (all were restarting when they arrived). */
   private readyWaiters: Array<() => void> = [];
 
@@ -57,7 +56,8 @@ export class HookThreads implements Dispatcher {
       lent: this.lent,
       inits: this.inits,
       send: (h, kind, ...fields) => this.send(h, kind, ...fields),
-      finishClose: (id) => this.finishClose(id),
+      finishClose: (id) => this.endings.finish(id),
+      idleAnswered: (request) => this.endings.answered(request),
     };
     this.launch = workerLaunch(HandlerClass, {
       why: `threadPool.count is ${config.threadPool.count}, so handlers run on worker threads`,
@@ -174,9 +174,11 @@ export class HookThreads implements Dispatcher {
       }
       target.slot = null;
       target.sendClose(encodeClosePayload(CloseCode.InternalError, 'handler thread crashed'));
-      if (this.closeDone.has(id)) this.finishClose(id);
+      this.endings.finish(id);
     }
     handle.targets.clear();
+    // Its hooks ran their last: a stop waiting for them need not wait for this worker.
+    this.endings.died(handle);
     // Buffers the dead worker was reading go back to the pool.
     for (const [token, lent] of this.lent) {
       if (lent.handle !== handle) continue;
@@ -274,12 +276,16 @@ export class HookThreads implements Dispatcher {
     const request = this.hooks.init ? handshake.request : null;
     // With permessage-deflate agreed, the worker compresses this connection's messages itself, with the same settings.
     const deflate = target.deflate?.deflater.settings ?? null;
-    this.send(
-      h,
-      ToWorker.Open,
-      id,
-      h.attach({ request, remoteAddress: handshake.remoteAddress, remotePort: handshake.remotePort, deflate }),
-    );
+    const open = h.attach({
+      request,
+      remoteAddress: handshake.remoteAddress,
+      remotePort: handshake.remotePort,
+      deflate,
+    });
+    // With neither init nor afterInit no hook runs until the connection's first event, and that event's batch
+    // carries this record first: making the handler can wait for it, or LATER_MS, and costs no wake-up of its own.
+    if (this.hooks.init || this.hooks.afterInit) this.send(h, ToWorker.Open, id, open);
+    else this.later(h, ToWorker.Open, id, open);
     // Without init there is nothing to wait for: the 101 leaves now, and every later event for the
     // connection reaches the worker after its Open. (Should the handler's constructor throw, the
     // worker says so and the connection closes with 1011.)
@@ -288,6 +294,7 @@ export class HookThreads implements Dispatcher {
   }
 
   afterInit(target: IoTarget): void {
+    if (!this.hooks.afterInit) return;
     const h = this.handleOf(target);
     if (h) this.sendEvent(h, target, ToWorker.AfterInit, target.conn.id);
   }
@@ -405,22 +412,25 @@ export class HookThreads implements Dispatcher {
       done?.();
       return;
     }
-    this.closeHooks.started();
-    this.closeDone.set(id, done ?? (() => {}));
     // The close hook runs with the worker's next batch, within LATER_MS: no wake-up of its own.
     this.later(h, ToWorker.Closed, id);
+    if (!this.hooks.close) {
+      // No hook to wait for: the connection is done here, and the worker will not write back to say so (a stop
+      // asks each worker instead: see idle).
+      h.targets.delete(id);
+      done?.();
+      return;
+    }
+    this.endings.started(id, done ?? (() => {}));
   }
 
+  /**
+   * Resolves once every close hook started so far has settled. Without a close hook, once each worker has settled
+   * the hooks of every connection closed so far (an async hook may outlive its connection).
+   */
   idle(): Promise<void> {
-    return this.closeHooks.idle();
-  }
-
-  private finishClose(id: number): void {
-    const done = this.closeDone.get(id);
-    if (!done) return;
-    this.closeDone.delete(id);
-    done();
-    this.closeHooks.settled();
+    if (this.hooks.close) return this.endings.closeHooksIdle();
+    return this.endings.askWorkers(this.handles, (h, kind, request) => this.send(h, kind, request));
   }
 
   private fromWorker(h: WorkerHandle, batch: Batch): void {

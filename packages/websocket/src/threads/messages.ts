@@ -92,6 +92,8 @@ const toWorker = schema({
   Members: ['request', 'members'],
   /** server.signal: extra holds the value for the serverMessage hook. */
   Signal: ['id', 'value'],
+  /** Say (FromWorker.Idle) once the hooks of every connection closed so far have settled (a stop, no close hook). */
+  Idle: ['request'],
 } as const);
 
 /** Worker -> I/O thread. */
@@ -136,6 +138,8 @@ const fromWorker = schema({
   Untrack: ['id', 'topic'],
   /** Who is present in `topic` (answered with ToWorker.Members). */
   Members: ['request', 'topic'],
+  /** The answer to a ToWorker.Idle. */
+  Idle: ['request'],
 } as const);
 
 /** Record kinds, I/O thread -> worker. */
