@@ -7,7 +7,8 @@ import { RawClient, closeBody, frame, upgradeRequest } from '../helpers/raw-clie
 import { MODES, inMode, openGate, serve, type Served } from '../helpers/modes.js';
 import { eventually, freshStats } from '../helpers/server.js';
 import { PerThread } from './fixtures/init-thread.js';
-import { BrokenConstructor, NoInitEcho, PlainEcho, SlowNoClose } from './fixtures/no-init.js';
+import { BrokenConstructor, NoInitEcho, SlowNoClose } from './fixtures/no-init.js';
+import { Echo } from '../../examples/echo/handler.ts';
 
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -29,6 +30,18 @@ async function open(port: number): Promise<RawClient> {
   return c;
 }
 const cat = (...b: Buffer[]) => Buffer.concat(b);
+/** Counts the batches posted to a server's first hook thread from now on (internal state: each is a wake-up). */
+function countPosts(server: unknown): () => number {
+  const worker = (server as { engine: { dispatcher: { handles: Array<{ worker: { postMessage: Function } }> } } })
+    .engine.dispatcher.handles[0]!.worker;
+  let posts = 0;
+  const post = worker.postMessage;
+  worker.postMessage = function (this: unknown, ...args: unknown[]) {
+    posts++;
+    return post.apply(this, args);
+  };
+  return () => posts;
+}
 
 describe('worker thread pool', () => {
   it('keeps per-connection order under concurrent load with async handlers', async () => {
@@ -222,18 +235,9 @@ describe('worker thread pool', () => {
 
   it('connections going away wake their hook thread no more: their close hooks ride with a later batch', async () => {
     const { port, server, events } = await start(1);
-    // Internal state, read to count wake-ups: every batch posted to the one hook thread.
-    const worker = (
-      server as unknown as { engine: { dispatcher: { handles: Array<{ worker: { postMessage: Function } }> } } }
-    ).engine.dispatcher.handles[0]!.worker;
     const clients = await Promise.all(Array.from({ length: 20 }, () => open(port)));
     await eventually('every afterInit', () => events.filter((e) => e === 'afterInit').length === 20);
-    let posts = 0;
-    const post = worker.postMessage;
-    worker.postMessage = function (this: unknown, ...args: unknown[]) {
-      posts++;
-      return post.apply(this, args);
-    };
+    const posts = countPosts(server);
     // One goes every millisecond or so: each in a turn of the server's event loop of its own.
     const began = performance.now();
     for (const c of clients) {
@@ -244,23 +248,15 @@ describe('worker thread pool', () => {
     await eventually('every close hook', () => events.filter((e) => e === 'close').length === 20);
     // Twenty connections gone in 20-30 ms: the thread was woken at most once per LATER_MS (5 ms) and once for the
     // last, not once per connection.
-    expect(posts).toBeLessThanOrEqual(Math.floor((performance.now() - began) / 5) + 2);
+    expect(posts()).toBeLessThanOrEqual(Math.floor((performance.now() - began) / 5) + 2);
   });
 
   it('a handler with neither init nor afterInit: connections opening wake its hook thread no more than LATER_MS allows', async () => {
-    const server = new Server(PlainEcho, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
+    // The echo example's handler: only clientMessage.
+    const server = new Server(Echo, { port: 0, logLevel: 'silent', threadPool: { count: 1 } });
     const { port } = (await server.listen()) as { port: number };
     cleanup.push(() => server.stop());
-    // Internal state, read to count wake-ups: every batch posted to the one hook thread.
-    const worker = (
-      server as unknown as { engine: { dispatcher: { handles: Array<{ worker: { postMessage: Function } }> } } }
-    ).engine.dispatcher.handles[0]!.worker;
-    let posts = 0;
-    const post = worker.postMessage;
-    worker.postMessage = function (this: unknown, ...args: unknown[]) {
-      posts++;
-      return post.apply(this, args);
-    };
+    const posts = countPosts(server);
     const began = performance.now();
     const clients: RawClient[] = [];
     for (let i = 0; i < 20; i++) {
@@ -268,7 +264,7 @@ describe('worker thread pool', () => {
       await new Promise((r) => setTimeout(r, 1));
     }
     // The handlers are made with a later batch: at most one per LATER_MS (5 ms), and one more.
-    expect(posts).toBeLessThanOrEqual(Math.floor((performance.now() - began) / 5) + 2);
+    expect(posts()).toBeLessThanOrEqual(Math.floor((performance.now() - began) / 5) + 2);
     // Each is there for its connection's first message, in order.
     for (const [i, c] of clients.entries()) c.sendFrame(1, `m${i}`);
     for (const [i, c] of clients.entries()) expect((await c.nextFrame()).payload.toString()).toBe(`m${i}`);
