@@ -109,6 +109,11 @@ export interface BackplaneStats {
   reconnects: number;
   /** On a Redis Cluster: redirections followed (MOVED and ASK, as slots move between masters). */
   redirects?: number;
+  /**
+   * Publishes to topics with history sent again because their connection dropped before the broker answered (the
+   * broker skips those it ran already: none is lost or delivered twice).
+   */
+  resent?: number;
 }
 
 /** Backplanes in use by a server: one serves one server. */

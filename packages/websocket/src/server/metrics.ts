@@ -253,6 +253,12 @@ export function renderMetrics(s: ServerStats): string {
         help: 'Redirections followed on a Redis Cluster (MOVED, ASK) as slots move between masters.',
         samples: one(b.redirects ?? 0),
       },
+      {
+        name: 'wsz_backplane_resent_total',
+        type: 'counter',
+        help: 'Publishes to topics with history sent again after their connection dropped before the broker answered.',
+        samples: one(b.resent ?? 0),
+      },
     );
   }
   return render(families);

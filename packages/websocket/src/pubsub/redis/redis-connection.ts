@@ -76,6 +76,11 @@ export class RedisConnection {
   private queueReplies: OnReply[] = [];
   private queueBytes = 0;
   private readonly waiting: OnReply[] = [];
+  /**
+   * The bytes of commands sent with `resend` (safe to run twice), by the callback that waits for their reply: kept
+   * until it comes, and written again on the next connection if this one is lost first.
+   */
+  private readonly resendable = new Map<NonNullable<OnReply>, Buffer>();
   private readonly options: RedisConnectionOptions;
   private readonly events: RedisEvents;
   /** Replies to the setup commands (AUTH, PING) of the current connection still to come. */
@@ -88,6 +93,8 @@ export class RedisConnection {
   lost = 0;
   /** Error replies Redis gave to commands (not to the setup, which is retried). */
   errors = 0;
+  /** Commands written again on a new connection: the one they went out on was lost before their reply. */
+  resent = 0;
   reconnects = 0;
 
   constructor(url: string | URL, events: RedisEvents, options: RedisConnectionOptions) {
@@ -226,6 +233,7 @@ export class RedisConnection {
       const redirected = r instanceof RedisReplyError && this.options.redirected && REDIRECTION.test(r.message);
       if (this.options.ordered) {
         const onReply = this.waiting.shift();
+        if (onReply) this.resendable.delete(onReply);
         if (redirected) {
           if (onReply) onReply(r);
           else this.options.redirected!(r);
@@ -277,9 +285,24 @@ export class RedisConnection {
     const was = this.ready;
     this.ready = false;
     this.socket = null;
-    // Commands written and not answered may or may not have run: their callers hear that the connection was lost.
+    // Commands written and not answered may or may not have run: those safe to run twice go again first on the next
+    // connection (ahead of what was queued meanwhile, so in their order); the others' callers hear of the loss.
     const unanswered = this.waiting.splice(0);
-    for (const onReply of unanswered) onReply?.(new RedisReplyError('connection to Redis lost before the reply'));
+    const again: Buffer[] = [];
+    const againReplies: OnReply[] = [];
+    for (const onReply of unanswered) {
+      const bytes = onReply && !this.closed ? this.resendable.get(onReply) : undefined;
+      if (bytes) {
+        again.push(bytes);
+        againReplies.push(onReply);
+        this.queueBytes += bytes.length;
+      } else onReply?.(new RedisReplyError('connection to Redis lost before the reply'));
+    }
+    if (again.length > 0) {
+      this.queue.unshift(...again);
+      this.queueReplies.unshift(...againReplies);
+      this.resent += again.length;
+    }
     if (this.closed) return;
     if (was) {
       this.options.logger.warn(`redis ${this.options.name}: connection to ${this.where} lost; reconnecting`);
@@ -296,13 +319,22 @@ export class RedisConnection {
 
   /**
    * Sends a command now, or queues it while disconnected or held; false (and counted as lost) past the
-   * queue's bounds. `onReply` gets its reply (on a connection whose replies are ordered).
+   * queue's bounds. `onReply` gets its reply (on a connection whose replies are ordered). `resend`: the command is
+   * safe to run twice (a script that skips what it ran already), so a connection lost before its reply does not lose
+   * it: it is written again on the next one (ordered connections only).
    */
-  send(args: readonly Argument[], onReply: OnReply = null): boolean {
+  send(args: readonly Argument[], onReply: OnReply = null, resend = false): boolean {
     const bytes = encodeCommand(args);
+    if (resend && this.options.ordered) {
+      // A callback of its own to find the bytes by, whatever the caller passed.
+      const caller = onReply;
+      onReply = (reply) => caller?.(reply);
+      this.resendable.set(onReply, bytes);
+    }
     if (this.ready && !this.held && this.socket) {
       if (this.socket.writableLength + bytes.length > this.options.maxQueueBytes) {
         this.lost++;
+        if (onReply) this.resendable.delete(onReply);
         return false;
       }
       if (this.options.ordered) this.waiting.push(onReply);
@@ -311,6 +343,7 @@ export class RedisConnection {
     }
     if (this.queue.length >= this.options.maxQueue || this.queueBytes + bytes.length > this.options.maxQueueBytes) {
       this.lost++;
+      if (onReply) this.resendable.delete(onReply);
       return false;
     }
     this.queue.push(bytes);
@@ -340,8 +373,10 @@ export class RedisConnection {
     this.queueReplies = [];
     this.queueBytes = 0;
     for (const onReply of replies)
-      if (onReply) onReply(new RedisReplyError('dropped: its Redis server left the cluster'));
-      else this.lost++;
+      if (onReply) {
+        this.resendable.delete(onReply);
+        onReply(new RedisReplyError('dropped: its Redis server left the cluster'));
+      } else this.lost++;
   }
 
   /** Sends a command only if connected (a subscription is redone on reconnect anyway). */
@@ -360,6 +395,7 @@ export class RedisConnection {
     if (this.timer) clearTimeout(this.timer);
     this.queue = [];
     this.queueReplies = [];
+    this.resendable.clear();
     this.socket?.destroy();
   }
 }

@@ -11,6 +11,11 @@ import type { Reply } from './resp.js';
  * the rule's count), and the PUBLISH that carries it live to every server, stamped; so every server, and every
  * client that resumes on any of them, sees one order. A topic whose keys are gone (never used, expired after twice
  * the rule's age, or a Redis restarted without persistence) starts again under a new epoch.
+ *
+ * A publish is safe to run twice: it carries this server's origin and a number that grows with each publish, the hash
+ * keeps the last number it ran per origin (`p:<origin>`), and a number already run is skipped. So a publish whose
+ * connection was lost before its reply is sent again on the next one (it may or may not have run): never lost,
+ * never twice.
  */
 
 const PUBLISH_SCRIPT = `
@@ -18,6 +23,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'last', 0)
 end
+local ran = 'p:' .. ARGV[10]
+if tonumber(redis.call('HGET', KEYS[1], ran) or '0') >= tonumber(ARGV[11]) then return 0 end
+redis.call('HSET', KEYS[1], ran, ARGV[11])
 local n = redis.call('HINCRBY', KEYS[1], 'last', 1)
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local t = redis.call('TIME')
@@ -80,6 +88,9 @@ export function parseStamped(body: Buffer): StampedMessage | null {
 export class RedisHistory {
   private readonly route: () => RedisRoute;
   private readonly base: string;
+  /** This server's publishes, to the script (see the class comment): who, and how many so far. */
+  private readonly origin = randomBytes(8).toString('hex');
+  private published = 0;
 
   constructor(route: () => RedisRoute, base: string) {
     this.route = route;
@@ -107,21 +118,28 @@ export class RedisHistory {
     const ttl = rule.seconds > 0 ? String(rule.seconds * 2000) : '0';
     const route = this.route();
     const keys = this.keys(topic);
-    return route.send(keys[0], [
-      'EVAL',
-      PUBLISH_SCRIPT,
-      '2',
-      ...keys,
-      epoch(),
-      String(rule.messages),
-      ttl,
-      channel,
-      head,
-      binary ? '2' : '1',
-      String(except),
-      payload,
-      route.publishCommand,
-    ]);
+    return route.send(
+      keys[0],
+      [
+        'EVAL',
+        PUBLISH_SCRIPT,
+        '2',
+        ...keys,
+        epoch(),
+        String(rule.messages),
+        ttl,
+        channel,
+        head,
+        binary ? '2' : '1',
+        String(except),
+        payload,
+        route.publishCommand,
+        this.origin,
+        String(++this.published),
+      ],
+      null,
+      true,
+    );
   }
 
   /**

@@ -31,6 +31,8 @@ export interface RouteStats {
   reconnects: number;
   /** Redirections followed (a cluster's MOVED and ASK). */
   redirects: number;
+  /** Commands written again after their connection was lost before their reply (publishes with history). */
+  resent: number;
 }
 
 /**
@@ -43,8 +45,11 @@ export interface RedisRoute {
   readonly publishCommand: 'PUBLISH' | 'SPUBLISH';
   /** Whether topic channels carry the topic as a hash tag (`{topic}`), so they share the slot of its keys. */
   readonly tagged: boolean;
-  /** Sends now, or queues (bounded) while the connection is away or held; false when dropped (counted as lost). */
-  send(key: string, args: readonly Argument[], onReply?: OnReply): boolean;
+  /**
+   * Sends now, or queues (bounded) while the connection is away or held; false when dropped (counted as lost).
+   * `resend`: safe to run twice, so written again if the connection is lost before its reply.
+   */
+  send(key: string, args: readonly Argument[], onReply?: OnReply, resend?: boolean): boolean;
   /** Sends only if connected now (never queued); false otherwise. */
   ask(key: string, args: readonly Argument[], onReply: OnReply): boolean;
   subscribe(channels: string[]): void;
@@ -110,8 +115,8 @@ export class SingleRoute implements RedisRoute {
     this.events.message(channel.toString('utf8'), payload);
   }
 
-  send(_key: string, args: readonly Argument[], onReply: OnReply = null): boolean {
-    return this.pub.send(args, onReply);
+  send(_key: string, args: readonly Argument[], onReply: OnReply = null, resend = false): boolean {
+    return this.pub.send(args, onReply, resend);
   }
 
   ask(_key: string, args: readonly Argument[], onReply: OnReply): boolean {
@@ -133,6 +138,7 @@ export class SingleRoute implements RedisRoute {
       errors: this.pub.errors + this.sub.errors + this.malformed,
       reconnects: this.pub.reconnects + this.sub.reconnects,
       redirects: 0,
+      resent: this.pub.resent,
     };
   }
 

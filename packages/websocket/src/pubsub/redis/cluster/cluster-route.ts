@@ -42,7 +42,7 @@ export class ClusterRoute implements RedisRoute {
   private redirects = 0;
   private malformed = 0;
   /** Counters of the connections of masters that left (failed over and not back). */
-  private readonly retired = { lost: 0, errors: 0, reconnects: 0 };
+  private readonly retired = { lost: 0, errors: 0, reconnects: 0, resent: 0 };
 
   constructor(
     private readonly url: URL,
@@ -178,6 +178,7 @@ export class ClusterRoute implements RedisRoute {
       // A master that failed over and is not back: what waits for it is dropped (counted), its connections closed.
       n.pub.discardQueue();
       this.retired.lost += n.pub.lost;
+      this.retired.resent += n.pub.resent;
       this.retired.errors += n.pub.errors + n.sub.errors;
       this.retired.reconnects += n.pub.reconnects + n.sub.reconnects;
       n.pub.close();
@@ -199,8 +200,8 @@ export class ClusterRoute implements RedisRoute {
     }
   }
 
-  send(key: string, args: readonly Argument[], onReply: OnReply = null): boolean {
-    return this.sendTo(this.ownerOf(key), args, onReply, 0, false);
+  send(key: string, args: readonly Argument[], onReply: OnReply = null, resend = false): boolean {
+    return this.sendTo(this.ownerOf(key), args, onReply, 0, false, resend);
   }
 
   ask(key: string, args: readonly Argument[], onReply: OnReply): boolean {
@@ -208,7 +209,14 @@ export class ClusterRoute implements RedisRoute {
   }
 
   /** Sends to `node`, following what a redirection says (a redirected question is queued: it was asked already). */
-  private sendTo(node: ClusterNode, args: readonly Argument[], onReply: OnReply, tries: number, now: boolean): boolean {
+  private sendTo(
+    node: ClusterNode,
+    args: readonly Argument[],
+    onReply: OnReply,
+    tries: number,
+    now: boolean,
+    resend = false,
+  ): boolean {
     const replied = (reply: Reply): void => {
       if (!(reply instanceof RedisReplyError) || tries >= MAX_REDIRECTS) return onReply?.(reply);
       const to = parseRedirection(reply.message);
@@ -220,13 +228,13 @@ export class ClusterRoute implements RedisRoute {
           this.owners[to.slot] = target;
           this.refreshSoon();
         }
-        this.sendTo(target, args, onReply, tries + 1, false);
+        this.sendTo(target, args, onReply, tries + 1, false, resend);
       } else if (/^(TRYAGAIN|CLUSTERDOWN) /.test(reply.message)) {
-        const t = setTimeout(() => this.sendTo(node, args, onReply, tries + 1, false), RETRY_AFTER << tries);
+        const t = setTimeout(() => this.sendTo(node, args, onReply, tries + 1, false, resend), RETRY_AFTER << tries);
         t.unref();
       } else onReply?.(reply);
     };
-    return now ? node.pub.ask(args, replied) : node.pub.send(args, replied);
+    return now ? node.pub.ask(args, replied) : node.pub.send(args, replied, resend);
   }
 
   subscribe(channels: string[]): void {
@@ -244,15 +252,16 @@ export class ClusterRoute implements RedisRoute {
   stats(): RouteStats {
     const masters = new Set(this.owners);
     let connected = this.mapped;
-    let { lost, reconnects } = this.retired;
+    let { lost, reconnects, resent } = this.retired;
     let errors = this.malformed + this.retired.errors;
     for (const n of this.nodes.values()) {
       if (masters.has(n) && !(n.pub.connected && n.sub.connected && n.subscribed)) connected = false;
       lost += n.pub.lost;
+      resent += n.pub.resent;
       errors += n.pub.errors + n.sub.errors;
       reconnects += n.pub.reconnects + n.sub.reconnects;
     }
-    return { connected, lost, errors, reconnects, redirects: this.redirects };
+    return { connected, lost, errors, reconnects, redirects: this.redirects, resent };
   }
 
   close(): void {
