@@ -291,7 +291,8 @@ export class RedisConnection {
     const again: Buffer[] = [];
     const againReplies: OnReply[] = [];
     for (const onReply of unanswered) {
-      const bytes = onReply && !this.closed ? this.resendable.get(onReply) : undefined;
+      // (Nothing is resendable once closed: close() forgot them all.)
+      const bytes = onReply ? this.resendable.get(onReply) : undefined;
       if (bytes) {
         again.push(bytes);
         againReplies.push(onReply);
